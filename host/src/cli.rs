@@ -1,0 +1,282 @@
+//! The command line: what the user typed (clap) and the commands it runs. Every flag of
+//! `capture` can also come from an environment variable `NETCAP_<FLAG>`.
+
+use crate::dump::{DumpError, DumpMode};
+use crate::output::{Compression, Format};
+use crate::pipeline::{CaptureOptions, Input, RunError};
+use crate::plugin::Limits;
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netcap",
+    version,
+    about = "Turn network traffic into typed audit records, decoded by sandboxed WebAssembly decoders"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode a capture file or a live interface into one record file per record type.
+    Capture(CaptureArgs),
+    /// Print a record file as JSON lines, CSV or a table, or its fields or header.
+    Dump(DumpArgs),
+    /// List the decoders with their record types and fields.
+    Decoders(DecodersArgs),
+    /// Read a capture file without decoding (the benchmark's upper bound).
+    #[command(hide = true)]
+    BenchRead { file: PathBuf },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
+pub struct CaptureArgs {
+    /// Capture file to read (pcap or pcapng).
+    #[arg(short = 'r', long = "read", value_name = "FILE", env = "NETCAP_READ")]
+    pub read: Option<PathBuf>,
+    /// Interface to capture from live.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", env = "NETCAP_INTERFACE")]
+    pub interface: Option<String>,
+    /// Output directory.
+    #[arg(short = 'o', long = "out", value_name = "DIR", default_value = ".", env = "NETCAP_OUT")]
+    pub out: PathBuf,
+    /// Worker threads (default: number of cores).
+    #[arg(short = 'w', long, value_name = "N", env = "NETCAP_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+    /// Only these record types (or decoder ids), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "TYPES", env = "NETCAP_INCLUDE")]
+    pub include: Vec<String>,
+    /// Not these record types (or decoder ids), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "TYPES", env = "NETCAP_EXCLUDE")]
+    pub exclude: Vec<String>,
+    /// BPF filter expression (libpcap syntax).
+    #[arg(long, value_name = "EXPR", env = "NETCAP_BPF")]
+    pub bpf: Option<String>,
+    /// Live capture: bytes captured per packet.
+    #[arg(long, default_value_t = 262_144, value_name = "BYTES", env = "NETCAP_SNAPLEN")]
+    pub snaplen: i32,
+    /// Live capture: do not put the interface in promiscuous mode.
+    #[arg(long, env = "NETCAP_NO_PROMISC")]
+    pub no_promisc: bool,
+    /// Compression of .ncap files.
+    #[arg(long, value_enum, default_value_t = Compression::Zstd, env = "NETCAP_COMPRESSION")]
+    pub compression: Compression,
+    /// Write <Type>.csv files instead of .ncap.
+    #[arg(long, conflicts_with = "json", env = "NETCAP_CSV")]
+    pub csv: bool,
+    /// Write <Type>.json files (one object per line) instead of .ncap.
+    #[arg(long, env = "NETCAP_JSON")]
+    pub json: bool,
+    /// Include packet payload bytes in TCP and UDP records.
+    #[arg(long, env = "NETCAP_PAYLOAD")]
+    pub payload: bool,
+    /// Compute payload entropy (as netcap's -entropy).
+    #[arg(long, env = "NETCAP_ENTROPY")]
+    pub entropy: bool,
+    /// Additional directory of decoder plugins (.wasm); repeatable.
+    #[arg(long = "plugins", value_name = "DIR")]
+    pub plugins: Vec<PathBuf>,
+    /// Memory cap per decoder instance, MiB.
+    #[arg(long, default_value_t = 256, value_name = "MIB", env = "NETCAP_DECODER_MEMORY")]
+    pub decoder_memory: usize,
+    /// CPU deadline per decoder call, milliseconds.
+    #[arg(long, default_value_t = 2000, value_name = "MS", env = "NETCAP_DECODER_TIMEOUT")]
+    pub decoder_timeout: u64,
+    /// No progress line and no summary.
+    #[arg(short, long, env = "NETCAP_QUIET")]
+    pub quiet: bool,
+    /// Run the standard decoders natively instead of in WebAssembly (benchmark builds only).
+    #[arg(long, hide = true)]
+    pub native: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").args(["json", "csv", "table", "fields", "header"])))]
+pub struct DumpArgs {
+    /// Record file (.ncap, .ncap.zst or .ncap.gz).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: PathBuf,
+    /// One JSON object per record (the default).
+    #[arg(long)]
+    pub json: bool,
+    /// CSV with a header line.
+    #[arg(long)]
+    pub csv: bool,
+    /// Aligned columns.
+    #[arg(long)]
+    pub table: bool,
+    /// Only print the field names.
+    #[arg(long)]
+    pub fields: bool,
+    /// Only print the file header.
+    #[arg(long)]
+    pub header: bool,
+    /// Only these fields, in this order (comma-separated).
+    #[arg(long, value_delimiter = ',', value_name = "FIELDS")]
+    pub select: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodersArgs {
+    /// Additional directory of decoder plugins (.wasm); repeatable.
+    #[arg(long = "plugins", value_name = "DIR")]
+    pub plugins: Vec<PathBuf>,
+    /// A markdown table.
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+/// Runs a parsed command line; returns the exit code (0 ok, 1 partial) or a fatal error.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Capture(a) => capture(a),
+        Command::Dump(a) => dump(a),
+        Command::Decoders(a) => decoders(a),
+        Command::BenchRead { file } => bench_read(&file),
+    }
+}
+
+fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C exits at once; the first finishes the files written so far.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    let input = match (a.read, a.interface) {
+        (Some(p), _) => Input::File(p),
+        (None, Some(iface)) => Input::Live { iface, snaplen: a.snaplen, promisc: !a.no_promisc },
+        (None, None) => anyhow::bail!("give a capture file (-r FILE) or an interface (-i IFACE)"),
+    };
+    let format = if a.csv {
+        Format::Csv
+    } else if a.json {
+        Format::Json
+    } else {
+        Format::Ncap(a.compression)
+    };
+    let workers = a
+        .workers
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let quiet = a.quiet;
+    let opts = CaptureOptions {
+        input,
+        bpf: a.bpf,
+        out_dir: a.out,
+        format,
+        workers,
+        include: a.include,
+        exclude: a.exclude,
+        payload: a.payload,
+        entropy: a.entropy,
+        plugin_dirs: a.plugins,
+        limits: Limits { memory_bytes: a.decoder_memory << 20, deadline_ms: a.decoder_timeout },
+        quiet,
+        native: a.native,
+        stop,
+    };
+    let summary = match crate::pipeline::capture(opts) {
+        Ok(s) => s,
+        Err(e @ RunError::Capture(_)) | Err(e @ RunError::Plugin(_)) | Err(e @ RunError::Config(_)) => {
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut err = std::io::stderr().lock();
+    for n in &summary.notices {
+        let _ = writeln!(err, "netcap: {n}");
+    }
+    if !quiet {
+        let _ = write!(err, "{}", summary.render());
+    } else if let Some(e) = &summary.input_error {
+        let _ = writeln!(err, "netcap: input ended early: {e}");
+    }
+    Ok(summary.exit_code())
+}
+
+fn dump(a: DumpArgs) -> anyhow::Result<u8> {
+    let mode = if a.csv {
+        DumpMode::Csv
+    } else if a.table {
+        DumpMode::Table
+    } else if a.fields {
+        DumpMode::Fields
+    } else if a.header {
+        DumpMode::Header
+    } else {
+        DumpMode::Json
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
+    match crate::dump::dump(&a.read, mode, &a.select, &mut out) {
+        Ok(code) => Ok(code),
+        // A closed pipe (`netcap dump ... | head`) is a normal end.
+        Err(DumpError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn decoders(a: DecodersArgs) -> anyhow::Result<u8> {
+    let rt = crate::plugin::wasm::Runtime::new(Limits::default())?;
+    let mut notices = Vec::new();
+    let decs = crate::plugin::load_all(&rt, &a.plugins, &mut notices)?;
+    let mut out = std::io::stdout().lock();
+    if a.markdown {
+        writeln!(out, "| decoder | record type | fields |")?;
+        writeln!(out, "|---|---|---|")?;
+    }
+    for d in &decs {
+        if !a.markdown {
+            writeln!(
+                out,
+                "{} {} ({} decoder, WIT {}, layers: {}) from {}",
+                d.spec.id,
+                d.spec.version,
+                d.spec.kind,
+                d.spec.wit_version,
+                d.spec.layers.join(","),
+                d.spec.source
+            )?;
+        }
+        for t in &d.spec.record_types {
+            let fields = crate::render::Renderer::new(&d.spec.schema, &t.message)
+                .map(|r| r.header().join(", "))
+                .unwrap_or_else(|e| e.to_string());
+            if a.markdown {
+                writeln!(out, "| {} | {} | {} |", d.spec.id, t.name, fields)?;
+            } else {
+                writeln!(out, "  {} ({}): {}", t.name, t.message, fields)?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[allow(clippy::print_stdout, reason = "benchmark output")]
+fn bench_read(file: &std::path::Path) -> anyhow::Result<u8> {
+    use crate::capture::PacketSource;
+    let start = std::time::Instant::now();
+    let mut src = crate::capture::file::FileSource::open(file, None)?;
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    let mut checksum = 0u64;
+    while let Some(p) = src.next_packet()? {
+        packets += 1;
+        bytes += p.data.len() as u64;
+        checksum = checksum.wrapping_add(u64::from(p.data.first().copied().unwrap_or(0)));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("packets={packets} bytes={bytes} seconds={secs:.6} checksum={checksum}");
+    Ok(0)
+}

@@ -1,0 +1,18 @@
+//! netcap turns network traffic into typed audit records: one protobuf stream per protocol
+//! (Ethernet, IPv4, TCP, ...), decoded by sandboxed WebAssembly components.
+//!
+//! The data flow is source → dispatcher (sequence numbers, dissection, flow-hash sharding) →
+//! workers (decoder instances) → writer (ordered merge, framing, compression). `ARCHITECTURE.md`
+//! at the repository root describes the modules, the invariants and the decoder contract.
+#![deny(unsafe_code)]
+
+pub mod capture;
+pub mod cli;
+pub mod dissect;
+pub mod dump;
+pub mod output;
+pub mod pipeline;
+pub mod plugin;
+pub mod render;
+pub mod stats;
+pub mod worker;

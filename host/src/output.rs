@@ -1,0 +1,300 @@
+//! Record files: one per record type, created on its first record (types with no records leave
+//! no file), named `<Type>.ncap.zst` / `.ncap.gz` / `.ncap`, or `<Type>.csv` / `<Type>.json`.
+//!
+//! A `.ncap*` file is a sequence of uvarint-length-delimited protobuf messages, the first a
+//! `netcap.v1.Header` that carries the record schema. The writer merges the workers' runs of each
+//! epoch by packet sequence number, so files are byte-identical for any worker count. Files are
+//! finished on every exit path (including errors), so what was written stays readable.
+
+use crate::render::Renderer;
+use crate::worker::Run;
+use netcap_proto::v1::Header;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Output compression for `.ncap` files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Compression {
+    Zstd,
+    Gzip,
+    None,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Ncap(Compression),
+    Csv,
+    Json,
+}
+
+impl Format {
+    /// File name suffix.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Ncap(Compression::Zstd) => ".ncap.zst",
+            Format::Ncap(Compression::Gzip) => ".ncap.gz",
+            Format::Ncap(Compression::None) => ".ncap",
+            Format::Csv => ".csv",
+            Format::Json => ".json",
+        }
+    }
+}
+
+/// Every suffix a record file can have.
+pub const ALL_EXTENSIONS: &[&str] = &[".ncap.zst", ".ncap.gz", ".ncap", ".csv", ".json"];
+
+/// zstd level: fast, and still ~4x smaller than gzip's fastest level produces on records.
+const ZSTD_LEVEL: i32 = 1;
+const FILE_BUFFER_BYTES: usize = 256 << 10;
+
+/// One record type to write.
+#[derive(Debug, Clone)]
+pub struct TypeOut {
+    pub name: String,
+    pub message: String,
+    pub decoder: String,
+    pub decoder_version: String,
+    pub wit_version: String,
+    pub schema: Arc<Vec<u8>>,
+}
+
+/// Static output settings.
+#[derive(Debug, Clone)]
+pub struct OutputConfig {
+    pub dir: PathBuf,
+    pub format: Format,
+    pub input_source: String,
+    pub payload: bool,
+}
+
+enum Stream {
+    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
+    Plain(BufWriter<File>),
+}
+
+impl Stream {
+    fn open(path: &Path, compression: Compression) -> io::Result<Self> {
+        let f = BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(path)?);
+        Ok(match compression {
+            Compression::Zstd => Stream::Zstd(zstd::stream::write::Encoder::new(f, ZSTD_LEVEL)?),
+            Compression::Gzip => Stream::Gzip(flate2::write::GzEncoder::new(f, flate2::Compression::fast())),
+            Compression::None => Stream::Plain(f),
+        })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Stream::Zstd(e) => e,
+            Stream::Gzip(e) => e,
+            Stream::Plain(w) => w,
+        }
+    }
+
+    fn finish(self) -> io::Result<()> {
+        match self {
+            Stream::Zstd(e) => e.finish()?.flush(),
+            Stream::Gzip(e) => e.finish()?.flush(),
+            Stream::Plain(mut w) => w.flush(),
+        }
+    }
+}
+
+enum Sink {
+    Ncap(Stream),
+    Csv { w: csv::Writer<BufWriter<File>>, r: Renderer, cells: Vec<String> },
+    Json { w: BufWriter<File>, r: Renderer, line: String },
+}
+
+/// Writes every record type's file.
+pub struct Writer {
+    cfg: OutputConfig,
+    types: Vec<TypeOut>,
+    sinks: Vec<Option<Sink>>,
+    counts: Vec<u64>,
+    /// Header `created`: the first packet's time.
+    created: i64,
+}
+
+impl Writer {
+    pub fn new(cfg: OutputConfig, types: Vec<TypeOut>) -> Self {
+        let n = types.len();
+        Writer { cfg, types, sinks: (0..n).map(|_| None).collect(), counts: vec![0; n], created: 0 }
+    }
+
+    /// Sets the header's `created` time (before the first record is written).
+    pub fn set_created(&mut self, ts: i64) {
+        self.created = ts;
+    }
+
+    pub fn path_of(&self, t: usize) -> PathBuf {
+        self.cfg.dir.join(format!("{}{}", self.types[t].name, self.cfg.format.extension()))
+    }
+
+    fn sink(&mut self, t: usize) -> io::Result<&mut Sink> {
+        if self.sinks[t].is_none() {
+            let path = self.path_of(t);
+            let ty = &self.types[t];
+            let renderer = || {
+                Renderer::new(&ty.schema, &ty.message)
+                    .map_err(|e| io::Error::other(format!("record type {}: {e}", ty.name)))
+            };
+            let sink = match self.cfg.format {
+                Format::Ncap(c) => {
+                    let mut s = Stream::open(&path, c)?;
+                    let header = Header {
+                        created: self.created,
+                        input_source: self.cfg.input_source.clone(),
+                        record_type: ty.name.clone(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        contains_payloads: self.cfg.payload,
+                        decoder: ty.decoder.clone(),
+                        decoder_version: ty.decoder_version.clone(),
+                        message_name: ty.message.clone(),
+                        schema: ty.schema.as_ref().clone(),
+                        wit_version: ty.wit_version.clone(),
+                    };
+                    let mut buf = Vec::new();
+                    netcap_proto::put_delimited(&mut buf, &header);
+                    s.writer().write_all(&buf)?;
+                    Sink::Ncap(s)
+                }
+                Format::Csv => {
+                    let r = renderer()?;
+                    let mut w =
+                        csv::Writer::from_writer(BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(&path)?));
+                    w.write_record(r.header()).map_err(io::Error::other)?;
+                    Sink::Csv { w, r, cells: Vec::new() }
+                }
+                Format::Json => {
+                    let r = renderer()?;
+                    Sink::Json {
+                        w: BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(&path)?),
+                        r,
+                        line: String::new(),
+                    }
+                }
+            };
+            self.sinks[t] = Some(sink);
+        }
+        Ok(self.sinks[t].as_mut().expect("sink was just created"))
+    }
+
+    /// Writes one framed record (uvarint length + protobuf) of type `t`.
+    fn write_framed(&mut self, t: usize, framed: &[u8]) -> io::Result<()> {
+        self.counts[t] += 1;
+        match self.sink(t)? {
+            Sink::Ncap(s) => s.writer().write_all(framed),
+            Sink::Csv { w, r, cells } => {
+                let msg = decode_framed(r, framed)?;
+                r.cells(&msg, cells);
+                w.write_record(cells.iter()).map_err(io::Error::other)
+            }
+            Sink::Json { w, r, line } => {
+                let msg = decode_framed(r, framed)?;
+                r.json(&msg, line);
+                line.push('\n');
+                w.write_all(line.as_bytes())
+            }
+        }
+    }
+
+    /// Writes type `t`'s records from the runs of all workers, merged by packet sequence number
+    /// (ties, which only `finish` output can have, by record bytes).
+    pub fn write_runs(&mut self, t: usize, runs: &[&Run]) -> io::Result<()> {
+        let nonempty: Vec<&Run> = runs.iter().copied().filter(|r| !r.index.is_empty()).collect();
+        match nonempty.len() {
+            0 => Ok(()),
+            1 => {
+                let r = nonempty[0];
+                if let Format::Ncap(_) = self.cfg.format {
+                    // Already framed and in order: one write for the whole run.
+                    self.counts[t] += r.index.len() as u64;
+                    if let Sink::Ncap(s) = self.sink(t)? {
+                        return s.writer().write_all(&r.data);
+                    }
+                }
+                let mut start = 0usize;
+                for &(_, end) in &r.index {
+                    self.write_framed(t, &r.data[start..end as usize])?;
+                    start = end as usize;
+                }
+                Ok(())
+            }
+            _ => {
+                let mut pos: Vec<(usize, usize)> = vec![(0, 0); nonempty.len()]; // (index entry, data offset)
+                loop {
+                    let mut best: Option<usize> = None;
+                    for (k, r) in nonempty.iter().enumerate() {
+                        let (i, off) = pos[k];
+                        let Some(&(seq, end)) = r.index.get(i) else {
+                            continue;
+                        };
+                        best = match best {
+                            None => Some(k),
+                            Some(b) => {
+                                let (bi, boff) = pos[b];
+                                let (bseq, bend) = nonempty[b].index[bi];
+                                let less = seq < bseq
+                                    || (seq == bseq
+                                        && r.data[off..end as usize] < nonempty[b].data[boff..bend as usize]);
+                                if less { Some(k) } else { Some(b) }
+                            }
+                        };
+                    }
+                    let Some(k) = best else { break };
+                    let (i, off) = pos[k];
+                    let end = nonempty[k].index[i].1 as usize;
+                    self.write_framed(t, &nonempty[k].data[off..end])?;
+                    pos[k] = (i + 1, end);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Finishes every file; returns (type name, records, path) for the types that had records.
+    pub fn finish(mut self) -> (Vec<(String, u64, PathBuf)>, Option<io::Error>) {
+        let mut first_err = None;
+        let mut done = Vec::new();
+        for t in 0..self.types.len() {
+            let Some(sink) = self.sinks[t].take() else {
+                continue;
+            };
+            let r = match sink {
+                Sink::Ncap(s) => s.finish(),
+                Sink::Csv { mut w, .. } => w.flush(),
+                Sink::Json { mut w, .. } => w.flush(),
+            };
+            if let Err(e) = r {
+                first_err.get_or_insert(e);
+            }
+            done.push((self.types[t].name.clone(), self.counts[t], self.path_of(t)));
+        }
+        (done, first_err)
+    }
+}
+
+fn decode_framed(r: &Renderer, framed: &[u8]) -> io::Result<prost_reflect::DynamicMessage> {
+    let (_, used) = netcap_proto::get_uvarint(framed).ok_or_else(|| io::Error::other("bad record framing"))?;
+    r.decode(&framed[used..]).map_err(|e| io::Error::other(format!("undecodable record: {e}")))
+}
+
+/// Removes record files a previous run left for `names` in `dir`, so that the directory only
+/// holds this run's output. Returns how many were removed.
+pub fn remove_previous(dir: &Path, names: &[String]) -> io::Result<usize> {
+    let mut n = 0;
+    for name in names {
+        for ext in ALL_EXTENSIONS {
+            let p = dir.join(format!("{name}{ext}"));
+            if p.is_file() {
+                std::fs::remove_file(&p)?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}

@@ -1,0 +1,459 @@
+//! `netcap capture`: source → dispatcher → workers → writer.
+//!
+//! The dispatcher (the calling thread) reads packets, numbers them (`seq`), dissects them, and
+//! appends each to the batch of the worker that owns its flow (symmetric flow hash), so a flow
+//! always meets the same decoder instances. Packets are cut into *epochs*: every worker gets one
+//! batch per epoch (maybe empty) and returns one result per epoch; the writer merges an epoch's
+//! results per record type by `seq` once all workers have answered. Epoch boundaries therefore
+//! never change the output, which is identical for any worker count. Batch and result buffers
+//! circulate through pools, so the steady state allocates nothing per packet.
+
+use crate::capture::{CaptureError, PacketSource};
+use crate::dissect::{self, Dissection, layer_bit};
+use crate::output::{self, Format, OutputConfig, TypeOut, Writer};
+use crate::plugin::{self, Limits, LoadedDecoder};
+use crate::stats::{DispatchStats, Summary, TypeCount, WorkerStats};
+use crate::worker::{Batch, Job, Slot, WorkResult, Worker};
+use crossbeam_channel::{bounded, unbounded};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Packets per worker per epoch.
+const EPOCH_PACKETS_PER_WORKER: usize = 512;
+/// Bytes after which a worker's batch closes the epoch early.
+const EPOCH_BATCH_BYTES: usize = 4 << 20;
+/// A live capture flushes a partial epoch after this long without a full one.
+const LIVE_FLUSH: Duration = Duration::from_millis(200);
+
+/// Where packets come from.
+#[derive(Debug, Clone)]
+pub enum Input {
+    File(PathBuf),
+    Live { iface: String, snaplen: i32, promisc: bool },
+}
+
+/// Everything `capture` needs.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    pub input: Input,
+    pub bpf: Option<String>,
+    pub out_dir: PathBuf,
+    pub format: Format,
+    pub workers: usize,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub payload: bool,
+    pub entropy: bool,
+    pub plugin_dirs: Vec<PathBuf>,
+    pub limits: Limits,
+    pub quiet: bool,
+    /// Use the natively linked decoders (feature `native-decoders`; for benchmarks).
+    pub native: bool,
+    /// Set to stop reading (Ctrl-C); the run then finishes cleanly.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Fatal errors: nothing (more) can be done.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Plugin(#[from] plugin::PluginError),
+    #[error("{0}")]
+    Config(String),
+    #[error("output directory {path}")]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("decoder {id} could not start: {message}")]
+    Instantiate { id: String, message: String },
+}
+
+/// Loads the decoders `opts` asks for.
+pub fn load_decoders(
+    opts: &CaptureOptions,
+    notices: &mut Vec<String>,
+) -> Result<(Vec<LoadedDecoder>, Option<plugin::wasm::Runtime>), RunError> {
+    if opts.native {
+        #[cfg(feature = "native-decoders")]
+        return Ok((plugin::native::standard(), None));
+        #[cfg(not(feature = "native-decoders"))]
+        return Err(RunError::Config("--native needs a build with the `native-decoders` feature".into()));
+    }
+    let rt = plugin::wasm::Runtime::new(opts.limits)?;
+    let decoders = plugin::load_all(&rt, &opts.plugin_dirs, notices)?;
+    Ok((decoders, Some(rt)))
+}
+
+/// Resolves `--include` / `--exclude` to the enabled record types of each decoder.
+pub fn enabled_types(
+    decoders: &[LoadedDecoder],
+    include: &[String],
+    exclude: &[String],
+) -> Result<Vec<Vec<bool>>, RunError> {
+    let all: Vec<&str> = decoders.iter().flat_map(|d| d.spec.record_types.iter().map(|t| t.name.as_str())).collect();
+    for n in include.iter().chain(exclude) {
+        // Decoder ids select all of a decoder's types.
+        if !all.contains(&n.as_str()) && !decoders.iter().any(|d| d.spec.id == *n) {
+            return Err(RunError::Config(format!("unknown record type or decoder {n:?}; known: {}", all.join(","))));
+        }
+    }
+    Ok(decoders
+        .iter()
+        .map(|d| {
+            d.spec
+                .record_types
+                .iter()
+                .map(|t| {
+                    let named = |list: &[String]| list.iter().any(|n| *n == t.name || *n == d.spec.id);
+                    (include.is_empty() || named(include)) && !named(exclude)
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Runs a capture to the end of its input (or until `stop`).
+pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let mut notices = Vec::new();
+    let (mut source, source_name): (Box<dyn PacketSource>, String) = match &opts.input {
+        Input::File(p) => {
+            (Box::new(crate::capture::file::FileSource::open(p, opts.bpf.as_deref())?), p.display().to_string())
+        }
+        Input::Live { iface, snaplen, promisc } => (
+            Box::new(crate::capture::live::LiveSource::open(iface, *snaplen, *promisc, opts.bpf.as_deref())?),
+            iface.clone(),
+        ),
+    };
+    let (decoders, runtime) = load_decoders(&opts, &mut notices)?;
+    let enabled = enabled_types(&decoders, &opts.include, &opts.exclude)?;
+
+    // Global record types, in decoder order.
+    let mut types: Vec<TypeOut> = Vec::new();
+    let mut type_maps: Vec<Vec<Option<usize>>> = Vec::new();
+    for (d, en) in decoders.iter().zip(&enabled) {
+        let mut map = Vec::new();
+        for (t, on) in d.spec.record_types.iter().zip(en) {
+            if *on {
+                map.push(Some(types.len()));
+                types.push(TypeOut {
+                    name: t.name.clone(),
+                    message: t.message.clone(),
+                    decoder: d.spec.id.clone(),
+                    decoder_version: d.spec.version.clone(),
+                    wit_version: d.spec.wit_version.clone(),
+                    schema: d.spec.schema.clone(),
+                });
+            } else {
+                map.push(None);
+            }
+        }
+        type_maps.push(map);
+    }
+
+    std::fs::create_dir_all(&opts.out_dir).map_err(|source| RunError::Output { path: opts.out_dir.clone(), source })?;
+    let all_names: Vec<String> =
+        decoders.iter().flat_map(|d| d.spec.record_types.iter().map(|t| t.name.clone())).collect();
+    let removed = output::remove_previous(&opts.out_dir, &all_names)
+        .map_err(|source| RunError::Output { path: opts.out_dir.clone(), source })?;
+    if removed > 0 {
+        notices.push(format!("replaced {removed} record files of an earlier run in {}", opts.out_dir.display()));
+    }
+
+    // Instantiate every decoder that has an enabled type, once per worker.
+    let nworkers = opts.workers.max(1);
+    let mut worker_slots: Vec<Vec<Slot>> = (0..nworkers).map(|_| Vec::new()).collect();
+    let mut interest: u128 = 0;
+    for (di, d) in decoders.iter().enumerate() {
+        let names: Vec<&str> =
+            d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
+        if names.is_empty() {
+            continue;
+        }
+        interest |= d.spec.layer_mask;
+        let config = vec![
+            ("record-types".to_string(), names.join(",")),
+            ("payload".to_string(), opts.payload.to_string()),
+            ("entropy".to_string(), opts.entropy.to_string()),
+        ];
+        for slots in worker_slots.iter_mut() {
+            let instance = d
+                .factory
+                .instantiate(&config)
+                .map_err(|f| RunError::Instantiate { id: d.spec.id.clone(), message: f.message.clone() })?;
+            slots.push(Slot {
+                id: d.spec.id.clone(),
+                instance,
+                layer_mask: d.spec.layer_mask,
+                type_map: type_maps[di].clone(),
+                faults: 0,
+                disabled: false,
+            });
+        }
+    }
+
+    let ntypes = types.len();
+    let out_cfg = OutputConfig {
+        dir: opts.out_dir.clone(),
+        format: opts.format,
+        input_source: source_name.clone(),
+        payload: opts.payload,
+    };
+    let writer = Writer::new(out_cfg, types);
+
+    // Channels and pools.
+    let (result_tx, result_rx) = bounded::<WorkResult>(nworkers * 4);
+    let (batch_pool_tx, batch_pool_rx) = unbounded::<Batch>();
+    let (result_pool_tx, result_pool_rx) = unbounded::<WorkResult>();
+    let first_ts = Arc::new(AtomicI64::new(0));
+    let output_failed = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
+
+    let mut job_txs = Vec::with_capacity(nworkers);
+    let mut worker_handles = Vec::with_capacity(nworkers);
+    for (w, slots) in worker_slots.into_iter().enumerate() {
+        let (tx, rx) = bounded::<Job>(4);
+        job_txs.push(tx);
+        let worker = Worker::new(slots, ntypes);
+        let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
+        let h = std::thread::Builder::new()
+            .name(format!("netcap-worker-{w}"))
+            .spawn(move || worker.run(rx, results, bpool, rpool))
+            .map_err(|e| RunError::Config(format!("cannot start a worker thread: {e}")))?;
+        worker_handles.push(h);
+    }
+    drop(result_tx);
+
+    let writer_handle = {
+        let first_ts = first_ts.clone();
+        let failed = output_failed.clone();
+        std::thread::Builder::new()
+            .name("netcap-writer".into())
+            .spawn(move || write_loop(writer, result_rx, result_pool_tx, nworkers, ntypes, first_ts, failed))
+            .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
+    };
+
+    let progress_handle = if opts.quiet { None } else { Some(start_progress(progress.clone(), started)) };
+
+    // Dispatch.
+    let mut stats = DispatchStats::default();
+    let mut d = Dissection::default();
+    let mut batches: Vec<Batch> = (0..nworkers).map(|_| Batch::default()).collect();
+    let mut epoch: u64 = 0;
+    let mut in_epoch = 0usize;
+    let mut seq: u64 = 0;
+    let mut input_error = None;
+    let mut last_flush = Instant::now();
+    let unknown_names: Vec<String> =
+        (0..128u16).map(|id| format!("no decoder for {}", dissect::layer::name(id).unwrap_or("layer"))).collect();
+    let epoch_packets = EPOCH_PACKETS_PER_WORKER * nworkers;
+    let flush = |batches: &mut Vec<Batch>, epoch: &mut u64, in_epoch: &mut usize| -> bool {
+        for (w, b) in batches.iter_mut().enumerate() {
+            let mut next = batch_pool_rx.try_recv().unwrap_or_default();
+            next.clear();
+            let mut full = std::mem::replace(b, next);
+            full.epoch = *epoch;
+            if job_txs[w].send(Job::Batch(full)).is_err() {
+                return false;
+            }
+        }
+        *epoch += 1;
+        *in_epoch = 0;
+        true
+    };
+    loop {
+        if opts.stop.load(Ordering::Relaxed) || output_failed.load(Ordering::Relaxed) {
+            break;
+        }
+        let p = match source.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                if source.timed_out() {
+                    if in_epoch > 0 && last_flush.elapsed() >= LIVE_FLUSH {
+                        progress.store(stats.packets, Ordering::Relaxed);
+                        if !flush(&mut batches, &mut epoch, &mut in_epoch) {
+                            break;
+                        }
+                        last_flush = Instant::now();
+                    }
+                    continue;
+                }
+                break;
+            }
+            Err(e) => {
+                input_error = Some(e);
+                break;
+            }
+        };
+        if stats.first_ts.is_none() {
+            stats.first_ts = Some(p.ts_nanos);
+            first_ts.store(p.ts_nanos, Ordering::Relaxed);
+        }
+        stats.last_ts = Some(p.ts_nanos);
+        stats.packets += 1;
+        stats.bytes += u64::from(p.orig_len);
+        dissect::dissect(p.link_type, p.data, &mut d);
+        if let Some(kind) = d.error {
+            stats.errors.add(kind, 1);
+        }
+        if d.unknown_link {
+            stats.unknown.add("unsupported link type", 1);
+        } else if d.unknown_net {
+            stats.unknown.add("no decoder for the network layer", 1);
+        } else if let Some(inner) = d.innermost() {
+            if interest & layer_bit(inner) == 0 {
+                stats.unknown.add(&unknown_names[usize::from(inner.min(127))], 1);
+            }
+        }
+        let w = (d.hash % nworkers as u64) as usize;
+        let b = &mut batches[w];
+        b.starts.push(b.data.len() as u32);
+        b.masks.push(d.mask);
+        b.any_mask |= d.mask;
+        netcap_sdk::push_packet(&mut b.data, seq, p.ts_nanos, p.link_type, p.orig_len, d.layers(), p.data);
+        seq += 1;
+        in_epoch += 1;
+        if in_epoch >= epoch_packets || b.data.len() >= EPOCH_BATCH_BYTES {
+            progress.store(stats.packets, Ordering::Relaxed);
+            if !flush(&mut batches, &mut epoch, &mut in_epoch) {
+                break;
+            }
+            last_flush = Instant::now();
+        }
+    }
+    if in_epoch > 0 {
+        flush(&mut batches, &mut epoch, &mut in_epoch);
+    }
+    stats.dropped = source.dropped();
+    drop(source);
+    for tx in &job_txs {
+        let _ = tx.send(Job::Finish { epoch });
+    }
+    drop(job_txs);
+    let mut wstats = WorkerStats::default();
+    for h in worker_handles {
+        match h.join() {
+            Ok(s) => wstats.merge(&s),
+            Err(_) => wstats.faults.add("worker: panic", 1),
+        }
+    }
+    let (written, output_error) =
+        writer_handle.join().unwrap_or_else(|_| (Vec::new(), Some("the writer thread panicked".into())));
+    if let Some((stop, h)) = progress_handle {
+        stop.store(true, Ordering::Relaxed);
+        h.thread().unpark();
+        let _ = h.join();
+    }
+    for d in &decoders {
+        let (shown, total) = plugin::wasm::drain_logs(&d.logs);
+        let n = shown.len() as u64;
+        notices.extend(shown);
+        if total > n {
+            notices.push(format!("decoder {} logged {total} lines; only the first are shown", d.spec.id));
+        }
+    }
+    drop(runtime);
+    Ok(Summary {
+        source: source_name,
+        dispatch: stats,
+        workers: wstats,
+        types: written
+            .into_iter()
+            .map(|(name, records, path)| TypeCount { name, records, path: path.display().to_string() })
+            .collect(),
+        elapsed: started.elapsed(),
+        worker_count: nworkers,
+        input_error: input_error.map(|e| format!("{e}")),
+        output_error,
+        notices,
+    })
+}
+
+/// The writer thread: merges each epoch's results once every worker has delivered it.
+fn write_loop(
+    mut writer: Writer,
+    results: crossbeam_channel::Receiver<WorkResult>,
+    pool: crossbeam_channel::Sender<WorkResult>,
+    nworkers: usize,
+    ntypes: usize,
+    first_ts: Arc<AtomicI64>,
+    failed: Arc<AtomicBool>,
+) -> (Vec<(String, u64, PathBuf)>, Option<String>) {
+    let mut pending: BTreeMap<u64, Vec<WorkResult>> = BTreeMap::new();
+    let mut next = 0u64;
+    let mut error: Option<String> = None;
+    let mut created_set = false;
+    for res in results {
+        pending.entry(res.epoch).or_default().push(res);
+        while pending.get(&next).is_some_and(|v| v.len() == nworkers) {
+            let group = pending.remove(&next).unwrap_or_default();
+            if !created_set {
+                writer.set_created(first_ts.load(Ordering::Relaxed));
+                created_set = true;
+            }
+            if error.is_none() {
+                for t in 0..ntypes {
+                    let runs: Vec<&crate::worker::Run> = group.iter().filter_map(|r| r.runs.get(t)).collect();
+                    if let Err(e) = writer.write_runs(t, &runs) {
+                        error = Some(e.to_string());
+                        failed.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+            for r in group {
+                let _ = pool.try_send(r);
+            }
+            next += 1;
+        }
+    }
+    let (done, finish_err) = writer.finish();
+    if error.is_none() {
+        error = finish_err.map(|e| e.to_string());
+    }
+    (done, error)
+}
+
+/// A progress line on stderr: redrawn every second on a terminal, every 10 s otherwise, and
+/// only once a run has lasted a few seconds.
+fn start_progress(packets: Arc<AtomicU64>, started: Instant) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let tty = std::io::stderr().is_terminal();
+    let period = if tty { Duration::from_secs(1) } else { Duration::from_secs(10) };
+    let h = std::thread::spawn(move || {
+        let mut last = Instant::now();
+        let mut drew = false;
+        while !s2.load(Ordering::Relaxed) {
+            std::thread::park_timeout(Duration::from_millis(200));
+            if s2.load(Ordering::Relaxed) {
+                break;
+            }
+            if started.elapsed() < Duration::from_secs(3) || last.elapsed() < period {
+                continue;
+            }
+            last = Instant::now();
+            let n = packets.load(Ordering::Relaxed);
+            let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let line = format!("{} packets, {} packets/s", crate::stats::group(n), crate::stats::group(rate as u64));
+            if tty {
+                eprint!("\r\x1b[2K{line}");
+                drew = true;
+            } else {
+                eprintln!("progress: {line}");
+            }
+        }
+        if drew {
+            eprint!("\r\x1b[2K");
+        }
+    });
+    (stop, h)
+}

@@ -1,0 +1,244 @@
+//! Decoders: finding and loading them, checking their contract version, and running them behind
+//! one flat-batch interface whatever their backend (a sandboxed WebAssembly component, or the same
+//! decoder crate linked natively for benchmarks).
+//!
+//! The standard decoders are `.wasm` components found next to the binary (see
+//! [`standard_plugin_dirs`]); `--plugins DIR` adds more. A decoder declares its record types,
+//! which must be unique across loaded decoders, and the layers it wants; the worker only calls it
+//! for batches that contain such a layer.
+
+pub mod wasm;
+
+#[cfg(feature = "native-decoders")]
+pub mod native;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// WIT contract versions this host supports: `netcap:decoder@0.1.x`.
+pub const SUPPORTED_WIT: &str = "0.1";
+/// The exported interface a decoder component must have, without its version.
+pub const DECODER_INTERFACE: &str = "netcap:decoder/decoder";
+
+/// A record type of a decoder.
+#[derive(Debug, Clone)]
+pub struct RecordTypeInfo {
+    pub name: String,
+    pub message: String,
+}
+
+/// What a decoder says about itself (WIT `decoder-info`) plus where it came from.
+#[derive(Debug, Clone)]
+pub struct DecoderSpec {
+    pub id: String,
+    pub version: String,
+    pub kind: String,
+    pub layers: Vec<String>,
+    /// Bit set of the layer ids in `layers`.
+    pub layer_mask: u128,
+    pub record_types: Vec<RecordTypeInfo>,
+    /// Serialized FileDescriptorSet.
+    pub schema: Arc<Vec<u8>>,
+    pub wit_version: String,
+    /// The `.wasm` file, or `native`.
+    pub source: String,
+}
+
+/// Why a decoder call failed. A closed set, because faults are counted per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// The guest trapped (a panic, an out-of-bounds access, `unreachable`).
+    Trap,
+    /// The call ran past its CPU deadline.
+    Deadline,
+    /// The guest tried to grow its memory past the cap.
+    MemoryLimit,
+    /// The output batch was malformed or too large.
+    BadOutput,
+    /// (Re)instantiation or `init` failed.
+    Init,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Trap => "trap",
+            FaultKind::Deadline => "cpu deadline",
+            FaultKind::MemoryLimit => "memory limit",
+            FaultKind::BadOutput => "bad output",
+            FaultKind::Init => "init failed",
+        }
+    }
+}
+
+/// A failed decoder call.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub message: String,
+}
+
+/// A running decoder instance, owned by one worker.
+pub trait DecoderInstance: Send {
+    /// Decodes a flat input batch; returns the flat output batch.
+    fn decode(&mut self, batch: &[u8]) -> Result<Vec<u8>, Fault>;
+    /// Packet time advanced to `now_nanos`.
+    fn tick(&mut self, now_nanos: i64, seq: u64) -> Result<Vec<u8>, Fault>;
+    /// End of input.
+    fn finish(&mut self) -> Result<Vec<u8>, Fault>;
+    /// Replaces a faulted instance with a fresh one (same configuration).
+    fn restart(&mut self) -> Result<(), Fault>;
+}
+
+/// Creates instances of one decoder.
+pub trait DecoderFactory: Send + Sync {
+    fn instantiate(&self, config: &[(String, String)]) -> Result<Box<dyn DecoderInstance>, Fault>;
+}
+
+/// A loaded decoder: its description and how to instantiate it.
+pub struct LoadedDecoder {
+    pub spec: DecoderSpec,
+    pub factory: Arc<dyn DecoderFactory>,
+    /// Log lines the decoder sent (shared by its instances).
+    pub logs: Arc<wasm::LogCounter>,
+}
+
+/// Sandbox limits for WebAssembly decoders.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Linear memory cap per instance, bytes.
+    pub memory_bytes: usize,
+    /// CPU deadline per call, milliseconds.
+    pub deadline_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { memory_bytes: 256 << 20, deadline_ms: 2_000 }
+    }
+}
+
+/// Errors loading decoders.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error(
+        "no standard decoders found (looked in {searched}); build them with `cargo xtask build-plugins`, or pass --plugins DIR"
+    )]
+    NoStandardDecoders { searched: String },
+    #[error("reading plugin directory {path}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("plugin {path}: {message}")]
+    Load { path: PathBuf, message: String },
+    #[error(
+        "plugin {path} ({id} {version}) targets netcap:decoder@{wit}, but this netcap supports netcap:decoder@{SUPPORTED_WIT}.x"
+    )]
+    UnsupportedVersion { path: PathBuf, id: String, version: String, wit: String },
+    #[error("record type {name:?} is declared by both {a} and {b}")]
+    DuplicateRecordType { name: String, a: String, b: String },
+}
+
+/// Where the standard decoders are looked for, in order: `$NETCAP_PLUGIN_DIR`, then next to the
+/// binary (`<exe dir>/plugins`, `<exe dir>/../plugins` — which is `target/plugins` for a cargo
+/// build — and `<exe dir>/../lib/netcap/plugins` for an installed layout).
+pub fn standard_plugin_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("NETCAP_PLUGIN_DIR") {
+        dirs.push(PathBuf::from(d));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        let exe = exe.canonicalize().unwrap_or(exe);
+        if let Some(dir) = exe.parent() {
+            dirs.push(dir.join("plugins"));
+            dirs.push(dir.join("..").join("plugins"));
+            dirs.push(dir.join("..").join("lib").join("netcap").join("plugins"));
+        }
+    }
+    dirs
+}
+
+/// The `.wasm` files of a directory, sorted by name.
+pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| PluginError::Dir { path: dir.into(), source })?;
+    let mut files: Vec<PathBuf> =
+        rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "wasm") && p.is_file()).collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Loads the standard decoders (from the first standard directory that has any) and those in
+/// `extra_dirs`. A decoder in `extra_dirs` with the id of a standard one replaces it.
+pub fn load_all(
+    runtime: &wasm::Runtime,
+    extra_dirs: &[PathBuf],
+    notices: &mut Vec<String>,
+) -> Result<Vec<LoadedDecoder>, PluginError> {
+    let mut std_files = Vec::new();
+    let searched = standard_plugin_dirs();
+    for d in &searched {
+        if d.is_dir() {
+            let files = wasm_files(d)?;
+            if !files.is_empty() {
+                std_files = files;
+                break;
+            }
+        }
+    }
+    if std_files.is_empty() && extra_dirs.is_empty() {
+        let searched = searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+        return Err(PluginError::NoStandardDecoders { searched });
+    }
+    let mut loaded: Vec<LoadedDecoder> = Vec::new();
+    for f in &std_files {
+        loaded.push(runtime.load(f)?);
+    }
+    for d in extra_dirs {
+        for f in wasm_files(d)? {
+            let dec = runtime.load(&f)?;
+            if let Some(i) = loaded.iter().position(|l| l.spec.id == dec.spec.id) {
+                notices.push(format!(
+                    "decoder {} from {} replaces the standard one from {}",
+                    dec.spec.id, dec.spec.source, loaded[i].spec.source
+                ));
+                loaded[i] = dec;
+            } else {
+                loaded.push(dec);
+            }
+        }
+    }
+    check_unique_types(&loaded)?;
+    Ok(loaded)
+}
+
+/// Record type names must be unique across decoders: they name the output files.
+pub fn check_unique_types(decoders: &[LoadedDecoder]) -> Result<(), PluginError> {
+    for (i, a) in decoders.iter().enumerate() {
+        for b in &decoders[i + 1..] {
+            for t in &a.spec.record_types {
+                if b.spec.record_types.iter().any(|u| u.name == t.name) {
+                    return Err(PluginError::DuplicateRecordType {
+                        name: t.name.clone(),
+                        a: a.spec.id.clone(),
+                        b: b.spec.id.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The bit set of layer names; unknown names are refused.
+pub fn layer_mask(layers: &[String]) -> Result<u128, String> {
+    let mut mask = 0;
+    for l in layers {
+        match crate::dissect::layer::by_name(l) {
+            Some(id) => mask |= crate::dissect::layer_bit(id),
+            None => return Err(format!("unknown layer {l:?}")),
+        }
+    }
+    Ok(mask)
+}

@@ -1,0 +1,318 @@
+//! The WebAssembly backend: one wasmtime `Engine`, one compiled `Component` + `InstancePre` per
+//! decoder shared by all workers, and one `Store` + instance per (worker, decoder).
+//!
+//! Sandbox: components get no WASI at all, only `netcap:decoder/host` (a rate-limited `log`); a
+//! `StoreLimits` memory cap per instance; a CPU deadline per call by epoch interruption, driven by a
+//! ticker thread. A trap or limit hit poisons only that instance: the worker counts the fault,
+//! restarts the instance from its `InstancePre`, and disables the decoder after repeated faults.
+
+use super::{DecoderFactory, DecoderInstance, DecoderSpec, Fault, FaultKind, Limits, LoadedDecoder, PluginError};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+    });
+}
+
+use bindings::netcap::decoder::host;
+
+/// Epoch ticker period.
+const TICK: Duration = Duration::from_millis(10);
+/// Log lines shown per decoder before further ones are only counted.
+const MAX_LOG_LINES: u64 = 10;
+
+/// Per-store host state.
+struct HostState {
+    limits: StoreLimits,
+    decoder: Arc<str>,
+    logs: Arc<LogCounter>,
+}
+
+/// Log lines a decoder sent, shared by its instances.
+#[derive(Default)]
+pub struct LogCounter {
+    pub lines: AtomicU64,
+    pub shown: Mutex<Vec<String>>,
+}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::Level, message: String) {
+        let n = self.logs.lines.fetch_add(1, Ordering::Relaxed);
+        if n < MAX_LOG_LINES {
+            let lvl = match level {
+                host::Level::Error => "error",
+                host::Level::Warn => "warn",
+                host::Level::Info => "info",
+                host::Level::Debug => "debug",
+            };
+            let line: String = message.chars().take(500).collect();
+            if let Ok(mut v) = self.logs.shown.lock() {
+                v.push(format!("decoder {} {lvl}: {line}", self.decoder));
+            }
+        }
+    }
+}
+
+/// The shared engine and its epoch ticker.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    limits: Limits,
+    stop: Arc<AtomicBool>,
+    ticker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// Creates the engine (epoch interruption on) and starts the ticker.
+    pub fn new(limits: Limits) -> Result<Self, PluginError> {
+        let mut cfg = Config::new();
+        cfg.epoch_interruption(true);
+        cfg.wasm_component_model(true);
+        let engine =
+            Engine::new(&cfg).map_err(|e| PluginError::Load { path: "<engine>".into(), message: format!("{e:#}") })?;
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| PluginError::Load { path: "<linker>".into(), message: format!("{e:#}") })?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticker = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("netcap-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::park_timeout(TICK);
+                        engine.increment_epoch();
+                    }
+                })
+                .ok()
+        };
+        Ok(Runtime { engine, linker, limits, stop, ticker })
+    }
+
+    /// Compiles and describes the component at `path`, checking its contract version first.
+    pub fn load(&self, path: &Path) -> Result<LoadedDecoder, PluginError> {
+        let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
+        let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
+        let component = Component::new(&self.engine, &bytes)
+            .map_err(|e| load_err(format!("not a WebAssembly component: {e:#}")))?;
+        let wit = exported_version(&self.engine, &component).ok_or_else(|| {
+            load_err(format!("not a netcap decoder: it does not export {}", super::DECODER_INTERFACE))
+        })?;
+        let supported = wit.starts_with(&format!("{}.", super::SUPPORTED_WIT));
+        let pre = self.linker.instantiate_pre(&component);
+        // Describe it with a throwaway instance.
+        let logs = Arc::new(LogCounter::default());
+        let describe = |pre: &wasmtime::component::InstancePre<HostState>| -> Result<
+            bindings::exports::netcap::decoder::decoder::DecoderInfo,
+            String,
+        > {
+            let pre = bindings::PluginPre::new(pre.clone()).map_err(|e| format!("{e:#}"))?;
+            let mut store = self.store("<describe>".into(), logs.clone());
+            let inst = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
+            inst.netcap_decoder_decoder()
+                .call_describe(&mut store)
+                .map_err(|e| format!("describe failed: {e:#}"))
+        };
+        let info = match (&pre, supported) {
+            (Ok(pre), true) => describe(pre).map_err(load_err)?,
+            (_, false) => {
+                // Best effort to name it; an incompatible contract may not even instantiate.
+                return Err(PluginError::UnsupportedVersion {
+                    path: path.into(),
+                    id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                    version: "?".into(),
+                    wit,
+                });
+            }
+            (Err(e), true) => {
+                return Err(load_err(format!(
+                    "cannot be linked (it may import something the sandbox does not offer): {e:#}"
+                )));
+            }
+        };
+        let pre = pre.map_err(|e| load_err(format!("{e:#}")))?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
+        let layer_mask =
+            super::layer_mask(&info.layers).map_err(|m| load_err(format!("decoder {}: {m}", info.name)))?;
+        use bindings::exports::netcap::decoder::decoder::DecoderKind;
+        let spec = DecoderSpec {
+            id: info.name.clone(),
+            version: info.version.clone(),
+            kind: match info.kind {
+                DecoderKind::Layer => "layer".into(),
+                DecoderKind::Packet => "packet".into(),
+            },
+            layers: info.layers.clone(),
+            layer_mask,
+            record_types: info
+                .record_types
+                .iter()
+                .map(|t| super::RecordTypeInfo { name: t.name.clone(), message: t.message.clone() })
+                .collect(),
+            schema: Arc::new(info.schema.clone()),
+            wit_version: wit,
+            source: path.display().to_string(),
+        };
+        let factory = WasmFactory {
+            engine: self.engine.clone(),
+            pre,
+            limits: self.limits,
+            decoder: spec.id.as_str().into(),
+            logs: logs.clone(),
+        };
+        Ok(LoadedDecoder { spec, factory: Arc::new(factory), logs })
+    }
+
+    fn store(&self, decoder: Arc<str>, logs: Arc<LogCounter>) -> Store<HostState> {
+        new_store(&self.engine, self.limits, decoder, logs)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.ticker.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+fn new_store(engine: &Engine, limits: Limits, decoder: Arc<str>, logs: Arc<LogCounter>) -> Store<HostState> {
+    let state = HostState {
+        limits: StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .instances(16)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build(),
+        decoder,
+        logs,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limits);
+    store.set_epoch_deadline(deadline_ticks(limits));
+    store
+}
+
+fn deadline_ticks(limits: Limits) -> u64 {
+    (limits.deadline_ms / TICK.as_millis() as u64).max(1)
+}
+
+/// The version of the `netcap:decoder/decoder` interface a component exports, e.g. "0.1.0".
+pub fn exported_version(engine: &Engine, component: &Component) -> Option<String> {
+    let ty = component.component_type();
+    for (name, _) in ty.exports(engine) {
+        if let Some(v) = name.strip_prefix(super::DECODER_INTERFACE).and_then(|r| r.strip_prefix('@')) {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+struct WasmFactory {
+    engine: Engine,
+    pre: bindings::PluginPre<HostState>,
+    limits: Limits,
+    decoder: Arc<str>,
+    logs: Arc<LogCounter>,
+}
+
+impl WasmFactory {
+    fn start(&self, config: &[(String, String)]) -> Result<(Store<HostState>, bindings::Plugin), Fault> {
+        let init_fault = |m: String| Fault { kind: FaultKind::Init, message: m };
+        let mut store = new_store(&self.engine, self.limits, self.decoder.clone(), self.logs.clone());
+        let inst = self.pre.instantiate(&mut store).map_err(|e| init_fault(format!("{e:#}")))?;
+        store.set_epoch_deadline(deadline_ticks(self.limits));
+        inst.netcap_decoder_decoder()
+            .call_init(&mut store, config)
+            .map_err(|e| classify(&e))?
+            .map_err(|m| init_fault(format!("init refused: {m}")))?;
+        Ok((store, inst))
+    }
+}
+
+impl DecoderFactory for WasmFactory {
+    fn instantiate(&self, config: &[(String, String)]) -> Result<Box<dyn DecoderInstance>, Fault> {
+        let (store, inst) = self.start(config)?;
+        Ok(Box::new(WasmInstance {
+            factory: WasmFactory {
+                engine: self.engine.clone(),
+                pre: self.pre.clone(),
+                limits: self.limits,
+                decoder: self.decoder.clone(),
+                logs: self.logs.clone(),
+            },
+            config: config.to_vec(),
+            store,
+            inst,
+        }))
+    }
+}
+
+struct WasmInstance {
+    factory: WasmFactory,
+    config: Vec<(String, String)>,
+    store: Store<HostState>,
+    inst: bindings::Plugin,
+}
+
+/// Classifies a wasmtime error into a fault kind.
+fn classify(e: &wasmtime::Error) -> Fault {
+    let message = format!("{e:#}");
+    let kind = match e.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => FaultKind::Deadline,
+        Some(wasmtime::Trap::OutOfFuel) => FaultKind::Deadline,
+        Some(_) => FaultKind::Trap,
+        None if message.contains("growing memory") || message.contains("memory") && message.contains("limit") => {
+            FaultKind::MemoryLimit
+        }
+        None => FaultKind::Trap,
+    };
+    Fault { kind, message }
+}
+
+impl WasmInstance {
+    fn arm(&mut self) {
+        self.store.set_epoch_deadline(deadline_ticks(self.factory.limits));
+    }
+}
+
+impl DecoderInstance for WasmInstance {
+    fn decode(&mut self, batch: &[u8]) -> Result<Vec<u8>, Fault> {
+        self.arm();
+        self.inst.netcap_decoder_decoder().call_decode(&mut self.store, batch).map_err(|e| classify(&e))
+    }
+
+    fn tick(&mut self, now_nanos: i64, seq: u64) -> Result<Vec<u8>, Fault> {
+        self.arm();
+        self.inst.netcap_decoder_decoder().call_tick(&mut self.store, now_nanos, seq).map_err(|e| classify(&e))
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>, Fault> {
+        self.arm();
+        self.inst.netcap_decoder_decoder().call_finish(&mut self.store).map_err(|e| classify(&e))
+    }
+
+    fn restart(&mut self) -> Result<(), Fault> {
+        let (store, inst) = self.factory.start(&self.config)?;
+        self.store = store;
+        self.inst = inst;
+        Ok(())
+    }
+}
+
+/// Log lines shown by a decoder, drained for the summary.
+pub fn drain_logs(counter: &LogCounter) -> (Vec<String>, u64) {
+    let shown = counter.shown.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+    (shown, counter.lines.load(Ordering::Relaxed))
+}

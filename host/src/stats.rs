@@ -1,0 +1,221 @@
+//! Counters and the final summary. Each thread keeps its own counters (no shared state per
+//! packet) and hands them over when it ends; the summary merges them.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Counts per kind. Kinds are few, so a small vector with linear search beats a map and only
+/// allocates the first time a kind is seen.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    kinds: Vec<(String, u64)>,
+}
+
+impl Counts {
+    pub fn add(&mut self, kind: &str, n: u64) {
+        if let Some(e) = self.kinds.iter_mut().find(|(k, _)| k == kind) {
+            e.1 += n;
+        } else {
+            self.kinds.push((kind.to_string(), n));
+        }
+    }
+
+    pub fn merge(&mut self, other: &Counts) {
+        for (k, n) in &other.kinds {
+            self.add(k, *n);
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.kinds.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// Kinds by descending count, then name.
+    pub fn sorted(&self) -> Vec<(String, u64)> {
+        let mut v = self.kinds.clone();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+}
+
+/// What the dispatcher saw.
+#[derive(Debug, Default, Clone)]
+pub struct DispatchStats {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets no decoder handles, by reason.
+    pub unknown: Counts,
+    /// Dissection errors by kind.
+    pub errors: Counts,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    pub dropped: Option<u64>,
+}
+
+/// What a worker saw.
+#[derive(Debug, Default, Clone)]
+pub struct WorkerStats {
+    /// Errors decoders reported, as "decoder: kind".
+    pub errors: Counts,
+    /// Decoder faults, as "decoder: kind".
+    pub faults: Counts,
+    /// Decoders disabled after repeated faults.
+    pub disabled: Vec<String>,
+}
+
+impl WorkerStats {
+    pub fn merge(&mut self, o: &WorkerStats) {
+        self.errors.merge(&o.errors);
+        self.faults.merge(&o.faults);
+        for d in &o.disabled {
+            if !self.disabled.contains(d) {
+                self.disabled.push(d.clone());
+            }
+        }
+    }
+}
+
+/// One output file.
+#[derive(Debug, Clone)]
+pub struct TypeCount {
+    pub name: String,
+    pub records: u64,
+    pub path: String,
+}
+
+/// Everything the final summary shows.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    pub source: String,
+    pub dispatch: DispatchStats,
+    pub workers: WorkerStats,
+    pub types: Vec<TypeCount>,
+    pub elapsed: Duration,
+    pub worker_count: usize,
+    /// Why the input ended early, if it did.
+    pub input_error: Option<String>,
+    pub output_error: Option<String>,
+    pub notices: Vec<String>,
+}
+
+impl Summary {
+    /// Exit status: 0 complete, 1 partial output.
+    pub fn exit_code(&self) -> u8 {
+        let partial = self.input_error.is_some()
+            || self.output_error.is_some()
+            || !self.workers.faults.is_empty()
+            || !self.workers.disabled.is_empty();
+        u8::from(partial)
+    }
+
+    /// The summary table, as printed at the end of a capture.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let d = &self.dispatch;
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let _ = writeln!(
+            s,
+            "netcap {}: {} packets ({}) from {} in {:.3} s with {} worker{}: {} packets/s",
+            env!("CARGO_PKG_VERSION"),
+            group(d.packets),
+            bytes(d.bytes),
+            self.source,
+            secs,
+            self.worker_count,
+            if self.worker_count == 1 { "" } else { "s" },
+            group((d.packets as f64 / secs) as u64)
+        );
+        if let (Some(a), Some(b)) = (d.first_ts, d.last_ts) {
+            let _ = writeln!(s, "capture time span: {:.6} s", (b - a) as f64 / 1e9);
+        }
+        if !self.types.is_empty() {
+            let w = self.types.iter().map(|t| t.name.len()).max().unwrap_or(4).max(11);
+            let _ = writeln!(s, "\n{:<w$} {:>12} {:>9}  FILE", "RECORD TYPE", "RECORDS", "PER PKT");
+            for t in &self.types {
+                let share = if d.packets > 0 { t.records as f64 / d.packets as f64 } else { 0.0 };
+                let _ = writeln!(s, "{:<w$} {:>12} {:>9.3}  {}", t.name, group(t.records), share, t.path);
+            }
+        } else {
+            let _ = writeln!(s, "\nno records");
+        }
+        let unknown = d.unknown.total();
+        let _ = writeln!(s, "\nunknown packets: {}", group(unknown));
+        for (k, n) in d.unknown.sorted() {
+            let _ = writeln!(s, "  {:<40} {:>12}", k, group(n));
+        }
+        let mut errors = d.errors.clone();
+        errors.merge(&self.workers.errors);
+        let _ = writeln!(s, "errors: {}", group(errors.total()));
+        for (k, n) in errors.sorted() {
+            let _ = writeln!(s, "  {:<40} {:>12}", k, group(n));
+        }
+        if !self.workers.faults.is_empty() {
+            let _ = writeln!(s, "decoder faults: {}", group(self.workers.faults.total()));
+            for (k, n) in self.workers.faults.sorted() {
+                let _ = writeln!(s, "  {:<40} {:>12}", k, group(n));
+            }
+        }
+        for dname in &self.workers.disabled {
+            let _ = writeln!(s, "decoder {dname} was disabled after repeated faults: its records are incomplete");
+        }
+        if let Some(n) = d.dropped {
+            let _ = writeln!(s, "dropped by the kernel or interface: {}", group(n));
+        }
+        if let Some(e) = &self.input_error {
+            let _ = writeln!(s, "input ended early: {e}");
+        }
+        if let Some(e) = &self.output_error {
+            let _ = writeln!(s, "output failed: {e}");
+        }
+        s
+    }
+}
+
+/// 1234567 -> "1,234,567".
+pub fn group(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.2} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.2} MB", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1} kB", n / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grouping_and_counts() {
+        assert_eq!(group(0), "0");
+        assert_eq!(group(999), "999");
+        assert_eq!(group(1000), "1,000");
+        assert_eq!(group(1234567), "1,234,567");
+        let mut c = Counts::default();
+        c.add("b", 1);
+        c.add("a", 1);
+        c.add("b", 2);
+        assert_eq!(c.sorted(), vec![("b".to_string(), 3), ("a".to_string(), 1)]);
+        assert_eq!(c.total(), 4);
+    }
+}

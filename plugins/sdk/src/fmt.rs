@@ -1,0 +1,51 @@
+//! Text forms shared by all records: MAC addresses as lowercase `aa:bb:cc:dd:ee:ff`, IP addresses
+//! in their standard text forms (IPv6 per RFC 5952, as Rust's `Ipv6Addr` prints it). The writers
+//! reuse a `String`'s capacity so that steady-state decoding does not allocate.
+
+use std::fmt::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Replaces `s` with the MAC address `mac`.
+pub fn set_mac(s: &mut String, mac: &[u8; 6]) {
+    s.clear();
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push(HEX[(b >> 4) as usize] as char);
+        s.push(HEX[(b & 15) as usize] as char);
+    }
+}
+
+/// Replaces `s` with the IPv4 address `a`.
+pub fn set_ipv4(s: &mut String, a: [u8; 4]) {
+    s.clear();
+    let _ = write!(s, "{}", Ipv4Addr::from(a));
+}
+
+/// Replaces `s` with the IPv6 address `a` (RFC 5952).
+pub fn set_ipv6(s: &mut String, a: [u8; 16]) {
+    s.clear();
+    let _ = write!(s, "{}", Ipv6Addr::from(a));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_forms() {
+        let mut s = String::new();
+        set_mac(&mut s, &[0x00, 0x1A, 0x2b, 0xff, 0x0, 0x9]);
+        assert_eq!(s, "00:1a:2b:ff:00:09");
+        set_ipv4(&mut s, [192, 168, 0, 1]);
+        assert_eq!(s, "192.168.0.1");
+        // RFC 5952 section 4: lowercase, longest zero run compressed, a single zero group not.
+        set_ipv6(&mut s, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(s, "2001:db8::1");
+        set_ipv6(&mut s, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1]);
+        assert_eq!(s, "2001:db8:0:1:1:1:1:1");
+    }
+}

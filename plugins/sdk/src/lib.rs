@@ -1,0 +1,458 @@
+//! The netcap decoder SDK: write a decoder as plain Rust, test it natively, ship it as a sandboxed
+//! WebAssembly component.
+//!
+//! A decoder implements [`Decoder`] and calls [`export_decoder!`] once. The SDK hides the WIT
+//! contract (`wit/decoder.wit`): it parses the host's flat packet batches into [`Packet`]s, hands
+//! each to [`Decoder::decode`], and encodes what the decoder emits through an [`Emitter`] into the
+//! flat output batch. Decoder logic never touches wit-bindgen types, so the same crate builds
+//! natively (unit tests, fuzzing, the host's native benchmark) and for `wasm32-unknown-unknown`.
+//!
+//! Rules a decoder follows (see `docs/decoder-contract.md`): never panic on any input (a panic is
+//! a trap that costs the batch), bound its memory, use no clock and no randomness (output must be a
+//! function of the input), and report malformed input with [`Emitter::error`] plus a partial record.
+#![warn(missing_docs)]
+
+pub mod fmt;
+pub mod layer;
+
+/// What kind of decoder this is (mirrors the WIT `decoder-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// One record per occurrence of a protocol layer.
+    Layer,
+    /// Sees whole packets and keeps state; emits from `tick` and `finish` too.
+    Packet,
+}
+
+/// A record type a decoder emits. Its index in [`DecoderInfo::record_types`] is its type id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordType {
+    /// Name as users see it and as the output file is named, e.g. `TCP`.
+    pub name: String,
+    /// Fully qualified protobuf message name, e.g. `netcap.v1.TCP`.
+    pub message: String,
+}
+
+/// The static description of a decoder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecoderInfo {
+    /// Decoder id, lowercase.
+    pub name: String,
+    /// Decoder version (semver).
+    pub version: String,
+    /// Decoder kind.
+    pub kind: Kind,
+    /// Layer names (see [`layer`]) whose packets the decoder wants.
+    pub layers: Vec<String>,
+    /// Record types, indexed by type id.
+    pub record_types: Vec<RecordType>,
+    /// Serialized `FileDescriptorSet` defining every record message.
+    pub schema: Vec<u8>,
+}
+
+/// Key/value configuration passed to [`Decoder::init`].
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pairs: Vec<(String, String)>,
+}
+
+impl Config {
+    /// Builds a configuration from key/value pairs.
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        Config { pairs }
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// True when `key` is set to `true`.
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key) == Some("true")
+    }
+
+    /// Whether the user enabled record type `name` (all are enabled when the host sends no list).
+    pub fn record_type_enabled(&self, name: &str) -> bool {
+        match self.get("record-types") {
+            None => true,
+            Some(list) => list.split(',').any(|t| t == name),
+        }
+    }
+}
+
+/// A decoder. One value lives per (worker, decoder) instance; the host feeds it packets of the
+/// flows that worker owns, in packet order.
+pub trait Decoder: Sized + 'static {
+    /// Static description; must not depend on configuration.
+    fn describe() -> DecoderInfo;
+    /// Creates the decoder from its configuration.
+    fn init(config: &Config) -> Result<Self, String>;
+    /// Decodes one packet, emitting records and errors for it.
+    fn decode(&mut self, packet: &Packet<'_>, out: &mut Emitter<'_>);
+    /// Packet time advanced to `now_nanos` (the time of packet `seq`): expire timeouts.
+    fn tick(&mut self, now_nanos: i64, seq: u64, out: &mut Emitter<'_>) {
+        let _ = (now_nanos, seq, out);
+    }
+    /// End of input: emit everything that is left, in a deterministic order.
+    fn finish(&mut self, out: &mut Emitter<'_>) {
+        let _ = out;
+    }
+}
+
+/// One layer of a packet as dissected by the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layer {
+    /// Layer id (see [`layer`]).
+    pub id: u16,
+    /// Layer flags (see [`layer::FLAG_TRUNCATED`]).
+    pub flags: u16,
+    /// Offset of the layer's header in [`Packet::data`].
+    pub offset: usize,
+}
+
+impl Layer {
+    /// Whether the host saw this layer's data cut short.
+    pub fn truncated(&self) -> bool {
+        self.flags & layer::FLAG_TRUNCATED != 0
+    }
+}
+
+const PACKET_HEADER_LEN: usize = 8 + 8 + 2 + 1 + 1 + 4 + 4;
+const LAYER_ENTRY_LEN: usize = 8;
+
+/// A packet from an input batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// Sequence number of the packet in the input, from 0.
+    pub seq: u64,
+    /// Capture time, ns since the Unix epoch.
+    pub ts_nanos: i64,
+    /// pcap LINKTYPE_ of the packet.
+    pub link_type: u16,
+    /// Packet flags (reserved, 0).
+    pub flags: u8,
+    /// Length on the wire.
+    pub orig_len: u32,
+    /// Captured bytes.
+    pub data: &'a [u8],
+    layers: &'a [u8],
+}
+
+impl<'a> Packet<'a> {
+    /// The packet's layers, outermost first.
+    pub fn layers(&self) -> impl Iterator<Item = Layer> + 'a {
+        self.layers.chunks_exact(LAYER_ENTRY_LEN).map(|e| Layer {
+            id: u16::from_le_bytes([e[0], e[1]]),
+            flags: u16::from_le_bytes([e[2], e[3]]),
+            offset: u32::from_le_bytes([e[4], e[5], e[6], e[7]]) as usize,
+        })
+    }
+
+    /// The `i`-th layer, outermost first.
+    pub fn layer(&self, i: usize) -> Option<Layer> {
+        self.layers().nth(i)
+    }
+
+    /// Number of layers.
+    pub fn layer_count(&self) -> usize {
+        self.layers.len() / LAYER_ENTRY_LEN
+    }
+}
+
+/// Iterates the packets of a flat input batch; stops at the first malformed entry.
+pub fn packets(batch: &[u8]) -> impl Iterator<Item = Packet<'_>> {
+    let mut rest = batch;
+    std::iter::from_fn(move || {
+        if rest.len() < PACKET_HEADER_LEN {
+            return None;
+        }
+        let h = &rest[..PACKET_HEADER_LEN];
+        let seq = u64::from_le_bytes(h[0..8].try_into().ok()?);
+        let ts_nanos = i64::from_le_bytes(h[8..16].try_into().ok()?);
+        let link_type = u16::from_le_bytes([h[16], h[17]]);
+        let nlayers = h[18] as usize;
+        let flags = h[19];
+        let orig_len = u32::from_le_bytes(h[20..24].try_into().ok()?);
+        let cap_len = u32::from_le_bytes(h[24..28].try_into().ok()?) as usize;
+        let body = &rest[PACKET_HEADER_LEN..];
+        let layers_len = nlayers * LAYER_ENTRY_LEN;
+        if body.len() < layers_len + cap_len {
+            rest = &[];
+            return None;
+        }
+        let (layers, body) = body.split_at(layers_len);
+        let (data, tail) = body.split_at(cap_len);
+        rest = tail;
+        Some(Packet { seq, ts_nanos, link_type, flags, orig_len, data, layers })
+    })
+}
+
+/// Appends one packet to a flat input batch (used by the host and by tests).
+pub fn push_packet(
+    batch: &mut Vec<u8>,
+    seq: u64,
+    ts_nanos: i64,
+    link_type: u16,
+    orig_len: u32,
+    layers: &[Layer],
+    data: &[u8],
+) {
+    batch.extend_from_slice(&seq.to_le_bytes());
+    batch.extend_from_slice(&ts_nanos.to_le_bytes());
+    batch.extend_from_slice(&link_type.to_le_bytes());
+    batch.push(layers.len().min(255) as u8);
+    batch.push(0);
+    batch.extend_from_slice(&orig_len.to_le_bytes());
+    batch.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    for l in layers.iter().take(255) {
+        batch.extend_from_slice(&l.id.to_le_bytes());
+        batch.extend_from_slice(&l.flags.to_le_bytes());
+        batch.extend_from_slice(&(l.offset as u32).to_le_bytes());
+    }
+    batch.extend_from_slice(data);
+}
+
+/// Output tag of an error entry.
+pub const TAG_ERROR: u16 = 0xfffe;
+
+/// Collects the records and errors a decoder emits into the flat output batch.
+#[derive(Debug)]
+pub struct Emitter<'a> {
+    out: &'a mut Vec<u8>,
+    seq: u64,
+}
+
+impl<'a> Emitter<'a> {
+    /// An emitter appending to `out`, attributing entries to packet `seq`.
+    pub fn new(out: &'a mut Vec<u8>, seq: u64) -> Self {
+        Emitter { out, seq }
+    }
+
+    /// The packet the next entries belong to.
+    pub fn set_seq(&mut self, seq: u64) {
+        self.seq = seq;
+    }
+
+    /// Emits a record of type `type_id` (its index in [`DecoderInfo::record_types`]).
+    pub fn record(&mut self, type_id: u16, msg: &impl prost::Message) {
+        self.head(type_id);
+        put_uvarint(self.out, msg.encoded_len() as u64);
+        msg.encode_raw(self.out);
+    }
+
+    /// Reports a decoding error of the current packet; `kind` is short and stable, e.g.
+    /// `"tcp: options truncated"`, because the host counts errors per kind.
+    pub fn error(&mut self, kind: &str) {
+        self.head(TAG_ERROR);
+        put_uvarint(self.out, kind.len() as u64);
+        self.out.extend_from_slice(kind.as_bytes());
+    }
+
+    fn head(&mut self, tag: u16) {
+        self.out.extend_from_slice(&tag.to_le_bytes());
+        self.out.extend_from_slice(&self.seq.to_le_bytes());
+    }
+}
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Decodes every packet of `batch` with `d`, appending the output batch to `out`.
+pub fn run_decode<D: Decoder>(d: &mut D, batch: &[u8], out: &mut Vec<u8>) {
+    for p in packets(batch) {
+        let mut em = Emitter::new(out, p.seq);
+        d.decode(&p, &mut em);
+    }
+}
+
+/// Runs [`Decoder::tick`], appending to `out`.
+pub fn run_tick<D: Decoder>(d: &mut D, now_nanos: i64, seq: u64, out: &mut Vec<u8>) {
+    let mut em = Emitter::new(out, seq);
+    d.tick(now_nanos, seq, &mut em);
+}
+
+/// Runs [`Decoder::finish`], appending to `out`.
+pub fn run_finish<D: Decoder>(d: &mut D, out: &mut Vec<u8>) {
+    let mut em = Emitter::new(out, u64::MAX);
+    d.finish(&mut em);
+}
+
+/// Shannon entropy of `data` in bits per byte (0 for empty input), as netcap computes
+/// `PayloadEntropy`.
+pub fn entropy(data: &[u8]) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in data {
+        counts[b as usize] += 1;
+    }
+    let n = data.len() as f64;
+    let mut h = 0.0;
+    for &c in counts.iter() {
+        if c != 0 {
+            let p = f64::from(c) / n;
+            h -= p * p.log2();
+        }
+    }
+    h
+}
+
+/// The WebAssembly side of the contract; only built for `wasm32`.
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "plugin",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin",
+        default_bindings_module: "netcap_sdk::bindings",
+    });
+}
+
+/// Glue used by [`export_decoder!`]; not part of the API.
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod __glue {
+    use super::*;
+    use crate::bindings::exports::netcap::decoder::decoder as w;
+    use crate::bindings::netcap::decoder::host;
+
+    pub fn describe<D: Decoder>() -> w::DecoderInfo {
+        let i = D::describe();
+        w::DecoderInfo {
+            name: i.name,
+            version: i.version,
+            kind: match i.kind {
+                Kind::Layer => w::DecoderKind::Layer,
+                Kind::Packet => w::DecoderKind::Packet,
+            },
+            layers: i.layers,
+            record_types: i
+                .record_types
+                .into_iter()
+                .map(|t| w::RecordType { name: t.name, message: t.message })
+                .collect(),
+            schema: i.schema,
+        }
+    }
+
+    pub fn init<D: Decoder>(state: &mut Option<D>, config: Vec<(String, String)>) -> Result<(), String> {
+        std::panic::set_hook(Box::new(|info| {
+            host::log(host::Level::Error, &format!("panic: {info}"));
+        }));
+        *state = Some(D::init(&Config::new(config))?);
+        Ok(())
+    }
+
+    pub fn decode<D: Decoder>(state: &mut Option<D>, batch: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(batch.len() / 2);
+        if let Some(d) = state.as_mut() {
+            run_decode(d, batch, &mut out);
+        }
+        out
+    }
+
+    pub fn tick<D: Decoder>(state: &mut Option<D>, now: i64, seq: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(d) = state.as_mut() {
+            run_tick(d, now, seq, &mut out);
+        }
+        out
+    }
+
+    pub fn finish<D: Decoder>(state: &mut Option<D>) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(d) = state.as_mut() {
+            run_finish(d, &mut out);
+        }
+        out
+    }
+}
+
+/// Exports a [`Decoder`] as the component's `netcap:decoder/decoder` implementation. Expands to
+/// nothing on native targets, so the crate also builds and tests natively.
+#[macro_export]
+macro_rules! export_decoder {
+    ($ty:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::exports::netcap::decoder::decoder as __w;
+            struct __Glue;
+            ::std::thread_local! {
+                static __STATE: ::std::cell::RefCell<::std::option::Option<$ty>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
+            impl __w::Guest for __Glue {
+                fn describe() -> __w::DecoderInfo {
+                    $crate::__glue::describe::<$ty>()
+                }
+                fn init(
+                    config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    __STATE.with(|s| $crate::__glue::init::<$ty>(&mut s.borrow_mut(), config))
+                }
+                fn decode(batch: ::std::vec::Vec<u8>) -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::decode::<$ty>(&mut s.borrow_mut(), &batch))
+                }
+                fn tick(now_nanos: i64, seq: u64) -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::tick::<$ty>(&mut s.borrow_mut(), now_nanos, seq))
+                }
+                fn finish() -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::finish::<$ty>(&mut s.borrow_mut()))
+                }
+            }
+            $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);
+};
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_round_trip() {
+        let mut b = Vec::new();
+        let layers = [
+            Layer { id: layer::ETHERNET, flags: 0, offset: 0 },
+            Layer { id: layer::IPV4, flags: layer::FLAG_TRUNCATED, offset: 14 },
+        ];
+        push_packet(&mut b, 7, -5, 1, 100, &layers, &[1, 2, 3]);
+        push_packet(&mut b, 8, 9, 101, 3, &[], &[4, 5, 6]);
+        let ps: Vec<_> = packets(&b).collect();
+        assert_eq!(ps.len(), 2);
+        assert_eq!((ps[0].seq, ps[0].ts_nanos, ps[0].link_type, ps[0].orig_len), (7, -5, 1, 100));
+        assert_eq!(ps[0].data, &[1, 2, 3]);
+        assert_eq!(ps[0].layers().collect::<Vec<_>>(), layers.to_vec());
+        assert!(ps[0].layer(1).unwrap().truncated());
+        assert_eq!(ps[1].layer_count(), 0);
+        assert_eq!(ps[1].data, &[4, 5, 6]);
+        // A batch cut inside a packet yields the complete packets before it.
+        assert_eq!(packets(&b[..b.len() - 1]).count(), 1);
+    }
+
+    #[test]
+    fn entropy_matches_definition() {
+        assert_eq!(entropy(&[]), 0.0);
+        assert_eq!(entropy(&[7; 100]), 0.0);
+        assert!((entropy(&[0, 1]) - 1.0).abs() < 1e-12);
+        let all: Vec<u8> = (0..=255).collect();
+        assert!((entropy(&all) - 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn config_record_types() {
+        let c = Config::new(vec![("record-types".into(), "TCP,UDP".into())]);
+        assert!(c.record_type_enabled("TCP"));
+        assert!(!c.record_type_enabled("IPv4"));
+        assert!(Config::default().record_type_enabled("IPv4"));
+    }
+}

@@ -1,0 +1,313 @@
+//! `cargo xtask`: the project's build, test, CI and benchmark entry points.
+//!
+//! - `build-plugins` builds every `plugins/<id>` (that has a `plugin.toml`) for
+//!   `wasm32-unknown-unknown`, turns the core module into a component with zero WASI imports
+//!   (wit-component), checks its imports against the allow-list and writes `target/plugins/<id>.wasm`.
+//! - `test` builds the plugins, then runs every test of the workspace.
+//! - `lint` runs rustfmt and clippy (warnings denied); `ci` is `lint` then `test`, what CI runs.
+//! - `run` builds everything in release and runs `netcap capture` (on the bundled sample when no
+//!   input is given).
+//! - `bench` compares a raw read loop, netcap (WebAssembly and native decoders) and tshark on the
+//!   same large capture.
+//! - `setup` installs the system packages and Rust targets a fresh machine lacks.
+#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
+
+mod bench;
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
+/// The only interface a plugin may import (any 0.1.x patch version).
+const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.1.";
+/// Debian packages the build and tests need.
+const APT_PACKAGES: &[&str] = &["libpcap-dev", "tshark", "wireshark-common", "tcpreplay", "libndpi-dev"];
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cmd = args.first().map(String::as_str).unwrap_or("help");
+    let rest = &args[args.len().min(1)..];
+    match cmd {
+        "setup" => setup(),
+        "build-plugins" => build_plugins(rest.iter().any(|a| a == "--debug")).map(|_| ()),
+        "test" => test(rest),
+        "lint" => lint(),
+        "ci" => {
+            lint()?;
+            test(rest)
+        }
+        "run" => run(rest),
+        "bench" => bench::bench(rest),
+        "synth" => synth(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 setup            install system packages (apt, as root) and the wasm target\n  \
+                 build-plugins    build the WebAssembly decoders into target/plugins/\n  \
+                 test             build-plugins, then run all tests\n  \
+                 lint             rustfmt --check and clippy -D warnings\n  \
+                 ci               lint, then test (what .ci/run does after setup)\n  \
+                 run [ARGS..]     release build, then `netcap capture` (bundled sample without -r/-i)\n  \
+                 bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s\n  \
+                 synth            regenerate tests/data/synth/sample.pcap"
+            );
+            if cmd == "help" { Ok(()) } else { bail!("unknown command {cmd:?}") }
+        }
+    }
+}
+
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+pub(crate) fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+pub(crate) fn run_cmd(c: &mut Command) -> Result<()> {
+    eprintln!("$ {}", show(c));
+    let st = c.status().with_context(|| format!("running {}", show(c)))?;
+    if !st.success() {
+        bail!("`{}` failed with {st}", show(c));
+    }
+    Ok(())
+}
+
+fn show(c: &Command) -> String {
+    let mut s = c.get_program().to_string_lossy().into_owned();
+    for a in c.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+fn have(cmd: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {cmd}")]).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn apt_installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+/// Installs what a fresh machine lacks: Debian packages (when root) and the plugin target.
+fn setup() -> Result<()> {
+    let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !apt_installed(p)).collect();
+    if !missing.is_empty() {
+        if !is_root() || !have("apt-get") {
+            bail!("missing system packages; install them with: sudo apt-get install -y {}", missing.join(" "));
+        }
+        run_cmd(Command::new("apt-get").args(["update", "-q"]))?;
+        run_cmd(
+            Command::new("apt-get")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    ensure_target()
+}
+
+/// Makes sure the system packages the build needs are there, installing them when we can.
+fn ensure_system() -> Result<()> {
+    if APT_PACKAGES.iter().all(|p| apt_installed(p)) || !have("dpkg-query") {
+        return ensure_target();
+    }
+    setup()
+}
+
+fn ensure_target() -> Result<()> {
+    let out = Command::new("rustc")
+        .current_dir(root())
+        .args(["--print", "target-libdir", "--target", PLUGIN_TARGET])
+        .output()
+        .context("running rustc")?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if out.status.success() && dir.is_dir() {
+        return Ok(());
+    }
+    run_cmd(Command::new("rustup").current_dir(root()).args(["target", "add", PLUGIN_TARGET])).with_context(|| {
+        format!("the plugins need the {PLUGIN_TARGET} target: run `rustup target add {PLUGIN_TARGET}`")
+    })
+}
+
+struct Plugin {
+    id: String,
+    krate: String,
+}
+
+/// Every `plugins/**/plugin.toml` (the SDK has none): its id and crate name.
+fn plugins() -> Result<Vec<Plugin>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.join("plugin.toml").is_file() && p.join("Cargo.toml").is_file() {
+                out.push(p);
+            } else if p.is_dir() {
+                walk(&p, out);
+            }
+        }
+    }
+    let mut dirs = Vec::new();
+    walk(&root().join("plugins"), &mut dirs);
+    dirs.into_iter()
+        .map(|d| {
+            let id = toml_str(&d.join("plugin.toml"), "id")?;
+            let krate = toml_str(&d.join("Cargo.toml"), "name")?;
+            Ok(Plugin { id, krate })
+        })
+        .collect()
+}
+
+/// The first `key = "value"` in a TOML file (enough for our own manifests).
+fn toml_str(path: &Path, key: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix(key) {
+            if let Some(v) = rest.trim_start().strip_prefix('=') {
+                return Ok(v.trim().trim_matches('"').to_string());
+            }
+        }
+    }
+    bail!("{} has no `{key}`", path.display())
+}
+
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// Builds every plugin and writes `target/plugins/<id>.wasm`; returns the files.
+fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
+    ensure_target()?;
+    let plugins = plugins()?;
+    let profile = if debug { "dev" } else { "plugin" };
+    let mut c = cargo();
+    c.args(["build", "--locked", "--target", PLUGIN_TARGET, "--profile", profile]);
+    for p in &plugins {
+        c.args(["-p", &p.krate]);
+    }
+    run_cmd(&mut c)?;
+    let out_dir = target_dir().join("plugins");
+    std::fs::create_dir_all(&out_dir)?;
+    let prof_dir = if debug { "debug" } else { "plugin" };
+    let mut files = Vec::new();
+    for p in &plugins {
+        let core = target_dir().join(PLUGIN_TARGET).join(prof_dir).join(format!("{}.wasm", p.krate.replace('-', "_")));
+        let module = std::fs::read(&core).with_context(|| format!("reading {}", core.display()))?;
+        let component = wit_component::ComponentEncoder::default()
+            .module(&module)
+            .with_context(|| format!("plugin {}: reading the core module", p.id))?
+            .validate(true)
+            .encode()
+            .with_context(|| format!("plugin {}: making a component", p.id))?;
+        check_imports(&p.id, &component)?;
+        let dest = out_dir.join(format!("{}.wasm", p.id));
+        std::fs::write(&dest, &component)?;
+        eprintln!("plugin {} -> {} ({} bytes)", p.id, dest.display(), component.len());
+        files.push(dest);
+    }
+    Ok(files)
+}
+
+/// Refuses a component that imports anything but the netcap host interface.
+fn check_imports(id: &str, component: &[u8]) -> Result<()> {
+    use wasmparser::{Parser, Payload};
+    // Only the outermost component's imports reach the host; nested modules and components
+    // (wit-component's adapters) have their own, internal ones.
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(component) {
+        let payload = payload?;
+        match &payload {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if let (0, Payload::ComponentImportSection(reader)) = (depth, payload) {
+            for imp in reader {
+                let name = imp?.name.name;
+                if !name.starts_with(ALLOWED_IMPORT_PREFIX) {
+                    bail!("plugin {id} imports {name:?}; only {ALLOWED_IMPORT_PREFIX}x is allowed");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn test(rest: &[String]) -> Result<()> {
+    ensure_system()?;
+    build_plugins(false)?;
+    let corpus = root().join("..").join("shared").join("pcaps");
+    let mut c = cargo();
+    c.args(["test", "--locked", "--workspace"]).args(rest);
+    if corpus.is_dir() {
+        c.env("NETCAP_PCAP_DIR", &corpus);
+    }
+    run_cmd(&mut c)
+}
+
+fn lint() -> Result<()> {
+    run_cmd(cargo().args(["fmt", "--all", "--check"]))?;
+    run_cmd(cargo().args(["clippy", "--locked", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run_cmd(cargo().args([
+        "clippy",
+        "--locked",
+        "--target",
+        PLUGIN_TARGET,
+        "-p",
+        "netcap-sdk",
+        "-p",
+        "netcap-decoder-l2l4",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+fn run(rest: &[String]) -> Result<()> {
+    ensure_system()?;
+    build_plugins(false)?;
+    run_cmd(cargo().args(["build", "--locked", "--release", "-p", "netcap"]))?;
+    let bin = target_dir().join("release").join("netcap");
+    let mut c = Command::new(&bin);
+    c.current_dir(root()).arg("capture");
+    let has_input = rest.iter().any(|a| matches!(a.as_str(), "-r" | "--read" | "-i" | "--interface"));
+    if !has_input {
+        let sample = root().join("tests/data/synth/sample.pcap");
+        c.arg("-r").arg(sample).args(["-o", "out"]);
+    }
+    c.args(rest);
+    run_cmd(&mut c)
+}
+
+/// Regenerates the bundled sample capture with the test crate's synthesizer.
+fn synth() -> Result<()> {
+    run_cmd(cargo().args([
+        "test",
+        "-p",
+        "netcap-tests",
+        "--test",
+        "e2e",
+        "synth::regenerate_sample",
+        "--",
+        "--ignored",
+        "--exact",
+    ]))
+}
