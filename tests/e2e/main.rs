@@ -1,1 +1,8 @@
-fn main() {}
+//! End-to-end tests: the `netcap` binary on real captures (`../shared/pcaps`) and on captures our
+//! own code synthesizes. One test binary, as in ripgrep and wasmtime.
+
+mod cli;
+mod corpus;
+mod determinism;
+mod oracle;
+mod synth;

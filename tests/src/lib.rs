@@ -1,1 +1,182 @@
-//! placeholder
+//! The end-to-end test harness: locating the `netcap` binary and the shared capture corpus,
+//! running captures into temporary directories, reading record files back, asking tshark for
+//! the same fields, and writing small pcaps that our own code synthesizes.
+//!
+//! The shared corpus (`../shared/pcaps`, or `$NETCAP_PCAP_DIR`) is third-party data and is never
+//! copied into the repository. When it (or tshark) is missing, tests skip with a printed notice,
+//! unless `NETCAP_REQUIRE_CORPUS=1` (or `NETCAP_REQUIRE_TSHARK=1`) makes that a failure, as CI does.
+#![allow(clippy::print_stderr, reason = "skip notices in tests")]
+
+pub mod pcap;
+
+use netcap_proto::v1::Header;
+use prost::Message;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// The `netcap` binary of this build profile (built by `cargo test --workspace`).
+pub fn netcap_bin() -> PathBuf {
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let bin = target_dir().join(profile).join("netcap");
+    assert!(bin.is_file(), "{} is missing: run `cargo xtask test` (or `cargo build -p netcap` first)", bin.display());
+    let plugins = target_dir().join("plugins").join("l2l4.wasm");
+    assert!(plugins.is_file(), "{} is missing: run `cargo xtask build-plugins`", plugins.display());
+    bin
+}
+
+fn required(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v == "1")
+}
+
+/// The shared capture corpus, or `None` (after a notice) when it is not there.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("NETCAP_PCAP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("..").join("shared").join("pcaps"));
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(!required("NETCAP_REQUIRE_CORPUS"), "the capture corpus {} is missing", dir.display());
+    eprintln!("notice: skipping, the capture corpus {} is missing", dir.display());
+    None
+}
+
+/// Capture files (`.pcap`, `.pcapng`, `.cap`) in the corpus sub-directories, sorted.
+pub fn corpus_files(subdirs: &[&str]) -> Vec<PathBuf> {
+    let Some(root) = corpus() else { return Vec::new() };
+    let mut files = Vec::new();
+    for s in subdirs {
+        let Ok(rd) = std::fs::read_dir(root.join(s)) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Whether tshark is installed (a notice when not, a failure with `NETCAP_REQUIRE_TSHARK=1`).
+pub fn have_tshark() -> bool {
+    let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(!required("NETCAP_REQUIRE_TSHARK"), "tshark is not installed");
+        eprintln!("notice: skipping, tshark is not installed");
+    }
+    ok
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "netcap-test-{}-{}-{}",
+            tag,
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("create temp dir");
+        TempDir(p)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `netcap` with `args`.
+pub fn netcap(args: &[&str]) -> Output {
+    Command::new(netcap_bin()).args(args).output().expect("run netcap")
+}
+
+/// Runs `netcap capture -r FILE -o DIR --quiet` plus `extra`.
+pub fn capture(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["capture", "-r", file.to_str().expect("utf-8 path"), "-o", out.to_str().expect("utf-8 path"), "--quiet"];
+    args.extend_from_slice(extra);
+    netcap(&args)
+}
+
+/// Reads a record file: its header and each record's protobuf bytes.
+pub fn read_record_file(path: &Path) -> (Header, Vec<Vec<u8>>) {
+    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let bytes = if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        zstd::stream::decode_all(raw.as_slice()).expect("zstd")
+    } else {
+        raw
+    };
+    let mut msgs = Vec::new();
+    let mut rest = bytes.as_slice();
+    while !rest.is_empty() {
+        let (len, used) = netcap_proto::get_uvarint(rest).expect("varint");
+        let end = used + len as usize;
+        msgs.push(rest[used..end].to_vec());
+        rest = &rest[end..];
+    }
+    assert!(!msgs.is_empty(), "{} has no header", path.display());
+    let header = Header::decode(msgs.remove(0).as_slice()).expect("header");
+    (header, msgs)
+}
+
+/// The records of type `name` in `dir` (`<name>.ncap.zst`), decoded; empty when there is no file.
+pub fn records<T: Message + Default>(dir: &Path, name: &str) -> Vec<T> {
+    let p = dir.join(format!("{name}.ncap.zst"));
+    if !p.exists() {
+        return Vec::new();
+    }
+    read_record_file(&p).1.iter().map(|b| T::decode(b.as_slice()).expect("decode record")).collect()
+}
+
+/// tshark's fields for every packet: one row per packet, one column per field (occurrences
+/// joined by `,`). `None` when tshark cannot read the file.
+pub fn tshark_fields(file: &Path, fields: &[&str], extra: &[&str]) -> Option<Vec<Vec<String>>> {
+    let mut c = Command::new("tshark");
+    c.args(["-n", "-r"]).arg(file).args(["-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    c.args(extra);
+    for f in fields {
+        c.args(["-e", f]);
+    }
+    let out = c.output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() && text.is_empty() {
+        return None;
+    }
+    Some(text.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect())
+}
+
+/// Reads a whole file (for byte-identity checks).
+pub fn file_bytes(p: &Path) -> Vec<u8> {
+    let mut v = Vec::new();
+    std::fs::File::open(p).and_then(|mut f| f.read_to_end(&mut v)).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    v
+}
+
+/// Sorted file names of a directory.
+pub fn file_names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
