@@ -36,6 +36,8 @@ pub enum CaptureError {
     },
     #[error("{path} is not a pcap or pcapng file")]
     NotACapture { path: PathBuf },
+    #[error("{path} is an unsupported capture file: {reason}")]
+    Unsupported { path: PathBuf, reason: String },
     #[error("{path} is truncated: its last packet record is cut short after {packets} packets")]
     Truncated { path: PathBuf, packets: u64 },
     #[error("{path} is damaged after {packets} packets: {reason}")]

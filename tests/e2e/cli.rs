@@ -1,1 +1,232 @@
-//! cli tests.
+//! The command line: exit codes (0 ok, 1 partial, 2 fatal), one-line messages for bad input,
+//! output formats, and `dump`.
+
+use netcap_tests::pcap::{LINKTYPE_ETHERNET, pcap_bytes, sample_packets};
+use netcap_tests::{TempDir, capture, file_names, netcap, workspace_root};
+use std::path::PathBuf;
+
+fn sample() -> PathBuf {
+    workspace_root().join("tests/data/synth/sample.pcap")
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn missing_file_is_one_line_and_exit_2() {
+    let out = TempDir::new("missing");
+    let o = capture(&out.path().join("nope.pcap"), out.path(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.starts_with("netcap: cannot open") && e.contains("nope.pcap"), "{e}");
+}
+
+#[test]
+fn unknown_flag_and_missing_input_exit_2() {
+    let o = netcap(&["capture", "-r", "x.pcap", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--no-such-flag"));
+    let o = netcap(&["capture"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = netcap(&["capture", "-r", "x.pcap", "--workers", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn not_a_capture_file_exit_2() {
+    let out = TempDir::new("notcap");
+    let f = out.path().join("text.pcap");
+    std::fs::write(&f, b"this is not a capture file at all\n").unwrap();
+    let o = capture(&f, out.path(), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a pcap or pcapng file"), "{}", stderr(&o));
+}
+
+#[test]
+fn truncated_capture_gives_partial_output_and_exit_1() {
+    let out = TempDir::new("trunc");
+    let packets = sample_packets();
+    let full = pcap_bytes(LINKTYPE_ETHERNET, false, &packets);
+    // Cut inside the last packet: every packet before it must still be decoded.
+    let f = out.path().join("cut.pcap");
+    std::fs::write(&f, &full[..full.len() - 10]).unwrap();
+    let o = netcap(&["capture", "-r", f.to_str().unwrap(), "-o", out.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+    let eth: Vec<netcap_proto::v1::Ethernet> = netcap_tests::records(out.path(), "Ethernet");
+    assert_eq!(eth.len(), packets.len() - 1);
+}
+
+#[test]
+fn unknown_record_type_in_include_exit_2() {
+    let out = TempDir::new("include");
+    let o = capture(&sample(), out.path(), &["--include", "TCP,Bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("\"Bogus\"") && e.contains("TCP"), "{e}");
+}
+
+#[test]
+fn include_and_exclude_select_files() {
+    let out = TempDir::new("sel");
+    let o = capture(&sample(), out.path(), &["--include", "TCP,UDP,IPv4", "--exclude", "IPv4"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(file_names(out.path()), vec!["TCP.ncap.zst", "UDP.ncap.zst"]);
+}
+
+#[test]
+fn types_without_records_leave_no_file() {
+    let out = TempDir::new("empty");
+    let only_arp = sample_packets().into_iter().take(1).collect::<Vec<_>>();
+    let f = out.path().join("arp.pcap");
+    std::fs::write(&f, pcap_bytes(LINKTYPE_ETHERNET, false, &only_arp)).unwrap();
+    let dir = out.path().join("o");
+    let o = capture(&f, &dir, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(file_names(&dir), vec!["Ethernet.ncap.zst"]);
+}
+
+#[test]
+fn compressions_and_dump_modes_agree() {
+    let base = TempDir::new("comp");
+    let mut jsons = Vec::new();
+    for (c, name) in [("zstd", "TCP.ncap.zst"), ("gzip", "TCP.ncap.gz"), ("none", "TCP.ncap")] {
+        let dir = base.path().join(c);
+        let o = capture(&sample(), &dir, &["--compression", c, "--include", "TCP"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(file_names(&dir), vec![name]);
+        let d = netcap(&["dump", "-r", dir.join(name).to_str().unwrap()]);
+        assert_eq!(d.status.code(), Some(0), "{}", stderr(&d));
+        jsons.push(stdout(&d));
+    }
+    assert_eq!(jsons[0], jsons[1]);
+    assert_eq!(jsons[0], jsons[2]);
+    let lines: Vec<serde_json::Value> = jsons[0].lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 10);
+    assert_eq!(lines[0]["dst_port"], 80);
+    assert_eq!(lines[0]["src_ip"], "192.0.2.10");
+    assert_eq!(lines[0]["timestamp"], serde_json::json!(1_600_000_000_020_000_000i64));
+
+    let f = base.path().join("zstd/TCP.ncap.zst");
+    let f = f.to_str().unwrap();
+    let fields = stdout(&netcap(&["dump", "-r", f, "--fields"]));
+    assert!(fields.starts_with("timestamp,src_port,dst_port,seq_num,ack_num,"), "{fields}");
+    let csv = stdout(&netcap(&["dump", "-r", f, "--csv", "--select", "src_port,dst_port,syn"]));
+    let mut rows = csv.lines();
+    assert_eq!(rows.next(), Some("src_port,dst_port,syn"));
+    assert_eq!(rows.next(), Some("49152,80,true"));
+    assert_eq!(rows.count(), 9);
+    let table = stdout(&netcap(&["dump", "-r", f, "--table", "--select", "seq_num,ack"]));
+    assert!(table.starts_with("seq_num"), "{table}");
+    assert!(table.trim_end().ends_with("10 records."), "{table}");
+    let header = stdout(&netcap(&["dump", "-r", f, "--header"]));
+    assert!(header.contains("record type:     TCP") && header.contains("decoder:         l2l4"), "{header}");
+    let bad = netcap(&["dump", "-r", f, "--select", "nope"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("unknown field \"nope\""), "{}", stderr(&bad));
+}
+
+#[test]
+fn csv_and_json_capture_output() {
+    let base = TempDir::new("csvjson");
+    let csv_dir = base.path().join("csv");
+    let o = capture(&sample(), &csv_dir, &["--csv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(file_names(&csv_dir).contains(&"TCP.csv".to_string()));
+    let text = std::fs::read_to_string(csv_dir.join("TCP.csv")).unwrap();
+    let mut rd = text.lines();
+    let header = rd.next().unwrap();
+    let ncols = header.split(',').count();
+    // Every row parses to exactly as many cells as the header (cells with commas are quoted).
+    let mut r = csv_rows(&text);
+    assert_eq!(r.remove(0).len(), ncols);
+    assert_eq!(r.len(), 10);
+    assert!(r.iter().all(|row| row.len() == ncols));
+
+    let json_dir = base.path().join("json");
+    let o = capture(&sample(), &json_dir, &["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(json_dir.join("UDP.json")).unwrap();
+    let v: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0]["dst_port"], 53);
+}
+
+/// A minimal RFC 4180 reader for the check above.
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut cell)),
+            ('\n', false) => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => cell.push(c),
+        }
+    }
+    rows
+}
+
+#[test]
+fn dump_of_a_cut_record_file_prints_what_is_complete_and_exits_1() {
+    let base = TempDir::new("dumpcut");
+    let o = capture(&sample(), base.path(), &["--compression", "none", "--include", "TCP"]);
+    assert_eq!(o.status.code(), Some(0));
+    let full = std::fs::read(base.path().join("TCP.ncap")).unwrap();
+    let cut = base.path().join("cut.ncap");
+    std::fs::write(&cut, &full[..full.len() - 5]).unwrap();
+    let d = netcap(&["dump", "-r", cut.to_str().unwrap()]);
+    assert_eq!(d.status.code(), Some(1));
+    assert_eq!(stdout(&d).lines().count(), 9);
+    assert!(stderr(&d).contains("cut short after 9 records"), "{}", stderr(&d));
+    let missing = netcap(&["dump", "-r", base.path().join("none.ncap").to_str().unwrap()]);
+    assert_eq!(missing.status.code(), Some(2));
+    let sample_as_records = netcap(&["dump", "-r", sample().to_str().unwrap()]);
+    assert_eq!(sample_as_records.status.code(), Some(2));
+    assert!(stderr(&sample_as_records).contains("not a netcap record file"), "{}", stderr(&sample_as_records));
+}
+
+#[test]
+fn decoders_lists_record_types_and_fields() {
+    let o = netcap(&["decoders"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s = stdout(&o);
+    assert!(s.starts_with("l2l4 "), "{s}");
+    for t in [
+        "Ethernet (netcap.v1.Ethernet): timestamp, src_mac",
+        "TCP (netcap.v1.TCP): timestamp, src_port",
+        "UDP",
+        "IPv4",
+        "IPv6",
+    ] {
+        assert!(s.contains(t), "{t} missing in {s}");
+    }
+}
+
+#[test]
+fn summary_counts_unknown_packets() {
+    let out = TempDir::new("summary");
+    let o = netcap(&["capture", "-r", sample().to_str().unwrap(), "-o", out.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let e = stderr(&o);
+    assert!(e.contains(": 15 packets ("), "{e}");
+    assert!(e.contains("unknown packets: 2"), "{e}");
+    assert!(e.contains("no decoder for the network layer") && e.contains("no decoder for icmpv4"), "{e}");
+    assert!(e.lines().any(|l| l.starts_with("TCP ") && l.contains(" 10 ")), "{e}");
+}

@@ -114,7 +114,8 @@ pub fn netcap(args: &[&str]) -> Output {
 
 /// Runs `netcap capture -r FILE -o DIR --quiet` plus `extra`.
 pub fn capture(file: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["capture", "-r", file.to_str().expect("utf-8 path"), "-o", out.to_str().expect("utf-8 path"), "--quiet"];
+    let mut args =
+        vec!["capture", "-r", file.to_str().expect("utf-8 path"), "-o", out.to_str().expect("utf-8 path"), "--quiet"];
     args.extend_from_slice(extra);
     netcap(&args)
 }
@@ -153,7 +154,18 @@ pub fn records<T: Message + Default>(dir: &Path, name: &str) -> Vec<T> {
 /// joined by `,`). `None` when tshark cannot read the file.
 pub fn tshark_fields(file: &Path, fields: &[&str], extra: &[&str]) -> Option<Vec<Vec<String>>> {
     let mut c = Command::new("tshark");
-    c.args(["-n", "-r"]).arg(file).args(["-T", "fields", "-E", "separator=/t", "-E", "quote=n", "-E", "occurrence=a", "-E", "aggregator=,"]);
+    c.args(["-n", "-r"]).arg(file).args([
+        "-T",
+        "fields",
+        "-E",
+        "separator=/t",
+        "-E",
+        "quote=n",
+        "-E",
+        "occurrence=a",
+        "-E",
+        "aggregator=,",
+    ]);
     c.args(extra);
     for f in fields {
         c.args(["-e", f]);
@@ -169,14 +181,17 @@ pub fn tshark_fields(file: &Path, fields: &[&str], extra: &[&str]) -> Option<Vec
 /// Reads a whole file (for byte-identity checks).
 pub fn file_bytes(p: &Path) -> Vec<u8> {
     let mut v = Vec::new();
-    std::fs::File::open(p).and_then(|mut f| f.read_to_end(&mut v)).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    std::fs::File::open(p)
+        .and_then(|mut f| f.read_to_end(&mut v))
+        .unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
     v
 }
 
 /// Sorted file names of a directory.
 pub fn file_names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect()).unwrap_or_default();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }

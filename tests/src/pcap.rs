@@ -61,10 +61,14 @@ struct Tcp4 {
 
 impl Tcp4 {
     fn seg(&mut self, from_client: bool, flags: &str, payload: &[u8]) -> Vec<u8> {
-        let (sm, dm, s, d, sp, dp) =
-            if from_client { (CLIENT_MAC, ROUTER_MAC, CLIENT4, WEB4, 49152, 80) } else { (ROUTER_MAC, CLIENT_MAC, WEB4, CLIENT4, 80, 49152) };
+        let (sm, dm, s, d, sp, dp) = if from_client {
+            (CLIENT_MAC, ROUTER_MAC, CLIENT4, WEB4, 49152, 80)
+        } else {
+            (ROUTER_MAC, CLIENT_MAC, WEB4, CLIENT4, 80, 49152)
+        };
         let (seq, ack) = if from_client { (self.seq_c, self.seq_s) } else { (self.seq_s, self.seq_c) };
-        let mut b = PacketBuilder::ethernet2(sm, dm).ipv4(s, d, if from_client { 64 } else { 52 }).tcp(sp, dp, seq, 64240);
+        let mut b =
+            PacketBuilder::ethernet2(sm, dm).ipv4(s, d, if from_client { 64 } else { 52 }).tcp(sp, dp, seq, 64240);
         if flags.contains('S') {
             b = b.syn();
         }
@@ -144,10 +148,14 @@ pub fn sample_packets() -> Vec<(i64, Vec<u8>)> {
     p.push((t0 + 20 * ms, tcp.seg(true, "S", b"")));
     p.push((t0 + 45 * ms, tcp.seg(false, "SA", b"")));
     p.push((t0 + 45 * ms + 80_000, tcp.seg(true, "A", b"")));
-    let req = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: netcap-sample/1.0\r\nAccept: */*\r\n\r\n";
+    let req =
+        b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: netcap-sample/1.0\r\nAccept: */*\r\n\r\n";
     p.push((t0 + 46 * ms, tcp.seg(true, "PA", req)));
     let body = "<html><body>netcap sample page</body></html>\n";
-    let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nServer: sample\r\n\r\n{body}", body.len());
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nServer: sample\r\n\r\n{body}",
+        body.len()
+    );
     p.push((t0 + 71 * ms, tcp.seg(false, "A", b"")));
     p.push((t0 + 72 * ms, tcp.seg(false, "PA", resp.as_bytes())));
     p.push((t0 + 72 * ms + 300_000, tcp.seg(true, "A", b"")));

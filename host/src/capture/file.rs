@@ -56,7 +56,7 @@ impl FileSource {
                 return Err(CaptureError::Corrupt { path: path.into(), packets: 0, reason: format!("{e:?}") });
             }
         };
-        Ok(FileSource {
+        let mut src = FileSource {
             path: path.into(),
             reader,
             pending_consume: 0,
@@ -67,7 +67,39 @@ impl FileSource {
             bpf_expr: bpf.map(str::to_string),
             filters: Vec::new(),
             capacity: BUFFER_BYTES,
-        })
+        };
+        src.check_file_header()?;
+        Ok(src)
+    }
+
+    /// Refuses, as libpcap and Wireshark do, file headers of versions we cannot read correctly.
+    fn check_file_header(&mut self) -> Result<(), CaptureError> {
+        let unsupported = |reason: String| CaptureError::Unsupported { path: self.path.clone(), reason };
+        match self.reader.next() {
+            Ok((offset, PcapBlockOwned::LegacyHeader(h))) => {
+                if h.version_major != 2 {
+                    return Err(unsupported(format!("pcap version {}.{}", h.version_major, h.version_minor)));
+                }
+                let network = h.network.0 as u32;
+                if network & 0x03ff_0000 != 0 {
+                    return Err(unsupported(format!("reserved bits set in the link type field ({network:#010x})")));
+                }
+                self.legacy_link = Some(network as u16);
+                self.legacy_nanos = matches!(h.magic_number, 0xa1b2_3c4d | 0x4d3c_b2a1);
+                self.pending_consume = offset;
+            }
+            Ok((offset, PcapBlockOwned::NG(Block::SectionHeader(shb)))) => {
+                if shb.major_version != 1 {
+                    return Err(unsupported(format!(
+                        "pcapng section version {}.{}",
+                        shb.major_version, shb.minor_version
+                    )));
+                }
+                self.pending_consume = offset;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Compiles the BPF filter for `link_type` if it is not compiled yet.
@@ -119,7 +151,14 @@ impl PacketSource for FileSource {
                                 len: (b.caplen as usize).min(b.data.len()),
                             }
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                            if shb.major_version != 1 {
+                                let why = format!(
+                                    "unsupported pcapng section version {}.{}",
+                                    shb.major_version, shb.minor_version
+                                );
+                                return Err(corrupt(&self.path, self.packets, why));
+                            }
                             // A new section starts a new interface numbering.
                             self.interfaces.clear();
                             Step::Skip

@@ -409,8 +409,8 @@ macro_rules! export_decoder {
                     __STATE.with(|s| $crate::__glue::finish::<$ty>(&mut s.borrow_mut()))
                 }
             }
-            $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);
-};
+    $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);
+        };
     };
 }
 
