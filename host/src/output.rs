@@ -105,8 +105,8 @@ impl Stream {
 
 enum Sink {
     Ncap(Stream),
-    Csv { w: csv::Writer<BufWriter<File>>, r: Renderer, cells: Vec<String> },
-    Json { w: BufWriter<File>, r: Renderer, line: String },
+    Csv { w: Box<csv::Writer<BufWriter<File>>>, r: Box<Renderer>, cells: Vec<String> },
+    Json { w: BufWriter<File>, r: Box<Renderer>, line: String },
 }
 
 /// Writes every record type's file.
@@ -167,13 +167,13 @@ impl Writer {
                     let mut w =
                         csv::Writer::from_writer(BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(&path)?));
                     w.write_record(r.header()).map_err(io::Error::other)?;
-                    Sink::Csv { w, r, cells: Vec::new() }
+                    Sink::Csv { w: Box::new(w), r: Box::new(r), cells: Vec::new() }
                 }
                 Format::Json => {
                     let r = renderer()?;
                     Sink::Json {
                         w: BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(&path)?),
-                        r,
+                        r: Box::new(r),
                         line: String::new(),
                     }
                 }

@@ -308,10 +308,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             stats.unknown.add("unsupported link type", 1);
         } else if d.unknown_net {
             stats.unknown.add("no decoder for the network layer", 1);
-        } else if let Some(inner) = d.innermost() {
-            if interest & layer_bit(inner) == 0 {
-                stats.unknown.add(&unknown_names[usize::from(inner.min(127))], 1);
-            }
+        } else if let Some(inner) = d.innermost().filter(|&l| interest & layer_bit(l) == 0) {
+            stats.unknown.add(&unknown_names[usize::from(inner.min(127))], 1);
         }
         let w = (d.hash % nworkers as u64) as usize;
         let b = &mut batches[w];

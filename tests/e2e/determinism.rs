@@ -1,9 +1,9 @@
 //! Output files are byte-identical for any worker count (ARCHITECTURE.md, invariant 2).
 
 use netcap_tests::{TempDir, capture, corpus, file_bytes, file_names, workspace_root};
-use std::path::PathBuf;
+use std::path::Path;
 
-fn check(file: &PathBuf, extra: &[&str]) {
+fn check(file: &Path, extra: &[&str]) {
     let base = TempDir::new("det");
     let mut outputs: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
     for w in ["1", "2", "4"] {

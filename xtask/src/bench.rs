@@ -1,3 +1,224 @@
-pub(crate) fn bench(_a: &[String]) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+//! `cargo xtask bench [PCAP] [--size 512M] [--runs N]`: throughput side by side on one capture.
+//!
+//! Contenders, all on the same file from the page cache:
+//! - the raw read loop (`netcap bench-read`): the upper bound, reading without decoding;
+//! - `netcap capture` with the standard L2–L4 decoders in WebAssembly, 1 worker and all cores;
+//! - the same decoder crates linked natively (`--native`), 1 worker and all cores;
+//! - `tshark -T fields` printing the same fields.
+//!
+//! Without a PCAP, `../shared/tools/make-bench-pcap.sh` synthesizes one from the shared corpus
+//! (cached in `target/bench/`). Release build; numbers are wall-clock packets per second.
+
+use crate::{cargo, root, run_cmd, target_dir};
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The fields tshark prints: what the Ethernet, IPv4, IPv6, TCP and UDP records hold.
+const TSHARK_FIELDS: &[&str] = &[
+    "frame.time_epoch",
+    "eth.src",
+    "eth.dst",
+    "eth.type",
+    "ip.version",
+    "ip.hdr_len",
+    "ip.dsfield",
+    "ip.len",
+    "ip.id",
+    "ip.flags",
+    "ip.frag_offset",
+    "ip.ttl",
+    "ip.proto",
+    "ip.checksum",
+    "ip.src",
+    "ip.dst",
+    "ipv6.tclass",
+    "ipv6.flow",
+    "ipv6.plen",
+    "ipv6.nxt",
+    "ipv6.hlim",
+    "ipv6.src",
+    "ipv6.dst",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.hdr_len",
+    "tcp.flags",
+    "tcp.window_size_value",
+    "tcp.checksum",
+    "tcp.urgent_pointer",
+    "tcp.options.mss_val",
+    "tcp.len",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.length",
+    "udp.checksum",
+];
+
+struct Args {
+    pcap: Option<PathBuf>,
+    size: String,
+    runs: usize,
+    skip_tshark: bool,
+}
+
+fn parse(args: &[String]) -> Result<Args> {
+    let mut a = Args { pcap: None, size: "512M".into(), runs: 2, skip_tshark: false };
+    let mut it = args.iter();
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--size" => a.size = it.next().context("--size needs a value")?.clone(),
+            "--runs" => a.runs = it.next().context("--runs needs a value")?.parse()?,
+            "--no-tshark" => a.skip_tshark = true,
+            p if !p.starts_with('-') => a.pcap = Some(PathBuf::from(p)),
+            other => bail!("unknown bench option {other}"),
+        }
+    }
+    Ok(a)
+}
+
+fn bench_pcap(size: &str) -> Result<PathBuf> {
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let out = dir.join(format!("bench-{size}.pcap"));
+    if out.is_file() {
+        return Ok(out);
+    }
+    let script = root().join("../shared/tools/make-bench-pcap.sh");
+    if !script.is_file() {
+        bail!("no capture given and {} is missing", script.display());
+    }
+    let tmp = dir.join("bench.tmp.pcap");
+    run_cmd(Command::new("bash").arg(&script).arg(&tmp).arg(size))?;
+    std::fs::rename(&tmp, &out)?;
+    Ok(out)
+}
+
+/// Runs `cmd` `runs` times; the best wall time in seconds.
+fn time_best(runs: usize, mut make: impl FnMut() -> Command) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..runs.max(1) {
+        let mut c = make();
+        c.stdout(Stdio::null()).stderr(Stdio::piped());
+        let t = Instant::now();
+        let out = c.output().context("running a contender")?;
+        let secs = t.elapsed().as_secs_f64();
+        if !out.status.success() {
+            bail!("{:?} failed: {}", c.get_program(), String::from_utf8_lossy(&out.stderr));
+        }
+        best = best.min(secs);
+    }
+    Ok(best)
+}
+
+fn packets_in(bin: &Path, pcap: &Path) -> Result<u64> {
+    let out = Command::new(bin).arg("bench-read").arg(pcap).output()?;
+    let s = String::from_utf8_lossy(&out.stdout);
+    let n = s.split_whitespace().find_map(|kv| kv.strip_prefix("packets=")).context("bench-read output")?;
+    Ok(n.parse()?)
+}
+
+pub(crate) fn bench(args: &[String]) -> Result<()> {
+    let a = parse(args)?;
+    crate::ensure_system()?;
+    crate::build_plugins(false)?;
+    run_cmd(cargo().args(["build", "--locked", "--release", "-p", "netcap", "--features", "native-decoders"]))?;
+    let bin = target_dir().join("release").join("netcap");
+    let pcap = match &a.pcap {
+        Some(p) => p.clone(),
+        None => bench_pcap(&a.size)?,
+    };
+    let bytes = std::fs::metadata(&pcap)?.len();
+    // Warm the page cache and count.
+    let packets = packets_in(&bin, &pcap)?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    eprintln!(
+        "bench: {} ({} packets, {:.1} MB), {cores} cores, best of {} runs",
+        pcap.display(),
+        packets,
+        bytes as f64 / 1e6,
+        a.runs
+    );
+    let out_dir = target_dir().join("bench").join("out");
+    let mut rows: Vec<(String, f64)> = Vec::new();
+    rows.push((
+        "raw read loop (netcap bench-read)".into(),
+        time_best(a.runs, || {
+            let mut c = Command::new(&bin);
+            c.arg("bench-read").arg(&pcap);
+            c
+        })?,
+    ));
+    let capture = |workers: usize, native: bool| {
+        let mut c = Command::new(&bin);
+        c.arg("capture")
+            .arg("-r")
+            .arg(&pcap)
+            .arg("-o")
+            .arg(&out_dir)
+            .arg("--quiet")
+            .arg("--workers")
+            .arg(workers.to_string());
+        if native {
+            c.arg("--native");
+        }
+        c
+    };
+    for (w, native) in [(1, false), (1, true), (cores, false), (cores, true)] {
+        let label = format!(
+            "netcap capture, {} decoders, {w} worker{}",
+            if native { "native" } else { "WebAssembly" },
+            if w == 1 { "" } else { "s" }
+        );
+        rows.push((label, time_best(a.runs, || capture(w, native))?));
+    }
+    let tshark_secs = if a.skip_tshark || Command::new("tshark").arg("-v").output().is_err() {
+        None
+    } else {
+        let secs = time_best(1, || {
+            let mut c = Command::new("tshark");
+            c.args(["-n", "-r"]).arg(&pcap).args(["-T", "fields"]);
+            for f in TSHARK_FIELDS {
+                c.args(["-e", f]);
+            }
+            c
+        })?;
+        rows.push((format!("tshark -T fields ({} fields)", TSHARK_FIELDS.len()), secs));
+        Some(secs)
+    };
+    println!("\n{:<48} {:>9} {:>14} {:>10}", "contender", "seconds", "packets/s", "vs tshark");
+    for (label, secs) in &rows {
+        let pps = packets as f64 / secs;
+        let vs = tshark_secs.map(|t| format!("{:.1}x", t / secs)).unwrap_or_else(|| "-".into());
+        println!("{label:<48} {secs:>9.3} {:>14} {vs:>10}", group(pps as u64));
+    }
+    let find = |needle: &str| rows.iter().find(|r| r.0.contains(needle)).map(|r| r.1);
+    if let (Some(w1), Some(n1)) = (find("WebAssembly decoders, 1 worker"), find("native decoders, 1 worker")) {
+        println!(
+            "\nWebAssembly / native, 1 worker: {:.2}x the time (sandbox overhead {:+.0} %)",
+            w1 / n1,
+            (w1 / n1 - 1.0) * 100.0
+        );
+    }
+    let wn = format!("WebAssembly decoders, {cores} worker");
+    let nn = format!("native decoders, {cores} worker");
+    if let (Some(w), Some(n)) = (find(&wn), find(&nn)) {
+        println!("WebAssembly / native, {cores} workers: {:.2}x the time", w / n);
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+    Ok(())
+}
+
+fn group(n: u64) -> String {
+    let d = n.to_string();
+    let mut s = String::new();
+    for (i, c) in d.chars().enumerate() {
+        if i > 0 && (d.len() - i).is_multiple_of(3) {
+            s.push(',');
+        }
+        s.push(c);
+    }
+    s
 }

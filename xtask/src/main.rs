@@ -121,7 +121,7 @@ fn setup() -> Result<()> {
 }
 
 /// Makes sure the system packages the build needs are there, installing them when we can.
-fn ensure_system() -> Result<()> {
+pub(crate) fn ensure_system() -> Result<()> {
     if APT_PACKAGES.iter().all(|p| apt_installed(p)) || !have("dpkg-query") {
         return ensure_target();
     }
@@ -180,10 +180,8 @@ fn toml_str(path: &Path, key: &str) -> Result<String> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     for line in text.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix(key) {
-            if let Some(v) = rest.trim_start().strip_prefix('=') {
-                return Ok(v.trim().trim_matches('"').to_string());
-            }
+        if let Some(v) = line.strip_prefix(key).and_then(|rest| rest.trim_start().strip_prefix('=')) {
+            return Ok(v.trim().trim_matches('"').to_string());
         }
     }
     bail!("{} has no `{key}`", path.display())
@@ -194,7 +192,7 @@ pub(crate) fn target_dir() -> PathBuf {
 }
 
 /// Builds every plugin and writes `target/plugins/<id>.wasm`; returns the files.
-fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
+pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
     ensure_target()?;
     let plugins = plugins()?;
     let profile = if debug { "dev" } else { "plugin" };

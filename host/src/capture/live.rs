@@ -46,8 +46,8 @@ impl PacketSource for LiveSource {
         match self.cap.next_packet() {
             Ok(p) => {
                 // With nanosecond precision libpcap stores nanoseconds in tv_usec.
-                let frac = i64::from(p.header.ts.tv_usec);
-                let ts = i64::from(p.header.ts.tv_sec) * 1_000_000_000 + if self.nanos { frac } else { frac * 1000 };
+                let frac = p.header.ts.tv_usec;
+                let ts = p.header.ts.tv_sec * 1_000_000_000 + if self.nanos { frac } else { frac * 1000 };
                 Ok(Some(RawPacket { ts_nanos: ts, link_type: self.link_type, orig_len: p.header.len, data: p.data }))
             }
             Err(pcap::Error::TimeoutExpired) => {
