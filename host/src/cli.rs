@@ -195,7 +195,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         Err(e) => return Err(e.into()),
     };
     let mut err = std::io::stderr().lock();
-    for n in &summary.notices {
+    for n in summary.notices.iter().filter(|_| !quiet) {
         let _ = writeln!(err, "netcap: {n}");
     }
     if !quiet {

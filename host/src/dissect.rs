@@ -208,6 +208,8 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
     }
     let mut addrs: Option<(&[u8], &[u8])> = None;
     let mut fragmented = false;
+    // A first fragment (offset 0) still starts with the transport header.
+    let mut first_fragment: Option<&[u8]> = None;
     let mut proto = 0u8;
     match &s.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
@@ -217,6 +219,9 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
             addrs = Some((&h.slice()[12..16], &h.slice()[16..20]));
             fragmented = ip.payload().fragmented;
             proto = h.protocol().0;
+            if fragmented && h.fragments_offset().value() == 0 {
+                first_fragment = Some(ip.payload().payload);
+            }
         }
         Some(LaxNetSlice::Ipv6(ip)) => {
             let h = ip.header();
@@ -225,6 +230,13 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
             addrs = Some((&h.slice()[8..24], &h.slice()[24..40]));
             fragmented = ip.payload().fragmented;
             proto = ip.payload().ip_number.0;
+            let offset_zero = ip.extensions().clone().into_iter().any(|e| match e {
+                etherparse::Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
+                _ => false,
+            });
+            if fragmented && offset_zero {
+                first_fragment = Some(ip.payload().payload);
+            }
         }
         Some(LaxNetSlice::Arp(_)) | None => d.unknown_net = true,
     }
@@ -246,7 +258,12 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
         }
         Some(TransportSlice::Icmpv4(i)) => d.push(layer::ICMPV4, 0, off(data, i.slice())),
         Some(TransportSlice::Icmpv6(i)) => d.push(layer::ICMPV6, 0, off(data, i.slice())),
-        _ => {}
+        Some(_) => {}
+        None => {
+            if let Some(payload) = first_fragment {
+                first_fragment_transport(data, payload, proto, d);
+            }
+        }
     }
     if let Some((err, at)) = &s.stop_err {
         let truncated = matches!(err, etherparse::err::packet::SliceError::Len(_));
@@ -260,6 +277,32 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
         (None, Some((a, b))) => hash_pair((&a, 0), (&b, 0), 0),
         (None, None) => 0,
     };
+}
+
+/// Lax slicing stops at a fragmented IP payload; the first fragment still carries the TCP or UDP
+/// header, which Wireshark (and netcap) decode, so we do too. Its ports do not go into the flow
+/// hash: every fragment of a datagram must reach the same worker.
+fn first_fragment_transport(data: &[u8], payload: &[u8], proto: u8, d: &mut Dissection) {
+    let flags = layer::FLAG_TRUNCATED;
+    match proto {
+        6 => {
+            if let Ok(t) = etherparse::TcpSlice::from_slice(payload) {
+                d.push(layer::TCP, flags, off(data, t.header_slice()));
+                if !t.payload().is_empty() {
+                    d.push(layer::PAYLOAD, flags, off(data, t.payload()));
+                }
+            }
+        }
+        17 => {
+            if let Ok(u) = etherparse::UdpSlice::from_slice_lax(payload) {
+                d.push(layer::UDP, flags, off(data, u.header_slice()));
+                if !u.payload().is_empty() {
+                    d.push(layer::PAYLOAD, flags, off(data, u.payload()));
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A stable, static error kind for where lax slicing stopped.
@@ -327,6 +370,28 @@ mod tests {
         assert_eq!(a.hash, b.hash);
         dissect(linktype::ETHERNET, &tcp([10, 0, 0, 1], 1001, [10, 0, 0, 2], 80), &mut b);
         assert_ne!(a.hash, b.hash);
+    }
+
+    #[test]
+    fn first_fragment_keeps_its_transport_header() {
+        let mut p = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(53, 4000)
+            .write(&mut p, &[7; 40])
+            .unwrap();
+        // Set more-fragments (offset 0): a first fragment.
+        p[14 + 6] |= 0x20;
+        let mut d = Dissection::default();
+        dissect(linktype::ETHERNET, &p, &mut d);
+        let ids: Vec<u16> = d.layers().iter().map(|l| l.id).collect();
+        assert_eq!(ids, vec![layer::ETHERNET, layer::IPV4, layer::UDP, layer::PAYLOAD]);
+        let first = d.hash;
+        // A later fragment (offset 8 bytes) has no transport and the same flow hash.
+        p[14 + 7] = 1;
+        dissect(linktype::ETHERNET, &p, &mut d);
+        assert_eq!(d.layers().iter().map(|l| l.id).collect::<Vec<_>>(), vec![layer::ETHERNET, layer::IPV4]);
+        assert_eq!(d.hash, first);
     }
 
     #[test]

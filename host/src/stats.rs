@@ -65,10 +65,23 @@ pub struct WorkerStats {
     pub faults: Counts,
     /// Decoders disabled after repeated faults.
     pub disabled: Vec<String>,
+    /// Wall time spent inside each decoder's `decode` calls (summed over workers).
+    pub decoder_time: Vec<(String, Duration)>,
 }
 
 impl WorkerStats {
+    /// Adds time spent in a decoder call (once per batch, not per packet).
+    pub fn add_decoder_time(&mut self, decoder: &str, d: Duration) {
+        match self.decoder_time.iter_mut().find(|(n, _)| n == decoder) {
+            Some(e) => e.1 += d,
+            None => self.decoder_time.push((decoder.to_string(), d)),
+        }
+    }
+
     pub fn merge(&mut self, o: &WorkerStats) {
+        for (n, d) in &o.decoder_time {
+            self.add_decoder_time(n, *d);
+        }
         self.errors.merge(&o.errors);
         self.faults.merge(&o.faults);
         for d in &o.disabled {
@@ -158,6 +171,10 @@ impl Summary {
             for (k, n) in self.workers.faults.sorted() {
                 let _ = writeln!(s, "  {:<40} {:>12}", k, group(n));
             }
+        }
+        for (dname, t) in &self.workers.decoder_time {
+            let per = if d.packets > 0 { t.as_nanos() as f64 / d.packets as f64 } else { 0.0 };
+            let _ = writeln!(s, "decoder time: {dname} {:.3} s ({per:.0} ns per packet)", t.as_secs_f64());
         }
         for dname in &self.workers.disabled {
             let _ = writeln!(s, "decoder {dname} was disabled after repeated faults: its records are incomplete");

@@ -164,7 +164,9 @@ impl Worker {
                 }
                 &self.sub
             };
+            let started = std::time::Instant::now();
             let out = self.slots[i].instance.decode(input);
+            self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
             self.absorb(i, out, res, false);
         }
     }
