@@ -75,7 +75,6 @@ fields! {
     ip6_dst = "ipv6.dst",
     ip6_jumbo = "ipv6.opt.jumbo",
     ip6_frag_offset = "ipv6.fraghdr.offset",
-    ip6_frag_more = "ipv6.fraghdr.more",
     tcp_srcport = "tcp.srcport",
     tcp_dstport = "tcp.dstport",
     tcp_seq = "tcp.seq_raw",
