@@ -33,6 +33,14 @@ pub enum Command {
     /// Read a capture file without decoding (the benchmark's upper bound).
     #[command(hide = true)]
     BenchRead { file: PathBuf },
+    /// Time the standard decoders alone, single-threaded, on a capture's batches (benchmark).
+    #[command(hide = true)]
+    BenchDecode {
+        file: PathBuf,
+        /// The natively linked decoders instead of WebAssembly.
+        #[arg(long)]
+        native: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Dump(a) => dump(a),
         Command::Decoders(a) => decoders(a),
         Command::BenchRead { file } => bench_read(&file),
+        Command::BenchDecode { file, native } => bench_decode(&file, native),
     }
 }
 
@@ -278,5 +287,67 @@ fn bench_read(file: &std::path::Path) -> anyhow::Result<u8> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!("packets={packets} bytes={bytes} seconds={secs:.6} checksum={checksum}");
+    Ok(0)
+}
+
+/// Decoder time alone: the capture is read and dissected into batches first (as the dispatcher
+/// makes them), then every batch goes through each decoder's `decode`, twice; the second pass is
+/// timed. One thread, so the number is the decoder's own cost, WebAssembly or native.
+#[allow(clippy::print_stdout, reason = "benchmark output")]
+fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
+    use crate::capture::PacketSource;
+    let mut src = crate::capture::file::FileSource::open(file, None)?;
+    let mut d = crate::dissect::Dissection::default();
+    let mut batches: Vec<Vec<u8>> = Vec::new();
+    let mut cur = Vec::new();
+    let (mut seq, mut in_batch) = (0u64, 0usize);
+    while let Some(p) = src.next_packet()? {
+        crate::dissect::dissect(p.link_type, p.data, &mut d);
+        netcap_sdk::push_packet(&mut cur, seq, p.ts_nanos, p.link_type, p.orig_len, d.layers(), p.data);
+        seq += 1;
+        in_batch += 1;
+        if in_batch == 512 {
+            batches.push(std::mem::take(&mut cur));
+            in_batch = 0;
+        }
+    }
+    if in_batch > 0 {
+        batches.push(cur);
+    }
+    let opts = CaptureOptions {
+        input: Input::File(file.into()),
+        bpf: None,
+        out_dir: PathBuf::new(),
+        format: Format::Ncap(Compression::None),
+        workers: 1,
+        include: Vec::new(),
+        exclude: Vec::new(),
+        payload: false,
+        entropy: false,
+        plugin_dirs: Vec::new(),
+        limits: Limits::default(),
+        quiet: true,
+        native,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let mut notices = Vec::new();
+    let (decoders, _rt) = crate::pipeline::load_decoders(&opts, &mut notices)?;
+    for dec in &decoders {
+        let mut inst = dec.factory.instantiate(&[]).map_err(|f| anyhow::anyhow!("{}: {}", dec.spec.id, f.message))?;
+        let mut out_bytes = 0usize;
+        let mut elapsed = std::time::Duration::ZERO;
+        for pass in 0..2 {
+            let start = std::time::Instant::now();
+            for b in &batches {
+                let out = inst.decode(b).map_err(|f| anyhow::anyhow!("{}: {}", dec.spec.id, f.message))?;
+                out_bytes += out.len();
+            }
+            if pass == 1 {
+                elapsed = start.elapsed();
+            }
+        }
+        let ns = elapsed.as_nanos() as f64 / seq.max(1) as f64;
+        println!("decoder={} backend={} packets={seq} seconds={:.6} ns_per_packet={ns:.1} output_bytes={}", dec.spec.id, if native { "native" } else { "wasm" }, elapsed.as_secs_f64(), out_bytes / 2);
+    }
     Ok(0)
 }

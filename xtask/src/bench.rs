@@ -194,18 +194,37 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         let vs = tshark_secs.map(|t| format!("{:.1}x", t / secs)).unwrap_or_else(|| "-".into());
         println!("{label:<48} {secs:>9.3} {:>14} {vs:>10}", group(pps as u64));
     }
+    // Decoder cost alone, single-threaded, on the same batches (`netcap bench-decode`).
+    let mut per_packet = Vec::new();
+    for native in [false, true] {
+        let mut c = Command::new(&bin);
+        c.arg("bench-decode").arg(&pcap);
+        if native {
+            c.arg("--native");
+        }
+        let out = c.output().context("running bench-decode")?;
+        let s = String::from_utf8_lossy(&out.stdout).into_owned();
+        let ns: f64 = s
+            .split_whitespace()
+            .find_map(|kv| kv.strip_prefix("ns_per_packet="))
+            .context("bench-decode output")?
+            .parse()?;
+        per_packet.push(ns);
+    }
+    println!(
+        "\ndecoder calls alone (bench-decode, 1 thread): WebAssembly {:.0} ns/packet, native {:.0} ns/packet: {:.2}x",
+        per_packet[0],
+        per_packet[1],
+        per_packet[0] / per_packet[1]
+    );
     let find = |needle: &str| rows.iter().find(|r| r.0.contains(needle)).map(|r| r.1);
     if let (Some(w1), Some(n1)) = (find("WebAssembly decoders, 1 worker"), find("native decoders, 1 worker")) {
-        println!(
-            "\nWebAssembly / native, 1 worker: {:.2}x the time (sandbox overhead {:+.0} %)",
-            w1 / n1,
-            (w1 / n1 - 1.0) * 100.0
-        );
+        println!("WebAssembly / native, whole capture, 1 worker: {:.2}x the time", w1 / n1);
     }
     let wn = format!("WebAssembly decoders, {cores} worker");
     let nn = format!("native decoders, {cores} worker");
     if let (Some(w), Some(n)) = (find(&wn), find(&nn)) {
-        println!("WebAssembly / native, {cores} workers: {:.2}x the time", w / n);
+        println!("WebAssembly / native, whole capture, {cores} workers: {:.2}x the time", w / n);
     }
     let _ = std::fs::remove_dir_all(&out_dir);
     Ok(())

@@ -298,38 +298,67 @@ fn set_ctx(net: Option<&NetCtx>, src: &mut String, dst: &mut String) {
     }
 }
 
+/// An option list whose elements (and their data buffers) are reused from packet to packet.
+trait OptionList {
+    fn set(&mut self, n: usize, kind: u8, len: usize, data: &[u8]);
+}
+
+macro_rules! option_list {
+    ($t:ty) => {
+        impl OptionList for Vec<$t> {
+            fn set(&mut self, n: usize, kind: u8, len: usize, data: &[u8]) {
+                if n == self.len() {
+                    self.push(<$t>::default());
+                }
+                let o = &mut self[n];
+                o.option_type = u32::from(kind);
+                o.option_length = len as u32;
+                o.option_data.clear();
+                o.option_data.extend_from_slice(data);
+            }
+        }
+    };
+}
+option_list!(v1::IPv4Option);
+option_list!(v1::TcpOption);
+
 /// IPv4 options as (type, length, data); NOP and end-of-list are one-byte options. Bytes after an
 /// end-of-list option are padding.
 fn parse_ipv4_options(opts: &[u8], list: &mut Vec<v1::IPv4Option>, padding: &mut Vec<u8>) {
-    list.clear();
     padding.clear();
+    let mut n = 0;
     let mut i = 0;
     while i < opts.len() {
         let t = opts[i];
         if t == 0 || t == 1 {
-            list.push(v1::IPv4Option { option_type: u32::from(t), option_length: 1, option_data: Vec::new() });
+            list.set(n, t, 1, &[]);
+            n += 1;
             i += 1;
             if t == 0 {
                 padding.extend_from_slice(&opts[i..]);
-                return;
+                break;
             }
             continue;
         }
         let len = opts.get(i + 1).map_or(0, |&l| usize::from(l));
         let end = if len < 2 { opts.len() } else { (i + len).min(opts.len()) };
-        list.push(v1::IPv4Option {
-            option_type: u32::from(t),
-            option_length: len as u32,
-            option_data: opts.get(i + 2..end).unwrap_or_default().to_vec(),
-        });
+        list.set(n, t, len, opts.get(i + 2..end).unwrap_or_default());
+        n += 1;
         i = end;
     }
+    list.truncate(n);
 }
 
 /// TCP options as (kind, length, data) plus the decoded common ones; returns true when an option
 /// runs past the header.
 fn parse_tcp_options(opts: &[u8], r: &mut v1::Tcp) -> bool {
-    r.options.clear();
+    let mut n = 0;
+    let truncated = parse_tcp_options_into(opts, r, &mut n);
+    r.options.truncate(n);
+    truncated
+}
+
+fn parse_tcp_options_into(opts: &[u8], r: &mut v1::Tcp, n: &mut usize) -> bool {
     r.padding.clear();
     r.mss = 0;
     r.window_scale = 0;
@@ -340,7 +369,8 @@ fn parse_tcp_options(opts: &[u8], r: &mut v1::Tcp) -> bool {
     while i < opts.len() {
         let kind = opts[i];
         if kind == 0 || kind == 1 {
-            r.options.push(v1::TcpOption { option_type: u32::from(kind), option_length: 1, option_data: Vec::new() });
+            r.options.set(*n, kind, 1, &[]);
+            *n += 1;
             i += 1;
             if kind == 0 {
                 r.padding.extend_from_slice(&opts[i..]);
@@ -353,11 +383,8 @@ fn parse_tcp_options(opts: &[u8], r: &mut v1::Tcp) -> bool {
         };
         let len = usize::from(len);
         if len < 2 || i + len > opts.len() {
-            r.options.push(v1::TcpOption {
-                option_type: u32::from(kind),
-                option_length: len as u32,
-                option_data: opts[(i + 2).min(opts.len())..].to_vec(),
-            });
+            r.options.set(*n, kind, len, &opts[(i + 2).min(opts.len())..]);
+            *n += 1;
             return true;
         }
         let data = &opts[i + 2..i + len];
@@ -371,11 +398,8 @@ fn parse_tcp_options(opts: &[u8], r: &mut v1::Tcp) -> bool {
             }
             _ => {}
         }
-        r.options.push(v1::TcpOption {
-            option_type: u32::from(kind),
-            option_length: len as u32,
-            option_data: data.to_vec(),
-        });
+        r.options.set(*n, kind, len, data);
+        *n += 1;
         i += len;
     }
     false

@@ -3,7 +3,7 @@
 //! reuse a `String`'s capacity so that steady-state decoding does not allocate.
 
 use std::fmt::Write;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv6Addr;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -19,10 +19,26 @@ pub fn set_mac(s: &mut String, mac: &[u8; 6]) {
     }
 }
 
-/// Replaces `s` with the IPv4 address `a`.
+/// Replaces `s` with the IPv4 address `a` (dotted decimal, as `Ipv4Addr` prints it, without
+/// going through `core::fmt`, which is slow in WebAssembly).
 pub fn set_ipv4(s: &mut String, a: [u8; 4]) {
     s.clear();
-    let _ = write!(s, "{}", Ipv4Addr::from(a));
+    for (i, b) in a.iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        push_u8(s, *b);
+    }
+}
+
+fn push_u8(s: &mut String, b: u8) {
+    if b >= 100 {
+        s.push((b'0' + b / 100) as char);
+    }
+    if b >= 10 {
+        s.push((b'0' + b / 10 % 10) as char);
+    }
+    s.push((b'0' + b % 10) as char);
 }
 
 /// Replaces `s` with the IPv6 address `a` (RFC 5952).
@@ -42,6 +58,10 @@ mod tests {
         assert_eq!(s, "00:1a:2b:ff:00:09");
         set_ipv4(&mut s, [192, 168, 0, 1]);
         assert_eq!(s, "192.168.0.1");
+        for a in [[0, 0, 0, 0], [255, 255, 255, 255], [10, 9, 100, 99], [1, 20, 200, 5]] {
+            set_ipv4(&mut s, a);
+            assert_eq!(s, std::net::Ipv4Addr::from(a).to_string());
+        }
         // RFC 5952 section 4: lowercase, longest zero run compressed, a single zero group not.
         set_ipv6(&mut s, [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(s, "2001:db8::1");
