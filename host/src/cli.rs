@@ -347,7 +347,13 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
             }
         }
         let ns = elapsed.as_nanos() as f64 / seq.max(1) as f64;
-        println!("decoder={} backend={} packets={seq} seconds={:.6} ns_per_packet={ns:.1} output_bytes={}", dec.spec.id, if native { "native" } else { "wasm" }, elapsed.as_secs_f64(), out_bytes / 2);
+        println!(
+            "decoder={} backend={} packets={seq} seconds={:.6} ns_per_packet={ns:.1} output_bytes={}",
+            dec.spec.id,
+            if native { "native" } else { "wasm" },
+            elapsed.as_secs_f64(),
+            out_bytes / 2
+        );
     }
     Ok(0)
 }

@@ -230,3 +230,16 @@ fn summary_counts_unknown_packets() {
     assert!(e.contains("no decoder for the network layer") && e.contains("no decoder for icmpv4"), "{e}");
     assert!(e.lines().any(|l| l.starts_with("TCP ") && l.contains(" 10 ")), "{e}");
 }
+
+#[test]
+fn bpf_filter_on_a_file() {
+    let out = TempDir::new("bpf");
+    let o = capture(&sample(), out.path(), &["--bpf", "udp"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let eth: Vec<netcap_proto::v1::Ethernet> = netcap_tests::records(out.path(), "Ethernet");
+    assert_eq!(eth.len(), 3, "2 UDP over IPv4 (DNS) and 1 over IPv6, as `tcpdump -r sample.pcap udp` counts");
+    assert!(!file_names(out.path()).contains(&"TCP.ncap.zst".to_string()));
+    let bad = capture(&sample(), out.path(), &["--bpf", "udp and and"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("invalid BPF filter"), "{}", stderr(&bad));
+}

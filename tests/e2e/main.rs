@@ -4,5 +4,7 @@
 mod cli;
 mod corpus;
 mod determinism;
+mod live;
 mod oracle;
+mod sandbox;
 mod synth;

@@ -195,3 +195,10 @@ pub fn file_names(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Where `cargo xtask build-plugins` puts test-only decoders (`plugins/testing/*`).
+pub fn testing_plugins_dir() -> PathBuf {
+    let d = target_dir().join("plugins-testing");
+    assert!(d.join("faulty.wasm").is_file(), "{} is missing: run `cargo xtask build-plugins`", d.display());
+    d
+}

@@ -4,6 +4,7 @@
 //! - the raw read loop (`netcap bench-read`): the upper bound, reading without decoding;
 //! - `netcap capture` with the standard L2–L4 decoders in WebAssembly, 1 worker and all cores;
 //! - the same decoder crates linked natively (`--native`), 1 worker and all cores;
+//! - the decoders alone (`netcap bench-decode`), WebAssembly and native, on one thread;
 //! - `tshark -T fields` printing the same fields.
 //!
 //! Without a PCAP, `../shared/tools/make-bench-pcap.sh` synthesizes one from the shared corpus

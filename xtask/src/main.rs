@@ -148,6 +148,9 @@ fn ensure_target() -> Result<()> {
 struct Plugin {
     id: String,
     krate: String,
+    /// Test-only plugins (`testing = true`) go to `target/plugins-testing/`, never next to the
+    /// standard ones.
+    testing: bool,
 }
 
 /// Every `plugins/**/plugin.toml` (the SDK has none): its id and crate name.
@@ -172,7 +175,8 @@ fn plugins() -> Result<Vec<Plugin>> {
         .map(|d| {
             let id = toml_str(&d.join("plugin.toml"), "id")?;
             let krate = toml_str(&d.join("Cargo.toml"), "name")?;
-            Ok(Plugin { id, krate })
+            let testing = toml_str(&d.join("plugin.toml"), "testing").is_ok_and(|v| v == "true");
+            Ok(Plugin { id, krate, testing })
         })
         .collect()
 }
@@ -207,7 +211,9 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
     }
     run_cmd(&mut c)?;
     let out_dir = target_dir().join("plugins");
+    let testing_dir = target_dir().join("plugins-testing");
     std::fs::create_dir_all(&out_dir)?;
+    std::fs::create_dir_all(&testing_dir)?;
     let prof_dir = if debug { "debug" } else { "plugin" };
     let mut files = Vec::new();
     for p in &plugins {
@@ -220,7 +226,7 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
             .encode()
             .with_context(|| format!("plugin {}: making a component", p.id))?;
         check_imports(&p.id, &component)?;
-        let dest = out_dir.join(format!("{}.wasm", p.id));
+        let dest = if p.testing { &testing_dir } else { &out_dir }.join(format!("{}.wasm", p.id));
         std::fs::write(&dest, &component)?;
         eprintln!("plugin {} -> {} ({} bytes)", p.id, dest.display(), component.len());
         files.push(dest);
@@ -277,6 +283,8 @@ fn lint() -> Result<()> {
         "netcap-sdk",
         "-p",
         "netcap-decoder-l2l4",
+        "-p",
+        "netcap-decoder-faulty",
         "--",
         "-D",
         "warnings",

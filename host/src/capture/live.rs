@@ -4,8 +4,12 @@
 
 use super::{CaptureError, PacketSource, RawPacket};
 
-/// Read timeout: how long `next_packet` waits before returning so the pipeline can flush.
+/// Read timeout handed to libpcap (the kernel's block timeout).
 const READ_TIMEOUT_MS: i32 = 100;
+/// How long `next_packet` waits when no packet is ready. libpcap's own timeout does not return
+/// on Linux when no packet arrives at all (TPACKET_V3), so the handle is non-blocking and an idle
+/// capture naps briefly instead; under traffic it never sleeps.
+const IDLE_NAP: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// A live interface.
 pub struct LiveSource {
@@ -35,6 +39,7 @@ impl LiveSource {
         if let Some(expr) = bpf {
             cap.filter(expr, true).map_err(|e| CaptureError::Bpf { expr: expr.into(), message: e.to_string() })?;
         }
+        let cap = cap.setnonblock().map_err(live)?;
         let link_type = cap.get_datalink().0 as u16;
         Ok(LiveSource { iface: iface.into(), cap, link_type, nanos, timed_out: false })
     }
@@ -52,6 +57,7 @@ impl PacketSource for LiveSource {
             }
             Err(pcap::Error::TimeoutExpired) => {
                 self.timed_out = true;
+                std::thread::sleep(IDLE_NAP);
                 Ok(None)
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),

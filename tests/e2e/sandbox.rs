@@ -1,0 +1,103 @@
+//! A decoder that loops, allocates without bound, panics or returns garbage is contained: the
+//! fault is counted by kind, the instance restarted and, after repeated faults, the decoder is
+//! disabled; the other decoders' output is byte-identical to a run without it; exit code 1.
+
+use etherparse::PacketBuilder;
+use netcap_tests::pcap::{LINKTYPE_ETHERNET, write_pcap};
+use netcap_tests::{TempDir, file_bytes, netcap, records, testing_plugins_dir};
+use std::path::Path;
+
+fn udp(dport: u16, i: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(40000, dport)
+        .write(&mut v, &i.to_be_bytes())
+        .unwrap();
+    v
+}
+
+/// `n` UDP packets to port 1000, except the given (index, port) triggers.
+fn pcap(dir: &Path, n: u32, triggers: &[(u32, u16)]) -> std::path::PathBuf {
+    let t0 = 1_700_000_000_000_000_000i64;
+    let packets: Vec<(i64, Vec<u8>)> = (0..n)
+        .map(|i| {
+            let port = triggers.iter().find(|t| t.0 == i).map_or(1000, |t| t.1);
+            (t0 + i64::from(i) * 1000, udp(port, i))
+        })
+        .collect();
+    let f = dir.join("in.pcap");
+    write_pcap(&f, LINKTYPE_ETHERNET, false, &packets).unwrap();
+    f
+}
+
+fn run(input: &Path, out: &Path, with_faulty: bool) -> std::process::Output {
+    let plugins = testing_plugins_dir();
+    let mut args = vec![
+        "capture",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--workers",
+        "1",
+        "--decoder-timeout",
+        "300",
+        "--decoder-memory",
+        "32",
+    ];
+    if with_faulty {
+        args.extend_from_slice(&["--plugins", plugins.to_str().unwrap()]);
+    }
+    netcap(&args)
+}
+
+fn assert_others_unchanged(clean: &Path, faulty: &Path) {
+    for name in ["Ethernet.ncap.zst", "IPv4.ncap.zst", "UDP.ncap.zst"] {
+        assert!(file_bytes(&clean.join(name)) == file_bytes(&faulty.join(name)), "{name} differs");
+    }
+}
+
+#[test]
+fn each_kind_of_misbehaviour_is_contained_and_counted() {
+    for (port, kind) in [
+        (6661, "faulty: cpu deadline"),
+        (6662, "faulty: memory limit"),
+        (6663, "faulty: trap"),
+        (6664, "faulty: bad output"),
+    ] {
+        let dir = TempDir::new("sandbox");
+        let input = pcap(dir.path(), 20, &[(10, port)]);
+        let clean = dir.path().join("clean");
+        let faulty = dir.path().join("faulty");
+        let o = run(&input, &clean, false);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = run(&input, &faulty, true);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "port {port}: {err}");
+        assert!(err.contains("decoder faults: 1") && err.contains(kind), "port {port}: {err}");
+        assert_others_unchanged(&clean, &faulty);
+        if port == 6663 {
+            assert!(err.contains("faulty decoder: boom on packet 10"), "the panic message reaches the user: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_decoder_that_keeps_faulting_is_disabled_and_the_rest_goes_on() {
+    let dir = TempDir::new("disable");
+    // One clean epoch, then a trap in each of the next three epochs of 512 packets.
+    let input = pcap(dir.path(), 2200, &[(600, 6663), (1100, 6663), (1600, 6663), (2100, 6663)]);
+    let clean = dir.path().join("clean");
+    let faulty = dir.path().join("faulty");
+    assert_eq!(run(&input, &clean, false).status.code(), Some(0));
+    let o = run(&input, &faulty, true);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("decoder faults: 3"), "{err}");
+    assert!(err.contains("decoder faulty was disabled after repeated faults"), "{err}");
+    assert_others_unchanged(&clean, &faulty);
+    let kept: Vec<netcap_proto::v1::Udp> = records(&faulty, "Faulty");
+    assert!(!kept.is_empty() && kept.len() < 2200, "records before the faults are kept: {}", kept.len());
+    assert!(kept.iter().all(|r| r.dst_port == 1000));
+}
