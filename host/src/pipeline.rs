@@ -288,6 +288,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 }
                 break;
             }
+            // A filter that does not compile for a link type met in the file is a usage error.
+            Err(e @ CaptureError::Bpf { .. }) => return Err(e.into()),
             Err(e) => {
                 input_error = Some(e);
                 break;

@@ -69,6 +69,10 @@ impl FileSource {
             capacity: BUFFER_BYTES,
         };
         src.check_file_header()?;
+        // Report a bad filter before reading (pcapng declares link types later, per interface).
+        if let Some(lt) = src.legacy_link {
+            src.ensure_filter(lt)?;
+        }
         Ok(src)
     }
 
