@@ -262,6 +262,8 @@ fn check_imports(id: &str, component: &[u8]) -> Result<()> {
 fn test(rest: &[String]) -> Result<()> {
     ensure_system()?;
     build_plugins(false)?;
+    // The end-to-end tests run the `netcap` binary; `cargo test` alone does not build it.
+    run_cmd(cargo().args(["build", "--locked", "-p", "netcap"]))?;
     let corpus = root().join("..").join("shared").join("pcaps");
     let mut c = cargo();
     c.args(["test", "--locked", "--workspace"]).args(rest);
