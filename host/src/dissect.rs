@@ -230,10 +230,11 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
             addrs = Some((&h.slice()[8..24], &h.slice()[24..40]));
             fragmented = ip.payload().fragmented;
             proto = ip.payload().ip_number.0;
-            let offset_zero = ip.extensions().clone().into_iter().any(|e| match e {
-                etherparse::Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
-                _ => false,
-            });
+            // Our own bounds-checked walk: etherparse's extension iterator reads past the end of
+            // a lax-sliced, truncated extension header (malformed/tcpdump_ipv6hdr-heapoverflow).
+            let exts_start = off(data, h.slice()) + 40;
+            let offset_zero =
+                ipv6_fragment_offset(h.next_header().0, data.get(exts_start..).unwrap_or_default()) == Some(0);
             if fragmented && offset_zero {
                 first_fragment = Some(ip.payload().payload);
             }
@@ -277,6 +278,24 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
         (None, Some((a, b))) => hash_pair((&a, 0), (&b, 0), 0),
         (None, None) => 0,
     };
+}
+
+/// The fragment offset (in 8-byte units) of the IPv6 fragment header in the extension header
+/// chain that starts with `next` at the front of `exts`, if there is one.
+fn ipv6_fragment_offset(mut next: u8, exts: &[u8]) -> Option<u16> {
+    let mut at = 0usize;
+    for _ in 0..16 {
+        let h = exts.get(at..at + 8)?;
+        let len = match next {
+            44 => return Some(u16::from_be_bytes([h[2], h[3]]) >> 3),
+            0 | 43 | 60 | 135 | 139 | 140 => (usize::from(h[1]) + 1) * 8,
+            51 => (usize::from(h[1]) + 2) * 4,
+            _ => return None,
+        };
+        next = h[0];
+        at += len;
+    }
+    None
 }
 
 /// Lax slicing stops at a fragmented IP payload; the first fragment still carries the TCP or UDP
@@ -392,6 +411,18 @@ mod tests {
         dissect(linktype::ETHERNET, &p, &mut d);
         assert_eq!(d.layers().iter().map(|l| l.id).collect::<Vec<_>>(), vec![layer::ETHERNET, layer::IPV4]);
         assert_eq!(d.hash, first);
+    }
+
+    #[test]
+    fn ipv6_fragment_offset_walks_the_chain_within_bounds() {
+        // hop-by-hop (8 bytes, next = fragment 44), fragment with offset 0x0123 << 3.
+        let mut exts = vec![44, 0, 1, 4, 0, 0, 0, 0];
+        exts.extend_from_slice(&[17, 0, 0x09, 0x18, 0, 0, 0, 1]);
+        assert_eq!(ipv6_fragment_offset(0, &exts), Some(0x0123));
+        assert_eq!(ipv6_fragment_offset(17, &exts), None);
+        // A hop-by-hop header claiming 2 KiB in an 8-byte buffer.
+        assert_eq!(ipv6_fragment_offset(0, &[44, 255, 0, 0, 0, 0, 0, 0]), None);
+        assert_eq!(ipv6_fragment_offset(0, &[44, 0, 0]), None);
     }
 
     #[test]

@@ -263,7 +263,8 @@ fn test(rest: &[String]) -> Result<()> {
     ensure_system()?;
     build_plugins(false)?;
     // The end-to-end tests run the `netcap` binary; `cargo test` alone does not build it.
-    run_cmd(cargo().args(["build", "--locked", "-p", "netcap"]))?;
+    // --workspace: the same feature resolution as `cargo test --workspace`, so nothing is built twice.
+    run_cmd(cargo().args(["build", "--locked", "--workspace", "--bins"]))?;
     let corpus = root().join("..").join("shared").join("pcaps");
     let mut c = cargo();
     c.args(["test", "--locked", "--workspace"]).args(rest);

@@ -205,8 +205,7 @@ impl L2L4 {
         if !self.enabled[T_TCP as usize] {
             return;
         }
-        let end = net.map_or(p.data.len(), |n| n.end.min(p.data.len()));
-        let data = p.data.get(l.offset..end.max(l.offset)).unwrap_or_default();
+        let data = transport_bytes(p, l, net);
         let Ok(h) = TcpHeaderSlice::from_slice(data) else {
             out.error("tcp: header truncated");
             return;
@@ -235,10 +234,7 @@ impl L2L4 {
         r.urgent = u32::from(h.urgent_pointer());
         r.payload_size = payload.len() as u32;
         r.payload_entropy = ent;
-        r.payload.clear();
-        if self.payload {
-            r.payload.extend_from_slice(payload);
-        }
+        set_payload(&mut r.payload, payload, self.payload);
         set_ctx(net, &mut r.src_ip, &mut r.dst_ip);
         r.options_truncated = parse_tcp_options(h.options(), r);
         out.record(T_TCP, &self.tcp);
@@ -251,8 +247,7 @@ impl L2L4 {
         if !self.enabled[T_UDP as usize] {
             return;
         }
-        let end = net.map_or(p.data.len(), |n| n.end.min(p.data.len()));
-        let data = p.data.get(l.offset..end.max(l.offset)).unwrap_or_default();
+        let data = transport_bytes(p, l, net);
         let Ok(h) = UdpHeaderSlice::from_slice(data) else {
             out.error("udp: header truncated");
             return;
@@ -272,12 +267,24 @@ impl L2L4 {
         r.checksum = u32::from(h.checksum());
         r.payload_size = payload.len() as u32;
         r.payload_entropy = ent;
-        r.payload.clear();
-        if self.payload {
-            r.payload.extend_from_slice(payload);
-        }
+        set_payload(&mut r.payload, payload, self.payload);
         set_ctx(net, &mut r.src_ip, &mut r.dst_ip);
         out.record(T_UDP, &self.udp);
+    }
+}
+
+/// A transport header and its payload: from the layer's offset to the end of the enclosing IP
+/// packet (so Ethernet padding is not payload), clamped to the captured bytes.
+fn transport_bytes<'a>(p: &Packet<'a>, l: Layer, net: Option<&NetCtx>) -> &'a [u8] {
+    let end = net.map_or(p.data.len(), |n| n.end.min(p.data.len()));
+    p.data.get(l.offset..end.max(l.offset)).unwrap_or_default()
+}
+
+/// Payload bytes go into records only with `--payload`.
+fn set_payload(dst: &mut Vec<u8>, payload: &[u8], keep: bool) {
+    dst.clear();
+    if keep {
+        dst.extend_from_slice(payload);
     }
 }
 
