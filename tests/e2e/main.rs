@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod determinism;
+mod formats;
 mod live;
 mod oracle;
 mod sandbox;

@@ -119,6 +119,14 @@ impl FileSource {
     }
 }
 
+/// Timestamp units per second for a pcapng `if_tsresol` value: 10^v, or 2^(v & 0x7f) when the
+/// high bit is set. (pcap-parser 0.17's own helper refuses every power of two: it range-checks
+/// the value before masking the flag bit.)
+fn ts_units_per_second(tsresol: u8) -> Option<u64> {
+    let v = u32::from(tsresol & 0x7f);
+    if tsresol & 0x80 == 0 { 10u64.checked_pow(v) } else { 1u64.checked_shl(v).filter(|_| v < 64) }.filter(|&u| u > 0)
+}
+
 fn corrupt(path: &Path, packets: u64, reason: impl Into<String>) -> CaptureError {
     CaptureError::Corrupt { path: path.into(), packets, reason: reason.into() }
 }
@@ -170,7 +178,7 @@ impl PacketSource for FileSource {
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                             self.interfaces.push(Interface {
                                 link_type: idb.linktype.0 as u16,
-                                resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                                resolution: ts_units_per_second(idb.if_tsresol).unwrap_or(1_000_000),
                                 offset_secs: idb.if_tsoffset,
                             });
                             Step::Skip
@@ -267,5 +275,20 @@ impl PacketSource for FileSource {
             let data = &self.reader.data()[off..off + len];
             return Ok(Some(RawPacket { ts_nanos, link_type, orig_len, data }));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ts_units_per_second;
+
+    #[test]
+    fn pcapng_time_resolutions() {
+        assert_eq!(ts_units_per_second(6), Some(1_000_000));
+        assert_eq!(ts_units_per_second(9), Some(1_000_000_000));
+        assert_eq!(ts_units_per_second(0x88), Some(256));
+        assert_eq!(ts_units_per_second(0x80), Some(1));
+        assert_eq!(ts_units_per_second(20), None);
+        assert_eq!(ts_units_per_second(0xc0), None);
     }
 }
