@@ -155,21 +155,28 @@ impl Summary {
         } else {
             let _ = writeln!(s, "\nno records");
         }
+        let mut errors = d.errors.clone();
+        errors.merge(&self.workers.errors);
+        let kw = [&d.unknown, &errors, &self.workers.faults]
+            .iter()
+            .flat_map(|c| c.sorted())
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(30);
         let unknown = d.unknown.total();
         let _ = writeln!(s, "\nunknown packets: {}", group(unknown));
         for (k, n) in d.unknown.sorted() {
-            let _ = writeln!(s, "  {:<40} {:>12}", k, group(n));
+            let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
         }
-        let mut errors = d.errors.clone();
-        errors.merge(&self.workers.errors);
         let _ = writeln!(s, "errors: {}", group(errors.total()));
         for (k, n) in errors.sorted() {
-            let _ = writeln!(s, "  {:<40} {:>12}", k, group(n));
+            let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
         }
         if !self.workers.faults.is_empty() {
             let _ = writeln!(s, "decoder faults: {}", group(self.workers.faults.total()));
             for (k, n) in self.workers.faults.sorted() {
-                let _ = writeln!(s, "  {:<40} {:>12}", k, group(n));
+                let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
             }
         }
         for (dname, t) in &self.workers.decoder_time {
