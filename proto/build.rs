@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 fn main() {
-    let files = ["netcap/v1/header.proto", "netcap/v1/layers.proto"];
+    let files = ["netcap/v1/header.proto", "netcap/v1/layers.proto", "netcap/v1/link.proto"];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

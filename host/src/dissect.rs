@@ -239,7 +239,12 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
                 first_fragment = Some(ip.payload().payload);
             }
         }
-        Some(LaxNetSlice::Arp(_)) | None => d.unknown_net = true,
+        Some(LaxNetSlice::Arp(a)) => d.push(layer::ARP, 0, off(data, a.slice())),
+        // RARP (0x8035) has ARP's format; Wireshark decodes it as ARP, and so do we.
+        None => match s.ether_payload() {
+            Some(p) if p.ether_type.0 == 0x8035 && p.payload.len() >= 8 => d.push(layer::ARP, 0, off(data, p.payload)),
+            _ => d.unknown_net = true,
+        },
     }
     let mut ports = (0u16, 0u16);
     match &s.transport {

@@ -7,5 +7,6 @@ mod determinism;
 mod formats;
 mod live;
 mod oracle;
+mod oracle_link;
 mod sandbox;
 mod synth;

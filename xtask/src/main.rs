@@ -287,6 +287,8 @@ fn lint() -> Result<()> {
         "-p",
         "netcap-decoder-l2l4",
         "-p",
+        "netcap-decoder-link",
+        "-p",
         "netcap-decoder-faulty",
         "--",
         "-D",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 /// The standard decoders, native.
 pub fn standard() -> Vec<LoadedDecoder> {
-    vec![loaded::<netcap_decoder_l2l4::L2L4Decoder>()]
+    vec![loaded::<netcap_decoder_l2l4::L2L4Decoder>(), loaded::<netcap_decoder_link::LinkDecoder>()]
 }
 
 fn loaded<D: Decoder + Send>() -> LoadedDecoder {

@@ -11,6 +11,8 @@ pub const LINUX_SLL2: u16 = 3;
 pub const LOOPBACK: u16 = 4;
 /// 802.1Q / 802.1ad VLAN tag.
 pub const DOT1Q: u16 = 5;
+/// ARP.
+pub const ARP: u16 = 6;
 /// IPv4.
 pub const IPV4: u16 = 10;
 /// IPv6 (its extension headers belong to it).
@@ -36,6 +38,7 @@ pub const ALL: &[(u16, &str)] = &[
     (LINUX_SLL2, "linux-sll2"),
     (LOOPBACK, "loopback"),
     (DOT1Q, "dot1q"),
+    (ARP, "arp"),
     (IPV4, "ipv4"),
     (IPV6, "ipv6"),
     (TCP, "tcp"),

@@ -1,0 +1,35 @@
+//! The `link` decoder family: link-layer records beyond Ethernet (ARP, 802.1Q/802.1ad VLAN tags).
+//! The logic lives in [`decode`] and is plain Rust; this file is only the glue to the SDK.
+
+pub mod decode;
+
+use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, RecordType, export_decoder};
+
+/// The exported decoder.
+pub struct LinkDecoder(decode::Link);
+
+impl Decoder for LinkDecoder {
+    fn describe() -> DecoderInfo {
+        DecoderInfo {
+            name: "link".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: Kind::Layer,
+            layers: ["arp", "dot1q"].map(String::from).to_vec(),
+            record_types: decode::RECORD_TYPES
+                .iter()
+                .map(|(n, m)| RecordType { name: (*n).into(), message: (*m).into() })
+                .collect(),
+            schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+        }
+    }
+
+    fn init(config: &Config) -> Result<Self, String> {
+        Ok(LinkDecoder(decode::Link::new(config)))
+    }
+
+    fn decode(&mut self, packet: &Packet<'_>, out: &mut Emitter<'_>) {
+        self.0.decode(packet, out);
+    }
+}
+
+export_decoder!(LinkDecoder);
