@@ -6,7 +6,7 @@
 
 pub mod decode;
 
-use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, RecordType, export_decoder};
+use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
 
 /// The exported decoder.
 pub struct L2L4Decoder(decode::L2L4);
@@ -18,10 +18,7 @@ impl Decoder for L2L4Decoder {
             version: env!("CARGO_PKG_VERSION").into(),
             kind: Kind::Layer,
             layers: ["ethernet", "ipv4", "ipv6", "tcp", "udp"].map(String::from).to_vec(),
-            record_types: decode::RECORD_TYPES
-                .iter()
-                .map(|(n, m)| RecordType { name: (*n).into(), message: (*m).into() })
-                .collect(),
+            record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
         }
     }

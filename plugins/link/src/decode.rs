@@ -120,16 +120,7 @@ mod tests {
         for p in packets(&batch) {
             d.decode(&p, &mut Emitter::new(&mut out, p.seq));
         }
-        let mut res = Vec::new();
-        let mut rest = &out[..];
-        while !rest.is_empty() {
-            let tag = u16::from_le_bytes([rest[0], rest[1]]);
-            let (len, used) = netcap_proto::get_uvarint(&rest[10..]).unwrap();
-            let start = 10 + used;
-            res.push((tag, rest[start..start + len as usize].to_vec()));
-            rest = &rest[start + len as usize..];
-        }
-        res
+        netcap_sdk::entries(&out).map(|e| (e.tag, e.bytes.to_vec())).collect()
     }
 
     #[test]

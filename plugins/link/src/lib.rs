@@ -3,7 +3,7 @@
 
 pub mod decode;
 
-use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, RecordType, export_decoder};
+use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
 
 /// The exported decoder.
 pub struct LinkDecoder(decode::Link);
@@ -15,10 +15,7 @@ impl Decoder for LinkDecoder {
             version: env!("CARGO_PKG_VERSION").into(),
             kind: Kind::Layer,
             layers: ["arp", "dot1q"].map(String::from).to_vec(),
-            record_types: decode::RECORD_TYPES
-                .iter()
-                .map(|(n, m)| RecordType { name: (*n).into(), message: (*m).into() })
-                .collect(),
+            record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
         }
     }

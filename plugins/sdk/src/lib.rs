@@ -216,6 +216,44 @@ pub fn push_packet(
 /// Output tag of an error entry.
 pub const TAG_ERROR: u16 = 0xfffe;
 
+/// One entry of an output batch: a record (`tag` = type id) or an error (`tag` = [`TAG_ERROR`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// Record type id, or [`TAG_ERROR`].
+    pub tag: u16,
+    /// The packet the entry belongs to.
+    pub seq: u64,
+    /// Protobuf bytes of a record, or the UTF-8 error kind.
+    pub bytes: &'a [u8],
+}
+
+/// Iterates the entries of an output batch (for decoder tests); stops at a malformed entry.
+pub fn entries(out: &[u8]) -> impl Iterator<Item = Entry<'_>> {
+    let mut rest = out;
+    std::iter::from_fn(move || {
+        let head = rest.get(..10)?;
+        let tag = u16::from_le_bytes([head[0], head[1]]);
+        let seq = u64::from_le_bytes(head[2..10].try_into().ok()?);
+        let mut len = 0usize;
+        let mut used = 0usize;
+        for (i, &b) in rest[10..].iter().enumerate().take(10) {
+            len |= usize::from(b & 0x7f) << (7 * i);
+            used = i + 1;
+            if b < 0x80 {
+                break;
+            }
+        }
+        let bytes = rest.get(10 + used..10 + used + len)?;
+        rest = &rest[10 + used + len..];
+        Some(Entry { tag, seq, bytes })
+    })
+}
+
+/// Record types from `(name, protobuf message)` pairs, in type-id order.
+pub fn record_types(list: &[(&str, &str)]) -> Vec<RecordType> {
+    list.iter().map(|(n, m)| RecordType { name: (*n).into(), message: (*m).into() }).collect()
+}
+
 /// Collects the records and errors a decoder emits into the flat output batch.
 #[derive(Debug)]
 pub struct Emitter<'a> {
@@ -437,6 +475,20 @@ mod tests {
         assert_eq!(ps[1].data, &[4, 5, 6]);
         // A batch cut inside a packet yields the complete packets before it.
         assert_eq!(packets(&b[..b.len() - 1]).count(), 1);
+    }
+
+    #[test]
+    fn emitted_entries_read_back() {
+        let mut out = Vec::new();
+        let mut em = Emitter::new(&mut out, 5);
+        em.error("x: y");
+        em.set_seq(6);
+        em.record(2, &String::from("ab"));
+        let e: Vec<Entry<'_>> = entries(&out).collect();
+        assert_eq!(e[0], Entry { tag: TAG_ERROR, seq: 5, bytes: b"x: y" });
+        assert_eq!((e[1].tag, e[1].seq), (2, 6));
+        assert_eq!(e.len(), 2);
+        assert_eq!(entries(&out[..out.len() - 1]).count(), 1, "a cut entry ends the iteration");
     }
 
     #[test]
