@@ -54,13 +54,6 @@ pub enum CaptureError {
     Bpf { expr: String, message: String },
 }
 
-impl CaptureError {
-    /// Whether packets were delivered before the error (the output is partial, not absent).
-    pub fn is_partial(&self) -> bool {
-        matches!(self, CaptureError::Truncated { .. } | CaptureError::Corrupt { .. } | CaptureError::Read { .. })
-    }
-}
-
 /// A source of packets.
 pub trait PacketSource {
     /// The next packet; `Ok(None)` at the end of input.

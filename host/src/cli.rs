@@ -3,7 +3,7 @@
 
 use crate::dump::{DumpError, DumpMode};
 use crate::output::{Compression, Format};
-use crate::pipeline::{CaptureOptions, Input, RunError};
+use crate::pipeline::{CaptureOptions, Input};
 use crate::plugin::Limits;
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -196,13 +196,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         native: a.native,
         stop,
     };
-    let summary = match crate::pipeline::capture(opts) {
-        Ok(s) => s,
-        Err(e @ RunError::Capture(_)) | Err(e @ RunError::Plugin(_)) | Err(e @ RunError::Config(_)) => {
-            return Err(e.into());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let summary = crate::pipeline::capture(opts)?;
     let mut err = std::io::stderr().lock();
     for n in summary.notices.iter().filter(|_| !quiet) {
         let _ = writeln!(err, "netcap: {n}");

@@ -36,10 +36,6 @@ impl Batch {
         self.any_mask = 0;
     }
 
-    pub fn len(&self) -> usize {
-        self.starts.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.starts.is_empty()
     }
@@ -221,22 +217,10 @@ fn split_output(
     canonical: bool,
 ) -> Result<(), Fault> {
     let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
-    let mut rest = out;
     let mut touched: u64 = 0;
-    while !rest.is_empty() {
-        if rest.len() < 10 {
-            return Err(bad("output entry cut short"));
-        }
-        let tag = u16::from_le_bytes([rest[0], rest[1]]);
-        let seq = u64::from_le_bytes(rest[2..10].try_into().map_err(|_| bad("output entry cut short"))?);
-        let (len, used) = netcap_proto::get_uvarint(&rest[10..]).ok_or_else(|| bad("bad length in output"))?;
-        let start = 10 + used;
-        let len = usize::try_from(len).map_err(|_| bad("bad length in output"))?;
-        if rest.len() - start < len {
-            return Err(bad("output entry cut short"));
-        }
-        let body = &rest[start..start + len];
-        rest = &rest[start + len..];
+    for entry in netcap_sdk::entries(out) {
+        let netcap_sdk::Entry { tag, seq, bytes: body } = entry.map_err(|e| bad(e.0))?;
+        let len = body.len();
         if tag == TAG_ERROR {
             let kind = std::str::from_utf8(body).unwrap_or("invalid error kind");
             let kind: String = kind.chars().take(80).collect();

@@ -2,14 +2,7 @@
 //! interfaces and link types, time stamps past 2038. Every packet's time, as netcap records it,
 //! equals tshark's `frame.time_epoch` to the nanosecond.
 
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, records, tshark_fields};
-
-/// `1363624631.382875000` -> ns.
-fn epoch_ns(s: &str) -> Option<i64> {
-    let (sec, frac) = s.split_once('.').unwrap_or((s, "0"));
-    let frac = format!("{frac:0<9}");
-    Some(sec.parse::<i64>().ok()? * 1_000_000_000 + frac[..9].parse::<i64>().ok()?)
-}
+use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, records, tshark_fields};
 
 #[test]
 fn timestamps_equal_tsharks_to_the_nanosecond() {
@@ -28,7 +21,7 @@ fn timestamps_equal_tsharks_to_the_nanosecond() {
         let want: Vec<i64> = rows
             .iter()
             .filter(|r| r.len() == 3 && r[2] == "1" && !r[1].is_empty())
-            .map(|r| epoch_ns(&r[0]).unwrap_or(0))
+            .map(|r| parse_ns(&r[0]).unwrap_or(0))
             .collect();
         if want.is_empty() {
             continue;

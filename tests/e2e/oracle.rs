@@ -11,7 +11,7 @@
 //! both values; the test fails at the end with a summary.
 
 use netcap_proto::v1::{Ethernet, IPv4, IPv6, Tcp, Udp};
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, records, tshark_fields};
+use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -129,25 +129,6 @@ impl<'a> Row<'a> {
     fn first(&self, f: F) -> Option<&'a str> {
         self.all(f).into_iter().next()
     }
-}
-
-/// A decimal or `0x`-prefixed hexadecimal integer as tshark prints it.
-fn parse_num(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
-/// `frame.time_epoch` (`1363624631.382875000`) as integer ns.
-fn parse_ns(s: &str) -> Option<i64> {
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let frac_ns: i64 = format!("{frac:0<9}").parse().ok()?;
-    let secs: i64 = secs.parse().ok()?;
-    Some(secs * 1_000_000_000 + if secs < 0 { -frac_ns } else { frac_ns })
 }
 
 /// Whether a frame yields a record of some type.

@@ -1,21 +1,11 @@
 //! ARP and Dot1Q records agree field by field with tshark on every capture of the corpus that
 //! has ARP or VLAN tags (`-Y arp` / `-Y vlan`, in packet order, one Dot1Q record per tag).
 
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, records, tshark_fields};
+use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::path::Path;
 
-fn num(s: &str) -> Option<u64> {
-    let s = s.trim();
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 fn epoch_ns(s: &str) -> i64 {
-    let (sec, frac) = s.split_once('.').unwrap_or((s, "0"));
-    let frac = format!("{frac:0<9}");
-    sec.parse::<i64>().unwrap_or(0) * 1_000_000_000 + frac[..9].parse::<i64>().unwrap_or(0)
+    parse_ns(s).unwrap_or(0)
 }
 
 const ARP_FIELDS: &[&str] = &[
@@ -99,8 +89,8 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut (usize, usize))
             }
         };
         cmp("timestamp", g.timestamp.to_string(), &epoch_ns(&w[0]).to_string());
-        cmp("addr_type", g.addr_type.to_string(), &num(&w[1]).map(|v| v.to_string()).unwrap_or_default());
-        cmp("protocol", g.protocol.to_string(), &num(&w[2]).map(|v| v.to_string()).unwrap_or_default());
+        cmp("addr_type", g.addr_type.to_string(), &parse_num(&w[1]).map(|v| v.to_string()).unwrap_or_default());
+        cmp("protocol", g.protocol.to_string(), &parse_num(&w[2]).map(|v| v.to_string()).unwrap_or_default());
         cmp("hw_address_size", g.hw_address_size.to_string(), &w[3]);
         cmp("protocol_address_size", g.protocol_address_size.to_string(), &w[4]);
         cmp("operation", g.operation.to_string(), &w[5]);
@@ -123,12 +113,12 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut (usize, usize))
             && tokens.get(i) == Some(&"ethertype")
             && matches!(tokens.get(i + 1), Some(&"vlan" | &"ieee8021ad"))
         {
-            let n = |v: &Vec<&str>, k: usize| v.get(k).and_then(|s| num(s)).unwrap_or(u64::MAX);
+            let n = |v: &Vec<&str>, k: usize| v.get(k).and_then(|s| parse_num(s)).unwrap_or(u64::MAX);
             let tag = if tokens[i + 1] == "vlan" {
                 let ty = q_type
                     .get(qi)
-                    .and_then(|s| num(s))
-                    .or_else(|| q_len.get(qi).and_then(|s| num(s)))
+                    .and_then(|s| parse_num(s))
+                    .or_else(|| q_len.get(qi).and_then(|s| parse_num(s)))
                     .unwrap_or(u64::MAX);
                 let t = [n(&q_prio, qi), n(&q_dei, qi), n(&q_id, qi), ty];
                 qi += 1;

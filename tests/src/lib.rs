@@ -202,3 +202,23 @@ pub fn testing_plugins_dir() -> PathBuf {
     assert!(d.join("faulty.wasm").is_file(), "{} is missing: run `cargo xtask build-plugins`", d.display());
     d
 }
+
+/// A decimal or `0x`-prefixed hexadecimal integer as tshark prints it.
+pub fn parse_num(s: &str) -> Option<u64> {
+    let s = s.trim();
+    match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// tshark's `frame.time_epoch` (`1363624631.382875000`) as integer ns.
+pub fn parse_ns(s: &str) -> Option<i64> {
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac_ns: i64 = format!("{frac:0<9}").parse().ok()?;
+    let secs: i64 = secs.parse().ok()?;
+    Some(secs * 1_000_000_000 + if secs < 0 { -frac_ns } else { frac_ns })
+}

@@ -454,7 +454,7 @@ mod tests {
             let mut em = Emitter::new(&mut out, p.seq);
             d.decode(&p, &mut em);
         }
-        netcap_sdk::entries(&out).map(|e| (e.tag, e.bytes.to_vec())).collect()
+        netcap_sdk::entries(&out).map(Result::unwrap).map(|e| (e.tag, e.bytes.to_vec())).collect()
     }
 
     fn l(id: u16, offset: usize) -> Layer {

@@ -120,7 +120,7 @@ mod tests {
         for p in packets(&batch) {
             d.decode(&p, &mut Emitter::new(&mut out, p.seq));
         }
-        netcap_sdk::entries(&out).map(|e| (e.tag, e.bytes.to_vec())).collect()
+        netcap_sdk::entries(&out).map(Result::unwrap).map(|e| (e.tag, e.bytes.to_vec())).collect()
     }
 
     #[test]

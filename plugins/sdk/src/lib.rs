@@ -142,16 +142,18 @@ pub struct Packet<'a> {
 impl<'a> Packet<'a> {
     /// The packet's layers, outermost first.
     pub fn layers(&self) -> impl Iterator<Item = Layer> + 'a {
-        self.layers.chunks_exact(LAYER_ENTRY_LEN).map(|e| Layer {
-            id: u16::from_le_bytes([e[0], e[1]]),
-            flags: u16::from_le_bytes([e[2], e[3]]),
-            offset: u32::from_le_bytes([e[4], e[5], e[6], e[7]]) as usize,
-        })
+        let p = *self;
+        (0..self.layer_count()).filter_map(move |i| p.layer(i))
     }
 
     /// The `i`-th layer, outermost first.
     pub fn layer(&self, i: usize) -> Option<Layer> {
-        self.layers().nth(i)
+        let e = self.layers.get(i * LAYER_ENTRY_LEN..(i + 1) * LAYER_ENTRY_LEN)?;
+        Some(Layer {
+            id: u16::from_le_bytes([e[0], e[1]]),
+            flags: u16::from_le_bytes([e[2], e[3]]),
+            offset: u32::from_le_bytes([e[4], e[5], e[6], e[7]]) as usize,
+        })
     }
 
     /// Number of layers.
@@ -227,26 +229,49 @@ pub struct Entry<'a> {
     pub bytes: &'a [u8],
 }
 
-/// Iterates the entries of an output batch (for decoder tests); stops at a malformed entry.
-pub fn entries(out: &[u8]) -> impl Iterator<Item = Entry<'_>> {
+/// Why an output batch is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadEntry(pub &'static str);
+
+/// Iterates the entries of an output batch (the host reads decoder output with it, and decoder
+/// tests can too). A malformed entry yields one `Err` and ends the iteration.
+pub fn entries(out: &[u8]) -> impl Iterator<Item = Result<Entry<'_>, BadEntry>> {
     let mut rest = out;
     std::iter::from_fn(move || {
-        let head = rest.get(..10)?;
-        let tag = u16::from_le_bytes([head[0], head[1]]);
-        let seq = u64::from_le_bytes(head[2..10].try_into().ok()?);
-        let mut len = 0usize;
-        let mut used = 0usize;
-        for (i, &b) in rest[10..].iter().enumerate().take(10) {
-            len |= usize::from(b & 0x7f) << (7 * i);
-            used = i + 1;
-            if b < 0x80 {
-                break;
-            }
+        if rest.is_empty() {
+            return None;
         }
-        let bytes = rest.get(10 + used..10 + used + len)?;
-        rest = &rest[10 + used + len..];
-        Some(Entry { tag, seq, bytes })
+        let parsed = parse_entry(rest);
+        match parsed {
+            Ok((_, used)) => rest = &rest[used..],
+            Err(_) => rest = &[],
+        }
+        Some(parsed.map(|(e, _)| e))
     })
+}
+
+/// One entry from the front of `rest`, and the bytes it takes.
+fn parse_entry(rest: &[u8]) -> Result<(Entry<'_>, usize), BadEntry> {
+    let cut = BadEntry("output entry cut short");
+    let head = rest.get(..10).ok_or(cut)?;
+    let tag = u16::from_le_bytes([head[0], head[1]]);
+    let seq = u64::from_le_bytes([head[2], head[3], head[4], head[5], head[6], head[7], head[8], head[9]]);
+    let (mut len, mut used) = (0u64, 0usize);
+    loop {
+        let b = *rest.get(10 + used).ok_or(cut)?;
+        if used == 9 && b > 1 {
+            return Err(BadEntry("bad length in output"));
+        }
+        len |= u64::from(b & 0x7f) << (7 * used);
+        used += 1;
+        if b < 0x80 {
+            break;
+        }
+    }
+    let start = 10 + used;
+    let len = usize::try_from(len).map_err(|_| BadEntry("bad length in output"))?;
+    let bytes = rest.get(start..start.checked_add(len).ok_or(cut)?).ok_or(cut)?;
+    Ok((Entry { tag, seq, bytes }, start + len))
 }
 
 /// Record types from `(name, protobuf message)` pairs, in type-id order.
@@ -484,11 +509,14 @@ mod tests {
         em.error("x: y");
         em.set_seq(6);
         em.record(2, &String::from("ab"));
-        let e: Vec<Entry<'_>> = entries(&out).collect();
+        let e: Vec<Entry<'_>> = entries(&out).map(Result::unwrap).collect();
         assert_eq!(e[0], Entry { tag: TAG_ERROR, seq: 5, bytes: b"x: y" });
         assert_eq!((e[1].tag, e[1].seq), (2, 6));
         assert_eq!(e.len(), 2);
-        assert_eq!(entries(&out[..out.len() - 1]).count(), 1, "a cut entry ends the iteration");
+        assert_eq!(entries(&out[..out.len() - 1]).filter_map(Result::ok).count(), 1, "a cut entry ends the iteration");
+        let cut: Vec<_> = entries(&out[..out.len() - 1]).collect();
+        assert_eq!(cut.last(), Some(&Err(BadEntry("output entry cut short"))));
+        assert_eq!(cut.len(), 2);
     }
 
     #[test]
