@@ -4,7 +4,15 @@
 use std::path::PathBuf;
 
 fn main() {
-    let files = ["netcap/v1/header.proto", "netcap/v1/layers.proto", "netcap/v1/link.proto"];
+    // Every .proto file in netcap/v1, in name order (a new record family is just a new file).
+    println!("cargo:rerun-if-changed=netcap/v1");
+    let mut files: Vec<String> = std::fs::read_dir("netcap/v1")
+        .expect("read netcap/v1")
+        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".proto"))
+        .map(|n| format!("netcap/v1/{n}"))
+        .collect();
+    files.sort();
     for f in &files {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -47,6 +47,19 @@ pub fn set_ipv6(s: &mut String, a: [u8; 16]) {
     let _ = write!(s, "{}", Ipv6Addr::from(a));
 }
 
+/// Replaces `s` with the address in `a`: IPv4 for 4 bytes, IPv6 for 16, empty otherwise.
+pub fn set_ip(s: &mut String, a: &[u8]) {
+    match a.len() {
+        4 => set_ipv4(s, [a[0], a[1], a[2], a[3]]),
+        16 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(a);
+            set_ipv6(s, b);
+        }
+        _ => s.clear(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,10 @@
 //! The host's layer registry: ids in input batches and the names decoders ask for in
 //! `DecoderInfo::layers`. Ids are stable and only ever added (see `wit/README.md`).
+//!
+//! Besides layer names, `DecoderInfo::layers` may hold port interests, `udp:PORT`, `tcp:PORT` or
+//! `sctp:PORT`: the decoder then also receives packets with a UDP/TCP/SCTP layer (at any tunnel
+//! depth) whose source or destination port is `PORT`. Application decoders (DNS, DHCP, SIP, ...)
+//! use these, so the host needs no knowledge of their protocols.
 
 /// Ethernet II / 802.3.
 pub const ETHERNET: u16 = 1;
@@ -15,7 +20,7 @@ pub const DOT1Q: u16 = 5;
 pub const ARP: u16 = 6;
 /// IPv4.
 pub const IPV4: u16 = 10;
-/// IPv6 (its extension headers belong to it).
+/// IPv6 (fixed header; the extension headers have layers of their own where listed here).
 pub const IPV6: u16 = 11;
 /// TCP.
 pub const TCP: u16 = 20;
@@ -25,11 +30,64 @@ pub const UDP: u16 = 21;
 pub const ICMPV4: u16 = 22;
 /// ICMPv6.
 pub const ICMPV6: u16 = 23;
+/// SCTP (common header; the chunks follow it).
+pub const SCTP: u16 = 24;
 /// Transport payload (or the network payload of an unknown transport).
 pub const PAYLOAD: u16 = 30;
+/// 802.2 LLC header (802.3 length frames, FDDI, 802.11).
+pub const LLC: u16 = 40;
+/// SNAP header after LLC AA-AA-03.
+pub const SNAP: u16 = 41;
+/// Ethernet configuration testing protocol (EtherType 0x9000, loopback).
+pub const ETHERNET_CTP: u16 = 42;
+/// LLDP (EtherType 0x88cc): the TLV list.
+pub const LLDP: u16 = 43;
+/// Cisco Discovery Protocol (SNAP 00000c/2000): version, TTL, checksum, TLVs.
+pub const CDP: u16 = 44;
+/// EAPOL (EtherType 0x888e).
+pub const EAPOL: u16 = 45;
+/// EAP (inside EAPOL packet type 0).
+pub const EAP: u16 = 46;
+/// EAPOL-Key descriptor (inside EAPOL packet type 3).
+pub const EAPOL_KEY: u16 = 47;
+/// IEEE 802.11 MAC header.
+pub const DOT11: u16 = 48;
+/// Radiotap header (link type 127).
+pub const RADIOTAP: u16 = 49;
+/// FDDI (link type 10).
+pub const FDDI: u16 = 50;
+/// Nortel Discovery Protocol (SNAP 000081/01a1..01a2).
+pub const NORTEL_DISCOVERY: u16 = 51;
+/// One MPLS label stack entry (one layer per entry, outermost first).
+pub const MPLS: u16 = 52;
+/// IGMP.
+pub const IGMP: u16 = 60;
+/// IPv6 hop-by-hop options extension header.
+pub const IPV6_HOP_BY_HOP: u16 = 61;
+/// IPv6 fragment extension header.
+pub const IPV6_FRAGMENT: u16 = 62;
+/// IPsec authentication header (IPv4 protocol 51 or IPv6 extension header).
+pub const IPSEC_AH: u16 = 63;
+/// IPsec ESP header (the encrypted rest is not dissected).
+pub const IPSEC_ESP: u16 = 64;
+/// GRE header (the encapsulated packet follows as inner layers).
+pub const GRE: u16 = 65;
+/// VXLAN header (UDP 4789; an inner Ethernet frame follows).
+pub const VXLAN: u16 = 66;
+/// Geneve header (UDP 6081; the inner packet follows).
+pub const GENEVE: u16 = 67;
+/// VRRP (IP protocol 112).
+pub const VRRP: u16 = 68;
+/// OSPF, version 2 or 3 (IP protocol 89).
+pub const OSPF: u16 = 69;
 
 /// Layer flag: the layer's data is cut short (snap length or a length field).
 pub const FLAG_TRUNCATED: u16 = 1;
+/// Layer flags bits 4..8: tunnel depth, 0 for the outermost packet, 1 for the packet inside the
+/// first tunnel (GRE, VXLAN, Geneve, IP-in-IP, IPv6-in-IPv4, MPLS), and so on.
+pub const DEPTH_SHIFT: u16 = 4;
+/// Mask of the tunnel depth bits (after shifting).
+pub const DEPTH_MASK: u16 = 0xf;
 
 /// Every layer: (id, name).
 pub const ALL: &[(u16, &str)] = &[
@@ -45,7 +103,31 @@ pub const ALL: &[(u16, &str)] = &[
     (UDP, "udp"),
     (ICMPV4, "icmpv4"),
     (ICMPV6, "icmpv6"),
+    (SCTP, "sctp"),
     (PAYLOAD, "payload"),
+    (LLC, "llc"),
+    (SNAP, "snap"),
+    (ETHERNET_CTP, "ethernet-ctp"),
+    (LLDP, "lldp"),
+    (CDP, "cdp"),
+    (EAPOL, "eapol"),
+    (EAP, "eap"),
+    (EAPOL_KEY, "eapol-key"),
+    (DOT11, "dot11"),
+    (RADIOTAP, "radiotap"),
+    (FDDI, "fddi"),
+    (NORTEL_DISCOVERY, "nortel-discovery"),
+    (MPLS, "mpls"),
+    (IGMP, "igmp"),
+    (IPV6_HOP_BY_HOP, "ipv6-hop-by-hop"),
+    (IPV6_FRAGMENT, "ipv6-fragment"),
+    (IPSEC_AH, "ipsec-ah"),
+    (IPSEC_ESP, "ipsec-esp"),
+    (GRE, "gre"),
+    (VXLAN, "vxlan"),
+    (GENEVE, "geneve"),
+    (VRRP, "vrrp"),
+    (OSPF, "ospf"),
 ];
 
 /// The id of a layer name.
@@ -56,4 +138,31 @@ pub fn by_name(name: &str) -> Option<u16> {
 /// The name of a layer id.
 pub fn name(id: u16) -> Option<&'static str> {
     ALL.iter().find(|(i, _)| *i == id).map(|(_, n)| *n)
+}
+
+/// Transport protocols a port interest can name.
+pub const PORT_PROTOCOLS: &[(&str, u16)] = &[("udp", UDP), ("tcp", TCP), ("sctp", SCTP)];
+
+/// Parses a port interest (`udp:53`) into its transport layer id and port.
+pub fn port_interest(s: &str) -> Option<(u16, u16)> {
+    let (proto, port) = s.split_once(':')?;
+    let id = PORT_PROTOCOLS.iter().find(|(n, _)| *n == proto)?.1;
+    Some((id, port.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_ids_are_unique_and_fit_the_host_mask() {
+        for (i, (id, name)) in ALL.iter().enumerate() {
+            assert!(*id < 80, "{name}: ids >= 80 are the host's port-interest bits");
+            assert_eq!(by_name(name), Some(*id));
+            assert!(ALL[i + 1..].iter().all(|(j, n)| j != id && n != name));
+        }
+        assert_eq!(port_interest("udp:53"), Some((UDP, 53)));
+        assert_eq!(port_interest("tcp:x"), None);
+        assert_eq!(port_interest("icmp:1"), None);
+    }
 }

@@ -116,6 +116,25 @@ impl Layer {
     pub fn truncated(&self) -> bool {
         self.flags & layer::FLAG_TRUNCATED != 0
     }
+
+    /// Tunnel depth: 0 for the outermost packet, 1 inside the first tunnel, ...
+    pub fn depth(&self) -> u32 {
+        u32::from((self.flags >> layer::DEPTH_SHIFT) & layer::DEPTH_MASK)
+    }
+}
+
+/// The addresses and ports around a layer: the nearest IPv4/IPv6 layer before it and the
+/// nearest TCP/UDP/SCTP layer between that one and it (netcap's "packet context").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Endpoints<'a> {
+    /// Source address bytes (4 or 16), empty without an IP layer.
+    pub src: &'a [u8],
+    /// Destination address bytes (4 or 16), empty without an IP layer.
+    pub dst: &'a [u8],
+    /// Source port, 0 without a transport layer.
+    pub src_port: u16,
+    /// Destination port, 0 without a transport layer.
+    pub dst_port: u16,
 }
 
 const PACKET_HEADER_LEN: usize = 8 + 8 + 2 + 1 + 1 + 4 + 4;
@@ -159,6 +178,49 @@ impl<'a> Packet<'a> {
     /// Number of layers.
     pub fn layer_count(&self) -> usize {
         self.layers.len() / LAYER_ENTRY_LEN
+    }
+
+    /// The index of the first layer with id `id`.
+    pub fn find(&self, id: u16) -> Option<usize> {
+        (0..self.layer_count()).find(|&i| self.layer(i).is_some_and(|l| l.id == id))
+    }
+
+    /// The addresses and ports in effect at layer index `at` (see [`Endpoints`]). Fields whose
+    /// headers are missing or cut short stay empty/zero.
+    pub fn endpoints(&self, at: usize) -> Endpoints<'a> {
+        let mut e = Endpoints::default();
+        let mut i = at.min(self.layer_count());
+        let mut ports_done = false;
+        while i > 0 {
+            i -= 1;
+            let Some(l) = self.layer(i) else { break };
+            let d = self.data;
+            match l.id {
+                layer::TCP | layer::UDP | layer::SCTP if !ports_done => {
+                    if let Some(h) = d.get(l.offset..l.offset + 4) {
+                        e.src_port = u16::from_be_bytes([h[0], h[1]]);
+                        e.dst_port = u16::from_be_bytes([h[2], h[3]]);
+                    }
+                    ports_done = true;
+                }
+                layer::IPV4 => {
+                    if let Some(h) = d.get(l.offset..l.offset + 20) {
+                        e.src = &h[12..16];
+                        e.dst = &h[16..20];
+                    }
+                    break;
+                }
+                layer::IPV6 => {
+                    if let Some(h) = d.get(l.offset..l.offset + 40) {
+                        e.src = &h[8..24];
+                        e.dst = &h[24..40];
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        e
     }
 }
 
