@@ -45,12 +45,7 @@ impl Enip {
         let mut at = 0;
         while at < d.len() {
             let Some(h) = d.get(at..at + 24) else {
-                if at == 0 {
-                    // Too short for a header: not decodable at all.
-                    out.error("enip: header truncated");
-                } else {
-                    out.error("enip: header truncated");
-                }
+                out.error("enip: header truncated");
                 return;
             };
             self.reset(c);
@@ -71,7 +66,8 @@ impl Enip {
             cs.data.extend_from_slice(body);
             let mut ok = true;
             match cmd {
-                SEND_RR_DATA | SEND_UNIT_DATA => {
+                // An error reply may have no data at all.
+                SEND_RR_DATA | SEND_UNIT_DATA if !body.is_empty() => {
                     if body.len() >= 6 {
                         r.interface_handle = le32(body, 0).unwrap_or(0);
                         r.timeout = u32::from(le16(body, 4).unwrap_or(0));
