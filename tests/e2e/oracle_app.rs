@@ -93,11 +93,8 @@ fn ctx_of(row: &[Vec<String>]) -> (i64, String, String, u32, u32) {
     let ts = parse_ns(&first(0)).unwrap_or(0);
     let (src, dst) = if row[1].is_empty() { (first(3), first(4)) } else { (first(1), first(2)) };
     let port = |i: usize| first(i).parse::<u32>().ok();
-    let (sp, dp) = port(5)
-        .zip(port(6))
-        .or_else(|| port(7).zip(port(8)))
-        .or_else(|| port(9).zip(port(10)))
-        .unwrap_or((0, 0));
+    let (sp, dp) =
+        port(5).zip(port(6)).or_else(|| port(7).zip(port(8))).or_else(|| port(9).zip(port(10))).unwrap_or((0, 0));
     (ts, src, dst, sp, dp)
 }
 
@@ -110,8 +107,13 @@ macro_rules! ctx_tuple {
 /// Writes the synthesized capture into `dir` and runs netcap on it.
 fn synth_capture(dir: &TempDir) -> std::path::PathBuf {
     let pcap = dir.path().join("app.pcap");
-    netcap_tests::pcap::write_pcap(&pcap, netcap_tests::pcap::LINKTYPE_ETHERNET, true, &netcap_tests::synth_app::app_packets())
-        .expect("write pcap");
+    netcap_tests::pcap::write_pcap(
+        &pcap,
+        netcap_tests::pcap::LINKTYPE_ETHERNET,
+        true,
+        &netcap_tests::synth_app::app_packets(),
+    )
+    .expect("write pcap");
     let out = dir.path().join("out");
     std::fs::create_dir_all(&out).expect("mkdir");
     let o = capture(&pcap, &out, &[]);
@@ -196,7 +198,11 @@ fn sip_file(f: &Path, out: &Path, d: &mut Diff, compared: &mut usize) {
             list(&reqs, |r| format!("{} {} {}", r.method, r.request_uri, r.version)),
             row[c("sip.Request-Line")].clone(),
         );
-        d.eq(&format!("{at} response_code"), list(&resps, |r| r.response_code.to_string()), row[c("sip.Status-Code")].clone());
+        d.eq(
+            &format!("{at} response_code"),
+            list(&resps, |r| r.response_code.to_string()),
+            row[c("sip.Status-Code")].clone(),
+        );
         d.eq(
             &format!("{at} status line"),
             list(&resps, |r| format!("{} {} {}", r.version, r.response_code, r.response_status)),
@@ -210,7 +216,8 @@ fn sip_file(f: &Path, out: &Path, d: &mut Diff, compared: &mut usize) {
         d.eq(&format!("{at} cseq"), list(&all, |r| r.cseq.clone()), row[c("sip.CSeq")].clone());
         d.eq(&format!("{at} user_agent"), list(&all, |r| r.user_agent.clone()), row[c("sip.User-Agent")].clone());
         d.eq(&format!("{at} content_type"), list(&all, |r| r.content_type.clone()), row[c("sip.Content-Type")].clone());
-        let cl = |r: &netcap_proto::v1::Sip| if r.content_length < 0 { String::new() } else { r.content_length.to_string() };
+        let cl =
+            |r: &netcap_proto::v1::Sip| if r.content_length < 0 { String::new() } else { r.content_length.to_string() };
         d.eq(&format!("{at} content_length"), list(&all, cl), row[c("sip.Content-Length")].clone());
     }
     d.eq(&format!("{name} packets with SIP records"), got.len(), want_packets);
@@ -315,8 +322,12 @@ fn enip_and_cip_agree_with_tshark() {
             })
         }),
         ("enip.options", |r| encap(r, |r| r.options.to_string())),
-        ("enip.srrd.iface", |r| if r.command == 0x6f && r.length > 0 { vec![r.interface_handle.to_string()] } else { vec![] }),
-        ("enip.timeout", |r| if (r.command == 0x6f || r.command == 0x70) && r.length > 0 { vec![r.timeout.to_string()] } else { vec![] }),
+        ("enip.srrd.iface", |r| {
+            if r.command == 0x6f && r.length > 0 { vec![r.interface_handle.to_string()] } else { vec![] }
+        }),
+        ("enip.timeout", |r| {
+            if (r.command == 0x6f || r.command == 0x70) && r.length > 0 { vec![r.timeout.to_string()] } else { vec![] }
+        }),
         ("enip.cpf.itemcount", |r| if r.items.is_empty() { vec![] } else { vec![r.items.len().to_string()] }),
         ("enip.cpf.typeid", |r| r.items.iter().map(|i| i.type_id.to_string()).collect()),
         ("enip.cpf.length", |r| r.items.iter().map(|i| i.length.to_string()).collect()),
@@ -330,7 +341,10 @@ fn enip_and_cip_agree_with_tshark() {
         // and may decode attribute ids from response data, so the path is compared on requests.
         ("cip.class", |r| if r.response { vec![] } else { vec![r.class_id.to_string()] }),
         ("cip.instance", |r| if r.response { vec![] } else { vec![r.instance_id.to_string()] }),
-        ("cip.attribute", |r| if r.response || r.attribute_id == 0 { vec![] } else { vec![r.attribute_id.to_string()] }),
+        (
+            "cip.attribute",
+            |r| if r.response || r.attribute_id == 0 { vec![] } else { vec![r.attribute_id.to_string()] },
+        ),
         ("cip.genstat", |r| if r.response { vec![r.status.to_string()] } else { vec![] }),
         ("cip.addstat", |r| r.additional_status.iter().map(|v| v.to_string()).collect()),
     ];
@@ -340,8 +354,11 @@ fn enip_and_cip_agree_with_tshark() {
     let req: Vec<Cip> = cips.iter().filter(|r| !r.response).cloned().collect();
     let resp: Vec<Cip> = cips.iter().filter(|r| r.response).cloned().collect();
     n += compare(&s, "CIP request", "cip && cip.rr == 0", cip_getters, req);
-    let resp_getters: Vec<Getter<Cip>> =
-        cip_getters.iter().filter(|g| !matches!(g.0, "cip.class" | "cip.instance" | "cip.attribute")).cloned().collect();
+    let resp_getters: Vec<Getter<Cip>> = cip_getters
+        .iter()
+        .filter(|g| !matches!(g.0, "cip.class" | "cip.instance" | "cip.attribute"))
+        .cloned()
+        .collect();
     n += compare(&s, "CIP response", "cip && cip.rr == 1", &resp_getters, resp);
     assert!(n >= 30, "{n} ENIP/CIP records");
 }
@@ -354,7 +371,14 @@ fn compare<T: HasCtx>(s: &Synth, kind: &str, filter: &str, getters: &[Getter<T>]
 }
 
 /// [`compare`] with extra tshark arguments.
-fn compare_with<T: HasCtx>(s: &Synth, kind: &str, filter: &str, extra: &[&str], getters: &[Getter<T>], recs: Vec<T>) -> usize {
+fn compare_with<T: HasCtx>(
+    s: &Synth,
+    kind: &str,
+    filter: &str,
+    extra: &[&str],
+    getters: &[Getter<T>],
+    recs: Vec<T>,
+) -> usize {
     let mut fields: Vec<&str> = CTX.to_vec();
     fields.extend(getters.iter().map(|g| g.0));
     let rows = tshark(&s.pcap, &fields, filter, extra);
@@ -467,10 +491,9 @@ fn diameter_agrees_with_tshark() {
         ("diameter.avp.code", |r| all_avps(r).iter().map(|a| a.code.to_string()).collect()),
         ("diameter.avp.flags", |r| all_avps(r).iter().map(|a| a.flags.to_string()).collect()),
         ("diameter.avp.len", |r| all_avps(r).iter().map(|a| a.length.to_string()).collect()),
-        (
-            "diameter.avp.vendorId",
-            |r| all_avps(r).iter().filter(|a| a.flags & 0x80 != 0).map(|a| a.vendor_id.to_string()).collect(),
-        ),
+        ("diameter.avp.vendorId", |r| {
+            all_avps(r).iter().filter(|a| a.flags & 0x80 != 0).map(|a| a.vendor_id.to_string()).collect()
+        }),
     ];
     let recs = records::<Diameter>(&s.out, "Diameter");
     let n = compare(&s, "Diameter", "diameter", getters, recs.clone());
@@ -519,7 +542,8 @@ fn diameter_agrees_with_tshark() {
                 k += 1;
                 theirs.sort();
                 mine.sort();
-            } else if matches!(format.as_str(), "Unsigned32" | "Enumerated" | "Integer32" | "Unsigned64" | "Integer64") {
+            } else if matches!(format.as_str(), "Unsigned32" | "Enumerated" | "Integer32" | "Unsigned64" | "Integer64")
+            {
                 theirs = nums(&theirs);
             }
             d.eq(&format!("Diameter @{ts} {name}"), mine, theirs);

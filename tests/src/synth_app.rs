@@ -233,6 +233,9 @@ fn v4(a: Addr) -> [u8; 4] {
     }
 }
 
+/// A CIP request: service, class, instance, attribute, data.
+type CipRequest = (u8, u16, u16, Option<u8>, &'static [u8]);
+
 /// The whole synthesized capture.
 pub fn app_packets() -> Vec<(i64, Vec<u8>)> {
     let mut f = Frames::default();
@@ -282,7 +285,7 @@ pub fn app_packets() -> Vec<(i64, Vec<u8>)> {
     ident.extend_from_slice(b"PLC1");
     ident.push(3);
     f.tcp(PLC, HMI, 44818, 50100, &enip(0x63, 0, 0, 0x2222, &cpf(&[(0x0c, &ident)])));
-    let cips: [(u8, u16, u16, Option<u8>, &[u8]); 6] = [
+    let cips: [CipRequest; 6] = [
         (0x0e, 1, 1, Some(7), &[]),
         (0x01, 1, 1, None, &[]),
         (0x0e, 0xf5, 1, Some(5), &[]),
@@ -290,8 +293,14 @@ pub fn app_packets() -> Vec<(i64, Vec<u8>)> {
         (0x4c, 0x6b, 0x1234, None, &[1, 0]),
         (0x0e, 4, 100, Some(3), &[]),
     ];
-    let statuses: [(u8, &[u16], &[u8]); 6] =
-        [(0, &[], b"\x0a\x00PLC1"), (0, &[], &[1, 0, 0x0c, 0]), (0x05, &[], &[]), (0x0c, &[0x1234], &[]), (0x1f, &[1, 2], &[]), (0, &[], &[9; 12])];
+    let statuses: [(u8, &[u16], &[u8]); 6] = [
+        (0, &[], b"\x0a\x00PLC1"),
+        (0, &[], &[1, 0, 0x0c, 0]),
+        (0x05, &[], &[]),
+        (0x0c, &[0x1234], &[]),
+        (0x1f, &[1, 2], &[]),
+        (0, &[], &[9; 12]),
+    ];
     for (k, ((svc, class, inst, attr, data), (st, addl, rdata))) in cips.iter().zip(statuses.iter()).enumerate() {
         let req = cip_request(*svc, *class, *inst, *attr, data);
         let resp = cip_response(*svc, *st, addl, rdata);
@@ -369,7 +378,13 @@ pub fn app_packets() -> Vec<(i64, Vec<u8>)> {
     );
     two.extend_from_slice(&ccr);
     f.tcp(HMI, PLC, 51000, 3868, &two);
-    f.tcp(PLC, HMI, 3868, 51000, &diameter(0x20, 272, 4, 0x1002, 0x2002, &[u32v(268, 5012), avp(281, 0, None, b"bad")]));
+    f.tcp(
+        PLC,
+        HMI,
+        3868,
+        51000,
+        &diameter(0x20, 272, 4, 0x1002, 0x2002, &[u32v(268, 5012), avp(281, 0, None, b"bad")]),
+    );
     let dwr = diameter(0x80, 280, 0, 0x1003, 0x2003, &[host("peer.example.com"), realm("example.com"), u32v(278, 7)]);
     f.sctp(v4(HMI), v4(PLC), 3868, 3868, &sctp_data(1, 0x03, &dwr));
     let dwa = diameter(0, 280, 0, 0x1003, 0x2003, &[u32v(268, 2001), host("peer2.example.com"), realm("example.com")]);

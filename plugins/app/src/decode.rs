@@ -153,7 +153,16 @@ impl App {
 
     /// SCTP: the user data of every DATA chunk that begins a message.
     #[allow(clippy::too_many_arguments)]
-    fn sctp(&mut self, p: &Packet<'_>, i: usize, l: Layer, proto: Proto, chunks: &[u8], cut: bool, out: &mut Emitter<'_>) {
+    fn sctp(
+        &mut self,
+        p: &Packet<'_>,
+        i: usize,
+        l: Layer,
+        proto: Proto,
+        chunks: &[u8],
+        cut: bool,
+        out: &mut Emitter<'_>,
+    ) {
         let mut at = 0;
         while let Some(h) = chunks.get(at..at + 4) {
             let (ty, flags, len) = (h[0], h[1], usize::from(u16::from_be_bytes([h[2], h[3]])));
@@ -172,7 +181,16 @@ impl App {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn payload(&mut self, p: &Packet<'_>, i: usize, l: Layer, proto: Proto, data: &[u8], cut: bool, out: &mut Emitter<'_>) {
+    fn payload(
+        &mut self,
+        p: &Packet<'_>,
+        i: usize,
+        l: Layer,
+        proto: Proto,
+        data: &[u8],
+        cut: bool,
+        out: &mut Emitter<'_>,
+    ) {
         if data.is_empty() {
             return;
         }

@@ -8,9 +8,9 @@ pub mod enip;
 pub mod lcm;
 pub mod modbus;
 pub mod sip;
-mod text;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
 

@@ -87,7 +87,10 @@ fn sip_request_over_udp() {
     let r = run(&p, &l);
     assert_eq!(r.len(), 1, "{r:?}");
     let s = v1::Sip::decode(&r[0].1[..]).unwrap();
-    assert_eq!((s.method.as_str(), s.request_uri.as_str(), s.version.as_str()), ("INVITE", "sip:bob@example.com", "SIP/2.0"));
+    assert_eq!(
+        (s.method.as_str(), s.request_uri.as_str(), s.version.as_str()),
+        ("INVITE", "sip:bob@example.com", "SIP/2.0")
+    );
     assert!(!s.is_response);
     assert_eq!(s.from, "Alice <sip:alice@example.com>;tag=1928301774");
     assert_eq!(s.to, "Bob <sip:bob@example.com>");
@@ -175,7 +178,10 @@ fn enip_send_rr_data_with_cip_request_and_response() {
     let c = v1::Cip::decode(&r[1].1[..]).unwrap();
     assert_eq!((c.response, c.service_id, c.class_id, c.instance_id, c.attribute_id), (false, 0x0e, 1, 1, 7));
     let c = v1::Cip::decode(&r[3].1[..]).unwrap();
-    assert_eq!((c.response, c.service_id, c.status, c.additional_status.clone(), c.data.clone()), (true, 0x0e, 5, vec![0x1234], vec![0xaa]));
+    assert_eq!(
+        (c.response, c.service_id, c.status, c.additional_status.clone(), c.data.clone()),
+        (true, 0x0e, 5, vec![0x1234], vec![0xaa])
+    );
     every_prefix(&p, &l, 54);
     // Only CIP records when ENIP is excluded.
     let cfg = Config::new(vec![("record-types".into(), "CIP".into())]);
@@ -249,14 +255,20 @@ fn lcm_short_and_fragment() {
     let (p, l) = packet(17, 40000, 7667, &pl, 0);
     let r = run(&p, &l);
     let m = v1::Lcm::decode(&r[0].1[..]).unwrap();
-    assert_eq!((m.magic, m.sequence_number, m.channel_name.as_str(), m.payload_size, m.fragmented), (0x4c43_3032, 5, "POSE", 6, false));
+    assert_eq!(
+        (m.magic, m.sequence_number, m.channel_name.as_str(), m.payload_size, m.fragmented),
+        (0x4c43_3032, 5, "POSE", 6, false)
+    );
     every_prefix(&p, &l, 42);
     let mut pl = 0x4c43_3033u32.to_be_bytes().to_vec();
     pl.extend_from_slice(&[0, 0, 0, 6, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
     pl.extend_from_slice(b"CAMERA\0data");
     let (p, l) = packet(17, 40000, 7667, &pl, 0);
     let m = v1::Lcm::decode(&run(&p, &l)[0].1[..]).unwrap();
-    assert_eq!((m.payload_size, m.fragment_number, m.total_fragments, m.channel_name.as_str(), m.fragmented), (65536, 0, 2, "CAMERA", true));
+    assert_eq!(
+        (m.payload_size, m.fragment_number, m.total_fragments, m.channel_name.as_str(), m.fragmented),
+        (65536, 0, 2, "CAMERA", true)
+    );
     every_prefix(&p, &l, 42);
     // Not LCM.
     let (p, l) = packet(17, 40000, 7667, b"hello world", 0);
