@@ -16,6 +16,12 @@ const LIST_SERVICES: u16 = 0x04;
 const LIST_IDENTITY: u16 = 0x63;
 const LIST_INTERFACES: u16 = 0x64;
 
+/// Whether `cmd` is an encapsulation command (Wireshark's check too): data on the port that does
+/// not start with one (e.g. a TCP segment continuing a message) is not decoded.
+fn known_command(cmd: u16) -> bool {
+    matches!(cmd, 0x00 | 0x01 | 0x04 | 0x63 | 0x64 | 0x65 | 0x66 | 0x6f | 0x70 | 0x72 | 0x73 | 0xc8)
+}
+
 const ITEM_CONNECTED_DATA: u16 = 0x00b1;
 const ITEM_UNCONNECTED_DATA: u16 = 0x00b2;
 
@@ -33,7 +39,7 @@ impl Enip {
         if io {
             self.reset(c);
             self.rec.io = true;
-            let ok = self.items(d, 0, None);
+            let ok = self.items(d, 0);
             if enabled[0] {
                 out.record(T_ENIP, &self.rec);
             }
@@ -45,12 +51,17 @@ impl Enip {
         let mut at = 0;
         while at < d.len() {
             let Some(h) = d.get(at..at + 24) else {
-                out.error("enip: header truncated");
+                if le16(d, at).is_none_or(known_command) {
+                    out.error("enip: header truncated");
+                }
                 return;
             };
+            let cmd = le16(h, 0).unwrap_or(0);
+            if !known_command(cmd) {
+                return;
+            }
             self.reset(c);
             let r = &mut self.rec;
-            let cmd = le16(h, 0).unwrap_or(0);
             let len = le16(h, 2).unwrap_or(0);
             r.command = u32::from(cmd);
             r.length = u32::from(len);
@@ -71,13 +82,13 @@ impl Enip {
                     if body.len() >= 6 {
                         r.interface_handle = le32(body, 0).unwrap_or(0);
                         r.timeout = u32::from(le16(body, 4).unwrap_or(0));
-                        ok = self.items(body, 6, Some(cmd));
+                        ok = self.items(body, 6);
                     } else {
                         ok = false;
                     }
                 }
                 LIST_SERVICES | LIST_IDENTITY | LIST_INTERFACES if !body.is_empty() => {
-                    ok = self.items(body, 0, None);
+                    ok = self.items(body, 0);
                 }
                 _ => {}
             }
@@ -118,7 +129,7 @@ impl Enip {
     }
 
     /// The item list at `d[at..]`: count, then (type, length, data) items. False when cut short.
-    fn items(&mut self, d: &[u8], at: usize, _cmd: Option<u16>) -> bool {
+    fn items(&mut self, d: &[u8], at: usize) -> bool {
         let Some(count) = le16(d, at) else { return false };
         let mut at = at + 2;
         for _ in 0..count {

@@ -174,12 +174,11 @@ impl Sip {
         }
         r.headers.truncate(n);
         // Responses: the method of the CSeq header.
-        if r.is_response
-            && let Some(m) = r.cseq.split_ascii_whitespace().nth(1)
-        {
-            let (a, b) = (m.as_ptr() as usize - r.cseq.as_ptr() as usize, m.len());
+        if r.is_response {
             let cseq = std::mem::take(&mut r.cseq);
-            r.method.push_str(&cseq[a..a + b]);
+            if let Some(m) = cseq.split_ascii_whitespace().nth(1) {
+                r.method.push_str(m);
+            }
             r.cseq = cseq;
         }
         out.record(T_SIP, &self.rec);

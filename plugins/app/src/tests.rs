@@ -274,3 +274,22 @@ fn lcm_short_and_fragment() {
     let (p, l) = packet(17, 40000, 7667, b"hello world", 0);
     assert!(run(&p, &l).is_empty());
 }
+
+#[test]
+fn enip_send_unit_data_connected_and_not_enip() {
+    // SendUnitData: connected address item, connected data item with sequence count 9 and a
+    // Get_Attribute_Single response.
+    let mut body = vec![0, 0, 0, 0, 0, 0, 2, 0, 0xa1, 0, 4, 0, 1, 2, 3, 4, 0xb1, 0, 7, 0];
+    body.extend_from_slice(&[9, 0, 0x8e, 0, 0, 0, 0x2a]);
+    let (p, l) = packet(6, 44818, 50000, &enip_header(0x70, &body), 0);
+    let r = run(&p, &l);
+    assert_eq!(r.iter().map(|e| e.0).collect::<Vec<_>>(), vec![T_ENIP, T_CIP], "{r:?}");
+    let c = v1::Cip::decode(&r[1].1[..]).unwrap();
+    assert_eq!((c.sequence_count, c.response, c.service_id, c.status, c.data.clone()), (9, true, 0x0e, 0, vec![0x2a]));
+    every_prefix(&p, &l, 54);
+    // A segment that continues an earlier message: no known command, nothing decoded.
+    let (p, l) = packet(6, 44818, 50000, &[0x41; 40], 0);
+    assert!(run(&p, &l).is_empty());
+    let (p, l) = packet(6, 44818, 50000, &[0x41; 10], 0);
+    assert!(run(&p, &l).is_empty());
+}
