@@ -87,20 +87,23 @@ const CTX: &[&str] = &[
     "sctp.dstport",
 ];
 
-/// (timestamp, src ip, dst ip, src port, dst port) of a tshark row (outermost IP and transport).
-fn ctx_of(row: &[Vec<String>]) -> (i64, String, String, u32, u32) {
-    let first = |i: usize| row[i].first().cloned().unwrap_or_default();
-    let ts = parse_ns(&first(0)).unwrap_or(0);
-    let (src, dst) = if row[1].is_empty() { (first(3), first(4)) } else { (first(1), first(2)) };
-    let port = |i: usize| first(i).parse::<u32>().ok();
+/// (timestamp, src ip, dst ip, src port, dst port, tunnel depth) of a tshark row: the innermost
+/// IP and transport layers; the depth is the number of IP layers before the innermost.
+fn ctx_of(row: &[Vec<String>]) -> (i64, String, String, u32, u32, u32) {
+    let last = |i: usize| row[i].last().cloned().unwrap_or_default();
+    let ts = parse_ns(&last(0)).unwrap_or(0);
+    // IPv6 inside IPv4 (or the reverse) is not in these captures: the last of either family.
+    let (src, dst) = if row[1].is_empty() { (last(3), last(4)) } else { (last(1), last(2)) };
+    let depth = (row[1].len() + row[3].len()).saturating_sub(1) as u32;
+    let port = |i: usize| last(i).parse::<u32>().ok();
     let (sp, dp) =
         port(5).zip(port(6)).or_else(|| port(7).zip(port(8))).or_else(|| port(9).zip(port(10))).unwrap_or((0, 0));
-    (ts, src, dst, sp, dp)
+    (ts, src, dst, sp, dp, depth)
 }
 
 macro_rules! ctx_tuple {
     ($r:expr) => {
-        ($r.timestamp, $r.src_ip.clone(), $r.dst_ip.clone(), $r.src_port, $r.dst_port)
+        ($r.timestamp, $r.src_ip.clone(), $r.dst_ip.clone(), $r.src_port, $r.dst_port, $r.tunnel_depth)
     };
 }
 
@@ -159,7 +162,7 @@ fn sip_file(f: &Path, out: &Path, d: &mut Diff, compared: &mut usize) {
     let c = |n: &str| col(&fields, n);
     let mut want_packets = 0;
     for row in &rows {
-        let (ts, src, dst, sp, dp) = ctx_of(row);
+        let (ts, src, dst, sp, dp, depth) = ctx_of(row);
         let protos = row[c("frame.protocols")].join("");
         // Exceptions, both by design: SIP on other ports than 5060 (pcapplusplus_sip_non_default_port,
         // found by Wireshark's heuristics; our decoder is port-based like netcap's), and SIP inside
@@ -182,7 +185,7 @@ fn sip_file(f: &Path, out: &Path, d: &mut Diff, compared: &mut usize) {
         let at = format!("{name} @{ts}");
         d.eq(&format!("{at} message count"), ours.len(), n);
         for r in ours {
-            d.eq(&format!("{at} ctx"), ctx_tuple!(r), (ts, src.clone(), dst.clone(), sp, dp));
+            d.eq(&format!("{at} ctx"), ctx_tuple!(r), (ts, src.clone(), dst.clone(), sp, dp, depth));
             *compared += 1;
         }
         let reqs: Vec<_> = ours.iter().filter(|r| !r.is_response).collect();
@@ -414,13 +417,13 @@ fn compare_with<T: HasCtx>(
 }
 
 trait HasCtx {
-    fn ctx(&self) -> (i64, String, String, u32, u32);
+    fn ctx(&self) -> (i64, String, String, u32, u32, u32);
 }
 
 macro_rules! has_ctx {
     ($($t:ty),*) => {$(
         impl HasCtx for $t {
-            fn ctx(&self) -> (i64, String, String, u32, u32) {
+            fn ctx(&self) -> (i64, String, String, u32, u32, u32) {
                 ctx_tuple!(self)
             }
         }

@@ -63,6 +63,25 @@ impl Frames {
         self.push(v);
     }
 
+    /// An IPv4 packet carried in GRE (outer IPv4 `src` -> `dst`): a UDP datagram inside.
+    pub fn udp_in_gre(&mut self, src: [u8; 4], dst: [u8; 4], inner: (Addr, Addr, u16, u16), payload: &[u8]) {
+        let (is, id, sp, dp) = inner;
+        let mut ip = Vec::new();
+        let b = match (is, id) {
+            (Addr::V4(s), Addr::V4(d)) => PacketBuilder::ipv4(s, d, 64),
+            _ => panic!("IPv4 inside GRE only"),
+        };
+        b.udp(sp, dp).write(&mut ip, payload).expect("build inner udp");
+        let mut gre = vec![0, 0, 0x08, 0x00];
+        gre.extend_from_slice(&ip);
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(src, dst, 64)
+            .write(&mut v, etherparse::IpNumber::GRE, &gre)
+            .expect("build gre");
+        self.push(v);
+    }
+
     /// An SCTP packet (IPv4) with the given chunks; the CRC32c checksum is left 0 (tshark does
     /// not verify it by default).
     pub fn sctp(&mut self, src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, chunks: &[u8]) {
@@ -419,5 +438,11 @@ pub fn app_packets() -> Vec<(i64, Vec<u8>)> {
         From: <sip:alice@example.com>;tag=x\r\nTo: <sip:carol@example.com>\r\nCall-ID: opt-1\r\nCSeq: 7 OPTIONS\r\n\
         User-Agent: synth/1.0 (test)\r\nContent-Length: 0\r\n\r\n";
     f.udp(PEER6_A, PEER6_B, 5060, 5060, options.as_bytes());
+    // Tunnelled: SIP and LCM inside GRE (tunnel depth 1, the inner addresses).
+    let (outer_a, outer_b) = ([198, 51, 100, 1], [198, 51, 100, 2]);
+    let inner = (Addr::V4([10, 0, 0, 1]), Addr::V4([10, 0, 0, 2]), 5060, 5060);
+    f.udp_in_gre(outer_a, outer_b, inner, options.replace("opt-1", "opt-gre").as_bytes());
+    let inner = (Addr::V4([10, 0, 0, 1]), Addr::V4([239, 255, 76, 67]), 40500, 7667);
+    f.udp_in_gre(outer_a, outer_b, inner, &lcm_short(999, "TUNNEL", b"x"));
     f.packets
 }
