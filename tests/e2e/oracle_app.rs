@@ -152,6 +152,7 @@ const SIP_FIELDS: &[&str] = &[
     "sip.User-Agent",
     "sip.Content-Type",
     "sip.Content-Length",
+    "sip.msg_hdr",
 ];
 
 fn sip_file(f: &Path, out: &Path, d: &mut Diff, compared: &mut usize) {
@@ -222,6 +223,22 @@ fn sip_file(f: &Path, out: &Path, d: &mut Diff, compared: &mut usize) {
         let cl =
             |r: &netcap_proto::v1::Sip| if r.content_length < 0 { String::new() } else { r.content_length.to_string() };
         d.eq(&format!("{at} content_length"), list(&all, cl), row[c("sip.Content-Length")].clone());
+        // The header list against tshark's message text after the start line (headers, empty
+        // line, body; CR LF escaped as `\\r\\n`): its first lines, each as `Name: value` with the
+        // white space around the value trimmed as we do.
+        let theirs_h = &row[c("sip.msg_hdr")];
+        d.eq(&format!("{at} header blocks"), ours.len(), theirs_h.len());
+        for (r, t) in ours.iter().zip(theirs_h) {
+            let lines: Vec<String> = t
+                .split("\\r\\n")
+                .take(r.headers.len())
+                .map(|l| match l.split_once(':') {
+                    Some((n, v)) => format!("{}: {}", n.trim(), v.trim()),
+                    None => l.trim().to_string(),
+                })
+                .collect();
+            d.eq(&format!("{at} headers"), &r.headers, &lines);
+        }
     }
     d.eq(&format!("{name} packets with SIP records"), got.len(), want_packets);
 }

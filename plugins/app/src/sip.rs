@@ -151,16 +151,20 @@ impl Sip {
                 }
                 continue;
             }
-            let (name, value) = match l.iter().position(|&b| b == b':') {
+            // A line without a colon (malformed, or cut short) is kept as it is.
+            let colon = l.iter().position(|&b| b == b':');
+            let (name, value) = match colon {
                 Some(k) => (trim(&l[..k]), trim(&l[k + 1..])),
                 None => (trim(l), &b""[..]),
             };
             let h = slot(&mut r.headers, n);
             n += 1;
             push_lossy(h, name);
-            h.push_str(": ");
-            push_lossy(h, value);
-            last = common(name);
+            if colon.is_some() {
+                h.push_str(": ");
+                push_lossy(h, value);
+            }
+            last = if colon.is_some() { common(name) } else { Common::Other };
             if last == Common::ContentLength {
                 if r.content_length < 0 {
                     r.content_length =
