@@ -354,33 +354,69 @@ fn enip_and_cip_agree_with_tshark() {
     ];
     // tshark prints these in hex; ours are numbers.
     let mut n = compare(&s, "ENIP", "enip || cipio", getters, records::<Enip>(&s.out, "ENIP"));
-    let cip_getters: &[Getter<Cip>] = &[
-        ("cip.rr", |r| vec![u32::from(r.response).to_string()]),
-        ("cip.sc", |r| vec![r.service_id.to_string()]),
-        // Responses: tshark repeats the request's path (from its request/response matching)
-        // and may decode attribute ids from response data, so the path is compared on requests.
-        ("cip.class", |r| if r.response { vec![] } else { vec![r.class_id.to_string()] }),
-        ("cip.instance", |r| if r.response { vec![] } else { vec![r.instance_id.to_string()] }),
-        (
-            "cip.attribute",
-            |r| if r.response || r.attribute_id == 0 { vec![] } else { vec![r.attribute_id.to_string()] },
-        ),
-        ("cip.genstat", |r| if r.response { vec![r.status.to_string()] } else { vec![] }),
-        ("cip.addstat", |r| r.additional_status.iter().map(|v| v.to_string()).collect()),
-    ];
-    let cips = records::<Cip>(&s.out, "CIP");
-    // Path fields of responses come from request matching: blank them on the tshark side by
-    // asking only requests for them (filter `cip.rr == 0`), and responses for the status.
-    let req: Vec<Cip> = cips.iter().filter(|r| !r.response).cloned().collect();
-    let resp: Vec<Cip> = cips.iter().filter(|r| r.response).cloned().collect();
-    n += compare(&s, "CIP request", "cip && cip.rr == 0", cip_getters, req);
-    let resp_getters: Vec<Getter<Cip>> = cip_getters
-        .iter()
-        .filter(|g| !matches!(g.0, "cip.class" | "cip.instance" | "cip.attribute"))
-        .cloned()
-        .collect();
-    n += compare(&s, "CIP response", "cip && cip.rr == 1", &resp_getters, resp);
+    n += cip_compare(&s, records::<Cip>(&s.out, "CIP"));
     assert!(n >= 30, "{n} ENIP/CIP records");
+}
+
+/// CIP: one message per packet in the synthesized capture. tshark adds fields of its own to a
+/// message: a Forward Open's connection path (class/instance after the request's), the path of
+/// the connection a connected message belongs to (before the message's own), and the request's
+/// path again in a response (request/response matching). So the request path is compared with
+/// tshark's first occurrence for unconnected messages and its last one for connected messages
+/// (which have a sequence count, 1.. here), and only for requests.
+fn cip_compare(s: &Synth, recs: Vec<netcap_proto::v1::Cip>) -> usize {
+    let fields: Vec<&str> = CTX
+        .iter()
+        .copied()
+        .chain([
+            "cip.rr",
+            "cip.sc",
+            "cip.class",
+            "cip.instance",
+            "cip.attribute",
+            "cip.genstat",
+            "cip.addstat",
+            "cip.seq",
+        ])
+        .collect();
+    let rows = tshark(&s.pcap, &fields, "cip", &[]);
+    let got = by_ts(recs, |r| r.timestamp);
+    let mut d = Diff::default();
+    let mut compared = 0;
+    for row in &rows {
+        let want_ctx = ctx_of(row);
+        let ts = want_ctx.0;
+        let v = |name: &str| nums(&row[col(&fields, name)]);
+        let Some([r]) = got.get(&ts).map(Vec::as_slice) else {
+            d.problems.push(format!("CIP: not one record at {ts}"));
+            continue;
+        };
+        compared += 1;
+        let at = format!("CIP @{ts}");
+        d.eq(&format!("{at} ctx"), ctx_tuple!(r), want_ctx);
+        d.eq(&format!("{at} rr"), Some(u32::from(r.response).to_string()), v("cip.rr").first().cloned());
+        d.eq(&format!("{at} sc"), vec![r.service_id.to_string()], v("cip.sc"));
+        let connected = r.sequence_count != 0;
+        let seq = if connected { vec![r.sequence_count.to_string()] } else { vec![] };
+        d.eq(&format!("{at} seq"), seq, v("cip.seq"));
+        if r.response {
+            d.eq(&format!("{at} genstat"), vec![r.status.to_string()], v("cip.genstat"));
+            let addl: Vec<String> = r.additional_status.iter().map(|x| x.to_string()).collect();
+            d.eq(&format!("{at} addstat"), addl, v("cip.addstat"));
+            continue;
+        }
+        let pick = |name: &str| {
+            let list = v(name);
+            if connected { list.last().cloned() } else { list.first().cloned() }
+        };
+        d.eq(&format!("{at} class"), Some(r.class_id.to_string()), pick("cip.class"));
+        d.eq(&format!("{at} instance"), Some(r.instance_id.to_string()), pick("cip.instance"));
+        let attr = (r.attribute_id != 0).then(|| r.attribute_id.to_string());
+        d.eq(&format!("{at} attribute"), attr, pick("cip.attribute"));
+    }
+    d.eq("CIP: packets with records", got.len(), rows.len());
+    d.finish(compared, 10, "CIP");
+    compared
 }
 
 /// Compares the records of one type packet by packet: for every tshark row of `filter`, our

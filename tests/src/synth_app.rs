@@ -327,6 +327,33 @@ pub fn app_packets() -> Vec<(i64, Vec<u8>)> {
         f.tcp(HMI, PLC, 50100, 44818, &enip(0x6f, s, 0, ctx, &send_data(10, &[(0, &[]), (0xb2, &req)])));
         f.tcp(PLC, HMI, 44818, 50100, &enip(0x6f, s, 0, ctx, &send_data(0, &[(0, &[]), (0xb2, &resp)])));
     }
+    // A class 3 connection: Forward Open to the connection manager, then SendUnitData with
+    // connected address and data items (sequence count and CIP message) both ways.
+    let (ot, to) = (0x2222_0002u32, 0x1111_0001u32);
+    let mut fo = vec![0x0a, 0x0e];
+    fo.extend_from_slice(&0u32.to_le_bytes());
+    fo.extend_from_slice(&to.to_le_bytes());
+    fo.extend_from_slice(&[0x34, 0x12, 0x4d, 0x00, 0x78, 0x56, 0x34, 0x12, 1, 0, 0, 0]);
+    fo.extend_from_slice(&[0x40, 0x42, 0x0f, 0x00, 0xf4, 0x43, 0x40, 0x42, 0x0f, 0x00, 0xf4, 0x43, 0xa3, 3]);
+    fo.extend_from_slice(&[0x01, 0x00, 0x20, 0x02, 0x24, 0x01]);
+    let req = cip_request(0x54, 6, 1, None, &fo);
+    f.tcp(HMI, PLC, 50100, 44818, &enip(0x6f, s, 0, 0x7777, &send_data(10, &[(0, &[]), (0xb2, &req)])));
+    let mut fo_rsp = ot.to_le_bytes().to_vec();
+    fo_rsp.extend_from_slice(&to.to_le_bytes());
+    fo_rsp.extend_from_slice(&[0x34, 0x12, 0x4d, 0x00, 0x78, 0x56, 0x34, 0x12]);
+    fo_rsp.extend_from_slice(&[0x40, 0x42, 0x0f, 0x00, 0x40, 0x42, 0x0f, 0x00, 0, 0]);
+    let rsp = cip_response(0x54, 0, &[], &fo_rsp);
+    f.tcp(PLC, HMI, 44818, 50100, &enip(0x6f, s, 0, 0x7777, &send_data(0, &[(0, &[]), (0xb2, &rsp)])));
+    for k in 0..3u16 {
+        let mut data = (k + 1).to_le_bytes().to_vec();
+        data.extend_from_slice(&cip_request(0x0e, 1, 1, Some(1 + k as u8), &[]));
+        let addr = ot.to_le_bytes();
+        f.tcp(HMI, PLC, 50100, 44818, &enip(0x70, s, 0, 0, &send_data(0, &[(0xa1, &addr), (0xb1, &data)])));
+        let mut data = (k + 1).to_le_bytes().to_vec();
+        data.extend_from_slice(&cip_response(0x0e, 0, &[], &[1, 0]));
+        let addr = to.to_le_bytes();
+        f.tcp(PLC, HMI, 44818, 50100, &enip(0x70, s, 0, 0, &send_data(0, &[(0xa1, &addr), (0xb1, &data)])));
+    }
     // ListIdentity over UDP and a class 1 I/O packet on UDP 2222.
     f.udp(HMI, Addr::V4([192, 0, 2, 255]), 50200, 44818, &enip(0x63, 0, 0, 0x4444, &[]));
     let mut io_addr = 0x1122_3344u32.to_le_bytes().to_vec();
