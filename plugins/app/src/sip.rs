@@ -187,7 +187,14 @@ impl Sip {
         }
         out.record(T_SIP, &self.rec);
         if !ended {
-            out.error(if c.cut { "sip: truncated" } else { "sip: headers end missing" });
+            out.error(if c.cut {
+                "sip: truncated"
+            } else if c.transport == layer::TCP {
+                // Without reassembly: the headers continue in a later segment.
+                "sip: message continues in a later segment"
+            } else {
+                "sip: headers end missing"
+            });
             return None;
         }
         let body = usize::try_from(self.rec.content_length).unwrap_or(0);
