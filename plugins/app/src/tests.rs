@@ -293,3 +293,51 @@ fn enip_send_unit_data_connected_and_not_enip() {
     let (p, l) = packet(6, 44818, 50000, &[0x41; 10], 0);
     assert!(run(&p, &l).is_empty());
 }
+
+#[test]
+fn random_payloads_on_every_port_do_not_panic() {
+    // A fixed linear congruential generator: deterministic "random" data, biased towards the
+    // bytes the parsers look at (small lengths, magic values, ':' and line ends).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (x >> 33) as u8
+    };
+    let seeds: [&[u8]; 6] = [
+        b"SIP/2.0 200 OK\r\nl: 5\r\n",
+        &[0, 1, 0, 0, 0, 6, 1, 3],
+        &[0x6f, 0, 30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        &[1, 0, 0, 40, 0x80, 0, 1, 1],
+        b"LC03",
+        b"LC02\0\0\0\x01",
+    ];
+    let ports =
+        [(17, 5060), (6, 5060), (6, 502), (6, 44818), (17, 44818), (17, 2222), (6, 3868), (132, 3868), (17, 7667)];
+    for round in 0..3000 {
+        let (proto, port) = ports[round % ports.len()];
+        let mut pl = seeds[round % seeds.len()].to_vec();
+        let n = usize::from(next()) % 96;
+        for _ in 0..n {
+            let b = next();
+            pl.push(match b % 8 {
+                0 => 0,
+                1 => b':',
+                2 => b'\n',
+                3 => 4,
+                _ => b,
+            });
+        }
+        let mut payload = pl.clone();
+        if proto == 132 {
+            // Wrap in a DATA chunk with random flags.
+            payload = vec![0, next() & 3];
+            payload.extend_from_slice(&((16 + pl.len()) as u16).to_be_bytes());
+            payload.extend_from_slice(&[0; 12]);
+            payload.extend_from_slice(&pl);
+        }
+        let (p, l) = packet(proto, 40000, port, &payload, 0);
+        let _ = run(&p, &l);
+        let cut = usize::from(next()) % p.len();
+        let _ = run(&p[..cut], &l);
+    }
+}
