@@ -171,7 +171,9 @@ fn inner_packets_have_records_with_their_tunnel_depth() {
             problems.push(format!("{name} @{ts}: records for a frame tshark does not have"));
         }
     }
-    eprintln!("tunnels: {compared} records compared ({inner} inside tunnels); {skipped} frames not decapsulated or malformed");
+    eprintln!(
+        "tunnels: {compared} records compared ({inner} inside tunnels); {skipped} frames not decapsulated or malformed"
+    );
     assert!(problems.is_empty(), "{} mismatches:\n{}", problems.len(), problems.join("\n"));
     assert!(inner > 100, "too few inner records compared: {inner}");
 }

@@ -139,8 +139,7 @@ impl Runtime {
     pub fn load(&self, path: &Path) -> Result<LoadedDecoder, PluginError> {
         let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
         let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
-        let component =
-            self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {e:#}")))?;
+        let component = self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {e:#}")))?;
         let wit = exported_version(&self.engine, &component).ok_or_else(|| {
             load_err(format!("not a netcap decoder: it does not export {}", super::DECODER_INTERFACE))
         })?;
