@@ -10,3 +10,4 @@ mod oracle;
 mod oracle_link;
 mod sandbox;
 mod synth;
+mod oracle_tunnel;

@@ -14,8 +14,12 @@ pub const T_GENEVE: u16 = 2;
 pub const T_MPLS: u16 = 3;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 4] =
-    [("GRE", "netcap.v1.GRE"), ("VXLAN", "netcap.v1.VXLAN"), ("Geneve", "netcap.v1.Geneve"), ("MPLS", "netcap.v1.MPLS")];
+pub const RECORD_TYPES: [(&str, &str); 4] = [
+    ("GRE", "netcap.v1.GRE"),
+    ("VXLAN", "netcap.v1.VXLAN"),
+    ("Geneve", "netcap.v1.Geneve"),
+    ("MPLS", "netcap.v1.MPLS"),
+];
 
 /// The layers this decoder asks the host for.
 pub const LAYERS: [&str; 4] = ["gre", "vxlan", "geneve", "mpls"];
@@ -120,7 +124,8 @@ impl Tunnel {
         r.valid_id_flag = flags & 0x0800 != 0;
         r.gbp_dont_learn = flags & 0x0040 != 0;
         r.gbp_applied = flags & 0x0008 != 0;
-        r.gbp_group_policy_id = be16(d, 2).unwrap_or(0);
+        // The group policy ID is only there with the G bit; otherwise the word is reserved.
+        r.gbp_group_policy_id = if r.gbp_extension { be16(d, 2).unwrap_or(0) } else { 0 };
         r.vni = be32(d, 4).map_or(0, |v| v >> 8);
         out.record(T_VXLAN, &self.vxlan);
         if d.len() < 8 {
@@ -160,7 +165,7 @@ impl Tunnel {
                 class: u32::from(u16::from_be_bytes([h[0], h[1]])),
                 r#type: u32::from(h[2]),
                 flags: u32::from(h[3] >> 5),
-                length: len as u32,
+                length: 4 + len as u32,
                 data: body.to_vec(),
             });
             if body.len() < len || at + 4 + len > end {
@@ -332,7 +337,7 @@ mod tests {
         assert!(g.oam_packet && g.critical_option);
         assert_eq!(g.options.len(), 1);
         let o = &g.options[0];
-        assert_eq!((o.class, o.r#type, o.flags, o.length, o.data.as_slice()), (0x102, 0x83, 1, 4, &[1u8, 2, 3, 4][..]));
+        assert_eq!((o.class, o.r#type, o.flags, o.length, o.data.as_slice()), (0x102, 0x83, 1, 8, &[1u8, 2, 3, 4][..]));
     }
 
     #[test]
