@@ -8,6 +8,6 @@ mod formats;
 mod live;
 mod oracle;
 mod oracle_link;
+mod oracle_tunnel;
 mod sandbox;
 mod synth;
-mod oracle_tunnel;

@@ -114,7 +114,16 @@ fn vrrp(version: u8, vrid: u8, prio: u8, auth: u8, int: u16, addrs: &[&[u8]], ps
 
 /// BFD control packet; `auth` = (type, key id, seq, data).
 #[allow(clippy::too_many_arguments)]
-fn bfd(diag: u8, state: u8, flags: u8, mult: u8, my: u32, your: u32, tx: u32, auth: Option<(u8, u8, u32, &[u8])>) -> Vec<u8> {
+fn bfd(
+    diag: u8,
+    state: u8,
+    flags: u8,
+    mult: u8,
+    my: u32,
+    your: u32,
+    tx: u32,
+    auth: Option<(u8, u8, u32, &[u8])>,
+) -> Vec<u8> {
     let mut v = vec![(1 << 5) | diag, (state << 6) | flags | if auth.is_some() { 0x04 } else { 0 }, mult, 0];
     for x in [my, your, tx, tx / 2, 50_000] {
         v.extend_from_slice(&x.to_be_bytes());
@@ -196,9 +205,21 @@ pub fn routing_packets() -> Vec<(i64, Vec<u8>)> {
     let three: [&[u8]; 3] = [&[192, 0, 2, 1], &[192, 0, 2, 2], &[198, 51, 100, 3]];
     frames.push(eth(0x0800, &ipv4(R2, VRRP4, 112, 255, &vrrp(2, 200, 255, 1, 3, &three, &[]))));
     // VRRPv3 over IPv4 and IPv6.
-    frames.push(eth(0x0800, &ipv4(R1, VRRP4, 112, 255, &vrrp(3, 9, 150, 0, 100, &[&[192, 0, 2, 9]], &[R1, VRRP4].concat()))));
+    frames.push(eth(
+        0x0800,
+        &ipv4(R1, VRRP4, 112, 255, &vrrp(3, 9, 150, 0, 100, &[&[192, 0, 2, 9]], &[R1, VRRP4].concat())),
+    ));
     let a6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99];
-    frames.push(eth(0x86dd, &ipv6(ll6(1), mcast6(0x12), 112, 255, &vrrp(3, 10, 90, 0, 350, &[&ll6(0x99), &a6], &[ll6(1), mcast6(0x12)].concat()))));
+    frames.push(eth(
+        0x86dd,
+        &ipv6(
+            ll6(1),
+            mcast6(0x12),
+            112,
+            255,
+            &vrrp(3, 10, 90, 0, 350, &[&ll6(0x99), &a6], &[ll6(1), mcast6(0x12)].concat()),
+        ),
+    ));
     // BFD single hop: down/init/up, poll and final; multihop with MD5 and SHA1 auth; simple password.
     let b = |sp: u16, dp: u16, ttl: u8, payload: Vec<u8>| eth(0x0800, &ipv4(R1, R2, 17, ttl, &udp(sp, dp, &payload)));
     frames.push(b(49152, 3784, 255, bfd(0, 1, 0, 3, 0x11, 0, 1_000_000, None)));

@@ -324,7 +324,7 @@ fn hello_common(h: &mut v1::OspfHello, body: &[u8], at: usize) -> bool {
     h.neighbor_id.clear();
     let rest = body.get(at + 8..).unwrap_or_default();
     h.neighbor_id.extend(rest.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])));
-    body.len() >= at + 8 && rest.len() % 4 == 0
+    body.len() >= at + 8 && rest.len().is_multiple_of(4)
 }
 
 /// One LSA header (20 bytes).
@@ -347,7 +347,7 @@ fn lsa_header(h: &[u8], v2: bool) -> v1::OspfLsaHeader {
 fn lsa_headers(list: &mut Vec<v1::OspfLsaHeader>, body: &[u8], v2: bool) -> bool {
     list.clear();
     list.extend(body.chunks_exact(20).map(|c| lsa_header(c, v2)));
-    body.len() % 20 == 0
+    body.len().is_multiple_of(20)
 }
 
 /// LS request entries (12 bytes each) filling `body`.
@@ -358,7 +358,7 @@ fn ls_requests(list: &mut Vec<v1::OspfLsRequest>, body: &[u8], v2: bool) -> bool
         lsid: be32(c, 4).unwrap_or(0),
         adv_router: be32(c, 8).unwrap_or(0),
     }));
-    body.len() % 12 == 0
+    body.len().is_multiple_of(12)
 }
 
 /// A link state update: the LSA count and each LSA (header; OSPFv2 router and network LSA

@@ -229,7 +229,8 @@ fn gre_rest(r: &mut v1::Gre, d: &[u8]) -> bool {
         r.seq = s;
         at += 4;
     }
-    if r.ack_present {
+    // The acknowledgment number exists in enhanced GRE only (in version 0 the bit is reserved).
+    if r.ack_present && r.version == 1 {
         let Some(a) = be32(d, at) else { return false };
         r.ack = a;
         at += 4;
@@ -352,15 +353,15 @@ mod tests {
 
     #[test]
     fn truncated_headers_at_every_length_give_partial_records_and_errors() {
-        let mut gre = vec![0xb0, 0x00, 0x08, 0x00, 0xab, 0xcd, 0, 0, 0, 0, 0x12, 0x34, 0, 0, 0, 7];
+        let gre = [0xb0, 0x00, 0x08, 0x00, 0xab, 0xcd, 0, 0, 0, 0, 0x12, 0x34, 0, 0, 0, 7];
         let geneve = [0x02, 0x00, 0x65, 0x58, 0, 0, 0x0a, 0, 0x01, 0x02, 0x03, 0x01, 1, 2, 3, 4];
         let vxlan = [0x08, 0, 0, 0, 0, 0, 1, 0];
         let mpls = [0, 1, 0x21, 0x40];
         for (id, full, kind) in [
-            (layer::GRE, &mut gre[..], "gre: header truncated"),
-            (layer::GENEVE, &mut geneve.clone()[..], "geneve: header truncated"),
-            (layer::VXLAN, &mut vxlan.clone()[..], "vxlan: header truncated"),
-            (layer::MPLS, &mut mpls.clone()[..], "mpls: label truncated"),
+            (layer::GRE, &gre[..], "gre: header truncated"),
+            (layer::GENEVE, &geneve[..], "geneve: header truncated"),
+            (layer::VXLAN, &vxlan[..], "vxlan: header truncated"),
+            (layer::MPLS, &mpls[..], "mpls: label truncated"),
         ] {
             for n in 0..full.len() {
                 let recs = run(&full[..n], &[l(id, 0, 0)]);
