@@ -141,7 +141,6 @@ impl Tunnel {
         let e = p.endpoints(i);
         fmt::set_ip(&mut r.src_ip, e.src);
         fmt::set_ip(&mut r.dst_ip, e.dst);
-        r.options.clear();
         let b0 = d.first().copied().unwrap_or(0);
         let b1 = d.get(1).copied().unwrap_or(0);
         r.version = u32::from(b0 >> 6);
@@ -150,32 +149,41 @@ impl Tunnel {
         r.critical_option = b1 & 0x40 != 0;
         r.protocol = be16(d, 2).unwrap_or(0);
         r.vni = be32(d, 4).map_or(0, |v| v >> 8);
-        let mut complete = d.len() >= 8;
-        // Options: TLVs within options_length bytes after the fixed header.
+        let mut error = if d.len() < 8 { Some("geneve: header truncated") } else { None };
+        // Options: TLVs within options_length bytes after the fixed header. Option values are
+        // reused between packets (n counts the ones of this packet).
         let end = 8 + r.options_length as usize;
         let mut at = 8;
-        while complete && at < end {
+        let mut n = 0;
+        while error.is_none() && at < end {
             let Some(h) = d.get(at..at + 4) else {
-                complete = false;
+                error = Some("geneve: header truncated");
                 break;
             };
             let len = usize::from(h[3] & 0x1f) * 4;
             let body = d.get(at + 4..(at + 4 + len).min(d.len())).unwrap_or_default();
-            r.options.push(v1::GeneveOption {
-                class: u32::from(u16::from_be_bytes([h[0], h[1]])),
-                r#type: u32::from(h[2]),
-                flags: u32::from(h[3] >> 5),
-                length: 4 + len as u32,
-                data: body.to_vec(),
-            });
-            if body.len() < len || at + 4 + len > end {
-                complete = false;
+            if n == r.options.len() {
+                r.options.push(v1::GeneveOption::default());
+            }
+            let o = &mut r.options[n];
+            n += 1;
+            o.class = u32::from(u16::from_be_bytes([h[0], h[1]]));
+            o.r#type = u32::from(h[2]);
+            o.flags = u32::from(h[3] >> 5);
+            o.length = 4 + len as u32;
+            o.data.clear();
+            o.data.extend_from_slice(body);
+            if body.len() < len {
+                error = Some("geneve: header truncated");
+            } else if at + 4 + len > end {
+                error = Some("geneve: option overruns the options length");
             }
             at += 4 + len;
         }
+        r.options.truncate(n);
         out.record(T_GENEVE, &self.geneve);
-        if !complete {
-            out.error("geneve: header truncated");
+        if let Some(e) = error {
+            out.error(e);
         }
     }
 
