@@ -164,20 +164,35 @@ fn ip_pair(row: &Row, base: usize, chain: &Chain, at: usize) -> (Option<String>,
 
 const IP_FIELDS: [&str; 4] = ["ip.src", "ip.dst", "ipv6.src", "ipv6.dst"];
 
-fn with_ip(fields: &[&'static str]) -> Vec<&'static str> {
+/// Every column tshark prints for a file: frame time, protocols, the IP addresses, then each
+/// record type's block of fields. One tshark run per file serves every comparison.
+fn all_fields() -> Vec<&'static str> {
     let mut v = vec!["frame.time_epoch", "frame.protocols"];
-    v.extend_from_slice(fields);
     v.extend_from_slice(&IP_FIELDS);
+    for b in [GRE_FIELDS, VXLAN_FIELDS, GENEVE_FIELDS, MPLS_FIELDS, VRRP_FIELDS, BFD_FIELDS, OSPF_FIELDS] {
+        v.extend_from_slice(b);
+    }
     v
 }
 
-/// Runs tshark with `fields` (after frame.time_epoch, frame.protocols; then the IP columns) on
-/// the packets matching `filter`.
-fn rows(f: &Path, fields: &[&'static str], filter: &str) -> (Vec<Row>, usize) {
-    let all = with_ip(fields);
-    let n = all.len();
-    let got = tshark_fields(f, &all, &["-Y", filter]).unwrap_or_default();
-    (got.iter().map(|r| Row::new(r, n)).collect(), n - 4)
+/// tshark's rows (all columns of [`all_fields`]) of the packets with any of the protocols.
+struct Table(Vec<Vec<String>>);
+
+/// The rows of `tab` whose dissection chain has `token`, as [`Row`]s laid out as frame time,
+/// frame protocols, the `fields` block (from `fields[0]` on), then the four IP columns; and the
+/// index of the first IP column.
+fn rows(tab: &Table, fields: &[&'static str], token: &str) -> (Vec<Row>, usize) {
+    let names = all_fields();
+    let start = names.iter().position(|n| *n == fields[0]).expect("field block");
+    let pick: Vec<usize> = [0, 1].into_iter().chain(start..start + fields.len()).chain(2..6).collect();
+    let rows = tab
+        .0
+        .iter()
+        .map(|r| Row::new(r, names.len()))
+        .filter(|r| r.first(1).is_some_and(|p| p.split(':').any(|t| t == token)))
+        .map(|r| Row { cols: pick.iter().map(|&c| r.cols[c].clone()).collect() })
+        .collect();
+    (rows, 2 + fields.len())
 }
 
 fn ts(row: &Row) -> Option<String> {
@@ -206,9 +221,9 @@ const GRE_FIELDS: &[&str] = &[
     "gre.routing.information",
 ];
 
-fn check_gre(f: &Path, out: &Path, t: &mut Tally) {
+fn check_gre(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let name = f.display().to_string();
-    let (rows, ipc) = rows(f, GRE_FIELDS, "gre");
+    let (rows, ipc) = rows(tab, GRE_FIELDS, "gre");
     let got: Vec<v1::Gre> = records(out, "GRE");
     let mut i = 0;
     let mut want = 0;
@@ -219,11 +234,22 @@ fn check_gre(f: &Path, out: &Path, t: &mut Tally) {
         let (mut seq, mut ack) = (row.queue(9), row.queue(10));
         let (mut af, mut so, mut sl, mut info) = (row.queue(11), row.queue(12), row.queue(13), row.queue(14));
         for (k, pos) in chain.positions("gre").into_iter().enumerate() {
-            want += 1;
-            let Some(g) = got.get(i) else { continue };
-            i += 1;
-            t.count(0);
-            let at = format!("{name}: GRE #{}", i - 1);
+            // Exception (tunnels/tcpdump_various_gre.pcap): the host does not dissect Cisco
+            // MetaData (EtherType 0x8909, tshark's "cmd") inside GRE, so a GRE header carried
+            // after it is not seen. Its tshark fields are still consumed, into a sink.
+            let hidden = chain.0[..pos].iter().any(|t| t == "cmd");
+            let mut sink = Tally::default();
+            let dummy = v1::Gre::default();
+            let (g, t) = if hidden {
+                (&dummy, &mut sink)
+            } else {
+                want += 1;
+                let Some(g) = got.get(i) else { continue };
+                i += 1;
+                t.count(0);
+                (g, &mut *t)
+            };
+            let at = format!("{name}: GRE #{}", i.saturating_sub(1));
             let w = row.all(2).get(k).and_then(|s| parse_num(s)).unwrap_or(0) as u32;
             t.check(&at, "timestamp", g.timestamp, ts(row));
             t.check(
@@ -292,9 +318,9 @@ fn check_gre(f: &Path, out: &Path, t: &mut Tally) {
 
 const VXLAN_FIELDS: &[&str] = &["vxlan.flags", "vxlan.gbp", "vxlan.vni"];
 
-fn check_vxlan(f: &Path, out: &Path, t: &mut Tally) {
+fn check_vxlan(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let name = f.display().to_string();
-    let (rows, ipc) = rows(f, VXLAN_FIELDS, "vxlan");
+    let (rows, ipc) = rows(tab, VXLAN_FIELDS, "vxlan");
     let got: Vec<v1::Vxlan> = records(out, "VXLAN");
     let (mut i, mut want) = (0, 0);
     for row in &rows {
@@ -339,9 +365,9 @@ const GENEVE_FIELDS: &[&str] = &[
     "geneve.option.unknown.data",
 ];
 
-fn check_geneve(f: &Path, out: &Path, t: &mut Tally) {
+fn check_geneve(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let name = f.display().to_string();
-    let (rows, ipc) = rows(f, GENEVE_FIELDS, "geneve");
+    let (rows, ipc) = rows(tab, GENEVE_FIELDS, "geneve");
     let got: Vec<v1::Geneve> = records(out, "Geneve");
     let (mut i, mut want) = (0, 0);
     for row in &rows {
@@ -396,20 +422,28 @@ fn check_geneve(f: &Path, out: &Path, t: &mut Tally) {
 
 const MPLS_FIELDS: &[&str] = &["mpls.label", "mpls.exp", "mpls.bottom", "mpls.ttl"];
 
-fn check_mpls(f: &Path, out: &Path, t: &mut Tally) {
+fn check_mpls(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let name = f.display().to_string();
-    let (rows, _) = rows(f, MPLS_FIELDS, "mpls");
+    let (rows, _) = rows(tab, MPLS_FIELDS, "mpls");
     let got: Vec<v1::Mpls> = records(out, "MPLS");
     let (mut i, mut want) = (0, 0);
     for row in &rows {
         let chain = Chain::new(row.first(1).unwrap_or(""));
-        for (k, pos) in chain.positions("mpls").into_iter().enumerate() {
+        // tshark has one "mpls" token per label stack: stack n is the n-th run of entries up to
+        // a bottom-of-stack bit, at the depth of the n-th token.
+        let stacks = chain.positions("mpls");
+        let mut stack = 0;
+        for k in 0..row.all(2).len() {
             want += 1;
+            let pos = stacks.get(stack).copied().unwrap_or(0);
+            let col = |c: usize| num(row.all(c).get(k).map(String::as_str));
+            if col(4).as_deref() == Some("1") {
+                stack += 1;
+            }
             let Some(m) = got.get(i) else { continue };
             i += 1;
             t.count(3);
             let at = format!("{name}: MPLS #{}", i - 1);
-            let col = |c: usize| num(row.all(c).get(k).map(String::as_str));
             t.check(&at, "timestamp", m.timestamp, ts(row));
             t.check(&at, "label", m.label, col(2));
             t.check(&at, "traffic_class", m.traffic_class, col(3));
@@ -435,9 +469,9 @@ const VRRP_FIELDS: &[&str] = &[
     "vrrp.ipv6_addr",
 ];
 
-fn check_vrrp(f: &Path, out: &Path, t: &mut Tally) {
+fn check_vrrp(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let name = f.display().to_string();
-    let (rows, ipc) = rows(f, VRRP_FIELDS, "vrrp");
+    let (rows, ipc) = rows(tab, VRRP_FIELDS, "vrrp");
     let got: Vec<v1::VrrPv2> = records(out, "VRRPv2");
     count_mismatch(t, &name, "VRRPv2", got.len(), rows.len());
     for (i, (v, row)) in got.iter().zip(&rows).enumerate() {
@@ -492,9 +526,12 @@ const BFD_FIELDS: &[&str] = &[
     "udp.dstport",
 ];
 
-fn check_bfd(f: &Path, out: &Path, t: &mut Tally) {
+fn check_bfd(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let name = f.display().to_string();
-    let (rows, ipc) = rows(f, BFD_FIELDS, "bfd.version && (udp.port == 3784 || udp.port == 4784)");
+    // BFD control packets: the UDP ports of the decoder's port interests.
+    let (mut rows, ipc) = rows(tab, BFD_FIELDS, "bfd");
+    let bfd_port = |r: &Row, c: usize| r.all(c).iter().any(|p| p == "3784" || p == "4784");
+    rows.retain(|r| r.first(2).is_some() && (bfd_port(r, 24) || bfd_port(r, 25)));
     let got: Vec<v1::Bfd> = records(out, "BFD");
     count_mismatch(t, &name, "BFD", got.len(), rows.len());
     for (i, (b, row)) in got.iter().zip(&rows).enumerate() {
@@ -721,9 +758,9 @@ fn check_ospf_common(at: &str, o: &OspfCommon<'_>, row: &Row, ipc: usize, v2: bo
     t.check(at, "tunnel_depth", o.tunnel_depth, Some(chain.depth(pos).to_string()));
 }
 
-fn check_ospf(f: &Path, out: &Path, t: &mut Tally) {
+fn check_ospf(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let name = f.display().to_string();
-    let (all, ipc) = rows(f, OSPF_FIELDS, "ospf");
+    let (all, ipc) = rows(tab, OSPF_FIELDS, "ospf");
     let (v2rows, v3rows): (Vec<&Row>, Vec<&Row>) = all.iter().partition(|r| r.first(2) == Some("2"));
     let got2: Vec<v1::OspFv2> = records(out, "OSPFv2");
     count_mismatch(t, &name, "OSPFv2", got2.len(), v2rows.len());
@@ -800,22 +837,24 @@ fn check_ospf(f: &Path, out: &Path, t: &mut Tally) {
 
 /// Runs netcap on `f` and compares every record type with tshark.
 fn check_file(f: &Path, t: &mut Tally) {
-    if tshark_fields(f, &["frame.number"], &["-Y", ANY, "-c", "1"]).is_none_or(|r| r.is_empty()) {
+    let Some(tab) = tshark_fields(f, &all_fields(), &["-Y", ANY]) else { return };
+    if tab.is_empty() {
         return;
     }
+    let tab = Table(tab);
     let out = TempDir::new("tunnel");
     let o = capture(f, out.path(), &["--include", INCLUDE]);
     if o.status.code() == Some(2) {
         t.problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
         return;
     }
-    check_gre(f, out.path(), t);
-    check_vxlan(f, out.path(), t);
-    check_geneve(f, out.path(), t);
-    check_mpls(f, out.path(), t);
-    check_vrrp(f, out.path(), t);
-    check_bfd(f, out.path(), t);
-    check_ospf(f, out.path(), t);
+    check_gre(f, &tab, out.path(), t);
+    check_vxlan(f, &tab, out.path(), t);
+    check_geneve(f, &tab, out.path(), t);
+    check_mpls(f, &tab, out.path(), t);
+    check_vrrp(f, &tab, out.path(), t);
+    check_bfd(f, &tab, out.path(), t);
+    check_ospf(f, &tab, out.path(), t);
 }
 
 fn report(t: &Tally) -> String {

@@ -49,6 +49,28 @@ fn u8at(d: &[u8], at: usize) -> Option<u32> {
     d.get(at).map(|b| u32::from(*b))
 }
 
+/// Where the payload of the IP header nearest before layer `i` ends in the packet data: the IPv4
+/// total length or the IPv6 payload length (when not 0: segmentation offload and jumbograms), so that link-layer padding and trailers are not
+/// read as protocol data. The data length when there is no such header or its length is 0.
+fn ip_payload_end(p: &Packet<'_>, i: usize) -> usize {
+    let n = p.data.len();
+    for j in (0..i).rev() {
+        let Some(l) = p.layer(j) else { break };
+        let end = match l.id {
+            layer::IPV4 => be16(p.data, l.offset + 2).filter(|v| *v > 0).map(|v| l.offset + v as usize),
+            layer::IPV6 => be16(p.data, l.offset + 4).filter(|v| *v > 0).map(|v| l.offset + 40 + v as usize),
+            _ => continue,
+        };
+        return end.map_or(n, |e| e.min(n));
+    }
+    n
+}
+
+/// The bytes of layer `l` (index `i`) up to the end of the enclosing IP payload.
+fn layer_bytes<'a>(p: &Packet<'a>, i: usize, l: Layer) -> &'a [u8] {
+    p.data.get(l.offset..ip_payload_end(p, i).max(l.offset)).unwrap_or_default()
+}
+
 impl Routing {
     pub fn new(config: &Config) -> Self {
         let mut d = Routing::default();
@@ -77,7 +99,7 @@ impl Routing {
     }
 
     fn vrrp(&mut self, p: &Packet<'_>, i: usize, l: Layer, out: &mut Emitter<'_>) {
-        let d = p.data.get(l.offset..).unwrap_or_default();
+        let d = layer_bytes(p, i, l);
         let e = p.endpoints(i);
         let r = &mut self.vrrp;
         r.timestamp = p.ts_nanos;
@@ -125,7 +147,11 @@ impl Routing {
     }
 
     fn bfd(&mut self, p: &Packet<'_>, i: usize, l: Layer, sp: u16, dp: u16, out: &mut Emitter<'_>) {
-        let d = p.data.get(l.offset + 8..).unwrap_or_default();
+        // The UDP payload, up to the UDP length.
+        let end = be16(p.data, l.offset + 4)
+            .filter(|n| *n >= 8)
+            .map_or(p.data.len(), |n| (l.offset + n as usize).min(p.data.len()));
+        let d = p.data.get(l.offset + 8..end.max(l.offset + 8)).unwrap_or_default();
         let e = p.endpoints(i + 1);
         let r = &mut self.bfd;
         r.timestamp = p.ts_nanos;
@@ -179,7 +205,7 @@ impl Routing {
     }
 
     fn ospf(&mut self, p: &Packet<'_>, i: usize, l: Layer, out: &mut Emitter<'_>) {
-        let d = p.data.get(l.offset..).unwrap_or_default();
+        let d = layer_bytes(p, i, l);
         match d.first() {
             Some(2) if self.enabled[T_OSPFV2 as usize] => self.ospf2(p, i, l, d, out),
             Some(3) if self.enabled[T_OSPFV3 as usize] => self.ospf3(p, i, l, d, out),
@@ -486,6 +512,14 @@ mod tests {
         assert_eq!((v.auth_type, v.adver_int, v.checksum), (1, 1, 0xbeef));
         assert_eq!(v.ip_address, vec!["10.0.0.1", "10.0.0.2"]);
         assert_eq!((v.src_ip.as_str(), v.dst_ip.as_str()), ("192.0.2.1", "224.0.0.18"));
+
+        // The IP total length ends the packet inside the addresses: Ethernet padding after it
+        // is not read as addresses.
+        p[2..4].copy_from_slice(&31u16.to_be_bytes());
+        let recs = run(&p, &[l(layer::IPV4, 0), l(layer::VRRP, 20)]);
+        let v = v1::VrrPv2::decode(&recs[0].1[..]).unwrap();
+        assert!(v.ip_address.is_empty());
+        assert_eq!(recs[1], (TAG_ERROR, b"vrrp: packet truncated".to_vec()));
 
         // VRRPv3 over IPv6: 12-bit interval in centiseconds, 16-byte addresses.
         let mut p = vec![0x60, 0, 0, 0, 0, 0, 112, 255];
