@@ -289,7 +289,8 @@ pub fn routing_packets() -> Vec<(i64, Vec<u8>)> {
 }
 
 /// Tunnel header variants: GRE with checksum + key + sequence, GRE with routing (RFC 1701),
-/// enhanced GRE (PPTP), VXLAN with the group policy extension, Geneve with options, and an
+/// enhanced GRE (PPTP), VXLAN with the group policy extension, Geneve with options and with
+/// the critical bit, and an
 /// MPLS stack of three labels.
 pub fn tunnel_packets() -> Vec<(i64, Vec<u8>)> {
     let mut frames: Vec<Vec<u8>> = Vec::new();
@@ -327,6 +328,11 @@ pub fn tunnel_packets() -> Vec<(i64, Vec<u8>)> {
     gn.extend_from_slice(&[0xff, 0xff, 0x05, 0x02, 5, 6, 7, 8, 9, 10, 11, 12]);
     gn.extend_from_slice(&inner_eth);
     frames.push(eth(0x0800, &ipv4([203, 0, 113, 1], [203, 0, 113, 2], 17, 64, &udp(50000, 6081, &gn))));
+    // Geneve with the critical bit and one option without data.
+    let mut gn = vec![0x01, 0x40, 0x65, 0x58, 0x00, 0x00, 0x07, 0x00];
+    gn.extend_from_slice(&[0x01, 0x03, 0x81, 0x00]);
+    gn.extend_from_slice(&inner_eth);
+    frames.push(eth(0x0800, &ipv4([203, 0, 113, 3], [203, 0, 113, 4], 17, 64, &udp(50001, 6081, &gn))));
     // MPLS stack: 100 (TC 5), 200, 300 (bottom), then IPv4.
     let mut m = vec![0x00, 0x06, 0x4a, 0x40, 0x00, 0x0c, 0x80, 0x3f, 0x00, 0x12, 0xc1, 0x3e];
     m.extend_from_slice(&inner);
