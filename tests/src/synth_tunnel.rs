@@ -344,3 +344,42 @@ fn timed(frames: Vec<Vec<u8>>) -> Vec<(i64, Vec<u8>)> {
     let t0: i64 = 1_700_000_000_000_000_000;
     frames.into_iter().enumerate().map(|(i, f)| (t0 + i as i64 * 1_250_000, f)).collect()
 }
+
+/// Packets of [`routing_packets`] and [`tunnel_packets`] cut short by the capture (snap length
+/// inside the protocol header): (time, captured bytes, length on the wire). Each yields a
+/// partial record and a decoder error.
+pub fn truncated_packets() -> Vec<(i64, Vec<u8>, u32)> {
+    let r = routing_packets();
+    let t = tunnel_packets();
+    // (frame, bytes kept): Ethernet 14 + IPv4 20 (+ UDP 8) before the protocol header.
+    let cuts: [(&Vec<u8>, usize); 8] = [
+        (&r[1].1, 14 + 20 + 8 + 6),             // VRRPv2: inside the second address
+        (&r[7].1, 14 + 20 + 8 + 24 + 8 + 5),    // BFD: inside the MD5 digest
+        (&r[9].1, 14 + 20 + 8 + 24 + 3 + 3),    // BFD: inside the simple password
+        (&r[10].1, 14 + 20 + 24 + 12 + 8 + 6),  // OSPFv2 hello: inside the neighbor list
+        (&r[13].1, 14 + 20 + 24 + 4 + 52 + 10), // OSPFv2 LS update: inside the second LSA header
+        (&r[16].1, 14 + 40 + 16 + 12 + 7),      // OSPFv3 DB description: inside an LSA header
+        (&t[0].1, 14 + 20 + 4 + 6),             // GRE: inside the key
+        (&t[4].1, 14 + 20 + 8 + 8 + 2),         // Geneve: inside the first option header
+    ];
+    cuts.iter()
+        .enumerate()
+        .map(|(i, (f, n))| (1_700_000_100_000_000_000 + i as i64 * 1_000_000, f[..*n].to_vec(), f.len() as u32))
+        .collect()
+}
+
+/// The bytes of a legacy pcap file (Ethernet, microseconds) whose packets may be cut short.
+pub fn truncated_pcap_bytes(packets: &[(i64, Vec<u8>, u32)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for x in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65_535, 1] {
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    for (ts, data, orig) in packets {
+        v.extend_from_slice(&(ts.div_euclid(1_000_000_000) as u32).to_le_bytes());
+        v.extend_from_slice(&((ts.rem_euclid(1_000_000_000) / 1000) as u32).to_le_bytes());
+        v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        v.extend_from_slice(&orig.to_le_bytes());
+        v.extend_from_slice(data);
+    }
+    v
+}
