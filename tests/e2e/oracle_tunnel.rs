@@ -775,8 +775,9 @@ fn check_ospf(f: &Path, tab: &Table, out: &Path, t: &mut Tally) {
     let (all, ipc) = rows(tab, OSPF_FIELDS, "ospf");
     let (frames, _) = rows(tab, FRAME_FIELDS, "ospf");
     let cut: Vec<bool> = frames.iter().map(|r| r.first(2) != r.first(3)).collect();
-    let (v2rows, v3rows): (Vec<(&Row, bool)>, Vec<(&Row, bool)>) =
-        all.iter().zip(cut).partition(|(r, _)| r.first(2) == Some("2"));
+    // (row, cut short) per packet, by version.
+    type Rows<'a> = Vec<(&'a Row, bool)>;
+    let (v2rows, v3rows): (Rows<'_>, Rows<'_>) = all.iter().zip(cut).partition(|(r, _)| r.first(2) == Some("2"));
     let got2: Vec<v1::OspFv2> = records(out, "OSPFv2");
     count_mismatch(t, &name, "OSPFv2", got2.len(), v2rows.len());
     for (i, (o, &(row, cut))) in got2.iter().zip(&v2rows).enumerate() {
