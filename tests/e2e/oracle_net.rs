@@ -133,7 +133,11 @@ impl T<'_> {
 
     /// Every occurrence as decimal numbers, joined by `,`.
     fn nums(&self, f: &str) -> String {
-        self.all(f).iter().map(|s| parse_num(s).map(|v| v.to_string()).unwrap_or_else(|| s.to_string())).collect::<Vec<_>>().join(",")
+        self.all(f)
+            .iter()
+            .map(|s| parse_num(s).map(|v| v.to_string()).unwrap_or_else(|| s.to_string()))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -297,13 +301,7 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
     }
 }
 
-fn icmpv6(
-    t: &T<'_>,
-    ts: &str,
-    mut r: Row,
-    ctx: impl Fn(&mut Row),
-    want: &mut HashMap<&'static str, Vec<Row>>,
-) {
+fn icmpv6(t: &T<'_>, ts: &str, mut r: Row, ctx: impl Fn(&mut Row), want: &mut HashMap<&'static str, Vec<Row>>) {
     let ty = t.num("icmpv6.type", 0).parse::<u32>().unwrap_or(0);
     let code = t.num("icmpv6.code", 0).parse::<u32>().unwrap_or(0);
     r.push(("type_code", (ty << 8 | code).to_string()));
@@ -415,7 +413,14 @@ fn igmp(t: &T<'_>, r: &mut Row) {
             let n = t.num("igmp.num_src", i).parse::<usize>().unwrap_or(0);
             let srcs = saddr.get(si..(si + n).min(saddr.len())).unwrap_or_default().join(";");
             si += n;
-            recs.push(format!("{}/{}/{}/{}/{}", t.num("igmp.record_type", i), t.num("igmp.aux_data_len", i), n, m, srcs));
+            recs.push(format!(
+                "{}/{}/{}/{}/{}",
+                t.num("igmp.record_type", i),
+                t.num("igmp.aux_data_len", i),
+                n,
+                m,
+                srcs
+            ));
         }
         r.push(("group_records", recs.join(" ")));
     } else {
@@ -516,7 +521,10 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("target_address", r.target_address.clone()));
         w.push(("options", opts(&r.options)));
         ctx(&mut w, &r.src_ip, &r.dst_ip);
-        assert_eq!((r.router, r.solicited, r.r#override), (r.flags & 0x80 != 0, r.flags & 0x40 != 0, r.flags & 0x20 != 0));
+        assert_eq!(
+            (r.router, r.solicited, r.r#override),
+            (r.flags & 0x80 != 0, r.flags & 0x40 != 0, r.flags & 0x20 != 0)
+        );
         m.entry("ICMPv6NeighborAdvertisement").or_default().push(w);
     }
     for r in records::<v1::Igmp>(dir, "IGMP") {
@@ -632,10 +640,8 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut HashMap<&'stati
     let got = ours(out.path());
     let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for ty in TYPES.split(',') {
-        let sides = Sides {
-            ours: got.get(ty).cloned().unwrap_or_default(),
-            want: want.get(ty).cloned().unwrap_or_default(),
-        };
+        let sides =
+            Sides { ours: got.get(ty).cloned().unwrap_or_default(), want: want.get(ty).cloned().unwrap_or_default() };
         *counts.entry(ty).or_default() += compare(&format!("{name}: {ty}"), &sides, problems);
     }
 }
@@ -710,8 +716,13 @@ fn net_records_agree_with_tshark() {
     // The synthesized capture: what the corpus lacks.
     let dir = TempDir::new("net-synth");
     let synth = dir.path().join("synth_net.pcap");
-    netcap_tests::pcap::write_pcap(&synth, netcap_tests::pcap::LINKTYPE_ETHERNET, false, &netcap_tests::synth_net::packets())
-        .expect("write synthesized pcap");
+    netcap_tests::pcap::write_pcap(
+        &synth,
+        netcap_tests::pcap::LINKTYPE_ETHERNET,
+        false,
+        &netcap_tests::synth_net::packets(),
+    )
+    .expect("write synthesized pcap");
     let mut synth_counts = HashMap::new();
     check_file(&synth, &mut problems, &mut synth_counts);
     if let Ok(keep) = std::env::var("NETCAP_KEEP_SYNTH") {

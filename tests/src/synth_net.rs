@@ -111,7 +111,16 @@ fn icmp6_messages() -> Vec<(Vec<u8>, [u8; 16])> {
         (cat(&[&[128, 0, 0x11, 0x22, 0x03, 0xe8, 0, 5], b"ping"]), B6),
         (cat(&[&[129, 0, 0x11, 0x22, 0x03, 0xe8, 0, 5], b"ping"]), B6),
         (cat(&[&[133, 0, 0, 0, 0, 0, 0, 0], &slla]), ALL_NODES),
-        (cat(&[&[134, 0, 0, 0, 64, 0x48, 0x07, 0x08, 0, 0, 0x75, 0x30, 0, 0, 0x03, 0xe8], &slla, &mtu, &prefix, &rdnss]), ALL_NODES),
+        (
+            cat(&[
+                &[134, 0, 0, 0, 64, 0x48, 0x07, 0x08, 0, 0, 0x75, 0x30, 0, 0, 0x03, 0xe8],
+                &slla,
+                &mtu,
+                &prefix,
+                &rdnss,
+            ]),
+            ALL_NODES,
+        ),
         (cat(&[&[135, 0, 0, 0, 0, 0, 0, 0], &B6, &slla]), B6),
         (cat(&[&[136, 0, 0, 0, 0x60, 0, 0, 0], &B6, &tlla]), A6),
         // Neighbour advertisement with a 16-octet (EUI-64) target link-layer address option.
@@ -172,7 +181,10 @@ pub fn packets() -> Vec<(i64, Vec<u8>)> {
     // Hop-by-hop: MLD report behind router alert + PadN; Pad1 x2 + an unknown option; jumbo.
     let mld = [131, 0, 0, 0, 0, 0, 0, 0, 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xfb];
     frames.push(eth(0x86dd, &ip6(0, &cat(&[&[58, 0, 5, 2, 0, 0, 1, 0], &mld]))));
-    frames.push(eth(0x86dd, &ip6(0, &cat(&[&[17, 1, 0, 0, 0x3e, 2, 0xab, 0xcd, 1, 6, 0, 0, 0, 0, 0, 0], &udp(5000, 5001, b"x")]))));
+    frames.push(eth(
+        0x86dd,
+        &ip6(0, &cat(&[&[17, 1, 0, 0, 0x3e, 2, 0xab, 0xcd, 1, 6, 0, 0, 0, 0, 0, 0], &udp(5000, 5001, b"x")])),
+    ));
     let jumbo_payload = cat(&[&[17, 0, 0xc2, 4, 0, 0, 0, 0], &udp(5000, 5001, b"jumbo")]);
     let mut jumbo_hbh = jumbo_payload.clone();
     jumbo_hbh[4..8].copy_from_slice(&(jumbo_payload.len() as u32).to_be_bytes());

@@ -160,11 +160,7 @@ fn set_hex_colon(s: &mut String, b: &[u8]) {
 
 /// RFC 3376 4.1.1 / 4.1.7: codes >= 128 are a floating-point value.
 fn igmp_code(c: u8) -> u32 {
-    if c < 128 {
-        u32::from(c)
-    } else {
-        (u32::from(c & 0x0f) | 0x10) << (((c >> 4) & 7) + 3)
-    }
+    if c < 128 { u32::from(c) } else { (u32::from(c & 0x0f) | 0x10) << (((c >> 4) & 7) + 3) }
 }
 
 /// Where the IP payload around layer `at` ends by its IP header's length field (which may lie

@@ -82,7 +82,12 @@ fn icmpv4_echo_redirect_and_frag_needed() {
     let r: v1::IcmPv4 = one(&run(&p, &[l(layer::IPV4, 0), l(layer::ICMPV4, 20)]), T_ICMPV4);
     assert_eq!((r.mtu, r.type_code), (1500, 0x0304));
 
-    every_cut(&ip4(1, &[8, 0, 0xab, 0xcd, 0x12, 0x34, 0, 7], 0), &[l(layer::IPV4, 0), l(layer::ICMPV4, 20)], 20, T_ICMPV4);
+    every_cut(
+        &ip4(1, &[8, 0, 0xab, 0xcd, 0x12, 0x34, 0, 7], 0),
+        &[l(layer::IPV4, 0), l(layer::ICMPV4, 20)],
+        20,
+        T_ICMPV4,
+    );
 }
 
 fn ra_message() -> Vec<u8> {
@@ -103,14 +108,20 @@ fn icmpv6_router_advertisement_with_options() {
     assert_eq!((i.r#type, i.type_code, i.checksum), (134, 134 << 8, 0x1234));
     assert_eq!((i.src_ip.as_str(), i.dst_ip.as_str()), ("fe80::1", "ff02::1"));
     let r: v1::IcmPv6RouterAdvertisement = one(&recs, T_ICMPV6_RA);
-    assert_eq!((r.hop_limit, r.flags, r.router_lifetime, r.reachable_time, r.retrans_timer), (64, 0xc0, 0x0708, 30000, 1000));
+    assert_eq!(
+        (r.hop_limit, r.flags, r.router_lifetime, r.reachable_time, r.retrans_timer),
+        (64, 0xc0, 0x0708, 30000, 1000)
+    );
     assert_eq!(r.options.len(), 3);
     assert_eq!((r.options[0].r#type, r.options[0].length), (1, 1));
     assert_eq!(r.options[0].link_layer_address, "c2:00:54:f5:00:00");
     assert_eq!(r.options[0].data, vec![0xc2, 0, 0x54, 0xf5, 0, 0]);
     assert_eq!(r.options[1].mtu, 1500);
     let pi = &r.options[2];
-    assert_eq!((pi.prefix_length, pi.prefix_flags, pi.valid_lifetime, pi.preferred_lifetime), (64, 0xc0, 2592000, 604800));
+    assert_eq!(
+        (pi.prefix_length, pi.prefix_flags, pi.valid_lifetime, pi.preferred_lifetime),
+        (64, 0xc0, 2592000, 604800)
+    );
     assert_eq!(pi.prefix, "2001:db8:0:1::");
     every_cut(&p, &[l(layer::IPV6, 0), l(layer::ICMPV6, 40)], 40, T_ICMPV6);
 }
