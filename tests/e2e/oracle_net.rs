@@ -180,7 +180,29 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let (mut n4, mut n6) = (0usize, 0usize);
     let mut last_v6 = false;
+    // Tunnel depth: one more inside each GRE, VXLAN or Geneve header, an MPLS label stack, and an
+    // IP header directly inside another (IP-in-IP, IPv6-in-IPv4).
+    let (mut depth, mut ip_seen, mut after_tunnel, mut mpls_seen) = (0u32, false, false, false);
     for (ti, tok) in tokens.iter().enumerate() {
+        match *tok {
+            "gre" | "vxlan" | "geneve" => {
+                depth += 1;
+                after_tunnel = true;
+            }
+            "mpls" if !mpls_seen => {
+                depth += 1;
+                after_tunnel = true;
+                mpls_seen = true;
+            }
+            "ip" | "ipv6" => {
+                if ip_seen && !after_tunnel {
+                    depth += 1;
+                }
+                ip_seen = true;
+                after_tunnel = false;
+            }
+            _ => {}
+        }
         // Wireshark lists IGMP twice (`ip:igmp:igmp`); one header.
         if *tok == "igmp" && ti > 0 && tokens[ti - 1] == "igmp" {
             continue;
@@ -194,6 +216,7 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
             };
             r.push(("src_ip", s));
             r.push(("dst_ip", d));
+            r.push(("tunnel_depth", depth.to_string()));
         };
         let k = *counts.get(tok).unwrap_or(&0);
         let mut r: Row = vec![("timestamp", ts.clone())];
@@ -434,9 +457,10 @@ fn igmp(t: &T<'_>, r: &mut Row) {
 fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
     use netcap_proto::v1;
     let mut m: HashMap<&'static str, Vec<Row>> = HashMap::new();
-    let ctx = |r: &mut Row, s: &str, d: &str| {
+    let ctx = |r: &mut Row, s: &str, d: &str, depth: u32| {
         r.push(("src_ip", s.to_string()));
         r.push(("dst_ip", d.to_string()));
+        r.push(("tunnel_depth", depth.to_string()));
     };
     let opts = |o: &[v1::IcmPv6Option]| -> String {
         o.iter()
@@ -472,7 +496,7 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("gateway", r.gateway.clone()));
         w.push(("mtu", r.mtu.to_string()));
         w.push(("pointer", r.pointer.to_string()));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         assert_eq!(r.type_code, r.r#type << 8 | r.code);
         m.entry("ICMPv4").or_default().push(w);
     }
@@ -480,7 +504,7 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         let mut w: Row = vec![("timestamp", r.timestamp.to_string())];
         w.push(("type_code", r.type_code.to_string()));
         w.push(("checksum", r.checksum.to_string()));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("ICMPv6").or_default().push(w);
     }
     for r in records::<v1::IcmPv6Echo>(dir, "ICMPv6Echo") {
@@ -488,13 +512,13 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("identifier", r.identifier.to_string()));
         w.push(("seq_number", r.seq_number.to_string()));
         w.push(("type", r.r#type.to_string()));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("ICMPv6Echo").or_default().push(w);
     }
     for r in records::<v1::IcmPv6RouterSolicitation>(dir, "ICMPv6RouterSolicitation") {
         let mut w: Row = vec![("timestamp", r.timestamp.to_string())];
         w.push(("options", opts(&r.options)));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("ICMPv6RouterSolicitation").or_default().push(w);
     }
     for r in records::<v1::IcmPv6RouterAdvertisement>(dir, "ICMPv6RouterAdvertisement") {
@@ -505,14 +529,14 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("reachable_time", r.reachable_time.to_string()));
         w.push(("retrans_timer", r.retrans_timer.to_string()));
         w.push(("options", opts(&r.options)));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("ICMPv6RouterAdvertisement").or_default().push(w);
     }
     for r in records::<v1::IcmPv6NeighborSolicitation>(dir, "ICMPv6NeighborSolicitation") {
         let mut w: Row = vec![("timestamp", r.timestamp.to_string())];
         w.push(("target_address", r.target_address.clone()));
         w.push(("options", opts(&r.options)));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("ICMPv6NeighborSolicitation").or_default().push(w);
     }
     for r in records::<v1::IcmPv6NeighborAdvertisement>(dir, "ICMPv6NeighborAdvertisement") {
@@ -520,7 +544,7 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("flags", r.flags.to_string()));
         w.push(("target_address", r.target_address.clone()));
         w.push(("options", opts(&r.options)));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         assert_eq!(
             (r.router, r.solicited, r.r#override),
             (r.flags & 0x80 != 0, r.flags & 0x40 != 0, r.flags & 0x20 != 0)
@@ -555,7 +579,7 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
             })
             .collect();
         w.push(("group_records", g.join(" ")));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("IGMP").or_default().push(w);
     }
     for r in records::<v1::IPv6HopByHop>(dir, "IPv6HopByHop") {
@@ -570,7 +594,7 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         for o in &r.options {
             assert_eq!(o.actual_length, if o.option_type == 0 { 1 } else { o.option_length + 2 });
         }
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("IPv6HopByHop").or_default().push(w);
     }
     for r in records::<v1::IPv6Fragment>(dir, "IPv6Fragment") {
@@ -581,7 +605,7 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("reserved2", r.reserved2.to_string()));
         w.push(("more_fragments", u32::from(r.more_fragments).to_string()));
         w.push(("identification", r.identification.to_string()));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("IPv6Fragment").or_default().push(w);
     }
     for r in records::<v1::IpSecAh>(dir, "IPSecAH") {
@@ -592,14 +616,14 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("spi", r.spi.to_string()));
         w.push(("seq", r.seq.to_string()));
         w.push(("icv", r.authentication_data.iter().map(|b| format!("{b:02x}")).collect()));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("IPSecAH").or_default().push(w);
     }
     for r in records::<v1::IpSecEsp>(dir, "IPSecESP") {
         let mut w: Row = vec![("timestamp", r.timestamp.to_string())];
         w.push(("spi", r.spi.to_string()));
         w.push(("seq", r.seq.to_string()));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("IPSecESP").or_default().push(w);
     }
     for r in records::<v1::Sctp>(dir, "SCTP") {
@@ -611,7 +635,7 @@ fn ours(dir: &Path) -> HashMap<&'static str, Vec<Row>> {
         w.push(("chunk_types", join(r.chunks.iter().map(|c| c.r#type))));
         w.push(("chunk_flags", join(r.chunks.iter().map(|c| c.flags))));
         w.push(("chunk_lengths", join(r.chunks.iter().map(|c| c.length))));
-        ctx(&mut w, &r.src_ip, &r.dst_ip);
+        ctx(&mut w, &r.src_ip, &r.dst_ip, r.tunnel_depth);
         m.entry("SCTP").or_default().push(w);
     }
     m
