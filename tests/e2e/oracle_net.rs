@@ -416,11 +416,15 @@ fn igmp(t: &T<'_>, r: &mut Row) {
     let version = t.num("igmp.version", 0);
     let ty = t.num("igmp.type", 0);
     r.push(("version", version.clone()));
-    r.push(("type", ty.clone()));
-    r.push(("checksum", t.num("igmp.checksum", 0)));
-    r.push(("max_response_time", t.num("igmp.max_resp", 0)));
+    // Other IGMP types (DVMRP, mtrace, multicast router discovery, ...) have no version; the
+    // record has their type and checksum only, which Wireshark's sub-dissectors may not show.
+    let other = version == "0";
+    let any_if_other = |v: String| if other { ANY.to_string() } else { v };
+    r.push(("type", if other && t.raw("igmp.type").is_empty() { ANY.into() } else { ty.clone() }));
+    r.push(("checksum", any_if_other(t.num("igmp.checksum", 0))));
+    r.push(("max_response_time", any_if_other(t.num("igmp.max_resp", 0))));
     let report3 = ty == "34";
-    r.push(("group_address", if report3 { String::new() } else { t.at("igmp.maddr", 0) }));
+    r.push(("group_address", any_if_other(if report3 { String::new() } else { t.at("igmp.maddr", 0) })));
     r.push(("supress_router_processing", t.num("igmp.s", 0)));
     r.push(("robustness_value", t.num("igmp.qrv", 0)));
     r.push(("interval_time", t.num("igmp.qqic", 0)));

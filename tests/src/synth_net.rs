@@ -140,6 +140,13 @@ fn igmp_messages() -> Vec<Vec<u8>> {
         vec![0x11, 10, 0, 0, 239, 1, 2, 3],
         vec![0x16, 0, 0, 0, 239, 1, 2, 3],
         vec![0x17, 0, 0, 0, 239, 1, 2, 3],
+        // A 10-byte query is v1/v2 (v3 needs 12 bytes); DVMRP, mtrace and multicast router
+        // discovery have no version.
+        vec![0x11, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        vec![0x11, 50, 0, 0, 0, 0, 0, 0, 0, 0],
+        vec![0x13, 0, 0, 0, 0, 0, 0, 0],
+        vec![0x1e, 20, 0, 0, 224, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        vec![0x30, 20, 0x12, 0x34, 0, 1, 0, 2],
         // v3 query: max resp code 0x8f, S flag, QRV 2, QQIC 0x90, two sources.
         vec![0x11, 0x8f, 0, 0, 239, 1, 2, 3, 0x0a, 0x90, 0, 2, 10, 0, 0, 1, 10, 0, 0, 2],
         // v3 report: three group records, the second with a source, the third with aux data.

@@ -146,6 +146,8 @@ fn icmpv6_echo_ns_na_rs() {
     let r: v1::IcmPv6NeighborAdvertisement = one(&run(&ip6(58, &na), &layers), T_ICMPV6_NA);
     assert_eq!((r.flags, r.router, r.solicited, r.r#override), (0xa0, true, false, true));
     assert_eq!((r.target_address.as_str(), r.options[0].r#type), ("ff02::1", 2));
+    every_cut(&ip6(58, &na), &layers, 40, T_ICMPV6);
+    every_cut(&ip6(58, &[128, 0, 0, 0, 0, 9, 0, 3]), &layers, 40, T_ICMPV6);
 
     // A zero-length option stops option parsing with an error.
     let recs = run(&ip6(58, &[133, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]), &layers);
@@ -254,4 +256,21 @@ fn disabled_types_are_not_emitted_and_lists_are_reused() {
     assert_eq!(e.iter().map(|e| e.tag).collect::<Vec<_>>(), vec![T_ICMPV6_RA, T_ICMPV6_RA]);
     let second = v1::IcmPv6RouterAdvertisement::decode(e[1].bytes).unwrap();
     assert_eq!(second.options.len(), 1, "the previous packet's options are gone");
+}
+
+#[test]
+fn inner_packets_use_the_inner_addresses_and_depth() {
+    // IPv4-in-IPv4: the inner header has other addresses; the ICMP echo is at depth 1.
+    let mut inner = ip4(1, &[8, 0, 0, 0, 0, 1, 0, 2], 0);
+    inner[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    inner[16..20].copy_from_slice(&[10, 0, 0, 2]);
+    let p = ip4(4, &inner, 0);
+    let d1 = 1 << layer::DEPTH_SHIFT;
+    let layers = [
+        l(layer::IPV4, 0),
+        Layer { id: layer::IPV4, flags: d1, offset: 20 },
+        Layer { id: layer::ICMPV4, flags: d1, offset: 40 },
+    ];
+    let r: v1::IcmPv4 = one(&run(&p, &layers), T_ICMPV4);
+    assert_eq!((r.src_ip.as_str(), r.dst_ip.as_str(), r.tunnel_depth, r.seq), ("10.0.0.1", "10.0.0.2", 1, 2));
 }
