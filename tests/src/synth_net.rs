@@ -192,10 +192,12 @@ pub fn packets() -> Vec<(i64, Vec<u8>)> {
         0x86dd,
         &ip6(0, &cat(&[&[17, 1, 0, 0, 0x3e, 2, 0xab, 0xcd, 1, 6, 0, 0, 0, 0, 0, 0], &udp(5000, 5001, b"x")])),
     ));
-    let jumbo_payload = cat(&[&[17, 0, 0xc2, 4, 0, 0, 0, 0], &udp(5000, 5001, b"jumbo")]);
-    let mut jumbo_hbh = jumbo_payload.clone();
-    jumbo_hbh[4..8].copy_from_slice(&(jumbo_payload.len() as u32).to_be_bytes());
-    frames.push(eth(0x86dd, &ip6_len(0, A6, B6, Some(0), &jumbo_hbh)));
+    // A jumbogram: payload length 0, the jumbo option gives 65544 (hop-by-hop header and 65536
+    // bytes with no next header).
+    let mut jumbo = vec![59, 0, 0xc2, 4];
+    jumbo.extend_from_slice(&65544u32.to_be_bytes());
+    jumbo.resize(65544, 0);
+    frames.push(eth(0x86dd, &ip6_len(0, A6, B6, Some(0), &jumbo)));
     // Fragments: first (offset 0, M) and last (offset 2 = 16 bytes) of a UDP datagram.
     let dgram = udp(5000, 5001, &[7; 16]);
     frames.push(eth(0x86dd, &ip6(44, &cat(&[&[17, 0, 0, 1, 0xca, 0xfe, 0xba, 0xbe], &dgram[..16]]))));
