@@ -16,10 +16,13 @@ use std::path::Path;
 const FIELDS: &[&str] = &[
     "frame.time_epoch",
     "frame.protocols",
+    "_ws.short",
+    "_ws.malformed",
     "ip.src",
     "ip.dst",
     "ip.len",
     "ip.hdr_len",
+    "ip.flags.mf",
     "ip.frag_offset",
     "ip.opt.type",
     "ipv6.src",
@@ -104,6 +107,8 @@ ICMPv6RouterSolicitation,ICMPv6RouterAdvertisement,IGMP,IPv6HopByHop,IPv6Fragmen
 /// A record or a tshark row projected to (field, text) pairs; tshark's side may say [`ANY`].
 type Row = Vec<(&'static str, String)>;
 const ANY: &str = "\u{1}any";
+/// Marks a tshark value that ours must start with (Wireshark stopped at a malformed part).
+const PREFIX: &str = "\u{2}";
 
 /// One tshark row with column lookup by field name.
 struct T<'a> {
@@ -154,9 +159,8 @@ fn host_reaches(tokens: &[&str]) -> bool {
     if !matches!(tokens.first().copied(), Some("eth" | "sll" | "null" | "loop" | "raw" | "ip" | "ipv6")) {
         return false;
     }
-    // Encapsulations the host does not follow: AYIYA and Teredo (IPv6 in UDP), MPLS pseudowires
-    // with a control word, ERSPAN.
-    !tokens.iter().any(|t| matches!(*t, "ayiya" | "teredo" | "pwethcw" | "erspan"))
+    // Encapsulations the host does not follow: AYIYA and Teredo (IPv6 in UDP).
+    !tokens.iter().any(|t| matches!(*t, "ayiya" | "teredo"))
 }
 
 /// Per record type: our rows and tshark's.
@@ -178,6 +182,15 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
     if !host_reaches(tokens) {
         return;
     }
+    // The host (etherparse) gives no ICMP layer when the 8-byte ICMP header itself is cut short
+    // by the capture (malformed/zeek_trunc_icmp-header-trunc.pcap); Wireshark shows its first
+    // fields.
+    if matches!(tokens.last().copied(), Some("icmp" | "icmpv6")) && !t.raw("_ws.short").is_empty() {
+        return;
+    }
+    // In a first fragment (offset 0, more fragments) the host dissects a TCP or UDP header only,
+    // not ICMP, ICMPv6, IGMP or SCTP, which Wireshark dissects with reassembly off.
+    let mut in_fragment = false;
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let (mut n4, mut n6) = (0usize, 0usize);
     let mut last_v6 = false;
@@ -219,6 +232,9 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
             r.push(("dst_ip", d));
             r.push(("tunnel_depth", depth.to_string()));
         };
+        if in_fragment && matches!(*tok, "icmp" | "icmpv6" | "igmp" | "sctp") {
+            break;
+        }
         let k = *counts.get(tok).unwrap_or(&0);
         let mut r: Row = vec![("timestamp", ts.clone())];
         match *tok {
@@ -230,6 +246,7 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
                 if !matches!(t.at("ip.frag_offset", n4 - 1).as_str(), "" | "0") {
                     break;
                 }
+                in_fragment |= t.at("ip.flags.mf", n4 - 1) == "1";
             }
             "ipv6" => {
                 n6 += 1;
@@ -250,8 +267,9 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
                 // With a loose/strict source route option (131/137), Wireshark shows the route's
                 // last address as ip.dst; the record has the header's destination field.
                 if n4 == 1 && t.all("ip.opt.type").iter().any(|o| matches!(*o, "131" | "137")) {
-                    let last = r.len() - 1;
-                    r[last].1 = ANY.into();
+                    for f in r.iter_mut().filter(|f| f.0 == "dst_ip") {
+                        f.1 = ANY.into();
+                    }
                 }
                 want.entry("ICMPv4").or_default().push(r);
             }
@@ -278,8 +296,11 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
                 // packet has a single options header.
                 let single = all.iter().filter(|t| matches!(**t, "ipv6.hopopts" | "ipv6.dstopts")).count() == 1;
                 if single {
-                    r.push(("option_types", t.nums("ipv6.opt.type")));
-                    r.push(("option_lengths", t.nums("ipv6.opt.length")));
+                    // Wireshark stops at a malformed option (ip/tcpdump_ipv6-too-long-jumbo.pcap);
+                    // the record lists the options up to the end of the header.
+                    let pre = if t.raw("_ws.malformed").is_empty() { "" } else { PREFIX };
+                    r.push(("option_types", format!("{pre}{}", t.nums("ipv6.opt.type"))));
+                    r.push(("option_lengths", format!("{pre}{}", t.nums("ipv6.opt.length"))));
                     r.push(("router_alert", t.nums("ipv6.opt.router_alert")));
                     r.push(("jumbo", t.nums("ipv6.opt.jumbo")));
                 } else {
@@ -303,6 +324,7 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
                 if !matches!(t.at("ipv6.fraghdr.offset", k).as_str(), "" | "0") {
                     break;
                 }
+                in_fragment |= t.at("ipv6.fraghdr.more", k) == "1";
             }
             "ah" => {
                 r.push(("next_header", t.num("ah.next_header", k)));
@@ -310,9 +332,15 @@ fn expect(t: &T<'_>, want: &mut HashMap<&'static str, Vec<Row>>) {
                 r.push(("reserved", t.num("ah.reserved", k)));
                 r.push(("spi", t.num("ah.spi", k)));
                 r.push(("seq", t.num("ah.sequence", k)));
-                r.push(("icv", t.at("ah.icv", k).replace(':', "")));
+                // A zero length field leaves no room for an ICV: Wireshark prints <MISSING>.
+                r.push(("icv", t.at("ah.icv", k).replace(':', "").replace("<MISSING>", "")));
                 ctx(&mut r);
                 want.entry("IPSecAH").or_default().push(r);
+                // The host (etherparse) stops at an AH header whose length field is 0 (shorter
+                // than the fixed 12 bytes; ip/zeek_ipv6_zero_len_ah.pcap); Wireshark goes on.
+                if t.at("ah.length", k) == "0" {
+                    break;
+                }
             }
             "esp" => {
                 r.push(("spi", t.num("esp.spi", k)));
@@ -707,7 +735,11 @@ fn compare(what: &str, s: &Sides, problems: &mut Vec<String>) -> usize {
         match (s.ours.get(i), s.want.get(j)) {
             (Some(o), Some(w)) if ts(o) == ts(w) => {
                 for ((field, a), (_, b)) in o.iter().zip(w) {
-                    if b != ANY && a != b {
+                    let same = match b.strip_prefix(PREFIX) {
+                        Some(rest) => a.starts_with(rest),
+                        None => b == ANY || a == b,
+                    };
+                    if !same {
                         report(format!("{what} at {}: {field}: ours {a:?}, tshark {b:?}", ts(o)), problems);
                     }
                 }

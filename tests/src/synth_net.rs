@@ -210,6 +210,11 @@ pub fn packets() -> Vec<(i64, Vec<u8>)> {
     // IPsec ESP over IPv4 and IPv6 (opaque payload).
     frames.push(eth(0x0800, &ip4(50, &cat(&[&[0, 0, 0x20, 0x02, 0, 0, 0, 1], &[0x5a; 40]]))));
     frames.push(eth(0x86dd, &ip6(50, &cat(&[&[0xc0, 0, 0, 0x03, 0, 0, 0, 9], &[0xa5; 33]]))));
+    // ESP in UDP 4500 (NAT traversal), and what is not ESP there: IKE behind the non-ESP marker
+    // and a NAT keepalive.
+    frames.push(eth(0x0800, &ip4(17, &udp(4500, 4500, &cat(&[&[0, 0, 0x30, 0x04, 0, 0, 0, 2], &[0x77; 24]])))));
+    frames.push(eth(0x0800, &ip4(17, &udp(4500, 4500, &cat(&[&[0, 0, 0, 0], &[0x11; 28]])))));
+    frames.push(eth(0x0800, &ip4(17, &udp(4500, 4500, &[0xff]))));
     // SCTP: INIT, INIT ACK (over IPv6), bundled DATA + SACK, HEARTBEAT, ABORT with the T bit.
     let init = [1, 0, 0, 20, 0xab, 0xcd, 0xef, 0x01, 0, 1, 0, 0, 0, 10, 0, 10, 0x11, 0x22, 0x33, 0x44];
     frames.push(eth(0x0800, &ip4(132, &sctp(0, &[&init]))));

@@ -12,8 +12,12 @@ use netcap_proto::v1;
 use netcap_sdk::{Config, Emitter, Layer, Packet, fmt, layer};
 
 /// Layer names the decoder asks the host for.
-pub const LAYERS: [&str; 8] =
-    ["icmpv4", "icmpv6", "igmp", "ipv6-hop-by-hop", "ipv6-fragment", "ipsec-ah", "ipsec-esp", "sctp"];
+/// `udp:4500` brings UDP-encapsulated ESP (RFC 3948, NAT traversal), which Wireshark dissects too.
+pub const LAYERS: [&str; 9] =
+    ["icmpv4", "icmpv6", "igmp", "ipv6-hop-by-hop", "ipv6-fragment", "ipsec-ah", "ipsec-esp", "sctp", "udp:4500"];
+
+/// The NAT-traversal port of UDP-encapsulated ESP.
+const ESP_IN_UDP_PORT: u16 = 4500;
 
 /// Type ids: indexes into [`RECORD_TYPES`].
 pub const T_ICMPV4: u16 = 0;
@@ -228,6 +232,7 @@ impl Net {
                 layer::IPSEC_AH if self.on(T_AH) => self.ah(p, i, l, out),
                 layer::IPSEC_ESP if self.on(T_ESP) => self.esp(p, i, l, out),
                 layer::SCTP if self.on(T_SCTP) => self.sctp(p, i, l, out),
+                layer::UDP if self.on(T_ESP) => self.esp_in_udp(p, i, l, out),
                 _ => {}
             }
         }
@@ -567,6 +572,22 @@ impl Net {
         if v.short {
             out.error("ipsec-esp: truncated");
         }
+    }
+
+    /// ESP inside UDP port 4500 (RFC 3948): not when the payload starts with the four zero
+    /// bytes of the non-ESP marker (IKE) or is the one-byte NAT keepalive.
+    fn esp_in_udp(&mut self, p: &Packet<'_>, at: usize, l: Layer, out: &mut Emitter<'_>) {
+        let Some(h) = p.data.get(l.offset..l.offset + 8) else { return };
+        let (sp, dp) = (u16::from_be_bytes([h[0], h[1]]), u16::from_be_bytes([h[2], h[3]]));
+        if sp != ESP_IN_UDP_PORT && dp != ESP_IN_UDP_PORT {
+            return;
+        }
+        let esp = Layer { id: layer::IPSEC_ESP, flags: l.flags, offset: l.offset + 8 };
+        let body = layer_bytes(p, at, esp).0;
+        if body.is_empty() || body == [0xff] || body.starts_with(&[0, 0, 0, 0]) {
+            return;
+        }
+        self.esp(p, at + 1, esp, out);
     }
 
     fn sctp(&mut self, p: &Packet<'_>, at: usize, l: Layer, out: &mut Emitter<'_>) {

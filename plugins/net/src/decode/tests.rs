@@ -274,3 +274,21 @@ fn inner_packets_use_the_inner_addresses_and_depth() {
     let r: v1::IcmPv4 = one(&run(&p, &layers), T_ICMPV4);
     assert_eq!((r.src_ip.as_str(), r.dst_ip.as_str(), r.tunnel_depth, r.seq), ("10.0.0.1", "10.0.0.2", 1, 2));
 }
+
+#[test]
+fn esp_in_udp_4500_but_not_ike_or_keepalive() {
+    let layers = [l(layer::IPV4, 0), l(layer::UDP, 20)];
+    let udp = |payload: &[u8]| {
+        let mut v = vec![0x11, 0x94, 0x11, 0x94, 0, (8 + payload.len()) as u8, 0, 0];
+        v.extend_from_slice(payload);
+        ip4(17, &v, 0)
+    };
+    let recs = run(&udp(&[0, 0, 0x10, 1, 0, 0, 0, 7, 0xaa, 0xbb]), &layers);
+    let r: v1::IpSecEsp = one(&recs, T_ESP);
+    assert_eq!((r.spi, r.seq, r.len_encrypted, r.src_ip.as_str()), (0x1001, 7, 2, "192.0.2.1"));
+    assert!(run(&udp(&[0, 0, 0, 0, 1, 2, 3, 4]), &layers).is_empty(), "IKE after the non-ESP marker");
+    assert!(run(&udp(&[0xff]), &layers).is_empty(), "NAT keepalive");
+    let mut other = udp(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    other[20..24].copy_from_slice(&[0, 53, 0, 53]);
+    assert!(run(&other, &layers).is_empty(), "another port");
+}
