@@ -159,8 +159,10 @@ fn host_reaches(tokens: &[&str]) -> bool {
     if !matches!(tokens.first().copied(), Some("eth" | "sll" | "null" | "loop" | "raw" | "ip" | "ipv6")) {
         return false;
     }
-    // Encapsulations the host does not follow: AYIYA and Teredo (IPv6 in UDP).
-    !tokens.iter().any(|t| matches!(*t, "ayiya" | "teredo"))
+    // Encapsulations the host does not follow: AYIYA and Teredo (IPv6 in UDP), PPP in GRE
+    // (PPTP) and Cisco MetaData in GRE (tunnels/pcapplusplus_GrePackets.cap,
+    // tunnels/tcpdump_various_gre.pcap).
+    !tokens.iter().any(|t| matches!(*t, "ayiya" | "teredo" | "ppp" | "cmd"))
 }
 
 /// Per record type: our rows and tshark's.
