@@ -292,3 +292,46 @@ fn esp_in_udp_4500_but_not_ike_or_keepalive() {
     other[20..24].copy_from_slice(&[0, 53, 0, 53]);
     assert!(run(&other, &layers).is_empty(), "another port");
 }
+
+#[test]
+fn random_bytes_never_panic() {
+    // A small LCG: deterministic pseudo-random packets, every layer id at random offsets, with
+    // IP headers in front whose length fields lie too.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) as u32
+    };
+    let ids = [
+        layer::ICMPV4,
+        layer::ICMPV6,
+        layer::IGMP,
+        layer::IPV6_HOP_BY_HOP,
+        layer::IPV6_FRAGMENT,
+        layer::IPSEC_AH,
+        layer::IPSEC_ESP,
+        layer::SCTP,
+        layer::UDP,
+    ];
+    let mut d = Net::new(&Config::default());
+    let mut out = Vec::new();
+    for round in 0..20_000 {
+        let len = (next() % 120) as usize;
+        let mut data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        if round % 3 == 0 && len > 4 {
+            data[2] = 0x11;
+            data[3] = 0x94; // UDP port 4500
+        }
+        let ip = if next() % 2 == 0 { layer::IPV4 } else { layer::IPV6 };
+        let at = (next() % 130) as usize;
+        let layers =
+            [l(ip, 0), Layer { id: ids[(next() as usize) % ids.len()], flags: (next() % 4) as u16, offset: at }];
+        let mut batch = Vec::new();
+        push_packet(&mut batch, round, 0, 1, len as u32, &layers, &data);
+        out.clear();
+        for p in packets(&batch) {
+            d.decode(&p, &mut Emitter::new(&mut out, p.seq));
+        }
+        assert!(netcap_sdk::entries(&out).all(|e| e.is_ok()));
+    }
+}
