@@ -9,6 +9,7 @@ mod live;
 mod oracle;
 mod oracle_app;
 mod oracle_link;
+mod oracle_net;
 mod oracle_tunnel;
 mod sandbox;
 mod synth;

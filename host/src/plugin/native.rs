@@ -15,6 +15,7 @@ pub fn standard() -> Vec<LoadedDecoder> {
         loaded::<netcap_decoder_app::AppDecoder>(),
         loaded::<netcap_decoder_tunnel::TunnelDecoder>(),
         loaded::<netcap_decoder_routing::RoutingDecoder>(),
+        loaded::<netcap_decoder_net::NetDecoder>(),
     ]
 }
 
