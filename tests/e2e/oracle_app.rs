@@ -5,7 +5,7 @@
 //! (`tcp.desegment_tcp_streams:FALSE`), as our decoders do. Wireshark 4.0 has no LCM dissector:
 //! the test gives tshark a small Lua dissector written from the LCM UDP specification.
 
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records};
+use netcap_tests::{TempDir, capture, have_tshark, parse_ns, parse_num, records};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -250,7 +250,7 @@ fn sip_agrees_with_tshark() {
     }
     let mut d = Diff::default();
     let mut compared = 0;
-    for f in corpus_files(&["sip"]) {
+    for f in netcap_tests::files_with(&["sip"]) {
         let out = TempDir::new("app-sip");
         let o = capture(&f, out.path(), &["--include", "SIP"]);
         assert!(o.status.success(), "netcap failed on {}: {}", f.display(), String::from_utf8_lossy(&o.stderr));

@@ -8,7 +8,7 @@
 //! occurrence of the protocol before the first ICMP/ICMPv6 header (what an ICMP error quotes
 //! is not dissected by the host), for chains the host dissects (see [`host_reaches`]).
 
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{TempDir, capture, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -771,21 +771,9 @@ fn net_records_agree_with_tshark() {
     if !have_tshark() {
         return;
     }
-    let files = corpus_files(&[
-        "icmp",
-        "igmp",
-        "ip",
-        "fragments",
-        "tunnels",
-        "mixed",
-        "malformed",
-        "community-id",
-        "http",
-        "linktypes",
-        "mail_ftp",
-        "mdns",
-        "vlan",
-    ]);
+    // Every corpus capture in which tshark dissects one of the protocols.
+    let files =
+        netcap_tests::files_with(&["icmp", "icmpv6", "igmp", "ipv6.hopopts", "ipv6.fraghdr", "ah", "esp", "sctp"]);
     let mut problems = Vec::new();
     let mut counts = HashMap::new();
     // NETCAP_NET_ONLY=substring narrows the corpus files while debugging.

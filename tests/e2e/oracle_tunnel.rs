@@ -6,14 +6,13 @@
 //! matching tshark's occurrences in order.
 
 use netcap_proto::v1;
-use netcap_tests::{
-    TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, pcap, records, synth_tunnel, tshark_fields,
-};
+use netcap_tests::{TempDir, capture, have_tshark, parse_ns, parse_num, pcap, records, synth_tunnel, tshark_fields};
 use std::collections::VecDeque;
 use std::path::Path;
 
-/// Corpus directories with any of the protocols (`tshark -Y 'gre||vxlan||geneve||mpls||vrrp||bfd||ospf'`).
-const DIRS: &[&str] = &["tunnels", "fragments", "http", "ip", "malformed"];
+/// The protocols, as tshark names them in `frame.protocols`: every corpus capture with one of
+/// them is compared.
+const PROTOCOLS: &[&str] = &["gre", "vxlan", "geneve", "mpls", "vrrp", "bfd", "ospf"];
 
 /// tshark's display filter for any of the protocols.
 const ANY: &str = "gre || vxlan || geneve || mpls || vrrp || bfd || ospf";
@@ -919,7 +918,7 @@ fn tunnel_and_routing_records_agree_with_tshark() {
         assert_eq!(count, Some(n), "{kind} in\n{summary}");
     }
     t.synthesized = false;
-    for f in corpus_files(DIRS) {
+    for f in netcap_tests::files_with(PROTOCOLS) {
         check_file(&f, &mut t);
     }
     eprintln!("compared with tshark: {}", report(&t));

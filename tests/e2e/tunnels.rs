@@ -70,7 +70,11 @@ fn expected(file: &std::path::Path) -> Option<(Groups, usize)> {
                         n6 += 1;
                         (ip6_src.get(n6 - 1), ip6_dst.get(n6 - 1))
                     };
-                    g.push(format!("{t} {depth} {} {}", s.unwrap_or(&"?"), d.unwrap_or(&"?")));
+                    // A header cut short has no address fields in tshark, and no record (but a
+                    // counted error) in netcap.
+                    if let (Some(s), Some(d)) = (s, d) {
+                        g.push(format!("{t} {depth} {s} {d}"));
+                    }
                 }
                 // ERSPAN is part of its GRE encapsulation.
                 "erspan" => after_ip = false,
