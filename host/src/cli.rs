@@ -107,6 +107,9 @@ pub struct CaptureArgs {
     /// CPU deadline per decoder call, milliseconds.
     #[arg(long, default_value_t = 2000, value_name = "MS", env = "NETCAP_DECODER_TIMEOUT")]
     pub decoder_timeout: u64,
+    /// Largest output accepted from one decoder call, MiB (a bigger one is a fault).
+    #[arg(long, default_value_t = 64, value_name = "MIB", env = "NETCAP_DECODER_OUTPUT")]
+    pub decoder_output: usize,
     /// No progress line and no summary.
     #[arg(short, long, env = "NETCAP_QUIET")]
     pub quiet: bool,
@@ -210,7 +213,11 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         plugin_dirs: a.plugins,
         unknown_pcap: a.unknown_pcap,
         errors_pcap: a.errors_pcap,
-        limits: Limits { memory_bytes: a.decoder_memory << 20, deadline_ms: a.decoder_timeout },
+        limits: Limits {
+            memory_bytes: a.decoder_memory << 20,
+            deadline_ms: a.decoder_timeout,
+            output_bytes: a.decoder_output << 20,
+        },
         quiet,
         native: a.native,
         stop,

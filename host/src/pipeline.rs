@@ -245,7 +245,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     for (w, slots) in worker_slots.into_iter().enumerate() {
         let (tx, rx) = bounded::<Job>(4);
         job_txs.push(tx);
-        let worker = Worker::new(slots, ntypes, opts.errors_pcap);
+        let worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
         let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
         let h = std::thread::Builder::new()
             .name(format!("netcap-worker-{w}"))

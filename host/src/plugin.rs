@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub const SUPPORTED_WIT: &str = "0.1";
 /// The exported interface a decoder component must have, without its version.
 pub const DECODER_INTERFACE: &str = "netcap:decoder/decoder";
+/// The interface the host offers to decoders (the only one they may import).
+pub const HOST_INTERFACE: &str = "netcap:decoder/host";
 
 /// A record type of a decoder.
 #[derive(Debug, Clone)]
@@ -55,8 +57,10 @@ pub enum FaultKind {
     Deadline,
     /// The guest tried to grow its memory past the cap.
     MemoryLimit,
-    /// The output batch was malformed or too large.
+    /// The output batch was malformed.
     BadOutput,
+    /// The output batch was larger than the output cap.
+    OutputLimit,
     /// (Re)instantiation or `init` failed.
     Init,
 }
@@ -68,6 +72,7 @@ impl FaultKind {
             FaultKind::Deadline => "cpu deadline",
             FaultKind::MemoryLimit => "memory limit",
             FaultKind::BadOutput => "bad output",
+            FaultKind::OutputLimit => "output limit",
             FaultKind::Init => "init failed",
         }
     }
@@ -112,11 +117,13 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// CPU deadline per call, milliseconds.
     pub deadline_ms: u64,
+    /// Largest output batch accepted from one call, bytes.
+    pub output_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 256 << 20, deadline_ms: 2_000 }
+        Limits { memory_bytes: 256 << 20, deadline_ms: 2_000, output_bytes: 64 << 20 }
     }
 }
 
@@ -136,9 +143,9 @@ pub enum PluginError {
     #[error("plugin {path}: {message}")]
     Load { path: PathBuf, message: String },
     #[error(
-        "plugin {path} ({id} {version}) targets netcap:decoder@{wit}, but this netcap supports netcap:decoder@{SUPPORTED_WIT}.x"
+        "plugin {id} ({path}) targets netcap:decoder@{wit}, but this netcap supports netcap:decoder@{SUPPORTED_WIT}.x; rebuild it against a supported version of the contract"
     )]
-    UnsupportedVersion { path: PathBuf, id: String, version: String, wit: String },
+    UnsupportedVersion { path: PathBuf, id: String, wit: String },
     #[error("record type {name:?} is declared by both {a} and {b}")]
     DuplicateRecordType { name: String, a: String, b: String },
 }

@@ -154,6 +154,9 @@ struct Plugin {
     /// Test-only plugins (`testing = true`) go to `target/plugins-testing/`, never next to the
     /// standard ones.
     testing: bool,
+    /// A test plugin whose point is a forbidden import (`forbidden_imports = true`): xtask lets
+    /// it through so that the host's own refusal can be tested.
+    forbidden_imports: bool,
 }
 
 /// Every `plugins/**/plugin.toml` (the SDK has none): its id and crate name.
@@ -178,8 +181,9 @@ fn plugins() -> Result<Vec<Plugin>> {
         .map(|d| {
             let id = toml_str(&d.join("plugin.toml"), "id")?;
             let krate = toml_str(&d.join("Cargo.toml"), "name")?;
-            let testing = toml_str(&d.join("plugin.toml"), "testing").is_ok_and(|v| v == "true");
-            Ok(Plugin { id, krate, testing })
+            let flag = |k: &str| toml_str(&d.join("plugin.toml"), k).is_ok_and(|v| v == "true");
+            let (testing, forbidden_imports) = (flag("testing"), flag("forbidden_imports"));
+            Ok(Plugin { id, krate, testing, forbidden_imports: testing && forbidden_imports })
         })
         .collect()
 }
@@ -228,7 +232,9 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
             .validate(true)
             .encode()
             .with_context(|| format!("plugin {}: making a component", p.id))?;
-        check_imports(&p.id, &component)?;
+        if !p.forbidden_imports {
+            check_imports(&p.id, &component)?;
+        }
         let dest = if p.testing { &testing_dir } else { &out_dir }.join(format!("{}.wasm", p.id));
         std::fs::write(&dest, &component)?;
         eprintln!("plugin {} -> {} ({} bytes)", p.id, dest.display(), component.len());

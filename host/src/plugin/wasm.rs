@@ -144,6 +144,19 @@ impl Runtime {
             load_err(format!("not a netcap decoder: it does not export {}", super::DECODER_INTERFACE))
         })?;
         let supported = wit.starts_with(&format!("{}.", super::SUPPORTED_WIT));
+        if supported {
+            // The sandbox: the host interface is all a decoder may import. Checked here, by name,
+            // so that the refusal says what was asked for (linking would fail anyway).
+            let allowed = format!("{}@{}.", super::HOST_INTERFACE, super::SUPPORTED_WIT);
+            for (name, _) in component.component_type().imports(&self.engine) {
+                if !name.starts_with(&allowed) {
+                    return Err(load_err(format!(
+                        "imports {name}, which the sandbox does not offer (decoders may import only \
+                         {allowed}x: no files, network, clock, randomness or environment)"
+                    )));
+                }
+            }
+        }
         let pre = self.linker.instantiate_pre(&component);
         // Describe it with a throwaway instance.
         let logs = Arc::new(LogCounter::default());
@@ -165,7 +178,6 @@ impl Runtime {
                 return Err(PluginError::UnsupportedVersion {
                     path: path.into(),
                     id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-                    version: "?".into(),
                     wit,
                 });
             }
