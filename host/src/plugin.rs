@@ -169,6 +169,21 @@ pub fn standard_plugin_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// The user's own plugin directory, loaded after the standard decoders and before `--plugins`:
+/// `$NETCAP_USER_PLUGINS`, else `$XDG_DATA_HOME/netcap/plugins`, else
+/// `~/.local/share/netcap/plugins`. It need not exist.
+pub fn user_plugin_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("NETCAP_USER_PLUGINS") {
+        return (!d.is_empty()).then(|| PathBuf::from(d));
+    }
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(x) => Some(PathBuf::from(x).join("netcap").join("plugins")),
+        None => {
+            Some(PathBuf::from(std::env::var_os("HOME")?).join(".local").join("share").join("netcap").join("plugins"))
+        }
+    }
+}
+
 /// The `.wasm` files of a directory, sorted by name.
 pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
     let rd = std::fs::read_dir(dir).map_err(|source| PluginError::Dir { path: dir.into(), source })?;
@@ -204,7 +219,8 @@ pub fn load_all(
     for f in &std_files {
         loaded.push(runtime.load(f)?);
     }
-    for d in extra_dirs {
+    let user = user_plugin_dir().filter(|d| d.is_dir());
+    for d in user.iter().chain(extra_dirs) {
         for f in wasm_files(d)? {
             let dec = runtime.load(&f)?;
             if let Some(i) = loaded.iter().position(|l| l.spec.id == dec.spec.id) {

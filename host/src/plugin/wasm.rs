@@ -64,6 +64,21 @@ impl host::Host for HostState {
     }
 }
 
+/// An error chain on one line (wasmtime's parse errors print byte arrays over many lines).
+fn one_line(e: &wasmtime::Error) -> String {
+    format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `netcap plugins inspect`: a component's interface and the decoder it is.
+pub struct Inspection {
+    pub size: u64,
+    pub sha256: String,
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+    /// The loaded decoder, or why the host refuses it.
+    pub decoder: Result<LoadedDecoder, PluginError>,
+}
+
 /// The shared engine and its epoch ticker.
 pub struct Runtime {
     engine: Engine,
@@ -139,7 +154,8 @@ impl Runtime {
     pub fn load(&self, path: &Path) -> Result<LoadedDecoder, PluginError> {
         let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
         let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
-        let component = self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {e:#}")))?;
+        let component =
+            self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {}", one_line(&e))))?;
         let wit = exported_version(&self.engine, &component).ok_or_else(|| {
             load_err(format!("not a netcap decoder: it does not export {}", super::DECODER_INTERFACE))
         })?;
@@ -219,6 +235,23 @@ impl Runtime {
             logs: logs.clone(),
         };
         Ok(LoadedDecoder { spec, factory: Arc::new(factory), logs })
+    }
+
+    /// What a component file exports and imports, and the decoder it is (or why it is refused).
+    pub fn inspect(&self, path: &Path) -> Result<Inspection, PluginError> {
+        use sha2::Digest as _;
+        let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
+        let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
+        let component =
+            self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {}", one_line(&e))))?;
+        let ty = component.component_type();
+        Ok(Inspection {
+            size: bytes.len() as u64,
+            sha256: sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+            exports: ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect(),
+            imports: ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect(),
+            decoder: self.load(path),
+        })
     }
 
     fn store(&self, decoder: Arc<str>, logs: Arc<LogCounter>) -> Store<HostState> {
