@@ -104,10 +104,10 @@ pub struct CaptureArgs {
     /// Additional directory of decoder plugins (.wasm); repeatable.
     #[arg(long = "plugins", value_name = "DIR")]
     pub plugins: Vec<PathBuf>,
-    /// Memory cap per decoder instance, MiB.
+    /// Memory cap per decoder instance, MiB (0: no cap).
     #[arg(long, default_value_t = 256, value_name = "MIB", env = "NETCAP_DECODER_MEMORY")]
     pub decoder_memory: usize,
-    /// CPU deadline per decoder call, milliseconds.
+    /// CPU deadline per decoder call, milliseconds (0: no deadline).
     #[arg(long, default_value_t = 2000, value_name = "MS", env = "NETCAP_DECODER_TIMEOUT")]
     pub decoder_timeout: u64,
     /// Largest output accepted from one decoder call, MiB (a bigger one is a fault).

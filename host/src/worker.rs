@@ -264,7 +264,12 @@ fn split_output(
         if tag == TAG_ERROR {
             let kind = std::str::from_utf8(body).unwrap_or("invalid error kind");
             let kind: String = kind.chars().take(80).collect();
-            stats.errors.add(&format!("{}: {kind}", slot.id), 1);
+            // Counted as `decoder: kind`, unless the kind already starts with the decoder id.
+            if kind.strip_prefix(slot.id.as_str()).is_some_and(|r| r.starts_with(": ")) {
+                stats.errors.add(&kind, 1);
+            } else {
+                stats.errors.add(&format!("{}: {kind}", slot.id), 1);
+            }
             if let Some(v) = error_seqs.as_deref_mut() {
                 v.push(seq);
             }

@@ -161,3 +161,53 @@ fn a_plugin_for_another_contract_version_is_refused_with_both_versions() {
         "{err}"
     );
 }
+
+#[test]
+fn plugins_inspect_shows_a_decoder_and_why_a_component_is_refused() {
+    let std_dir = netcap_tests::workspace_root().join("target/plugins");
+    let o = netcap(&["plugins", "inspect", std_dir.join("l2l4.wasm").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    for want in [
+        "exports:  netcap:decoder/decoder@0.1.0",
+        "imports:  netcap:decoder/host@0.1.0",
+        "decoder:  l2l4 ",
+        "input:    ethernet, ipv4, ipv6, tcp, udp",
+        "TCP (netcap.v1.TCP): timestamp, src_port",
+    ] {
+        assert!(out.contains(want), "{want} missing in {out}");
+    }
+    let o = netcap(&["plugins", "inspect", testing_plugins_dir().join("forbidden.wasm").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("imports:  netcap:decoder/host@0.1.0, wasi:cli/environment@0.2.0"), "{out}");
+    assert!(out.contains("refused:") && out.contains("which the sandbox does not offer"), "{out}");
+    let o = netcap(&["plugins", "inspect", netcap_tests::workspace_root().join("Cargo.toml").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("not a WebAssembly component"), "{err}");
+}
+
+#[test]
+fn user_plugin_directory_and_replacing_a_standard_decoder() {
+    let dir = TempDir::new("user-plugins");
+    let user = plugin_dir(dir.path(), "faulty");
+    let o = netcap_tests::netcap_cmd().env("NETCAP_USER_PLUGINS", &user).args(["plugins", "list"]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let row = out.lines().find(|l| l.starts_with("faulty ")).unwrap_or_else(|| panic!("no faulty row in {out}"));
+    assert!(row.contains("layer") && row.contains("0.1.0") && row.contains("Faulty"), "{row}");
+    assert!(row.ends_with(user.join("faulty.wasm").to_str().unwrap()), "{row}");
+    // A plugin with a standard decoder's name replaces it, with a notice.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::copy(netcap_tests::workspace_root().join("target/plugins/link.wasm"), mine.join("link.wasm")).unwrap();
+    let o = netcap(&["plugins", "list", "--plugins", mine.to_str().unwrap()]);
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(err.contains("decoder link from") && err.contains("replaces the standard one"), "{err}");
+    assert!(
+        out.lines().any(|l| l.starts_with("link ") && l.ends_with(mine.join("link.wasm").to_str().unwrap())),
+        "{out}"
+    );
+}

@@ -175,6 +175,15 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         );
         rows.push((label, time_best(a.runs, || capture(w, native))?));
     }
+    // The sandbox's own cost: no CPU deadline (no epoch checks in the code) and no memory cap.
+    rows.push((
+        "netcap capture, WebAssembly, limits off, 1 worker".into(),
+        time_best(a.runs, || {
+            let mut c = capture(1, false);
+            c.args(["--decoder-timeout", "0", "--decoder-memory", "0"]);
+            c
+        })?,
+    ));
     // The foundation's decoders alone (Ethernet, IPv4, IPv6, TCP, UDP), against which the cost of
     // all the other layer decoders is judged.
     for w in [1, cores] {
@@ -234,6 +243,9 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let find = |needle: &str| rows.iter().find(|r| r.0.contains(needle)).map(|r| r.1);
     if let (Some(w1), Some(n1)) = (find("WebAssembly decoders, 1 worker"), find("native decoders, 1 worker")) {
         println!("WebAssembly / native, whole capture, 1 worker: {:.2}x the time", w1 / n1);
+    }
+    if let (Some(on), Some(off)) = (find("WebAssembly decoders, 1 worker"), find("WebAssembly, limits off, 1 worker")) {
+        println!("sandbox limits on / off, 1 worker: {:.2}x the time", on / off);
     }
     for w in [1, cores] {
         let s = if w == 1 { "" } else { "s" };
