@@ -8,5 +8,6 @@ mod formats;
 mod live;
 mod oracle;
 mod oracle_link;
+mod oracle_link2;
 mod sandbox;
 mod synth;

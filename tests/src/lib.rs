@@ -8,6 +8,7 @@
 #![allow(clippy::print_stderr, reason = "skip notices in tests")]
 
 pub mod pcap;
+pub mod synth_link;
 
 use netcap_proto::v1::Header;
 use prost::Message;
