@@ -317,3 +317,32 @@ fn disabled_record_types_are_not_emitted() {
     let tags: Vec<u16> = entries(&out).map(|e| e.unwrap().tag).collect();
     assert_eq!(tags, vec![T_LLDP_INFO]);
 }
+
+#[test]
+fn fcs_flag_behind_extended_radiotap_bitmap_and_ppi() {
+    // Radiotap: two presence words (TSFT + flags, extension bit), TSFT aligned to 16, flags at 24.
+    let mut f = vec![0, 0, 32, 0, 0x03, 0, 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0];
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&[0x10, 0, 0, 0, 0, 0, 0, 0]);
+    let hdr = f.len();
+    f.extend_from_slice(&[0xd4, 0x00, 0x00, 0x00]);
+    f.extend_from_slice(&A);
+    f.extend_from_slice(&[0xef, 0xbe, 0xad, 0xde]);
+    let d: v1::Dot11 = rec(&run_lt(&f, f.len() as u32, 127, &[(layer::RADIOTAP, 0), (layer::DOT11, hdr)]), T_DOT11);
+    assert_eq!((d.r#type, d.address1.as_str(), d.checksum), (0x35, "00:11:22:33:44:55", 0xdead_beef));
+    // A frame cut by the snap length has no FCS to read.
+    let d: v1::Dot11 =
+        rec(&run_lt(&f, f.len() as u32 + 10, 127, &[(layer::RADIOTAP, 0), (layer::DOT11, hdr)]), T_DOT11);
+    assert_eq!(d.checksum, 0);
+    // PPI with an 802.11-common field whose flags say "FCS present".
+    let mut f = vec![0, 0, 32, 0, 105, 0, 0, 0, 2, 0, 20, 0];
+    f.extend_from_slice(&[0; 8]);
+    f.extend_from_slice(&[1, 0]);
+    f.extend_from_slice(&[0; 10]);
+    let hdr = f.len();
+    f.extend_from_slice(&[0xd4, 0x00, 0x00, 0x00]);
+    f.extend_from_slice(&A);
+    f.extend_from_slice(&[0x04, 0x03, 0x02, 0x01]);
+    let d: v1::Dot11 = rec(&run_lt(&f, f.len() as u32, 192, &[(layer::DOT11, hdr)]), T_DOT11);
+    assert_eq!(d.checksum, 0x0102_0304);
+}
