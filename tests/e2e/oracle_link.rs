@@ -42,7 +42,9 @@ fn plain_arp(protocols: &str) -> bool {
     let tokens: Vec<&str> = protocols.split(':').collect();
     let Some(arp) = tokens.iter().position(|t| *t == "arp") else { return false };
     matches!(tokens[0], "eth" | "sll" | "radiotap" | "wlan")
-        && tokens[1..arp].iter().all(|t| matches!(*t, "ethertype" | "vlan" | "ieee8021ad" | "llc" | "wlan_radio" | "wlan"))
+        && tokens[1..arp]
+            .iter()
+            .all(|t| matches!(*t, "ethertype" | "vlan" | "ieee8021ad" | "llc" | "wlan_radio" | "wlan"))
 }
 
 /// The EtherType tshark's next dissector stands for, when it is one we know.

@@ -7,9 +7,11 @@
 //! must produce for one packet, and the same rows from our records; rows are compared in packet
 //! order, `*` in an expected row matches anything (only where tshark shows no value).
 
-use netcap_tests::pcap::write_pcap;
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, synth_link, tshark_fields};
 use netcap_proto::v1;
+use netcap_tests::pcap::write_pcap;
+use netcap_tests::{
+    TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, synth_link, tshark_fields,
+};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -114,22 +116,43 @@ fn kinds() -> Vec<Kind> {
             filter: "llc",
             fields: fields!["llc.dsap", "llc.dsap.ig", "llc.ssap", "llc.ssap.cr", "llc.control"],
             want: |p| {
-                let (d, ig, s, cr, c) =
-                    (p.list("llc.dsap"), p.list("llc.dsap.ig"), p.list("llc.ssap"), p.list("llc.ssap.cr"), p.list("llc.control"));
+                let (d, ig, s, cr, c) = (
+                    p.list("llc.dsap"),
+                    p.list("llc.dsap.ig"),
+                    p.list("llc.ssap"),
+                    p.list("llc.ssap.cr"),
+                    p.list("llc.control"),
+                );
                 (0..d.len())
                     .map(|k| {
                         fn g<'a>(v: &[&'a str], k: usize) -> &'a str {
                             v.get(k).copied().unwrap_or("")
                         }
                         let masked = |x: &str| parse_num(x).map(|v| (v & 0xfe).to_string()).unwrap_or_default();
-                        vec![p.ts(), masked(g(&d, k)), g(&ig, k).into(), masked(g(&s, k)), g(&cr, k).into(), num(g(&c, k)).unwrap_or_default()]
+                        vec![
+                            p.ts(),
+                            masked(g(&d, k)),
+                            g(&ig, k).into(),
+                            masked(g(&s, k)),
+                            g(&cr, k).into(),
+                            num(g(&c, k)).unwrap_or_default(),
+                        ]
                     })
                     .collect()
             },
             got: |dir| {
                 records::<v1::Llc>(dir, "LLC")
                     .iter()
-                    .map(|r| vec![r.timestamp.to_string(), r.dsap.to_string(), b(r.ig), r.ssap.to_string(), b(r.cr), r.control.to_string()])
+                    .map(|r| {
+                        vec![
+                            r.timestamp.to_string(),
+                            r.dsap.to_string(),
+                            b(r.ig),
+                            r.ssap.to_string(),
+                            b(r.cr),
+                            r.control.to_string(),
+                        ]
+                    })
                     .collect()
             },
         },
@@ -181,14 +204,31 @@ fn kinds() -> Vec<Kind> {
             want: |p| {
                 let fc = parse_num(p.first("fddi.fc")).unwrap_or(0);
                 let swap = |s: &str| {
-                    s.split(':').map(|x| format!("{:02x}", u8::from_str_radix(x, 16).unwrap_or(0).reverse_bits())).collect::<Vec<_>>().join(":")
+                    s.split(':')
+                        .map(|x| format!("{:02x}", u8::from_str_radix(x, 16).unwrap_or(0).reverse_bits()))
+                        .collect::<Vec<_>>()
+                        .join(":")
                 };
-                vec![vec![p.ts(), (fc & 0xf8).to_string(), p.n("fddi.fc.prio", ""), swap(p.first("fddi.src")), swap(p.first("fddi.dst"))]]
+                vec![vec![
+                    p.ts(),
+                    (fc & 0xf8).to_string(),
+                    p.n("fddi.fc.prio", ""),
+                    swap(p.first("fddi.src")),
+                    swap(p.first("fddi.dst")),
+                ]]
             },
             got: |dir| {
                 records::<v1::Fddi>(dir, "FDDI")
                     .iter()
-                    .map(|r| vec![r.timestamp.to_string(), r.frame_control.to_string(), r.priority.to_string(), r.src_mac.clone(), r.dst_mac.clone()])
+                    .map(|r| {
+                        vec![
+                            r.timestamp.to_string(),
+                            r.frame_control.to_string(),
+                            r.priority.to_string(),
+                            r.src_mac.clone(),
+                            r.dst_mac.clone(),
+                        ]
+                    })
                     .collect()
             },
         },
@@ -219,7 +259,14 @@ fn kinds() -> Vec<Kind> {
             got: |dir| {
                 records::<v1::EthernetCtpReply>(dir, "EthernetCTPReply")
                     .iter()
-                    .map(|r| vec![r.timestamp.to_string(), r.function.to_string(), r.receipt_number.to_string(), hex(&r.data)])
+                    .map(|r| {
+                        vec![
+                            r.timestamp.to_string(),
+                            r.function.to_string(),
+                            r.receipt_number.to_string(),
+                            hex(&r.data),
+                        ]
+                    })
                     .collect()
             },
         },
@@ -245,7 +292,14 @@ fn kinds() -> Vec<Kind> {
                     .map(|r| {
                         let t: Vec<String> = r.values.iter().map(|v| v.r#type.to_string()).collect();
                         let l: Vec<String> = r.values.iter().map(|v| v.length.to_string()).collect();
-                        vec![r.timestamp.to_string(), r.version.to_string(), r.ttl.to_string(), r.checksum.to_string(), t.join(","), l.join(",")]
+                        vec![
+                            r.timestamp.to_string(),
+                            r.version.to_string(),
+                            r.ttl.to_string(),
+                            r.checksum.to_string(),
+                            t.join(","),
+                            l.join(","),
+                        ]
                     })
                     .collect()
             },
@@ -284,7 +338,8 @@ fn kinds() -> Vec<Kind> {
             // `cdp.ip_prefix` one byte off (0.10.118.10 where its tree shows 10.118.10.0/24 in
             // mixed/pcapplusplus_many-protocols.pcap); the unit tests check them.
             want: |p| {
-                let caps = parse_num(p.s("cdp.capabilities")).map(|v| (v & 0x1ff).to_string()).unwrap_or_else(|| "*".into());
+                let caps =
+                    parse_num(p.s("cdp.capabilities")).map(|v| (v & 0x1ff).to_string()).unwrap_or_else(|| "*".into());
                 vec![vec![
                     p.ts(),
                     p.s("cdp.deviceid").to_string(),
@@ -317,23 +372,38 @@ fn kinds() -> Vec<Kind> {
                 records::<v1::CiscoDiscoveryInfo>(dir, "CiscoDiscoveryInfo")
                     .iter()
                     .map(|r| {
-                        let c = r.capabilities.clone().unwrap_or_default();
-                        let caps = [c.l3_router, c.tb_bridge, c.sp_bridge, c.l2_switch, c.is_host, c.igmp_filter, c.l1_repeater, c.is_phone, c.remotely_managed]
-                            .iter()
-                            .enumerate()
-                            .fold(0u32, |a, (i, x)| a | (u32::from(*x) << i));
+                        let c = r.capabilities.unwrap_or_default();
+                        let caps = [
+                            c.l3_router,
+                            c.tb_bridge,
+                            c.sp_bridge,
+                            c.l2_switch,
+                            c.is_host,
+                            c.igmp_filter,
+                            c.l1_repeater,
+                            c.is_phone,
+                            c.remotely_managed,
+                        ]
+                        .iter()
+                        .enumerate()
+                        .fold(0u32, |a, (i, x)| a | (u32::from(*x) << i));
                         let h = r.cdp_hello.clone().unwrap_or_default();
                         let mut addrs = r.addresses.clone();
                         addrs.extend(r.mgmt_addresses.iter().cloned());
                         let pw = |d: &Option<v1::cisco_discovery_info::PowerDialogue>| {
-                            d.as_ref().map(|d| d.values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")).unwrap_or_default()
+                            d.as_ref()
+                                .map(|d| d.values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(","))
+                                .unwrap_or_default()
                         };
                         let ids = [&r.power_request, &r.power_available]
                             .iter()
                             .filter_map(|d| d.as_ref().map(|d| (d.id.to_string(), d.mgmt_id.to_string())))
                             .collect::<Vec<_>>();
-                        let sp = r.spare_pair_poe.clone().map_or(0, |s| {
-                            u32::from(s.pse_four_wire) | u32::from(s.pd_arch_shared) << 1 | u32::from(s.pd_request_on) << 2 | u32::from(s.pse_on) << 3
+                        let sp = r.spare_pair_poe.map_or(0, |s| {
+                            u32::from(s.pse_four_wire)
+                                | u32::from(s.pd_arch_shared) << 1
+                                | u32::from(s.pd_request_on) << 2
+                                | u32::from(s.pse_on) << 3
                         });
                         vec![
                             r.timestamp.to_string(),
@@ -387,7 +457,8 @@ fn kinds() -> Vec<Kind> {
                     .into_iter()
                     .find(|s| !s.is_empty())
                     .unwrap_or("");
-                let port = [p.s("lldp.port.id.mac"), p.s("lldp.port.id")].into_iter().find(|s| !s.is_empty()).unwrap_or("");
+                let port =
+                    [p.s("lldp.port.id.mac"), p.s("lldp.port.id")].into_iter().find(|s| !s.is_empty()).unwrap_or("");
                 vec![vec![
                     p.ts(),
                     p.n("lldp.chassis.subtype", ""),
@@ -455,10 +526,21 @@ fn kinds() -> Vec<Kind> {
             ],
             want: |p| {
                 let addr = or(p.s("lldp.mgn.addr.ip4"), p.s("lldp.mgn.addr.ip6"));
-                let mut org: Vec<String> = p.list("lldp.ieee.802_1.subtype").iter().map(|s| format!("32962:{}", num(s).unwrap_or_default())).collect();
-                org.extend(p.list("lldp.ieee.802_3.subtype").iter().map(|s| format!("4623:{}", num(s).unwrap_or_default())));
+                let mut org: Vec<String> = p
+                    .list("lldp.ieee.802_1.subtype")
+                    .iter()
+                    .map(|s| format!("32962:{}", num(s).unwrap_or_default()))
+                    .collect();
+                org.extend(
+                    p.list("lldp.ieee.802_3.subtype").iter().map(|s| format!("4623:{}", num(s).unwrap_or_default())),
+                );
                 org.sort();
-                let unknown = p.list("lldp.tlv.type").iter().filter_map(|t| parse_num(t)).filter(|t| (9..127).contains(t)).count();
+                let unknown = p
+                    .list("lldp.tlv.type")
+                    .iter()
+                    .filter_map(|t| parse_num(t))
+                    .filter(|t| (9..127).contains(t))
+                    .count();
                 vec![vec![
                     p.ts(),
                     p.s("lldp.port.desc").to_string(),
@@ -481,16 +563,29 @@ fn kinds() -> Vec<Kind> {
                     .iter()
                     .map(|r| {
                         let cap = |c: &Option<v1::link_layer_discovery_info::Capabilities>| {
-                            let c = c.clone().unwrap_or_default();
-                            [c.other, c.repeater, c.bridge, c.wlanap, c.router, c.phone, c.docsis, c.station_only, c.cvlan, c.svlan, c.tmpr]
-                                .iter()
-                                .enumerate()
-                                .fold(0u32, |a, (i, x)| a | (u32::from(*x) << i))
-                                .to_string()
+                            let c = c.unwrap_or_default();
+                            [
+                                c.other,
+                                c.repeater,
+                                c.bridge,
+                                c.wlanap,
+                                c.router,
+                                c.phone,
+                                c.docsis,
+                                c.station_only,
+                                c.cvlan,
+                                c.svlan,
+                                c.tmpr,
+                            ]
+                            .iter()
+                            .enumerate()
+                            .fold(0u32, |a, (i, x)| a | (u32::from(*x) << i))
+                            .to_string()
                         };
-                        let sc = r.sys_capabilities.clone().unwrap_or_default();
+                        let sc = r.sys_capabilities.unwrap_or_default();
                         let m = r.mgmt_address.clone().unwrap_or_default();
-                        let mut org: Vec<String> = r.org_tlvs.iter().map(|o| format!("{}:{}", o.oui, o.sub_type)).collect();
+                        let mut org: Vec<String> =
+                            r.org_tlvs.iter().map(|o| format!("{}:{}", o.oui, o.sub_type)).collect();
                         org.sort();
                         vec![
                             r.timestamp.to_string(),
@@ -521,7 +616,9 @@ fn kinds() -> Vec<Kind> {
             got: |dir| {
                 records::<v1::Eapol>(dir, "EAPOL")
                     .iter()
-                    .map(|r| vec![r.timestamp.to_string(), r.version.to_string(), r.r#type.to_string(), r.length.to_string()])
+                    .map(|r| {
+                        vec![r.timestamp.to_string(), r.version.to_string(), r.r#type.to_string(), r.length.to_string()]
+                    })
                     .collect()
             },
         },
@@ -531,11 +628,21 @@ fn kinds() -> Vec<Kind> {
             token: "eapol",
             filter: "eap",
             fields: fields!["eap.code", "eap.id", "eap.len", "eap.type"],
-            want: |p| vec![vec![p.ts(), p.n("eap.code", ""), p.n("eap.id", ""), p.n("eap.len", ""), p.n("eap.type", "0")]],
+            want: |p| {
+                vec![vec![p.ts(), p.n("eap.code", ""), p.n("eap.id", ""), p.n("eap.len", ""), p.n("eap.type", "0")]]
+            },
             got: |dir| {
                 records::<v1::Eap>(dir, "EAP")
                     .iter()
-                    .map(|r| vec![r.timestamp.to_string(), r.code.to_string(), r.id.to_string(), r.length.to_string(), r.r#type.to_string()])
+                    .map(|r| {
+                        vec![
+                            r.timestamp.to_string(),
+                            r.code.to_string(),
+                            r.id.to_string(),
+                            r.length.to_string(),
+                            r.r#type.to_string(),
+                        ]
+                    })
                     .collect()
             },
         },
@@ -561,7 +668,19 @@ fn kinds() -> Vec<Kind> {
                 let ty = p.n("eapol.keydes.type", "");
                 let row = if ty == "1" {
                     // RC4 descriptor: index byte (bit 7 unicast), signature in place of the MIC.
-                    vec![p.ts(), ty, "*".into(), p.n("eapol.keydes.key_len", ""), p.n("eapol.keydes.replay_counter", ""), "*".into(), p.s("eapol.keydes.key_iv").into(), "*".into(), "*".into(), p.s("eapol.keydes.key_signature").into(), p.n("eapol.keydes.key_index", "")]
+                    vec![
+                        p.ts(),
+                        ty,
+                        "*".into(),
+                        p.n("eapol.keydes.key_len", ""),
+                        p.n("eapol.keydes.replay_counter", ""),
+                        "*".into(),
+                        p.s("eapol.keydes.key_iv").into(),
+                        "*".into(),
+                        "*".into(),
+                        p.s("eapol.keydes.key_signature").into(),
+                        p.n("eapol.keydes.key_index", ""),
+                    ]
                 } else {
                     vec![
                         p.ts(),
@@ -586,11 +705,24 @@ fn kinds() -> Vec<Kind> {
                         let info = r.key_descriptor_version
                             | r.key_type << 3
                             | r.key_index << 4
-                            | [r.install, r.key_ack, r.key_mic, r.secure, r.mic_error, r.request, r.has_encrypted_key_data, r.smk_message]
-                                .iter()
-                                .enumerate()
-                                .fold(0, |a, (i, x)| a | (u32::from(*x) << (6 + i)));
-                        let last = if r.key_descriptor_type == 1 { (r.key_index | r.key_type << 7).to_string() } else { r.key_data_length.to_string() };
+                            | [
+                                r.install,
+                                r.key_ack,
+                                r.key_mic,
+                                r.secure,
+                                r.mic_error,
+                                r.request,
+                                r.has_encrypted_key_data,
+                                r.smk_message,
+                            ]
+                            .iter()
+                            .enumerate()
+                            .fold(0, |a, (i, x)| a | (u32::from(*x) << (6 + i)));
+                        let last = if r.key_descriptor_type == 1 {
+                            (r.key_index | r.key_type << 7).to_string()
+                        } else {
+                            r.key_data_length.to_string()
+                        };
                         vec![
                             r.timestamp.to_string(),
                             r.key_descriptor_type.to_string(),
@@ -701,7 +833,9 @@ fn kinds() -> Vec<Kind> {
                 records::<v1::Dot11>(dir, "Dot11")
                     .iter()
                     .map(|r| {
-                        let (qt, qe, qa) = r.qos.map_or(("-".into(), "-".into(), "-".into()), |q| (q.tid.to_string(), b(q.eosp), q.ack_policy.to_string()));
+                        let (qt, qe, qa) = r.qos.map_or(("-".into(), "-".into(), "-".into()), |q| {
+                            (q.tid.to_string(), b(q.eosp), q.ack_policy.to_string())
+                        });
                         let mut row = vec![
                             r.timestamp.to_string(),
                             r.r#type.to_string(),
@@ -722,9 +856,9 @@ fn kinds() -> Vec<Kind> {
                         match &r.ht_control {
                             None => row.extend(std::iter::repeat_n("-".to_string(), 14)),
                             Some(h) => {
-                                let ht = h.ht.clone().unwrap_or_default();
-                                let lac = ht.link_adaptation_control.clone().unwrap_or_default();
-                                let vht = h.vht.clone().unwrap_or_default();
+                                let ht = h.ht.unwrap_or_default();
+                                let lac = ht.link_adaptation_control.unwrap_or_default();
+                                let vht = h.vht.unwrap_or_default();
                                 let mfb = vht.mfb.unwrap_or_default();
                                 let is_vht = h.vht.is_some();
                                 let hv = |x: String| if is_vht { "*".to_string() } else { x };
@@ -756,7 +890,16 @@ fn kinds() -> Vec<Kind> {
             record: "NortelDiscovery",
             token: "ndp",
             filter: "ndp",
-            fields: fields!["ndp.ipaddress", "ndp.segmentident", "ndp.chassis", "ndp.backplane", "ndp.state", "ndp.numberoflinks", "eth.src", "eth.dst"],
+            fields: fields![
+                "ndp.ipaddress",
+                "ndp.segmentident",
+                "ndp.chassis",
+                "ndp.backplane",
+                "ndp.state",
+                "ndp.numberoflinks",
+                "eth.src",
+                "eth.dst"
+            ],
             want: |p| {
                 vec![vec![
                     p.ts(),
@@ -803,7 +946,8 @@ fn same(w: &Row, g: &Row) -> bool {
 /// Compares every kind on one file; adds the number of records compared per kind to `counts`.
 fn check_file(f: &Path, kinds: &[Kind], counts: &mut BTreeMap<&'static str, usize>, problems: &mut Vec<String>) {
     let Some(protos) = tshark_fields(f, &BASE, &[]) else { return };
-    let tokens: std::collections::BTreeSet<&str> = protos.iter().filter_map(|r| r.get(1)).flat_map(|s| s.split(':')).collect();
+    let tokens: std::collections::BTreeSet<&str> =
+        protos.iter().filter_map(|r| r.get(1)).flat_map(|s| s.split(':')).collect();
     let relevant: Vec<&Kind> = kinds.iter().filter(|k| tokens.contains(k.token)).collect();
     if relevant.is_empty() {
         return;
@@ -842,7 +986,17 @@ fn link_records_agree_with_tshark_on_the_corpus() {
     if !have_tshark() {
         return;
     }
-    let files = corpus_files(&["ethernet_arp", "vlan", "linktypes", "mixed", "dns", "http", "fileformat", "malformed", "tunnels"]);
+    let files = corpus_files(&[
+        "ethernet_arp",
+        "vlan",
+        "linktypes",
+        "mixed",
+        "dns",
+        "http",
+        "fileformat",
+        "malformed",
+        "tunnels",
+    ]);
     if files.is_empty() {
         return;
     }
@@ -855,7 +1009,18 @@ fn link_records_agree_with_tshark_on_the_corpus() {
     eprintln!("compared with tshark on the corpus: {counts:?}");
     problems.truncate(40);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    for k in ["LLC", "SNAP", "FDDI", "EthernetCTP", "EthernetCTPReply", "CiscoDiscovery", "CiscoDiscoveryInfo", "EAPOL", "EAPOLKey", "Dot11"] {
+    for k in [
+        "LLC",
+        "SNAP",
+        "FDDI",
+        "EthernetCTP",
+        "EthernetCTPReply",
+        "CiscoDiscovery",
+        "CiscoDiscoveryInfo",
+        "EAPOL",
+        "EAPOLKey",
+        "Dot11",
+    ] {
         assert!(counts.get(k).copied().unwrap_or(0) > 0, "no {k} record compared on the corpus");
     }
 }
@@ -867,7 +1032,9 @@ fn synthesized_link_frames_agree_with_tshark() {
     }
     let dir = TempDir::new("link2-synth");
     let t0 = 1_700_000_000_000_000_000i64;
-    let stamp = |v: Vec<Vec<u8>>| v.into_iter().enumerate().map(|(i, f)| (t0 + i as i64 * 1_000_123_000, f)).collect::<Vec<_>>();
+    let stamp = |v: Vec<Vec<u8>>| {
+        v.into_iter().enumerate().map(|(i, f)| (t0 + i as i64 * 1_000_123_000, f)).collect::<Vec<_>>()
+    };
     let mut eth = synth_link::lldp_frames();
     eth.extend(synth_link::nortel_frames());
     eth.extend(synth_link::eapol_frames());
@@ -887,7 +1054,16 @@ fn synthesized_link_frames_agree_with_tshark() {
     eprintln!("compared with tshark on synthesized frames: {counts:?}");
     problems.truncate(40);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    for k in ["LinkLayerDiscovery", "LinkLayerDiscoveryInfo", "NortelDiscovery", "EAP", "EAPOL", "EAPOLKey", "Dot11", "CiscoDiscoveryInfo"] {
+    for k in [
+        "LinkLayerDiscovery",
+        "LinkLayerDiscoveryInfo",
+        "NortelDiscovery",
+        "EAP",
+        "EAPOL",
+        "EAPOLKey",
+        "Dot11",
+        "CiscoDiscoveryInfo",
+    ] {
         assert!(counts.get(k).copied().unwrap_or(0) > 0, "no synthesized {k} record compared");
     }
 }
