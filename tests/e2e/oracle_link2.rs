@@ -334,9 +334,9 @@ fn kinds() -> Vec<Kind> {
                 "cdp.power_available",
                 "cdp.spare_poe_tlv",
             ],
-            // Exception: IP prefixes (TLV 7) are not compared: tshark 4.0's `-T fields` prints
-            // `cdp.ip_prefix` one byte off (0.10.118.10 where its tree shows 10.118.10.0/24 in
-            // mixed/pcapplusplus_many-protocols.pcap); the unit tests check them.
+            // IP prefixes (TLV 7) are compared by `check_cdp_prefixes`: tshark 4.0's `-T fields`
+            // prints `cdp.ip_prefix` one byte off (0.10.118.10 where its tree shows
+            // 10.118.10.0/24 in mixed/pcapplusplus_many-protocols.pcap), so that reads the tree.
             want: |p| {
                 let caps =
                     parse_num(p.s("cdp.capabilities")).map(|v| (v & 0x1ff).to_string()).unwrap_or_else(|| "*".into());
@@ -977,6 +977,59 @@ fn check_file(f: &Path, kinds: &[Kind], counts: &mut BTreeMap<&'static str, usiz
             if !same(w, g) {
                 problems.push(format!("{name}: {} #{i}: ours {g:?}\n    tshark {w:?}", k.record));
             }
+        }
+        if k.record == "CiscoDiscoveryInfo" {
+            check_cdp_prefixes(f, out.path(), counts, problems);
+        }
+    }
+}
+
+/// CDP IP prefixes from tshark's tree (`-T pdml` shownames `IP Prefix: 10.118.10.0/24`), one
+/// entry per CDP packet the host dissects, against our `ip_prefixes` as `ip/bits`.
+fn check_cdp_prefixes(f: &Path, dir: &Path, counts: &mut BTreeMap<&'static str, usize>, problems: &mut Vec<String>) {
+    let Ok(o) = std::process::Command::new("tshark").args(["-n", "-T", "pdml", "-Y", "cdp", "-r"]).arg(f).output()
+    else {
+        return;
+    };
+    let pdml = String::from_utf8_lossy(&o.stdout);
+    let attr = |line: &str, key: &str| -> Option<String> {
+        let at = line.find(&format!("{key}=\""))? + key.len() + 2;
+        Some(line[at..].split('"').next()?.to_string())
+    };
+    let mut want = Vec::new();
+    for packet in pdml.split("<packet>").skip(1) {
+        let mut protocols = String::new();
+        let mut prefixes = Vec::new();
+        for line in packet.lines() {
+            if line.contains("name=\"frame.protocols\"") {
+                protocols = attr(line, "show").unwrap_or_default();
+            } else if line.contains("name=\"cdp.ip_prefix\"") {
+                let show = attr(line, "showname").unwrap_or_default();
+                prefixes.push(show.trim_start_matches("IP Prefix: ").to_string());
+            }
+        }
+        let names = ["frame.time_epoch", "frame.protocols"];
+        let row = [String::new(), protocols];
+        if host_chain(&P { names: &names, row: &row }, "cdp") {
+            want.push(prefixes.join(","));
+        }
+    }
+    let got: Vec<String> = records::<v1::CiscoDiscoveryInfo>(dir, "CiscoDiscoveryInfo")
+        .iter()
+        .map(|r| {
+            let bits = |m: &str| m.split('.').map(|x| x.parse::<u8>().unwrap_or(0).count_ones()).sum::<u32>();
+            r.ip_prefixes.iter().map(|p| format!("{}/{}", p.ip, bits(&p.ip_mask))).collect::<Vec<_>>().join(",")
+        })
+        .collect();
+    if got.len() != want.len() {
+        problems.push(format!("{}: {} CDP prefix lists, tshark {}", f.display(), got.len(), want.len()));
+    }
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        if !w.is_empty() {
+            *counts.entry("CiscoDiscoveryInfo.ip_prefixes").or_default() += 1;
+        }
+        if g != w {
+            problems.push(format!("{}: CDP #{i} prefixes: ours {g:?}, tshark {w:?}", f.display()));
         }
     }
 }
