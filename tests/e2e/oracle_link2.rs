@@ -627,20 +627,40 @@ fn kinds() -> Vec<Kind> {
             // tshark's frame.protocols shows EAP inside EAPOL as `eapol` only.
             token: "eapol",
             filter: "eap",
-            fields: fields!["eap.code", "eap.id", "eap.len", "eap.type"],
+            fields: fields!["eap.code", "eap.id", "eap.len", "eap.type", "eap.identity", "eap.md5.value"],
+            // The method data as tshark shows it for identity (type 1) and MD5 challenge (type 4:
+            // value size byte, then the value) methods.
             want: |p| {
-                vec![vec![p.ts(), p.n("eap.code", ""), p.n("eap.id", ""), p.n("eap.len", ""), p.n("eap.type", "0")]]
+                let data = match (p.s("eap.identity"), p.s("eap.md5.value")) {
+                    ("", "") => "*".to_string(),
+                    ("", md5) => md5.to_string(),
+                    (id, _) => id.to_string(),
+                };
+                vec![vec![
+                    p.ts(),
+                    p.n("eap.code", ""),
+                    p.n("eap.id", ""),
+                    p.n("eap.len", ""),
+                    p.n("eap.type", "0"),
+                    data,
+                ]]
             },
             got: |dir| {
                 records::<v1::Eap>(dir, "EAP")
                     .iter()
                     .map(|r| {
+                        let data = match r.r#type {
+                            1 => String::from_utf8_lossy(&r.type_data).into_owned(),
+                            4 => hex(r.type_data.get(1..).unwrap_or_default()),
+                            _ => String::new(),
+                        };
                         vec![
                             r.timestamp.to_string(),
                             r.code.to_string(),
                             r.id.to_string(),
                             r.length.to_string(),
                             r.r#type.to_string(),
+                            data,
                         ]
                     })
                     .collect()
