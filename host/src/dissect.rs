@@ -98,7 +98,7 @@ pub mod linktype {
 }
 
 /// Maximum layers recorded per packet.
-pub const MAX_LAYERS: usize = 16;
+pub const MAX_LAYERS: usize = 32;
 
 /// One dissected layer: id, flags and header offset (the SDK's type, as it crosses into batches).
 pub use netcap_sdk::Layer as LayerRef;
@@ -304,6 +304,11 @@ fn ours(data: &[u8], et: u16, at: usize, depth: u16, d: &mut Dissection) -> bool
             let extra = if data.get(at + 11).is_some_and(|b| b & 1 != 0) { 8 } else { 0 };
             return ours(data, 0x6558, at + 12 + extra, depth, d);
         }
+        // Cisco MetaData (8 bytes, the inner EtherType last) and CDP carried over GRE.
+        0x8909 if depth > 0 && end >= at + 8 => {
+            ethertype(data, u16::from_be_bytes([data[at + 6], data[at + 7]]), at + 8, depth, d)
+        }
+        0x2000 if depth > 0 && end > at => d.push(layer::CDP, f, at),
         // Transparent Ethernet bridging (GRE, Geneve): an Ethernet frame follows.
         0x6558 => match LaxSlicedPacket::from_ethernet(data.get(at..).unwrap_or_default()) {
             Ok(s) => fill(data, &s, d, depth),
@@ -511,6 +516,10 @@ fn udp_tunnel(data: &[u8], ports: (u16, u16), at: usize, depth: u16, d: &mut Dis
 }
 
 fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection, depth: u16) {
+    // Tunnels nest only as deep as the layer list is long (each level adds layers).
+    if d.count >= MAX_LAYERS {
+        return;
+    }
     let f = depth_flags(depth);
     let mut macs: Option<([u8; 6], [u8; 6])> = None;
     match &s.link {

@@ -233,6 +233,21 @@ pub fn check_unique_types(decoders: &[LoadedDecoder]) -> Result<(), PluginError>
     Ok(())
 }
 
+/// Where compiled decoder code is cached: `$NETCAP_CACHE_DIR` (`off` disables the cache), else
+/// `$XDG_CACHE_HOME/netcap/wasm`, else `~/.cache/netcap/wasm`. `None` when it cannot be created.
+pub fn cache_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("NETCAP_CACHE_DIR") {
+        Some(v) if v == "off" || v.is_empty() => return None,
+        Some(v) => PathBuf::from(v),
+        None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            Some(x) => PathBuf::from(x).join("netcap").join("wasm"),
+            None => PathBuf::from(std::env::var_os("HOME")?).join(".cache").join("netcap").join("wasm"),
+        },
+    };
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
+}
+
 /// The bit set of layer names and the port interests (`udp:53`); unknown names are refused.
 pub fn layer_mask(layers: &[String]) -> Result<(u128, Vec<(u16, u16)>), String> {
     let mut mask = 0;

@@ -36,8 +36,8 @@ const VLAN_FIELDS: &[&str] = &[
     "frame.protocols",
 ];
 
-/// Whether the dissection chain is a link header (Ethernet, Linux cooked, radiotap/802.11), any
-/// VLAN tags and LLC/SNAP, then ARP, as the host slices it.
+/// Whether the dissection chain is a link header (Ethernet, SLL, 802.11 with radiotap), any VLAN
+/// tags or LLC/SNAP, then ARP, as the host dissects it.
 fn plain_arp(protocols: &str) -> bool {
     let tokens: Vec<&str> = protocols.split(':').collect();
     let Some(arp) = tokens.iter().position(|t| *t == "arp") else { return false };

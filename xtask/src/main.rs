@@ -9,6 +9,7 @@
 //!   input is given).
 //! - `bench` compares a raw read loop, netcap (WebAssembly and native decoders) and tshark on the
 //!   same large capture.
+//! - `docs` regenerates `docs/decoders.md` from `netcap decoders --markdown`.
 //! - `setup` installs the system packages and Rust targets a fresh machine lacks.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
 
@@ -42,6 +43,7 @@ fn main() -> Result<()> {
         "run" => run(rest),
         "bench" => bench::bench(rest),
         "synth" => synth(),
+        "docs" => docs(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -53,7 +55,8 @@ fn main() -> Result<()> {
                  ci               lint, then test (what .ci/run does after setup)\n  \
                  run [ARGS..]     release build, then `netcap capture` (bundled sample without -r/-i)\n  \
                  bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s\n  \
-                 synth            regenerate tests/data/synth/sample.pcap"
+                 synth            regenerate tests/data/synth/sample.pcap\n  \
+                 docs             regenerate docs/decoders.md (netcap decoders --markdown)"
             );
             if cmd == "help" { Ok(()) } else { bail!("unknown command {cmd:?}") }
         }
@@ -284,6 +287,24 @@ fn lint() -> Result<()> {
         c.args(["-p", &p.krate]);
     }
     run_cmd(c.args(["--", "-D", "warnings"]))
+}
+
+/// `docs/decoders.md`: the decoder and record type table, from the built plugins.
+fn docs() -> Result<()> {
+    build_plugins(false)?;
+    run_cmd(cargo().args(["build", "--locked", "-p", "netcap"]))?;
+    let out = Command::new(target_dir().join("debug").join("netcap"))
+        .args(["decoders", "--markdown"])
+        .output()
+        .context("running netcap decoders")?;
+    if !out.status.success() {
+        bail!("netcap decoders --markdown failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let path = root().join("docs").join("decoders.md");
+    std::fs::create_dir_all(path.parent().context("docs dir")?)?;
+    std::fs::write(&path, &out.stdout)?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 fn run(rest: &[String]) -> Result<()> {
