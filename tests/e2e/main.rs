@@ -10,6 +10,7 @@ mod oracle;
 mod oracle_app;
 mod oracle_link;
 mod oracle_net;
+mod oracle_link2;
 mod oracle_tunnel;
 mod sandbox;
 mod synth;

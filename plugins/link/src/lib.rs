@@ -1,7 +1,12 @@
-//! The `link` decoder family: link-layer records beyond Ethernet (ARP, 802.1Q/802.1ad VLAN tags).
-//! The logic lives in [`decode`] and is plain Rust; this file is only the glue to the SDK.
+//! The `link` decoder family: link-layer records beyond Ethernet (ARP, 802.1Q/802.1ad VLAN tags,
+//! LLC, SNAP, Ethernet CTP, LLDP, CDP, EAPOL/EAP, 802.11, FDDI, Nortel discovery).
+//! The logic lives in [`decode`] and its sibling modules and is plain Rust; this file is only the
+//! glue to the SDK.
 
+mod cdp;
 pub mod decode;
+mod dot11;
+mod lldp;
 
 use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
 
@@ -14,7 +19,7 @@ impl Decoder for LinkDecoder {
             name: "link".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             kind: Kind::Layer,
-            layers: ["arp", "dot1q"].map(String::from).to_vec(),
+            layers: decode::LAYERS.map(String::from).to_vec(),
             record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
         }
@@ -30,3 +35,6 @@ impl Decoder for LinkDecoder {
 }
 
 export_decoder!(LinkDecoder);
+
+#[cfg(test)]
+mod tests;
