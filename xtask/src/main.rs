@@ -154,6 +154,9 @@ struct Plugin {
     /// Test-only plugins (`testing = true`) go to `target/plugins-testing/`, never next to the
     /// standard ones.
     testing: bool,
+    /// Example plugins (`example = true`) go to `target/plugins-examples/`, loaded only with
+    /// `--plugins` (see `plugins/examples/`).
+    example: bool,
 }
 
 /// Every `plugins/**/plugin.toml` (the SDK has none): its id and crate name.
@@ -179,7 +182,8 @@ fn plugins() -> Result<Vec<Plugin>> {
             let id = toml_str(&d.join("plugin.toml"), "id")?;
             let krate = toml_str(&d.join("Cargo.toml"), "name")?;
             let testing = toml_str(&d.join("plugin.toml"), "testing").is_ok_and(|v| v == "true");
-            Ok(Plugin { id, krate, testing })
+            let example = toml_str(&d.join("plugin.toml"), "example").is_ok_and(|v| v == "true");
+            Ok(Plugin { id, krate, testing, example })
         })
         .collect()
 }
@@ -217,6 +221,8 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
     let testing_dir = target_dir().join("plugins-testing");
     std::fs::create_dir_all(&out_dir)?;
     std::fs::create_dir_all(&testing_dir)?;
+    let examples_dir = target_dir().join("plugins-examples");
+    std::fs::create_dir_all(&examples_dir)?;
     let prof_dir = if debug { "debug" } else { "plugin" };
     let mut files = Vec::new();
     for p in &plugins {
@@ -229,7 +235,14 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
             .encode()
             .with_context(|| format!("plugin {}: making a component", p.id))?;
         check_imports(&p.id, &component)?;
-        let dest = if p.testing { &testing_dir } else { &out_dir }.join(format!("{}.wasm", p.id));
+        let dir = if p.testing {
+            &testing_dir
+        } else if p.example {
+            &examples_dir
+        } else {
+            &out_dir
+        };
+        let dest = dir.join(format!("{}.wasm", p.id));
         std::fs::write(&dest, &component)?;
         eprintln!("plugin {} -> {} ({} bytes)", p.id, dest.display(), component.len());
         files.push(dest);
