@@ -9,6 +9,7 @@
 
 pub mod pcap;
 pub mod synth_app;
+pub mod synth_mqtt;
 pub mod synth_tunnel;
 
 use netcap_proto::v1::Header;
