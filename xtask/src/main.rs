@@ -10,10 +10,12 @@
 //! - `bench` compares a raw read loop, netcap (WebAssembly and native decoders) and tshark on the
 //!   same large capture.
 //! - `docs` regenerates `docs/decoders.md` from `netcap decoders --markdown`.
+//! - `new-plugin NAME` scaffolds a decoder crate (`scaffold.rs`).
 //! - `setup` installs the system packages and Rust targets a fresh machine lacks.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
 
 mod bench;
+mod scaffold;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,7 @@ fn main() -> Result<()> {
         "bench" => bench::bench(rest),
         "synth" => synth(),
         "docs" => docs(),
+        "new-plugin" => scaffold::new_plugin(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -56,7 +59,8 @@ fn main() -> Result<()> {
                  run [ARGS..]     release build, then `netcap capture` (bundled sample without -r/-i)\n  \
                  bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s\n  \
                  synth            regenerate tests/data/synth/sample.pcap\n  \
-                 docs             regenerate docs/decoders.md (netcap decoders --markdown)"
+                 docs             regenerate docs/decoders.md (netcap decoders --markdown)\n  \
+                 new-plugin NAME  scaffold a decoder crate in plugins/NAME (see docs/plugin-guide.md)"
             );
             if cmd == "help" { Ok(()) } else { bail!("unknown command {cmd:?}") }
         }
