@@ -7,8 +7,8 @@
 use netcap_tests::pcap::{LINKTYPE_ETHERNET, write_pcap};
 use netcap_tests::synth_mqtt::conversation;
 use netcap_tests::{
-    TempDir, capture, file_bytes, file_names, have_tshark, netcap, parse_ns, read_record_file, tshark_fields,
-    workspace_root,
+    TempDir, capture, file_bytes, file_names, have_tshark, netcap, parse_ns, parse_num, read_record_file,
+    tshark_fields, workspace_root,
 };
 use prost::Message;
 use std::path::{Path, PathBuf};
@@ -75,6 +75,10 @@ struct Mqtt {
     topic_filters: Vec<TopicFilter>,
     #[prost(uint32, repeated, tag = "29")]
     return_codes: Vec<u32>,
+    #[prost(uint32, tag = "30")]
+    reason_code: u32,
+    #[prost(uint32, tag = "31")]
+    properties_length: u32,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -83,6 +87,8 @@ struct TopicFilter {
     topic: String,
     #[prost(uint32, tag = "2")]
     qos: u32,
+    #[prost(uint32, tag = "3")]
+    options: u32,
 }
 
 /// `target/plugins-examples`, where `cargo xtask build-plugins` puts the example decoders.
@@ -137,6 +143,12 @@ const FIELDS: &[&str] = &[
     "mqtt.sub.qos",
     "mqtt.suback.qos",
     "mqtt.msg",
+    "mqtt.property_len",
+    "mqtt.puback.reason_code",
+    "mqtt.connack.reason_code",
+    "mqtt.suback.reason_code",
+    "mqtt.disconnect.reason_code",
+    "mqtt.subscription_options",
 ];
 
 /// tshark prints booleans as True/False (or 1/0) depending on the version.
@@ -159,25 +171,14 @@ fn example_plugin_records_agree_with_tshark_and_dump_prints_them() {
     let out = dir.path().join("out");
     let recs = run_with_plugin(&input, &out);
     let types: Vec<&str> = recs.iter().map(|r| r.r#type.as_str()).collect();
-    assert_eq!(
-        types,
-        [
-            "CONNECT",
-            "CONNACK",
-            "SUBSCRIBE",
-            "SUBACK",
-            "PUBLISH",
-            "PUBLISH",
-            "PUBACK",
-            "PUBLISH",
-            "PUBLISH",
-            "PUBACK",
-            "PINGREQ",
-            "PINGRESP",
-            "PINGREQ",
-            "DISCONNECT"
-        ]
-    );
+    #[rustfmt::skip]
+    let want = [
+        "CONNECT", "CONNACK", "SUBSCRIBE", "SUBACK", "PUBLISH", "PUBLISH", "PUBACK", "PUBLISH", "PUBLISH",
+        "PUBACK", "PINGREQ", "PINGRESP", "PINGREQ", "DISCONNECT",
+        // The MQTT 5.0 connection.
+        "CONNECT", "CONNACK", "SUBSCRIBE", "SUBACK", "PUBLISH", "PUBACK", "DISCONNECT",
+    ];
+    assert_eq!(types, want);
     let c = &recs[0];
     assert_eq!(
         (c.client_id.as_str(), c.keep_alive, c.protocol_name.as_str(), c.protocol_level),
@@ -189,6 +190,12 @@ fn example_plugin_records_agree_with_tshark_and_dump_prints_them() {
     assert_eq!(recs[3].return_codes, [1, 0]);
     assert_eq!((recs[5].qos, recs[5].packet_id, recs[5].retain, recs[5].payload_length), (1, 77, true, 10));
     assert!(recs.iter().all(|r| r.tunnel_depth == 0));
+    // MQTT 5.0: the level comes from the connection's CONNECT; property lists are skipped.
+    let v5: Vec<(u32, u32, u32)> =
+        recs[14..].iter().map(|r| (r.protocol_level, r.properties_length, r.reason_code)).collect();
+    assert_eq!(v5, [(5, 8, 0), (5, 3, 0), (5, 2, 0), (5, 5, 0), (5, 16, 0), (5, 7, 0x10), (5, 5, 0)]);
+    assert_eq!((recs[18].topic.as_str(), recs[18].payload_length, recs[18].packet_id), ("v5/data", 8, 9));
+    assert_eq!(recs[16].topic_filters[0].topic, "v5/#");
 
     if have_tshark() {
         compare_with_tshark(&input, &recs);
@@ -283,14 +290,53 @@ fn compare_with_tshark(input: &Path, recs: &[Mqtt]) {
             (
                 "mqtt.conack.val",
                 col("mqtt.conack.val"),
-                all(&|r| (r.type_number == 2).then(|| r.return_code.to_string())),
+                all(&|r| (r.type_number == 2 && r.protocol_level < 5).then(|| r.return_code.to_string())),
+            ),
+            // MQTT 5.0 calls the CONNACK return code a reason code.
+            (
+                "mqtt.connack.reason_code",
+                nums(&col("mqtt.connack.reason_code")),
+                all(&|r| (r.type_number == 2 && r.protocol_level == 5).then(|| r.return_code.to_string())),
             ),
             (
                 "mqtt.sub.qos",
                 col("mqtt.sub.qos"),
-                join(mine.iter().flat_map(|r| r.topic_filters.iter().map(|f| f.qos))),
+                join(mine.iter().filter(|r| r.protocol_level < 5).flat_map(|r| r.topic_filters.iter().map(|f| f.qos))),
             ),
-            ("mqtt.suback.qos", col("mqtt.suback.qos"), join(mine.iter().flat_map(|r| r.return_codes.iter()))),
+            (
+                "mqtt.suback.qos",
+                col("mqtt.suback.qos"),
+                join(mine.iter().filter(|r| r.protocol_level < 5).flat_map(|r| r.return_codes.iter())),
+            ),
+            // MQTT 5.0: SUBACK return codes are reason codes.
+            (
+                "mqtt.suback.reason_code",
+                nums(&col("mqtt.suback.reason_code")),
+                join(mine.iter().filter(|r| r.protocol_level == 5).flat_map(|r| r.return_codes.iter())),
+            ),
+            (
+                "mqtt.subscription_options",
+                col("mqtt.subscription_options"),
+                all(&|r| {
+                    (r.protocol_level == 5 && r.type_number == 8)
+                        .then(|| join(r.topic_filters.iter().map(|f| format!("0x{:02x}", f.options))))
+                }),
+            ),
+            (
+                "mqtt.property_len",
+                col("mqtt.property_len"),
+                all(&|r| (r.protocol_level == 5 && r.type_number != 12).then(|| r.properties_length.to_string())),
+            ),
+            (
+                "mqtt.puback.reason_code",
+                nums(&col("mqtt.puback.reason_code")),
+                all(&|r| (r.protocol_level == 5 && r.type_number == 4).then(|| r.reason_code.to_string())),
+            ),
+            (
+                "mqtt.disconnect.reason_code",
+                nums(&col("mqtt.disconnect.reason_code")),
+                all(&|r| (r.protocol_level == 5 && r.type_number == 14).then(|| r.reason_code.to_string())),
+            ),
             (
                 "mqtt.msg (length)",
                 join(col("mqtt.msg").split(',').filter(|s| !s.is_empty()).map(|h| h.len() / 2)),
@@ -302,6 +348,11 @@ fn compare_with_tshark(input: &Path, recs: &[Mqtt]) {
         }
     }
     assert_eq!(at, recs.len(), "every record matches a frame tshark dissects as MQTT");
+}
+
+/// tshark prints some numbers in hex, some in decimal: decimal.
+fn nums(s: &str) -> String {
+    join(s.split(',').filter(|x| !x.is_empty()).map(|x| parse_num(x).map_or(x.to_string(), |n| n.to_string())))
 }
 
 fn tbools(s: &str) -> String {
