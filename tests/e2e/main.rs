@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod determinism;
+mod example_plugin;
 mod formats;
 mod live;
 mod oracle;

@@ -10,10 +10,12 @@
 //! - `bench` compares a raw read loop, netcap (WebAssembly and native decoders) and tshark on the
 //!   same large capture.
 //! - `docs` regenerates `docs/decoders.md` from `netcap decoders --markdown`.
+//! - `new-plugin NAME` scaffolds a decoder crate (`scaffold.rs`).
 //! - `setup` installs the system packages and Rust targets a fresh machine lacks.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
 
 mod bench;
+mod scaffold;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -44,6 +46,7 @@ fn main() -> Result<()> {
         "bench" => bench::bench(rest),
         "synth" => synth(),
         "docs" => docs(),
+        "new-plugin" => scaffold::new_plugin(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -56,7 +59,8 @@ fn main() -> Result<()> {
                  run [ARGS..]     release build, then `netcap capture` (bundled sample without -r/-i)\n  \
                  bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s\n  \
                  synth            regenerate tests/data/synth/sample.pcap\n  \
-                 docs             regenerate docs/decoders.md (netcap decoders --markdown)"
+                 docs             regenerate docs/decoders.md (netcap decoders --markdown)\n  \
+                 new-plugin NAME  scaffold a decoder crate in plugins/NAME (see docs/plugin-guide.md)"
             );
             if cmd == "help" { Ok(()) } else { bail!("unknown command {cmd:?}") }
         }
@@ -157,6 +161,9 @@ struct Plugin {
     /// A test plugin whose point is a forbidden import (`forbidden_imports = true`): xtask lets
     /// it through so that the host's own refusal can be tested.
     forbidden_imports: bool,
+    /// Example plugins (`example = true`) go to `target/plugins-examples/`, loaded only with
+    /// `--plugins` (see `plugins/examples/`).
+    example: bool,
 }
 
 /// Every `plugins/**/plugin.toml` (the SDK has none): its id and crate name.
@@ -184,6 +191,9 @@ fn plugins() -> Result<Vec<Plugin>> {
             let flag = |k: &str| toml_str(&d.join("plugin.toml"), k).is_ok_and(|v| v == "true");
             let (testing, forbidden_imports) = (flag("testing"), flag("forbidden_imports"));
             Ok(Plugin { id, krate, testing, forbidden_imports: testing && forbidden_imports })
+            let testing = toml_str(&d.join("plugin.toml"), "testing").is_ok_and(|v| v == "true");
+            let example = toml_str(&d.join("plugin.toml"), "example").is_ok_and(|v| v == "true");
+            Ok(Plugin { id, krate, testing, example })
         })
         .collect()
 }
@@ -221,6 +231,8 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
     let testing_dir = target_dir().join("plugins-testing");
     std::fs::create_dir_all(&out_dir)?;
     std::fs::create_dir_all(&testing_dir)?;
+    let examples_dir = target_dir().join("plugins-examples");
+    std::fs::create_dir_all(&examples_dir)?;
     let prof_dir = if debug { "debug" } else { "plugin" };
     let mut files = Vec::new();
     for p in &plugins {
@@ -236,6 +248,15 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
             check_imports(&p.id, &component)?;
         }
         let dest = if p.testing { &testing_dir } else { &out_dir }.join(format!("{}.wasm", p.id));
+        check_imports(&p.id, &component)?;
+        let dir = if p.testing {
+            &testing_dir
+        } else if p.example {
+            &examples_dir
+        } else {
+            &out_dir
+        };
+        let dest = dir.join(format!("{}.wasm", p.id));
         std::fs::write(&dest, &component)?;
         eprintln!("plugin {} -> {} ({} bytes)", p.id, dest.display(), component.len());
         files.push(dest);
