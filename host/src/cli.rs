@@ -373,7 +373,6 @@ fn plugins_inspect(file: &std::path::Path) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-#[allow(clippy::print_stdout, reason = "debugging output")]
 fn layers(file: &std::path::Path) -> anyhow::Result<u8> {
     use crate::capture::PacketSource;
     use std::fmt::Write as _;
@@ -381,6 +380,7 @@ fn layers(file: &std::path::Path) -> anyhow::Result<u8> {
     let mut d = crate::dissect::Dissection::default();
     let mut seq = 0u64;
     let mut line = String::new();
+    let mut out = std::io::stdout().lock();
     while let Some(p) = src.next_packet()? {
         crate::dissect::dissect(p.link_type, p.data, &mut d);
         line.clear();
@@ -394,7 +394,9 @@ fn layers(file: &std::path::Path) -> anyhow::Result<u8> {
         if let Some(e) = d.error {
             let _ = write!(line, " !{e}");
         }
-        println!("{line}");
+        if writeln!(out, "{line}").is_err() {
+            break; // a closed pipe (`| head`) ends the listing
+        }
         seq += 1;
     }
     Ok(0)

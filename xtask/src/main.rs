@@ -189,11 +189,8 @@ fn plugins() -> Result<Vec<Plugin>> {
             let id = toml_str(&d.join("plugin.toml"), "id")?;
             let krate = toml_str(&d.join("Cargo.toml"), "name")?;
             let flag = |k: &str| toml_str(&d.join("plugin.toml"), k).is_ok_and(|v| v == "true");
-            let (testing, forbidden_imports) = (flag("testing"), flag("forbidden_imports"));
-            Ok(Plugin { id, krate, testing, forbidden_imports: testing && forbidden_imports })
-            let testing = toml_str(&d.join("plugin.toml"), "testing").is_ok_and(|v| v == "true");
-            let example = toml_str(&d.join("plugin.toml"), "example").is_ok_and(|v| v == "true");
-            Ok(Plugin { id, krate, testing, example })
+            let (testing, forbidden_imports, example) = (flag("testing"), flag("forbidden_imports"), flag("example"));
+            Ok(Plugin { id, krate, testing, forbidden_imports: testing && forbidden_imports, example })
         })
         .collect()
 }
@@ -247,8 +244,6 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
         if !p.forbidden_imports {
             check_imports(&p.id, &component)?;
         }
-        let dest = if p.testing { &testing_dir } else { &out_dir }.join(format!("{}.wasm", p.id));
-        check_imports(&p.id, &component)?;
         let dir = if p.testing {
             &testing_dir
         } else if p.example {
