@@ -50,7 +50,7 @@ fn run(input: &Path, out: &Path, with_faulty: bool) -> std::process::Output {
         "--workers",
         "1",
         "--decoder-timeout",
-        "300",
+        "1000",
         "--decoder-memory",
         "32",
         "--decoder-output",
