@@ -113,10 +113,11 @@ fn a_decoder_that_keeps_faulting_is_disabled_and_the_rest_goes_on() {
     assert!(kept.iter().all(|r| r.dst_port == 1000));
 }
 
-#[test]
-fn a_plugin_importing_anything_but_the_host_interface_is_refused_by_name() {
-    let dir = TempDir::new("forbidden");
-    let plugins = plugin_dir(dir.path(), "forbidden");
+/// Runs a capture with only the test plugin `id` added; it must be refused: exit 2, one line
+/// on stderr (returned), and no output.
+fn refused(id: &str) -> String {
+    let dir = TempDir::new(id);
+    let plugins = plugin_dir(dir.path(), id);
     let input = pcap(dir.path(), 3, &[]);
     let out = dir.path().join("out");
     let o = netcap(&[
@@ -128,38 +129,25 @@ fn a_plugin_importing_anything_but_the_host_interface_is_refused_by_name() {
         "--plugins",
         plugins.to_str().unwrap(),
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!out.join("UDP.ncap.zst").exists(), "nothing runs with a refused plugin");
+    err
+}
+
+#[test]
+fn a_plugin_importing_anything_but_the_host_interface_is_refused_by_name() {
+    let err = refused("forbidden");
     assert!(err.contains("forbidden.wasm: imports wasi:cli/environment@0.2.0"), "{err}");
     assert!(err.contains("decoders may import only netcap:decoder/host@0.1.x"), "{err}");
-    assert!(!out.join("UDP.ncap.zst").exists(), "nothing runs with a refused plugin");
 }
 
 #[test]
 fn a_plugin_for_another_contract_version_is_refused_with_both_versions() {
-    let dir = TempDir::new("future");
-    let plugins = plugin_dir(dir.path(), "future");
-    let input = pcap(dir.path(), 3, &[]);
-    let out = dir.path().join("out");
-    let o = netcap(&[
-        "capture",
-        "-r",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--plugins",
-        plugins.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(
-        err.contains("plugin future (")
-            && err.contains("targets netcap:decoder@0.2.0")
-            && err.contains("supports netcap:decoder@0.1.x"),
-        "{err}"
-    );
+    let err = refused("future");
+    assert!(err.contains("plugin future (") && err.contains("targets netcap:decoder@0.2.0"), "{err}");
+    assert!(err.contains("supports netcap:decoder@0.1.x"), "{err}");
 }
 
 #[test]
