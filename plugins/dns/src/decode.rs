@@ -99,11 +99,11 @@ pub fn read_name(msg: &[u8], mut at: usize, s: &mut String) -> Result<usize, (Na
     }
 }
 
-/// Appends a label in presentation form: printable ASCII as is, `.` and `\` and every other byte
-/// as `\DDD` (octal, as Wireshark prints it).
+/// Appends a label as Wireshark shows it: printable ASCII as is (a `.` inside a label included),
+/// every other byte as `\DDD` (octal).
 fn push_label(s: &mut String, label: &[u8]) {
     for &b in label {
-        if b.is_ascii_graphic() && b != b'.' && b != b'\\' || b == b' ' {
+        if b.is_ascii_graphic() || b == b' ' {
             s.push(b as char);
         } else {
             s.push('\\');
@@ -603,7 +603,7 @@ mod tests {
     #[test]
     fn label_escapes() {
         let mut s = String::new();
-        push_label(&mut s, b"a.b\\c\x01 ");
-        assert_eq!(s, "a\\056b\\134c\\001 ");
+        push_label(&mut s, b"a.b\\c\x01 \xff");
+        assert_eq!(s, "a.b\\c\\001 \\377");
     }
 }
