@@ -15,10 +15,78 @@ pub const fn layer_bit(id: u16) -> u128 {
     if id < 128 { 1u128 << id } else { 0 }
 }
 
+/// Port interests (`udp:53` in a decoder's layers): a bit per interested decoder, set in a
+/// packet's mask when one of its UDP/TCP/SCTP layers has the port on either side. A 64 Ki-bit map
+/// per transport answers "anyone interested?" in one load; the rare hits search a short list.
+#[derive(Debug, Default)]
+pub struct PortInterests {
+    /// Per transport (UDP, TCP, SCTP): one bit per port.
+    any: [Vec<u64>; 3],
+    /// ((transport slot, port), bits), sorted.
+    bits: Vec<((u8, u16), u128)>,
+}
+
+/// The first mask bit for port interests; layer ids stay below it.
+pub const PORT_BITS_START: u32 = 80;
+
+impl PortInterests {
+    fn slot(transport: u16) -> Option<u8> {
+        match transport {
+            layer::UDP => Some(0),
+            layer::TCP => Some(1),
+            layer::SCTP => Some(2),
+            _ => None,
+        }
+    }
+
+    /// Adds interest in `port` of `transport` for mask bit `bit`.
+    pub fn add(&mut self, transport: u16, port: u16, bit: u128) {
+        let Some(slot) = Self::slot(transport) else { return };
+        let any = &mut self.any[usize::from(slot)];
+        if any.is_empty() {
+            *any = vec![0; 1024];
+        }
+        any[usize::from(port >> 6)] |= 1 << (port & 63);
+        match self.bits.binary_search_by_key(&(slot, port), |e| e.0) {
+            Ok(i) => self.bits[i].1 |= bit,
+            Err(i) => self.bits.insert(i, ((slot, port), bit)),
+        }
+    }
+
+    /// Whether no decoder has a port interest.
+    pub fn is_empty(&self) -> bool {
+        self.bits.is_empty()
+    }
+
+    fn lookup(&self, slot: u8, port: u16) -> u128 {
+        let any = &self.any[usize::from(slot)];
+        if any.is_empty() || any[usize::from(port >> 6)] & (1 << (port & 63)) == 0 {
+            return 0;
+        }
+        self.bits.binary_search_by_key(&(slot, port), |e| e.0).map_or(0, |i| self.bits[i].1)
+    }
+
+    /// Sets the bits of the decoders interested in the ports of `d`'s transport layers.
+    pub fn apply(&self, data: &[u8], d: &mut Dissection) {
+        let mut add = 0;
+        for l in d.layers() {
+            let Some(slot) = Self::slot(l.id) else { continue };
+            if let Some(h) = data.get(l.offset..l.offset + 4) {
+                add |= self.lookup(slot, u16::from_be_bytes([h[0], h[1]]));
+                add |= self.lookup(slot, u16::from_be_bytes([h[2], h[3]]));
+            }
+        }
+        d.mask |= add;
+    }
+}
+
 /// pcap LINKTYPE_ values we dissect.
 pub mod linktype {
     pub const NULL: u16 = 0;
     pub const ETHERNET: u16 = 1;
+    pub const FDDI: u16 = 10;
+    pub const IEEE802_11: u16 = 105;
+    pub const RADIOTAP: u16 = 127;
     pub const RAW_OPENBSD: u16 = 12;
     pub const RAW_BSD: u16 = 14;
     pub const RAW: u16 = 101;
@@ -127,13 +195,10 @@ fn hash_pair(a: (&[u8], u16), b: (&[u8], u16), proto: u8) -> u64 {
 /// Dissects `data` of link type `link_type` into `d`.
 pub fn dissect(link_type: u16, data: &[u8], d: &mut Dissection) {
     d.reset();
-    let sliced = match link_type {
+    match link_type {
         linktype::ETHERNET => match LaxSlicedPacket::from_ethernet(data) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                d.error = Some("ethernet: header truncated");
-                return;
-            }
+            Ok(s) => fill(data, &s, d, 0),
+            Err(_) => d.error = Some("ethernet: header truncated"),
         },
         linktype::LINUX_SLL => {
             if data.len() < 16 {
@@ -141,8 +206,11 @@ pub fn dissect(link_type: u16, data: &[u8], d: &mut Dissection) {
                 return;
             }
             d.push(layer::LINUX_SLL, 0, 0);
-            let proto = u16::from_be_bytes([data[14], data[15]]);
-            Some(LaxSlicedPacket::from_ether_type(EtherType(proto), &data[16..]))
+            match u16::from_be_bytes([data[14], data[15]]) {
+                // LINUX_SLL_P_802_2: an LLC header without a length field.
+                4 => llc(data, 16, data.len(), 0, d),
+                proto => ethertype(data, proto, 16, 0, d),
+            }
         }
         linktype::LINUX_SLL2 => {
             if data.len() < 20 {
@@ -151,7 +219,7 @@ pub fn dissect(link_type: u16, data: &[u8], d: &mut Dissection) {
             }
             d.push(layer::LINUX_SLL2, 0, 0);
             let proto = u16::from_be_bytes([data[0], data[1]]);
-            Some(LaxSlicedPacket::from_ether_type(EtherType(proto), &data[20..]))
+            ethertype(data, proto, 20, 0, d);
         }
         linktype::NULL | linktype::LOOP => {
             if data.len() < 4 {
@@ -163,47 +231,299 @@ pub fn dissect(link_type: u16, data: &[u8], d: &mut Dissection) {
             let be = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
             let family = if link_type == linktype::LOOP || be < 0x100 { be } else { be.swap_bytes() };
             match family {
-                2 => from_ip(&data[4..], d),
-                10 | 24 | 28 | 30 => from_ip(&data[4..], d),
-                _ => {
-                    d.unknown_net = true;
-                    return;
-                }
+                2 | 10 | 24 | 28 | 30 => from_ip(data, 4, 0, d),
+                _ => d.unknown_net = true,
             }
         }
-        linktype::RAW | linktype::RAW_OPENBSD | linktype::RAW_BSD | linktype::IPV4 | linktype::IPV6 => from_ip(data, d),
-        _ => {
-            d.unknown_link = true;
-            return;
+        linktype::RAW | linktype::RAW_OPENBSD | linktype::RAW_BSD | linktype::IPV4 | linktype::IPV6 => {
+            from_ip(data, 0, 0, d)
         }
-    };
-    let Some(sliced) = sliced else { return };
-    fill(data, &sliced, d);
+        linktype::FDDI => {
+            // Frame control, destination, source; LLC frames (FC 0x50-0x57) carry an LLC header.
+            if data.len() < 13 {
+                d.error = Some("fddi: header truncated");
+                return;
+            }
+            d.push(layer::FDDI, 0, 0);
+            if data[0] & 0xf8 == 0x50 {
+                llc(data, 13, data.len(), 0, d);
+            }
+        }
+        linktype::IEEE802_11 => dot11(data, 0, data.len(), d),
+        linktype::RADIOTAP => radiotap(data, d),
+        _ => d.unknown_link = true,
+    }
 }
 
-fn from_ip<'a>(data: &'a [u8], d: &mut Dissection) -> Option<LaxSlicedPacket<'a>> {
-    match LaxSlicedPacket::from_ip(data) {
-        Ok(s) => Some(s),
-        Err(_) => {
-            d.error = Some("ip: header malformed or truncated");
-            None
+/// Continues with an IP packet at `at` (IPv4 or IPv6 by its version nibble).
+fn from_ip(data: &[u8], at: usize, depth: u16, d: &mut Dissection) {
+    let Some(rest) = data.get(at..) else { return };
+    match LaxSlicedPacket::from_ip(rest) {
+        Ok(s) => fill(data, &s, d, depth),
+        Err(_) => d.error = d.error.or(Some("ip: header malformed or truncated")),
+    }
+}
+
+/// Continues with the payload of EtherType `et` at `at`: the protocols etherparse slices
+/// (IPv4, IPv6, ARP, VLAN tags, MACsec) go through it, the others are ours.
+fn ethertype(data: &[u8], et: u16, at: usize, depth: u16, d: &mut Dissection) {
+    if d.count >= MAX_LAYERS || ours(data, et, at, depth, d) {
+        return;
+    }
+    if matches!(et, 0x0800 | 0x86dd | 0x0806 | 0x8100 | 0x88a8 | 0x9100 | 0x88e5) {
+        let s = LaxSlicedPacket::from_ether_type(EtherType(et), data.get(at..).unwrap_or_default());
+        fill(data, &s, d, depth);
+    } else if depth == 0 {
+        d.unknown_net = true;
+    }
+}
+
+/// The EtherTypes (and 802.3 lengths) etherparse does not slice; false when `et` is not one.
+fn ours(data: &[u8], et: u16, at: usize, depth: u16, d: &mut Dissection) -> bool {
+    let end = data.len();
+    let f = depth_flags(depth);
+    match et {
+        0..=1500 => llc(data, at, (at + usize::from(et)).min(end), depth, d),
+        // RARP has ARP's format; Wireshark decodes it as ARP, and so do we.
+        0x8035 if end >= at + 8 => d.push(layer::ARP, f, at),
+        0x9000 if end > at => d.push(layer::ETHERNET_CTP, f, at),
+        0x88cc if end > at => d.push(layer::LLDP, f, at),
+        0x888e if end >= at + 4 => {
+            d.push(layer::EAPOL, f, at);
+            match data[at + 1] {
+                0 if end >= at + 8 => d.push(layer::EAP, f, at + 4),
+                3 if end > at + 4 => d.push(layer::EAPOL_KEY, f, at + 4),
+                _ => {}
+            }
+        }
+        0x8847 | 0x8848 => mpls(data, at, depth, d),
+        // ERSPAN type II (8-byte header) and type III (12 bytes, 8 more with the O flag) in GRE:
+        // a mirrored Ethernet frame follows.
+        0x88be if depth > 0 => return ours(data, 0x6558, at + 8, depth, d),
+        0x22eb if depth > 0 => {
+            let extra = if data.get(at + 11).is_some_and(|b| b & 1 != 0) { 8 } else { 0 };
+            return ours(data, 0x6558, at + 12 + extra, depth, d);
+        }
+        // Transparent Ethernet bridging (GRE, Geneve): an Ethernet frame follows.
+        0x6558 => match LaxSlicedPacket::from_ethernet(data.get(at..).unwrap_or_default()) {
+            Ok(s) => fill(data, &s, d, depth),
+            Err(_) => d.error = d.error.or(Some("ethernet: header truncated")),
+        },
+        _ => return false,
+    }
+    true
+}
+
+fn depth_flags(depth: u16) -> u16 {
+    (depth.min(layer::DEPTH_MASK)) << layer::DEPTH_SHIFT
+}
+
+/// 802.2 LLC at `at` (ending at `end`), then SNAP and what SNAP names.
+fn llc(data: &[u8], at: usize, end: usize, depth: u16, d: &mut Dissection) {
+    let Some(h) = data.get(at..end).filter(|h| h.len() >= 3) else {
+        d.error = d.error.or(Some("llc: header truncated"));
+        return;
+    };
+    d.push(layer::LLC, depth_flags(depth), at);
+    if h[0] != 0xaa || h[1] != 0xaa || h[2] != 0x03 {
+        return;
+    }
+    let Some(s) = h.get(3..8) else {
+        d.error = d.error.or(Some("snap: header truncated"));
+        return;
+    };
+    d.push(layer::SNAP, depth_flags(depth), at + 3);
+    let oui = [s[0], s[1], s[2]];
+    let pid = u16::from_be_bytes([s[3], s[4]]);
+    let body = at + 8;
+    match (oui, pid) {
+        // RFC 1042 and 802.1H bridge tunnel encapsulation: the PID is an EtherType.
+        ([0, 0, 0] | [0, 0, 0xf8], _) => ethertype(data, pid, body, depth, d),
+        ([0, 0, 0x0c], 0x2000) if end > body => d.push(layer::CDP, depth_flags(depth), body),
+        ([0, 0, 0x81], 0x01a1..=0x01a2) if end > body => d.push(layer::NORTEL_DISCOVERY, depth_flags(depth), body),
+        _ => {}
+    }
+}
+
+/// Radiotap (link type 127): its length, and whether the 802.11 frame after it ends with an FCS
+/// (the Flags field, bit 0x10).
+fn radiotap(data: &[u8], d: &mut Dissection) {
+    let Some(h) = data.get(..8) else {
+        d.error = Some("radiotap: header truncated");
+        return;
+    };
+    d.push(layer::RADIOTAP, 0, 0);
+    let len = usize::from(u16::from_le_bytes([h[2], h[3]]));
+    let present = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    // Skip the extended presence bitmaps (bit 31 of each says another follows).
+    let mut at = 8;
+    let mut word = present;
+    while word & 0x8000_0000 != 0 && at + 4 <= len.min(data.len()) {
+        word = u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
+        at += 4;
+    }
+    let mut fcs = false;
+    if present & 2 != 0 {
+        if present & 1 != 0 {
+            at = at.next_multiple_of(8) + 8; // TSFT, 8-byte aligned
+        }
+        fcs = data.get(at).is_some_and(|f| f & 0x10 != 0);
+    }
+    if len < 8 || len > data.len() {
+        d.error = Some("radiotap: header truncated");
+        return;
+    }
+    let end = if fcs { data.len().saturating_sub(4).max(len) } else { data.len() };
+    dot11(data, len, end, d);
+}
+
+/// An 802.11 MAC header at `at`; unprotected data frames continue with LLC.
+fn dot11(data: &[u8], at: usize, end: usize, d: &mut Dissection) {
+    let Some(h) = data.get(at..end).filter(|h| h.len() >= 10) else {
+        d.error = d.error.or(Some("dot11: header truncated"));
+        return;
+    };
+    d.push(layer::DOT11, 0, at);
+    let fc = u16::from_le_bytes([h[0], h[1]]);
+    let (kind, subtype, flags) = ((fc >> 2) & 3, (fc >> 4) & 0xf, fc >> 8);
+    // Data frames without a body (null function, CF-Ack/Poll only) and protected frames stop here.
+    if kind != 2 || subtype & 4 != 0 || flags & 0x40 != 0 {
+        return;
+    }
+    let mut len = 24;
+    if flags & 3 == 3 {
+        len += 6; // fourth address
+    }
+    if subtype & 8 != 0 {
+        len += 2; // QoS control
+        if flags & 0x80 != 0 {
+            len += 4; // HT control
+        }
+    }
+    if at + len < end {
+        llc(data, at + len, end, 0, d);
+    }
+}
+
+/// An MPLS label stack at `at`: one layer per entry; what follows the bottom of the stack is
+/// guessed as Wireshark does by default: IPv4 or IPv6 by the first nibble, else an Ethernet
+/// pseudowire with a control word (first nibble 0).
+fn mpls(data: &[u8], mut at: usize, depth: u16, d: &mut Dissection) {
+    loop {
+        let Some(e) = data.get(at..at + 4) else {
+            d.error = d.error.or(Some("mpls: label stack truncated"));
+            return;
+        };
+        d.push(layer::MPLS, depth_flags(depth), at);
+        at += 4;
+        if e[2] & 1 != 0 || d.count >= MAX_LAYERS {
+            break;
+        }
+    }
+    let Some(&first) = data.get(at) else { return };
+    match first >> 4 {
+        4 | 6 => from_ip(data, at, depth + 1, d),
+        0 if data.len() >= at + 4 + 14 => {
+            if let Ok(s) = LaxSlicedPacket::from_ethernet(&data[at + 4..]) {
+                fill(data, &s, d, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A GRE header at `at` (RFC 2784/2890; version 1 is PPTP's enhanced GRE); the encapsulated
+/// packet follows one tunnel level deeper.
+fn gre(data: &[u8], at: usize, depth: u16, d: &mut Dissection) {
+    let Some(h) = data.get(at..at + 4) else {
+        d.error = d.error.or(Some("gre: header truncated"));
+        return;
+    };
+    d.push(layer::GRE, depth_flags(depth), at);
+    let flags = u16::from_be_bytes([h[0], h[1]]);
+    let proto = u16::from_be_bytes([h[2], h[3]]);
+    let mut len = 4;
+    if flags & 0xc000 != 0 {
+        len += 4; // checksum + offset
+    }
+    if flags & 0x2000 != 0 {
+        len += 4; // key
+    }
+    if flags & 0x1000 != 0 {
+        len += 4; // sequence number
+    }
+    if flags & 7 == 1 && flags & 0x0080 != 0 {
+        len += 4; // acknowledgment (enhanced GRE)
+    }
+    if flags & 0x4000 != 0 {
+        // Source route entries: address family, offset, length; ends with family 0, length 0.
+        loop {
+            let Some(sre) = data.get(at + len..at + len + 4) else {
+                d.error = d.error.or(Some("gre: routing truncated"));
+                return;
+            };
+            let n = usize::from(sre[3]);
+            len += 4 + n;
+            if sre[0] == 0 && sre[1] == 0 && n == 0 {
+                break;
+            }
+        }
+    }
+    if flags & 7 != 0 || data.len() <= at + len {
+        return; // PPTP carries PPP, which we do not dissect
+    }
+    ethertype(data, proto, at + len, depth + 1, d);
+}
+
+/// Layers etherparse does not slice inside an IP payload (`payload` at `at`, protocol `proto`).
+fn ip_payload(data: &[u8], proto: u8, at: usize, depth: u16, d: &mut Dissection) {
+    if at >= data.len() || d.count >= MAX_LAYERS {
+        return;
+    }
+    let f = depth_flags(depth);
+    match proto {
+        4 | 41 => from_ip(data, at, depth + 1, d),
+        47 => gre(data, at, depth, d),
+        50 => d.push(layer::IPSEC_ESP, f, at),
+        89 => d.push(layer::OSPF, f, at),
+        112 => d.push(layer::VRRP, f, at),
+        132 => d.push(layer::SCTP, f, at),
+        _ => {}
+    }
+}
+
+/// UDP payloads the host itself must look into: the tunnels.
+fn udp_tunnel(data: &[u8], ports: (u16, u16), at: usize, depth: u16, d: &mut Dissection) {
+    let is = |p: u16| ports.0 == p || ports.1 == p;
+    let Some(h) = data.get(at..at + 8) else { return };
+    if is(4789) {
+        d.push(layer::VXLAN, depth_flags(depth), at);
+        if let Ok(s) = LaxSlicedPacket::from_ethernet(&data[at + 8..]) {
+            fill(data, &s, d, depth + 1);
+        }
+    } else if is(6081) && h[0] >> 6 == 0 {
+        d.push(layer::GENEVE, depth_flags(depth), at);
+        let inner = at + 8 + usize::from(h[0] & 0x3f) * 4;
+        if inner < data.len() {
+            ethertype(data, u16::from_be_bytes([h[2], h[3]]), inner, depth + 1, d);
         }
     }
 }
 
-fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
+fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection, depth: u16) {
+    let f = depth_flags(depth);
     let mut macs: Option<([u8; 6], [u8; 6])> = None;
     match &s.link {
         Some(LinkSlice::Ethernet2(e)) => {
-            d.push(layer::ETHERNET, 0, off(data, e.slice()));
+            d.push(layer::ETHERNET, f, off(data, e.slice()));
             macs = Some((e.source(), e.destination()));
         }
-        Some(LinkSlice::LinuxSll(e)) => d.push(layer::LINUX_SLL, 0, off(data, e.slice())),
+        Some(LinkSlice::LinuxSll(e)) => d.push(layer::LINUX_SLL, f, off(data, e.slice())),
         _ => {}
     }
     for ext in &s.link_exts {
         if let LaxLinkExtSlice::Vlan(v) = ext {
-            d.push(layer::DOT1Q, 0, off(data, v.slice()));
+            d.push(layer::DOT1Q, f, off(data, v.slice()));
         }
     }
     let mut addrs: Option<(&[u8], &[u8])> = None;
@@ -211,69 +531,93 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
     // A first fragment (offset 0) still starts with the transport header.
     let mut first_fragment: Option<&[u8]> = None;
     let mut proto = 0u8;
+    // The IP payload, where etherparse has no slice for the protocol.
+    let mut unsliced: Option<&[u8]> = None;
     match &s.net {
         Some(LaxNetSlice::Ipv4(ip)) => {
             let h = ip.header();
-            let flags = if ip.payload().incomplete { layer::FLAG_TRUNCATED } else { 0 };
+            let flags = f | if ip.payload().incomplete { layer::FLAG_TRUNCATED } else { 0 };
             d.push(layer::IPV4, flags, off(data, h.slice()));
+            if let Some(ah) = ip.extensions().auth {
+                d.push(layer::IPSEC_AH, f, off(data, ah.slice()));
+            }
             addrs = Some((&h.slice()[12..16], &h.slice()[16..20]));
             fragmented = ip.payload().fragmented;
-            proto = h.protocol().0;
+            proto = ip.payload().ip_number.0;
             if fragmented && h.fragments_offset().value() == 0 {
                 first_fragment = Some(ip.payload().payload);
+            }
+            if !fragmented {
+                unsliced = Some(ip.payload().payload);
             }
         }
         Some(LaxNetSlice::Ipv6(ip)) => {
             let h = ip.header();
-            let flags = if ip.payload().incomplete { layer::FLAG_TRUNCATED } else { 0 };
-            d.push(layer::IPV6, flags, off(data, h.slice()));
+            let flags = f | if ip.payload().incomplete { layer::FLAG_TRUNCATED } else { 0 };
+            let start = off(data, h.slice());
+            d.push(layer::IPV6, flags, start);
             addrs = Some((&h.slice()[8..24], &h.slice()[24..40]));
             fragmented = ip.payload().fragmented;
             proto = ip.payload().ip_number.0;
             // Our own bounds-checked walk: etherparse's extension iterator reads past the end of
             // a lax-sliced, truncated extension header (malformed/tcpdump_ipv6hdr-heapoverflow).
-            let exts_start = off(data, h.slice()) + 40;
-            let offset_zero =
-                ipv6_fragment_offset(h.next_header().0, data.get(exts_start..).unwrap_or_default()) == Some(0);
-            if fragmented && offset_zero {
+            let exts_start = start + 40;
+            let frag = ipv6_exts(h.next_header().0, data, exts_start, f, d);
+            if fragmented && frag == Some(0) {
                 first_fragment = Some(ip.payload().payload);
             }
+            if !fragmented {
+                unsliced = Some(ip.payload().payload);
+            }
         }
-        Some(LaxNetSlice::Arp(a)) => d.push(layer::ARP, 0, off(data, a.slice())),
-        // RARP (0x8035) has ARP's format; Wireshark decodes it as ARP, and so do we.
+        Some(LaxNetSlice::Arp(a)) => d.push(layer::ARP, f, off(data, a.slice())),
         None => match s.ether_payload() {
-            Some(p) if p.ether_type.0 == 0x8035 && p.payload.len() >= 8 => d.push(layer::ARP, 0, off(data, p.payload)),
-            _ => d.unknown_net = true,
+            // EtherTypes etherparse does not slice (and 802.3 lengths): ours.
+            Some(p) => {
+                let before = d.count;
+                ours(data, p.ether_type.0, off(data, p.payload), depth, d);
+                if d.count == before && depth == 0 {
+                    d.unknown_net = true;
+                }
+            }
+            None => d.unknown_net |= depth == 0,
         },
     }
     let mut ports = (0u16, 0u16);
     match &s.transport {
         Some(TransportSlice::Tcp(t)) => {
-            d.push(layer::TCP, 0, off(data, t.header_slice()));
+            d.push(layer::TCP, f, off(data, t.header_slice()));
             ports = (t.source_port(), t.destination_port());
             if !t.payload().is_empty() {
-                d.push(layer::PAYLOAD, 0, off(data, t.payload()));
+                d.push(layer::PAYLOAD, f, off(data, t.payload()));
             }
         }
         Some(TransportSlice::Udp(u)) => {
-            d.push(layer::UDP, 0, off(data, u.header_slice()));
+            d.push(layer::UDP, f, off(data, u.header_slice()));
             ports = (u.source_port(), u.destination_port());
             if !u.payload().is_empty() {
-                d.push(layer::PAYLOAD, 0, off(data, u.payload()));
+                let at = off(data, u.payload());
+                d.push(layer::PAYLOAD, f, at);
+                udp_tunnel(data, ports, at, depth, d);
             }
         }
-        Some(TransportSlice::Icmpv4(i)) => d.push(layer::ICMPV4, 0, off(data, i.slice())),
-        Some(TransportSlice::Icmpv6(i)) => d.push(layer::ICMPV6, 0, off(data, i.slice())),
-        Some(_) => {}
+        Some(TransportSlice::Icmpv4(i)) => d.push(layer::ICMPV4, f, off(data, i.slice())),
+        Some(TransportSlice::Icmpv6(i)) => d.push(layer::ICMPV6, f, off(data, i.slice())),
+        Some(TransportSlice::Igmp(i)) => d.push(layer::IGMP, f, off(data, i.slice())),
         None => {
             if let Some(payload) = first_fragment {
-                first_fragment_transport(data, payload, proto, d);
+                first_fragment_transport(data, payload, proto, f, d);
+            } else if let Some(payload) = unsliced {
+                ip_payload(data, proto, off(data, payload), depth, d);
             }
         }
     }
     if let Some((err, at)) = &s.stop_err {
         let truncated = matches!(err, etherparse::err::packet::SliceError::Len(_));
-        d.error = Some(error_kind(at, truncated));
+        d.error = d.error.or(Some(error_kind(at, truncated)));
+    }
+    if depth > 0 {
+        return; // the flow hash is the outermost packet's
     }
     d.hash = match (addrs, macs) {
         // Fragments other than the first have no ports: hash them by addresses only, with the
@@ -285,29 +629,41 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection) {
     };
 }
 
-/// The fragment offset (in 8-byte units) of the IPv6 fragment header in the extension header
-/// chain that starts with `next` at the front of `exts`, if there is one.
-fn ipv6_fragment_offset(mut next: u8, exts: &[u8]) -> Option<u16> {
-    let mut at = 0usize;
+/// Walks the IPv6 extension header chain that starts with `next` at `at`, within bounds, pushing
+/// the headers that have layers (hop-by-hop, fragment, AH); returns the fragment offset (in
+/// 8-byte units) of the fragment header, if there is one.
+fn ipv6_exts(mut next: u8, data: &[u8], mut at: usize, flags: u16, d: &mut Dissection) -> Option<u16> {
+    let mut frag = None;
     for _ in 0..16 {
-        let h = exts.get(at..at + 8)?;
+        let Some(h) = data.get(at..at + 8) else { break };
         let len = match next {
-            44 => return Some(u16::from_be_bytes([h[2], h[3]]) >> 3),
-            0 | 43 | 60 | 135 | 139 | 140 => (usize::from(h[1]) + 1) * 8,
-            51 => (usize::from(h[1]) + 2) * 4,
-            _ => return None,
+            0 => {
+                d.push(layer::IPV6_HOP_BY_HOP, flags, at);
+                (usize::from(h[1]) + 1) * 8
+            }
+            44 => {
+                d.push(layer::IPV6_FRAGMENT, flags, at);
+                frag = Some(u16::from_be_bytes([h[2], h[3]]) >> 3);
+                8
+            }
+            51 => {
+                d.push(layer::IPSEC_AH, flags, at);
+                (usize::from(h[1]) + 2) * 4
+            }
+            43 | 60 | 135 | 139 | 140 => (usize::from(h[1]) + 1) * 8,
+            _ => break,
         };
         next = h[0];
         at += len;
     }
-    None
+    frag
 }
 
 /// Lax slicing stops at a fragmented IP payload; the first fragment still carries the TCP or UDP
 /// header, which Wireshark (and netcap) decode, so we do too. Its ports do not go into the flow
 /// hash: every fragment of a datagram must reach the same worker.
-fn first_fragment_transport(data: &[u8], payload: &[u8], proto: u8, d: &mut Dissection) {
-    let flags = layer::FLAG_TRUNCATED;
+fn first_fragment_transport(data: &[u8], payload: &[u8], proto: u8, f: u16, d: &mut Dissection) {
+    let flags = f | layer::FLAG_TRUNCATED;
     match proto {
         6 => {
             if let Ok(t) = etherparse::TcpSlice::from_slice(payload) {
@@ -419,15 +775,140 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_fragment_offset_walks_the_chain_within_bounds() {
+    fn ipv6_extension_chain_is_walked_within_bounds() {
         // hop-by-hop (8 bytes, next = fragment 44), fragment with offset 0x0123 << 3.
         let mut exts = vec![44, 0, 1, 4, 0, 0, 0, 0];
         exts.extend_from_slice(&[17, 0, 0x09, 0x18, 0, 0, 0, 1]);
-        assert_eq!(ipv6_fragment_offset(0, &exts), Some(0x0123));
-        assert_eq!(ipv6_fragment_offset(17, &exts), None);
+        let mut d = Dissection::default();
+        assert_eq!(ipv6_exts(0, &exts, 0, 0, &mut d), Some(0x0123));
+        assert_eq!(
+            d.layers().iter().map(|l| (l.id, l.offset)).collect::<Vec<_>>(),
+            vec![(layer::IPV6_HOP_BY_HOP, 0), (layer::IPV6_FRAGMENT, 8)]
+        );
+        assert_eq!(ipv6_exts(17, &exts, 0, 0, &mut d), None);
         // A hop-by-hop header claiming 2 KiB in an 8-byte buffer.
-        assert_eq!(ipv6_fragment_offset(0, &[44, 255, 0, 0, 0, 0, 0, 0]), None);
-        assert_eq!(ipv6_fragment_offset(0, &[44, 0, 0]), None);
+        assert_eq!(ipv6_exts(0, &[44, 255, 0, 0, 0, 0, 0, 0], 0, 0, &mut d), None);
+        assert_eq!(ipv6_exts(0, &[44, 0, 0], 0, 0, &mut d), None);
+    }
+
+    fn ids(d: &Dissection) -> Vec<(u16, usize, u32)> {
+        d.layers().iter().map(|l| (l.id, l.offset, l.depth())).collect()
+    }
+
+    #[test]
+    fn tunnels_are_dissected_one_level_deeper() {
+        let inner = tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80);
+        // VXLAN: outer UDP to 4789, 8-byte header, the inner Ethernet frame.
+        let mut vx = vec![8, 0, 0, 0, 0, 0, 42, 0];
+        vx.extend_from_slice(&inner);
+        let mut p = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64)
+            .udp(5000, 4789)
+            .write(&mut p, &vx)
+            .unwrap();
+        let mut d = Dissection::default();
+        dissect(linktype::ETHERNET, &p, &mut d);
+        let (ld, li, lu, lp, lv) = (layer::ETHERNET, layer::IPV4, layer::UDP, layer::PAYLOAD, layer::VXLAN);
+        assert_eq!(
+            ids(&d),
+            vec![
+                (ld, 0, 0),
+                (li, 14, 0),
+                (lu, 34, 0),
+                (lp, 42, 0),
+                (lv, 42, 0),
+                (ld, 50, 1),
+                (li, 64, 1),
+                (layer::TCP, 84, 1),
+                (lp, 104, 1)
+            ]
+        );
+        // GRE with a key, carrying IPv4: protocol 47 written by hand.
+        let mut g = vec![0x20, 0, 0x08, 0, 0, 0, 0, 9];
+        g.extend_from_slice(&inner[14..]);
+        let mut p = inner[..14].to_vec();
+        let total = 20 + g.len() as u16;
+        p.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0,
+            0,
+            64,
+            47,
+            0,
+            0,
+            1,
+            1,
+            1,
+            1,
+            2,
+            2,
+            2,
+            2,
+        ]);
+        p.extend_from_slice(&g);
+        dissect(linktype::ETHERNET, &p, &mut d);
+        assert_eq!(ids(&d)[2..5], [(layer::GRE, 34, 0), (li, 42, 1), (layer::TCP, 62, 1)]);
+        // MPLS: two labels (the second at the bottom of the stack), then IPv4.
+        let mut p = inner[..12].to_vec();
+        p.extend_from_slice(&[0x88, 0x47, 0, 0x01, 0x00, 64, 0, 0x02, 0x01, 64]);
+        p.extend_from_slice(&inner[14..]);
+        dissect(linktype::ETHERNET, &p, &mut d);
+        assert_eq!(ids(&d)[..4], [(ld, 0, 0), (layer::MPLS, 14, 0), (layer::MPLS, 18, 0), (li, 22, 1)]);
+        // Truncated tunnel headers are errors, never panics.
+        for cut in 0..p.len() {
+            dissect(linktype::ETHERNET, &p[..cut], &mut d);
+        }
+    }
+
+    #[test]
+    fn llc_snap_and_link_protocols() {
+        // 802.3 frame: length, LLC AA-AA-03, SNAP 00000c/2000 (CDP).
+        let mut p = vec![1, 0, 0x0c, 0xcc, 0xcc, 0xcc, 2, 0, 0, 0, 0, 1, 0, 12];
+        p.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0x0c, 0x20, 0x00, 2, 180, 0, 0]);
+        let mut d = Dissection::default();
+        dissect(linktype::ETHERNET, &p, &mut d);
+        assert_eq!(
+            ids(&d),
+            vec![(layer::ETHERNET, 0, 0), (layer::LLC, 14, 0), (layer::SNAP, 17, 0), (layer::CDP, 22, 0)]
+        );
+        // EAPOL key frame.
+        let mut p = vec![0; 12];
+        p.extend_from_slice(&[0x88, 0x8e, 2, 3, 0, 95, 2, 0, 0]);
+        dissect(linktype::ETHERNET, &p, &mut d);
+        assert_eq!(ids(&d)[1..], [(layer::EAPOL, 14, 0), (layer::EAPOL_KEY, 18, 0)]);
+        // 802.11 QoS data frame with LLC/SNAP and IPv4 after a radiotap header without fields.
+        let inner = tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80);
+        let mut p = vec![0, 0, 8, 0, 0, 0, 0, 0];
+        p.extend_from_slice(&[0x88, 0x01, 0, 0]);
+        p.extend_from_slice(&[0; 20]);
+        p.extend_from_slice(&[0, 0]); // QoS control
+        p.extend_from_slice(&[0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        p.extend_from_slice(&inner[14..]);
+        dissect(linktype::RADIOTAP, &p, &mut d);
+        let got: Vec<u16> = d.layers().iter().map(|l| l.id).collect();
+        assert_eq!(got[..6], [layer::RADIOTAP, layer::DOT11, layer::LLC, layer::SNAP, layer::IPV4, layer::TCP]);
+    }
+
+    #[test]
+    fn port_interests_set_decoder_bits() {
+        let mut pi = PortInterests::default();
+        let bit = 1u128 << 127;
+        pi.add(layer::TCP, 80, bit);
+        let mut d = Dissection::default();
+        let p = tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 80);
+        dissect(linktype::ETHERNET, &p, &mut d);
+        pi.apply(&p, &mut d);
+        assert_ne!(d.mask & bit, 0);
+        let p = tcp([10, 0, 0, 1], 1000, [10, 0, 0, 2], 81);
+        dissect(linktype::ETHERNET, &p, &mut d);
+        pi.apply(&p, &mut d);
+        assert_eq!(d.mask & bit, 0);
     }
 
     #[test]

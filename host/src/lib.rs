@@ -11,6 +11,7 @@ pub mod cli;
 pub mod dissect;
 pub mod dump;
 pub mod output;
+pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;
 pub mod render;

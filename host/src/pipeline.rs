@@ -11,6 +11,7 @@
 use crate::capture::{CaptureError, PacketSource};
 use crate::dissect::{self, Dissection, layer_bit};
 use crate::output::{self, Format, OutputConfig, TypeOut, Writer};
+use crate::pcapout::PcapOut;
 use crate::plugin::{self, Limits, LoadedDecoder};
 use crate::stats::{DispatchStats, Summary, TypeCount, WorkerStats};
 use crate::worker::{Batch, Job, Slot, WorkResult, Worker};
@@ -49,6 +50,10 @@ pub struct CaptureOptions {
     pub payload: bool,
     pub entropy: bool,
     pub plugin_dirs: Vec<PathBuf>,
+    /// Write the packets whose innermost layer has no decoder to `unknown.pcap`.
+    pub unknown_pcap: bool,
+    /// Write the packets a decoder or the dissector reported an error for to `errors.pcap`.
+    pub errors_pcap: bool,
     pub limits: Limits,
     pub quiet: bool,
     /// Use the natively linked decoders (feature `native-decoders`; for benchmarks).
@@ -172,6 +177,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let nworkers = opts.workers.max(1);
     let mut worker_slots: Vec<Vec<Slot>> = (0..nworkers).map(|_| Vec::new()).collect();
     let mut interest: u128 = 0;
+    let mut ports = dissect::PortInterests::default();
+    let mut next_port_bit = 127u32;
     for (di, d) in decoders.iter().enumerate() {
         let names: Vec<&str> =
             d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
@@ -179,6 +186,22 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             continue;
         }
         interest |= d.spec.layer_mask;
+        let mut layer_mask = d.spec.layer_mask;
+        if !d.spec.ports.is_empty() {
+            if next_port_bit < dissect::PORT_BITS_START {
+                return Err(RunError::Config(format!(
+                    "decoder {}: more than {} decoders with port interests",
+                    d.spec.id,
+                    128 - dissect::PORT_BITS_START
+                )));
+            }
+            let bit = 1u128 << next_port_bit;
+            next_port_bit -= 1;
+            layer_mask |= bit;
+            for &(transport, port) in &d.spec.ports {
+                ports.add(transport, port, bit);
+            }
+        }
         let config = vec![
             ("record-types".to_string(), names.join(",")),
             ("payload".to_string(), opts.payload.to_string()),
@@ -192,7 +215,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             slots.push(Slot {
                 id: d.spec.id.clone(),
                 instance,
-                layer_mask: d.spec.layer_mask,
+                layer_mask,
                 type_map: type_maps[di].clone(),
                 faults: 0,
                 disabled: false,
@@ -222,7 +245,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     for (w, slots) in worker_slots.into_iter().enumerate() {
         let (tx, rx) = bounded::<Job>(4);
         job_txs.push(tx);
-        let worker = Worker::new(slots, ntypes);
+        let worker = Worker::new(slots, ntypes, opts.errors_pcap);
         let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
         let h = std::thread::Builder::new()
             .name(format!("netcap-worker-{w}"))
@@ -232,12 +255,20 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     }
     drop(result_tx);
 
+    let errors_pcap = opts.errors_pcap.then(|| PcapOut::new(opts.out_dir.join("errors.pcap")));
+    let mut unknown_pcap = opts.unknown_pcap.then(|| PcapOut::new(opts.out_dir.join("unknown.pcap")));
+    for name in ["errors.pcap", "unknown.pcap"] {
+        // Packets of an earlier run must not pass for this run's.
+        let _ = std::fs::remove_file(opts.out_dir.join(name));
+    }
     let writer_handle = {
         let first_ts = first_ts.clone();
         let failed = output_failed.clone();
         std::thread::Builder::new()
             .name("netcap-writer".into())
-            .spawn(move || write_loop(writer, result_rx, result_pool_tx, nworkers, ntypes, first_ts, failed))
+            .spawn(move || {
+                write_loop(writer, errors_pcap, result_rx, result_pool_tx, nworkers, ntypes, first_ts, failed)
+            })
             .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
     };
 
@@ -303,22 +334,39 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         stats.packets += 1;
         stats.bytes += u64::from(p.orig_len);
         dissect::dissect(p.link_type, p.data, &mut d);
+        if !ports.is_empty() {
+            ports.apply(p.data, &mut d);
+        }
         if let Some(kind) = d.error {
             stats.errors.add(kind, 1);
         }
-        if d.unknown_link {
+        let unknown = if d.unknown_link {
             stats.unknown.add("unsupported link type", 1);
+            true
         } else if d.unknown_net {
             stats.unknown.add("no decoder for the network layer", 1);
+            true
         } else if let Some(inner) = d.innermost().filter(|&l| interest & layer_bit(l) == 0) {
             stats.unknown.add(&unknown_names[usize::from(inner.min(127))], 1);
+            true
+        } else {
+            false
+        };
+        if unknown && let Some(u) = &mut unknown_pcap {
+            if let Err(e) = u.write(p.ts_nanos, p.link_type, p.orig_len, p.data) {
+                return Err(RunError::Output { path: opts.out_dir.join("unknown.pcap"), source: e });
+            }
         }
         let w = (d.hash % nworkers as u64) as usize;
         let b = &mut batches[w];
-        b.starts.push(b.data.len() as u32);
+        let start = b.data.len();
+        b.starts.push(start as u32);
         b.masks.push(d.mask);
         b.any_mask |= d.mask;
         netcap_sdk::push_packet(&mut b.data, seq, p.ts_nanos, p.link_type, p.orig_len, d.layers(), p.data);
+        if d.error.is_some() {
+            netcap_sdk::set_packet_flags(&mut b.data, start, netcap_sdk::PACKET_FLAG_DISSECT_ERROR);
+        }
         seq += 1;
         in_epoch += 1;
         if in_epoch >= epoch_packets || b.data.len() >= EPOCH_BATCH_BYTES {
@@ -345,8 +393,17 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             Err(_) => wstats.faults.add("worker: panic", 1),
         }
     }
-    let (written, output_error) =
-        writer_handle.join().unwrap_or_else(|_| (Vec::new(), Some("the writer thread panicked".into())));
+    let (written, mut output_error, pcap_notices) =
+        writer_handle.join().unwrap_or_else(|_| (Vec::new(), Some("the writer thread panicked".into()), Vec::new()));
+    notices.extend(pcap_notices);
+    if let Some(u) = unknown_pcap {
+        let (n, skipped) = (u.written, u.skipped);
+        match u.finish() {
+            Ok(Some(path)) => notices.push(pcap_notice(n, skipped, &path)),
+            Ok(None) => {}
+            Err(e) => output_error = output_error.or(Some(format!("unknown.pcap: {e}"))),
+        }
+    }
     if let Some((stop, h)) = progress_handle {
         stop.store(true, Ordering::Relaxed);
         h.thread().unpark();
@@ -378,15 +435,25 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
 }
 
 /// The writer thread: merges each epoch's results once every worker has delivered it.
+fn pcap_notice(n: u64, skipped: u64, path: &std::path::Path) -> String {
+    let mut s = format!("wrote {n} packets to {}", path.display());
+    if skipped > 0 {
+        s.push_str(&format!(" ({skipped} packets of another link type left out)"));
+    }
+    s
+}
+
+#[allow(clippy::too_many_arguments, reason = "the writer thread's whole context")]
 fn write_loop(
     mut writer: Writer,
+    mut errors_pcap: Option<PcapOut>,
     results: crossbeam_channel::Receiver<WorkResult>,
     pool: crossbeam_channel::Sender<WorkResult>,
     nworkers: usize,
     ntypes: usize,
     first_ts: Arc<AtomicI64>,
     failed: Arc<AtomicBool>,
-) -> (Vec<(String, u64, PathBuf)>, Option<String>) {
+) -> (Vec<(String, u64, PathBuf)>, Option<String>, Vec<String>) {
     let mut pending: BTreeMap<u64, Vec<WorkResult>> = BTreeMap::new();
     let mut next = 0u64;
     let mut error: Option<String> = None;
@@ -409,6 +476,13 @@ fn write_loop(
                     }
                 }
             }
+            if let Some(pcap) = &mut errors_pcap
+                && error.is_none()
+                && let Err(e) = write_error_packets(pcap, &group)
+            {
+                error = Some(format!("errors.pcap: {e}"));
+                failed.store(true, Ordering::Relaxed);
+            }
             for r in group {
                 let _ = pool.try_send(r);
             }
@@ -419,7 +493,39 @@ fn write_loop(
     if error.is_none() {
         error = finish_err.map(|e| e.to_string());
     }
-    (done, error)
+    let mut notices = Vec::new();
+    if let Some(pcap) = errors_pcap {
+        let (n, skipped) = (pcap.written, pcap.skipped);
+        match pcap.finish() {
+            Ok(Some(path)) => notices.push(pcap_notice(n, skipped, &path)),
+            Ok(None) => {}
+            Err(e) => error = error.or(Some(format!("errors.pcap: {e}"))),
+        }
+    }
+    (done, error, notices)
+}
+
+/// Writes one epoch's packets with errors, from every worker, in input order.
+fn write_error_packets(pcap: &mut PcapOut, group: &[WorkResult]) -> std::io::Result<()> {
+    let mut entries: Vec<(u64, &[u8])> = Vec::new();
+    for r in group {
+        let mut start = 0usize;
+        for &(seq, end) in &r.error_packets.index {
+            entries.push((seq, &r.error_packets.data[start..end as usize]));
+            start = end as usize;
+        }
+    }
+    entries.sort_unstable_by_key(|e| e.0);
+    for (_, e) in entries {
+        if e.len() < 18 {
+            continue;
+        }
+        let link = u16::from_le_bytes([e[0], e[1]]);
+        let ts = i64::from_le_bytes(e[2..10].try_into().unwrap_or_default());
+        let orig = u32::from_le_bytes(e[10..14].try_into().unwrap_or_default());
+        pcap.write(ts, link, orig, &e[18..])?;
+    }
+    Ok(())
 }
 
 /// A progress line on stderr: redrawn every second on a terminal, every 10 s otherwise, and

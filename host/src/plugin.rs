@@ -36,6 +36,8 @@ pub struct DecoderSpec {
     pub layers: Vec<String>,
     /// Bit set of the layer ids in `layers`.
     pub layer_mask: u128,
+    /// The port interests in `layers` (`udp:53`): (transport layer id, port).
+    pub ports: Vec<(u16, u16)>,
     pub record_types: Vec<RecordTypeInfo>,
     /// Serialized FileDescriptorSet.
     pub schema: Arc<Vec<u8>>,
@@ -231,14 +233,18 @@ pub fn check_unique_types(decoders: &[LoadedDecoder]) -> Result<(), PluginError>
     Ok(())
 }
 
-/// The bit set of layer names; unknown names are refused.
-pub fn layer_mask(layers: &[String]) -> Result<u128, String> {
+/// The bit set of layer names and the port interests (`udp:53`); unknown names are refused.
+pub fn layer_mask(layers: &[String]) -> Result<(u128, Vec<(u16, u16)>), String> {
     let mut mask = 0;
+    let mut ports = Vec::new();
     for l in layers {
-        match crate::dissect::layer::by_name(l) {
-            Some(id) => mask |= crate::dissect::layer_bit(id),
-            None => return Err(format!("unknown layer {l:?}")),
+        if let Some(id) = crate::dissect::layer::by_name(l) {
+            mask |= crate::dissect::layer_bit(id);
+        } else if let Some(p) = crate::dissect::layer::port_interest(l) {
+            ports.push(p);
+        } else {
+            return Err(format!("unknown layer or port interest {l:?}"));
         }
     }
-    Ok(mask)
+    Ok((mask, ports))
 }

@@ -70,6 +70,9 @@ impl Run {
 pub struct WorkResult {
     pub epoch: u64,
     pub runs: Vec<Run>,
+    /// With `--errors-pcap`: the packets with errors, as `link u16 | ts i64 | orig_len u32 |
+    /// cap_len u32 | bytes` (little-endian), indexed by packet.
+    pub error_packets: Run,
 }
 
 /// One decoder instance inside a worker.
@@ -89,11 +92,22 @@ pub struct Worker {
     pub type_count: usize,
     pub stats: WorkerStats,
     sub: Vec<u8>,
+    /// Collect the packets with errors (`--errors-pcap`).
+    collect_errors: bool,
+    /// Sequence numbers of the packets a decoder reported an error for, in this batch.
+    error_seqs: Vec<u64>,
 }
 
 impl Worker {
-    pub fn new(slots: Vec<Slot>, type_count: usize) -> Self {
-        Worker { slots, type_count, stats: WorkerStats::default(), sub: Vec::new() }
+    pub fn new(slots: Vec<Slot>, type_count: usize, collect_errors: bool) -> Self {
+        Worker {
+            slots,
+            type_count,
+            stats: WorkerStats::default(),
+            sub: Vec::new(),
+            collect_errors,
+            error_seqs: Vec::new(),
+        }
     }
 
     /// Runs until the job channel closes or `Finish` arrives.
@@ -118,7 +132,7 @@ impl Worker {
                     }
                 }
                 Job::Finish { epoch } => {
-                    let mut res = WorkResult { epoch, runs: Vec::new() };
+                    let mut res = WorkResult { epoch, ..WorkResult::default() };
                     self.prepare(&mut res);
                     self.finish(&mut res);
                     let _ = results.send(res);
@@ -134,6 +148,7 @@ impl Worker {
         for r in &mut res.runs {
             r.clear();
         }
+        res.error_packets.clear();
     }
 
     /// Decodes one batch with every interested decoder.
@@ -165,6 +180,28 @@ impl Worker {
             self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
             self.absorb(i, out, res, false);
         }
+        if self.collect_errors {
+            self.collect_error_packets(batch, res);
+        }
+    }
+
+    /// Copies the packets with a dissection or decoder error into `res.error_packets`.
+    fn collect_error_packets(&mut self, batch: &Batch, res: &mut WorkResult) {
+        self.error_seqs.sort_unstable();
+        self.error_seqs.dedup();
+        let out = &mut res.error_packets;
+        for p in netcap_sdk::packets(&batch.data) {
+            let flagged = p.flags & netcap_sdk::PACKET_FLAG_DISSECT_ERROR != 0;
+            if flagged || self.error_seqs.binary_search(&p.seq).is_ok() {
+                out.data.extend_from_slice(&p.link_type.to_le_bytes());
+                out.data.extend_from_slice(&p.ts_nanos.to_le_bytes());
+                out.data.extend_from_slice(&p.orig_len.to_le_bytes());
+                out.data.extend_from_slice(&(p.data.len() as u32).to_le_bytes());
+                out.data.extend_from_slice(p.data);
+                out.index.push((p.seq, out.data.len() as u32));
+            }
+        }
+        self.error_seqs.clear();
     }
 
     fn finish(&mut self, res: &mut WorkResult) {
@@ -186,7 +223,8 @@ impl Worker {
                     message: format!("{} bytes of output from one call", o.len()),
                 });
             }
-            split_output(&o, &self.slots[i], res, &mut self.stats, canonical)
+            let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
+            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, canonical)
         });
         if let Err(f) = result {
             self.fault(i, f);
@@ -214,6 +252,7 @@ fn split_output(
     slot: &Slot,
     res: &mut WorkResult,
     stats: &mut WorkerStats,
+    mut error_seqs: Option<&mut Vec<u64>>,
     canonical: bool,
 ) -> Result<(), Fault> {
     let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
@@ -225,6 +264,9 @@ fn split_output(
             let kind = std::str::from_utf8(body).unwrap_or("invalid error kind");
             let kind: String = kind.chars().take(80).collect();
             stats.errors.add(&format!("{}: {kind}", slot.id), 1);
+            if let Some(v) = error_seqs.as_deref_mut() {
+                v.push(seq);
+            }
             continue;
         }
         let Some(global) = slot.type_map.get(usize::from(tag)) else {

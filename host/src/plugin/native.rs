@@ -14,6 +14,7 @@ pub fn standard() -> Vec<LoadedDecoder> {
 
 fn loaded<D: Decoder + Send>() -> LoadedDecoder {
     let i = D::describe();
+    let (layer_mask, ports) = super::layer_mask(&i.layers).unwrap_or((u128::MAX, Vec::new()));
     let spec = DecoderSpec {
         id: i.name,
         version: i.version,
@@ -21,7 +22,8 @@ fn loaded<D: Decoder + Send>() -> LoadedDecoder {
             netcap_sdk::Kind::Layer => "layer".into(),
             netcap_sdk::Kind::Packet => "packet".into(),
         },
-        layer_mask: super::layer_mask(&i.layers).unwrap_or(u128::MAX),
+        layer_mask,
+        ports,
         layers: i.layers,
         record_types: i.record_types.into_iter().map(|t| RecordTypeInfo { name: t.name, message: t.message }).collect(),
         schema: Arc::new(i.schema),

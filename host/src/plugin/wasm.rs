@@ -140,7 +140,7 @@ impl Runtime {
         };
         let pre = pre.map_err(|e| load_err(format!("{e:#}")))?;
         let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
-        let layer_mask =
+        let (layer_mask, ports) =
             super::layer_mask(&info.layers).map_err(|m| load_err(format!("decoder {}: {m}", info.name)))?;
         use bindings::exports::netcap::decoder::decoder::DecoderKind;
         let spec = DecoderSpec {
@@ -152,6 +152,7 @@ impl Runtime {
             },
             layers: info.layers.clone(),
             layer_mask,
+            ports,
             record_types: info
                 .record_types
                 .iter()

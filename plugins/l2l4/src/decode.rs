@@ -85,6 +85,7 @@ impl L2L4 {
         let payload = &data[h.slice().len()..];
         let r = &mut self.eth;
         r.timestamp = p.ts_nanos;
+        r.tunnel_depth = l.depth();
         fmt::set_mac(&mut r.src_mac, &h.source());
         fmt::set_mac(&mut r.dst_mac, &h.destination());
         r.ethernet_type = u32::from(h.ether_type().0);
@@ -93,9 +94,16 @@ impl L2L4 {
         out.record(T_ETHERNET, &self.eth);
     }
 
-    /// The ports of the transport layer right after network layer `i`, if any.
+    /// The ports of the transport layer after network layer `i` (past its extension headers), if any.
     fn ports(p: &Packet<'_>, i: usize) -> (u32, u32) {
-        match p.layer(i + 1) {
+        let mut j = i + 1;
+        while p
+            .layer(j)
+            .is_some_and(|l| matches!(l.id, layer::IPV6_HOP_BY_HOP | layer::IPV6_FRAGMENT | layer::IPSEC_AH))
+        {
+            j += 1;
+        }
+        match p.layer(j) {
             Some(t) if t.id == layer::TCP || t.id == layer::UDP => {
                 let d = p.data.get(t.offset..t.offset + 4).unwrap_or_default();
                 if d.len() == 4 {
@@ -138,6 +146,7 @@ impl L2L4 {
         let ent = self.entropy_of(payload);
         let r = &mut self.ip4;
         r.timestamp = p.ts_nanos;
+        r.tunnel_depth = l.depth();
         r.version = u32::from(h.version());
         r.ihl = u32::from(h.ihl());
         r.tos = u32::from(data[1]);
@@ -184,6 +193,7 @@ impl L2L4 {
         let ent = self.entropy_of(payload);
         let r = &mut self.ip6;
         r.timestamp = p.ts_nanos;
+        r.tunnel_depth = l.depth();
         r.version = u32::from(h.version());
         r.traffic_class = u32::from(h.traffic_class());
         r.flow_label = h.flow_label().value();
@@ -215,6 +225,7 @@ impl L2L4 {
         let ent = self.entropy_of(payload);
         let r = &mut self.tcp;
         r.timestamp = p.ts_nanos;
+        r.tunnel_depth = l.depth();
         r.src_port = u32::from(h.source_port());
         r.dst_port = u32::from(h.destination_port());
         r.seq_num = h.sequence_number();
@@ -261,6 +272,7 @@ impl L2L4 {
         let ent = self.entropy_of(payload);
         let r = &mut self.udp;
         r.timestamp = p.ts_nanos;
+        r.tunnel_depth = l.depth();
         r.src_port = u32::from(h.source_port());
         r.dst_port = u32::from(h.destination_port());
         r.length = u32::from(h.length());

@@ -149,7 +149,7 @@ pub struct Packet<'a> {
     pub ts_nanos: i64,
     /// pcap LINKTYPE_ of the packet.
     pub link_type: u16,
-    /// Packet flags (reserved, 0).
+    /// Packet flags ([`PACKET_FLAG_DISSECT_ERROR`]).
     pub flags: u8,
     /// Length on the wire.
     pub orig_len: u32,
@@ -250,6 +250,16 @@ pub fn packets(batch: &[u8]) -> impl Iterator<Item = Packet<'_>> {
         rest = tail;
         Some(Packet { seq, ts_nanos, link_type, flags, orig_len, data, layers })
     })
+}
+
+/// Packet flag: the host's dissection stopped early with an error.
+pub const PACKET_FLAG_DISSECT_ERROR: u8 = 1;
+
+/// Sets the flags of the packet that starts at `start` in a flat input batch.
+pub fn set_packet_flags(batch: &mut [u8], start: usize, flags: u8) {
+    if let Some(b) = batch.get_mut(start + 19) {
+        *b = flags;
+    }
 }
 
 /// Appends one packet to a flat input batch (used by the host and by tests).
