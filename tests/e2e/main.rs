@@ -7,6 +7,7 @@ mod determinism;
 mod formats;
 mod live;
 mod oracle;
+mod oracle_dhcp;
 mod oracle_dns;
 mod oracle_link;
 mod sandbox;

@@ -19,7 +19,7 @@ pub const RECORD_TYPES: [(&str, &str); 3] =
     [("DHCPv4", "netcap.v1.DHCPv4"), ("DHCPv6", "netcap.v1.DHCPv6"), ("NTP", "netcap.v1.NTP")];
 
 /// What the decoder asks the host for.
-pub const LAYERS: [&str; 1] = ["udp"];
+pub const LAYERS: [&str; 5] = ["udp:67", "udp:68", "udp:546", "udp:547", "udp:123"];
 
 /// Seconds from 1900-01-01 (NTP era 0) to the Unix epoch.
 const NTP_UNIX_OFFSET: i64 = 2_208_988_800;
@@ -274,12 +274,12 @@ impl Dhcp {
             o.data.clear();
             o.data.extend_from_slice(data);
             r.options.push(o);
-            if code == 6 {
-                for c in data.chunks_exact(2) {
-                    push_decimal(&mut r.fingerprint, u32::from(u16::from_be_bytes([c[0], c[1]])));
-                }
-            }
             at += 4 + usize::from(len);
+        }
+        if let Some(oro) = find_oro(m, 0) {
+            for c in oro.chunks_exact(2) {
+                push_decimal(&mut r.fingerprint, u32::from(u16::from_be_bytes([c[0], c[1]])));
+            }
         }
         None
     }
@@ -330,6 +330,27 @@ impl Dhcp {
             None => Some("ntp: header truncated"),
         }
     }
+}
+
+/// The data of the option request option (6) of a DHCPv6 message, looking into the relayed
+/// message (option 9) of relay messages (at most 8 relays deep).
+fn find_oro(m: &[u8], depth: usize) -> Option<&[u8]> {
+    let start = match m.first()? {
+        12 | 13 => 34,
+        _ => 4,
+    };
+    let mut at = start;
+    let mut relayed = None;
+    while let (Some(code), Some(len)) = (be16(m, at), be16(m, at + 2)) {
+        let data = m.get(at + 4..at + 4 + usize::from(len))?;
+        match code {
+            6 => return Some(data),
+            9 => relayed = Some(data),
+            _ => {}
+        }
+        at += 4 + usize::from(len);
+    }
+    if depth < 8 { relayed.and_then(|d| find_oro(d, depth + 1)) } else { None }
 }
 
 fn set_ntp_ns(r: &mut v1::Ntp) {
@@ -493,7 +514,8 @@ mod tests {
         assert!(errs.is_empty());
         let r = v1::DhcPv6::decode(&recs[0].1[..]).unwrap();
         assert_eq!((r.msg_type, r.hop_count, r.link_addr.as_str(), r.peer_addr.as_str()), (12, 1, "2001:db8::1", "fe80::2"));
-        assert_eq!((r.options[0].code, r.fingerprint.as_str()), (9, ""));
+        // The fingerprint comes from the relayed message.
+        assert_eq!((r.options[0].code, r.fingerprint.as_str()), (9, "23,24"));
     }
 
     fn ntp_server() -> Vec<u8> {

@@ -18,7 +18,7 @@ pub const T_DNS: u16 = 0;
 pub const RECORD_TYPES: [(&str, &str); 1] = [("DNS", "netcap.v1.DNS")];
 
 /// What the decoder asks the host for.
-pub const LAYERS: [&str; 1] = ["udp"];
+pub const LAYERS: [&str; 2] = ["udp:53", "udp:5353"];
 
 /// DNS and mDNS ports.
 pub const PORT_DNS: u16 = 53;
