@@ -21,6 +21,9 @@ pub const RECORD_TYPES: [(&str, &str); 3] =
 /// What the decoder asks the host for.
 pub const LAYERS: [&str; 5] = ["udp:67", "udp:68", "udp:546", "udp:547", "udp:123"];
 
+/// The DHCP magic cookie that starts the options.
+const DHCP_MAGIC: u32 = 0x6382_5363;
+
 /// Seconds from 1900-01-01 (NTP era 0) to the Unix epoch.
 const NTP_UNIX_OFFSET: i64 = 2_208_988_800;
 
@@ -217,6 +220,12 @@ impl Dhcp {
             return Some("dhcpv4: header truncated");
         };
         r.cookie = cookie;
+        if cookie != DHCP_MAGIC {
+            // Plain BOOTP (or a bad cookie): the vendor area is not DHCP options.
+            set_cstr(&mut r.server_name, sname);
+            set_cstr(&mut r.file, file);
+            return None;
+        }
         let mut err = None;
         let overload = parse_v4_options(&m[240..], r, &mut self.spare_v4, &mut err);
         // Option overload (52): file first, then sname (RFC 2131 section 4.1).
@@ -478,6 +487,17 @@ mod tests {
         assert_eq!((r.requested_ip.as_str(), r.cookie), ("192.0.2.9", 0x63825363));
         assert_eq!(r.options.iter().map(|o| o.r#type).collect::<Vec<_>>(), vec![53, 50, 12, 60, 55]);
         assert_eq!((r.src_port, r.dst_port, r.src_ip.as_str()), (68, 67, "192.0.2.1"));
+    }
+
+    #[test]
+    fn bootp_without_magic_cookie_has_no_options() {
+        let mut m = discover();
+        m[236] = 0;
+        let (p, l) = udp_packet(68, 67, &m);
+        let (recs, errs) = run(&p, &l);
+        assert!(errs.is_empty());
+        let r = v1::DhcPv4::decode(&recs[0].1[..]).unwrap();
+        assert_eq!((r.options.len(), r.cookie, r.fingerprint.as_str(), r.file.as_str()), (0, 0x00825363, "", "boot.img"));
     }
 
     #[test]
