@@ -9,7 +9,8 @@ use netcap_proto::v1::{DhcPv4, DhcPv6, Ntp};
 use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::path::Path;
 
-const DIRS: &[&str] = &["dhcp", "dhcpv6", "ntp", "fileformat", "fragments", "linktypes", "malformed", "mixed", "sip", "tunnels"];
+const DIRS: &[&str] =
+    &["dhcp", "dhcpv6", "ntp", "fileformat", "fragments", "linktypes", "malformed", "mixed", "sip", "tunnels"];
 
 const COMMON: &[&str] = &[
     "frame.number",

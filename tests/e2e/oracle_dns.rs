@@ -320,7 +320,8 @@ struct Counts {
 
 fn check_file(f: &Path, problems: &mut Vec<String>, n: &mut Counts) {
     let filter = "udp.port==53 || udp.port==5353";
-    let Some(rows) = tshark_fields(f, FIELDS, &["-Y", filter, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
+    let Some(rows) =
+        tshark_fields(f, FIELDS, &["-Y", filter, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
     else {
         return;
     };

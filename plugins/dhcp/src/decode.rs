@@ -190,9 +190,12 @@ impl Dhcp {
         r.xid = be32(m, 4).unwrap_or(0);
         r.secs = be16(m, 8).map_or(0, u32::from);
         r.flags = be16(m, 10).map_or(0, u32::from);
-        for (s, at) in
-            [(&mut r.client_ip, 12), (&mut r.your_client_ip, 16), (&mut r.next_server_ip, 20), (&mut r.relay_agent_ip, 24)]
-        {
+        for (s, at) in [
+            (&mut r.client_ip, 12),
+            (&mut r.your_client_ip, 16),
+            (&mut r.next_server_ip, 20),
+            (&mut r.relay_agent_ip, 24),
+        ] {
             match m.get(at..at + 4) {
                 Some(a) => fmt::set_ip(s, a),
                 None => s.clear(),
@@ -434,7 +437,8 @@ mod tests {
         p.extend_from_slice(&ulen.to_be_bytes());
         p.extend_from_slice(&[0, 0]);
         p.extend_from_slice(payload);
-        let layers = vec![Layer { id: layer::IPV4, flags: 0, offset: 0 }, Layer { id: layer::UDP, flags: 0, offset: 20 }];
+        let layers =
+            vec![Layer { id: layer::IPV4, flags: 0, offset: 0 }, Layer { id: layer::UDP, flags: 0, offset: 20 }];
         (p, layers)
     }
 
@@ -467,7 +471,9 @@ mod tests {
         file.resize(128, 0);
         m.extend_from_slice(&file);
         m.extend_from_slice(&[0x63, 0x82, 0x53, 0x63]);
-        m.extend_from_slice(&[53, 1, 1, 0, 50, 4, 192, 0, 2, 9, 12, 3, b'p', b'c', b'1', 60, 4, b'M', b'S', b'F', b'T']);
+        m.extend_from_slice(&[
+            53, 1, 1, 0, 50, 4, 192, 0, 2, 9, 12, 3, b'p', b'c', b'1', 60, 4, b'M', b'S', b'F', b'T',
+        ]);
         m.extend_from_slice(&[55, 4, 1, 3, 6, 252, 255, 0, 0]);
         m
     }
@@ -479,7 +485,10 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(recs[0].0, T_DHCPV4);
         let r = v1::DhcPv4::decode(&recs[0].1[..]).unwrap();
-        assert_eq!((r.operation, r.hardware_type, r.hardware_len, r.xid, r.secs, r.flags), (1, 1, 6, 0xdeadbeef, 3, 0x8000));
+        assert_eq!(
+            (r.operation, r.hardware_type, r.hardware_len, r.xid, r.secs, r.flags),
+            (1, 1, 6, 0xdeadbeef, 3, 0x8000)
+        );
         assert_eq!((r.client_ip.as_str(), r.client_hw_addr.as_str()), ("0.0.0.0", "02:00:00:00:00:01"));
         assert_eq!((r.file.as_str(), r.server_name.as_str()), ("boot.img", ""));
         assert_eq!(r.fingerprint, "1,3,6,252");
@@ -497,7 +506,10 @@ mod tests {
         let (recs, errs) = run(&p, &l);
         assert!(errs.is_empty());
         let r = v1::DhcPv4::decode(&recs[0].1[..]).unwrap();
-        assert_eq!((r.options.len(), r.cookie, r.fingerprint.as_str(), r.file.as_str()), (0, 0x00825363, "", "boot.img"));
+        assert_eq!(
+            (r.options.len(), r.cookie, r.fingerprint.as_str(), r.file.as_str()),
+            (0, 0x00825363, "", "boot.img")
+        );
     }
 
     #[test]
@@ -533,7 +545,10 @@ mod tests {
         let (recs, errs) = run(&p, &l);
         assert!(errs.is_empty());
         let r = v1::DhcPv6::decode(&recs[0].1[..]).unwrap();
-        assert_eq!((r.msg_type, r.hop_count, r.link_addr.as_str(), r.peer_addr.as_str()), (12, 1, "2001:db8::1", "fe80::2"));
+        assert_eq!(
+            (r.msg_type, r.hop_count, r.link_addr.as_str(), r.peer_addr.as_str()),
+            (12, 1, "2001:db8::1", "fe80::2")
+        );
         // The fingerprint comes from the relayed message.
         assert_eq!((r.options[0].code, r.fingerprint.as_str()), (9, "23,24"));
     }
@@ -564,7 +579,11 @@ mod tests {
 
     #[test]
     fn every_truncation_is_partial_with_an_error() {
-        for (sp, dp, m, min_ok) in [(68, 67, discover(), 240), (546, 547, vec![1, 1, 2, 3, 0, 6, 0, 2, 0, 23], 4), (123, 123, ntp_server(), 48)] {
+        for (sp, dp, m, min_ok) in [
+            (68, 67, discover(), 240),
+            (546, 547, vec![1, 1, 2, 3, 0, 6, 0, 2, 0, 23], 4),
+            (123, 123, ntp_server(), 48),
+        ] {
             for n in 0..m.len() {
                 let (mut p, l) = udp_packet(sp, dp, &m[..n]);
                 let ulen = (8 + m.len()) as u16;

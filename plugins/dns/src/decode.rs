@@ -464,7 +464,8 @@ mod tests {
         p.extend_from_slice(&ulen.to_be_bytes());
         p.extend_from_slice(&[0, 0]);
         p.extend_from_slice(payload);
-        let layers = vec![Layer { id: layer::IPV4, flags: 0, offset: 0 }, Layer { id: layer::UDP, flags: 0, offset: 20 }];
+        let layers =
+            vec![Layer { id: layer::IPV4, flags: 0, offset: 0 }, Layer { id: layer::UDP, flags: 0, offset: 20 }];
         (p, layers)
     }
 
@@ -507,7 +508,15 @@ mod tests {
             .raw(&[0xc0, 12])
             .rr(33, 1, 60, &[0, 1, 0, 2, 0x13, 0xc4, 0xc0, 12])
             .raw(&[0xc0, 12])
-            .rr(6, 1, 3600, &[2, b'n', b's', 0xc0, 12, 1, b'h', 0xc0, 12, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 5])
+            .rr(
+                6,
+                1,
+                3600,
+                &[
+                    2, b'n', b's', 0xc0, 12, 1, b'h', 0xc0, 12, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0,
+                    0, 5,
+                ],
+            )
             .raw(&[0])
             .rr(41, 4096, 0x0100_8000, &[0, 10, 0, 2, 0xab, 0xcd])
             .0
@@ -520,7 +529,10 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         let r = &recs[0];
         assert_eq!((r.id, r.qr, r.rd, r.ra, r.response_code), (0x1234, true, true, true, 0));
-        assert_eq!((r.src_ip.as_str(), r.dst_ip.as_str(), r.src_port, r.dst_port), ("192.0.2.1", "192.0.2.2", 53, 40000));
+        assert_eq!(
+            (r.src_ip.as_str(), r.dst_ip.as_str(), r.src_port, r.dst_port),
+            ("192.0.2.1", "192.0.2.2", 53, 40000)
+        );
         assert_eq!(r.questions[0].name, "example.com");
         let a = &r.answers;
         assert_eq!(a.len(), 6);
@@ -531,15 +543,27 @@ mod tests {
         assert_eq!(a[4].txts, vec!["a=b", "", "hi"]);
         assert_eq!(a[5].srv, Some(Srv { priority: 1, weight: 2, port: 5060, name: "example.com".into() }));
         let soa = r.authorities[0].soa.as_ref().unwrap();
-        assert_eq!((soa.mname.as_str(), soa.rname.as_str(), soa.serial, soa.minimum), ("ns.example.com", "h.example.com", 1, 5));
+        assert_eq!(
+            (soa.mname.as_str(), soa.rname.as_str(), soa.serial, soa.minimum),
+            ("ns.example.com", "h.example.com", 1, 5)
+        );
         let opt = &r.additionals[0];
-        assert_eq!((opt.name.as_str(), opt.udp_size, opt.extended_rcode, opt.edns_version, opt.dnssec_ok), ("", 4096, 1, 0, true));
+        assert_eq!(
+            (opt.name.as_str(), opt.udp_size, opt.extended_rcode, opt.edns_version, opt.dnssec_ok),
+            ("", 4096, 1, 0, true)
+        );
         assert_eq!(opt.opt, vec![EdnsOption { code: 10, data: vec![0xab, 0xcd] }]);
     }
 
     #[test]
     fn mdns_bits_and_other_ports() {
-        let m = B::header(0, 0x8400, [1, 1, 0, 0]).name("a.local").u16(12).u16(0x8001).raw(&[0xc0, 12]).rr(1, 0x8001, 120, &[10, 0, 0, 1]).0;
+        let m = B::header(0, 0x8400, [1, 1, 0, 0])
+            .name("a.local")
+            .u16(12)
+            .u16(0x8001)
+            .raw(&[0xc0, 12])
+            .rr(1, 0x8001, 120, &[10, 0, 0, 1])
+            .0;
         let (p, l) = udp_packet(5353, 5353, &m);
         let (recs, errs) = run(&p, &l);
         assert!(errs.is_empty());
