@@ -30,6 +30,9 @@ pub enum Command {
     Dump(DumpArgs),
     /// List the decoders with their record types and fields.
     Decoders(DecodersArgs),
+    /// List the loaded decoder plugins, or inspect one component file.
+    #[command(subcommand)]
+    Plugins(PluginsCommand),
     /// Print the layers the host dissects in each packet: `seq name@offset[^depth] ...`
     /// (a debugging aid for decoder authors).
     #[command(hide = true)]
@@ -107,6 +110,9 @@ pub struct CaptureArgs {
     /// CPU deadline per decoder call, milliseconds.
     #[arg(long, default_value_t = 2000, value_name = "MS", env = "NETCAP_DECODER_TIMEOUT")]
     pub decoder_timeout: u64,
+    /// Largest output accepted from one decoder call, MiB (a bigger one is a fault).
+    #[arg(long, default_value_t = 64, value_name = "MIB", env = "NETCAP_DECODER_OUTPUT")]
+    pub decoder_output: usize,
     /// No progress line and no summary.
     #[arg(short, long, env = "NETCAP_QUIET")]
     pub quiet: bool,
@@ -141,14 +147,25 @@ pub struct DumpArgs {
     pub select: Vec<String>,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum PluginsCommand {
+    /// Every decoder that would be loaded (standard, user directory, --plugins): name, kind,
+    /// version, WIT version, record types and source file.
+    List {
+        /// Additional directory of decoder plugins (.wasm); repeatable.
+        #[arg(long = "plugins", value_name = "DIR")]
+        plugins: Vec<PathBuf>,
+    },
+    /// One component file: its exports and imports, the decoder it declares (layers, ports,
+    /// record types and their fields), or why netcap refuses it.
+    Inspect {
+        /// The .wasm component.
+        file: PathBuf,
+    },
+}
+
 #[derive(Debug, Args)]
 pub struct DecodersArgs {
-    /// Write the packets whose innermost layer no decoder handles to <out>/unknown.pcap.
-    #[arg(long, env = "NETCAP_UNKNOWN_PCAP")]
-    pub unknown_pcap: bool,
-    /// Write the packets a decoder (or the dissector) reported an error for to <out>/errors.pcap.
-    #[arg(long, env = "NETCAP_ERRORS_PCAP")]
-    pub errors_pcap: bool,
     /// Additional directory of decoder plugins (.wasm); repeatable.
     #[arg(long = "plugins", value_name = "DIR")]
     pub plugins: Vec<PathBuf>,
@@ -163,6 +180,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Capture(a) => capture(a),
         Command::Dump(a) => dump(a),
         Command::Decoders(a) => decoders(a),
+        Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
+        Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&file),
         Command::Layers { file } => layers(&file),
         Command::BenchRead { file } => bench_read(&file),
         Command::BenchDecode { file, native } => bench_decode(&file, native),
@@ -210,7 +229,11 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         plugin_dirs: a.plugins,
         unknown_pcap: a.unknown_pcap,
         errors_pcap: a.errors_pcap,
-        limits: Limits { memory_bytes: a.decoder_memory << 20, deadline_ms: a.decoder_timeout },
+        limits: Limits {
+            memory_bytes: a.decoder_memory << 20,
+            deadline_ms: a.decoder_timeout,
+            output_bytes: a.decoder_output << 20,
+        },
         quiet,
         native: a.native,
         stop,
@@ -289,6 +312,63 @@ fn decoders(a: DecodersArgs) -> anyhow::Result<u8> {
                 writeln!(out, "  {} ({}): {}", t.name, t.message, fields)?;
             }
         }
+    }
+    Ok(0)
+}
+
+fn plugins_list(dirs: &[PathBuf]) -> anyhow::Result<u8> {
+    let rt = crate::plugin::wasm::Runtime::new(Limits::default())?;
+    let mut notices = Vec::new();
+    let decs = crate::plugin::load_all(&rt, dirs, &mut notices)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<10} {:<6} {:<8} {:<6} {:<50} SOURCE", "NAME", "KIND", "VERSION", "WIT", "RECORD TYPES")?;
+    for d in &decs {
+        let s = &d.spec;
+        let types: Vec<&str> = s.record_types.iter().map(|t| t.name.as_str()).collect();
+        writeln!(
+            out,
+            "{:<10} {:<6} {:<8} {:<6} {:<50} {}",
+            s.id,
+            s.kind,
+            s.version,
+            s.wit_version,
+            types.join(","),
+            s.source
+        )?;
+    }
+    let mut err = std::io::stderr().lock();
+    for n in notices {
+        writeln!(err, "netcap: {n}")?;
+    }
+    if let Some(u) = crate::plugin::user_plugin_dir() {
+        writeln!(err, "netcap: user plugin directory: {}{}", u.display(), if u.is_dir() { "" } else { " (absent)" })?;
+    }
+    Ok(0)
+}
+
+fn plugins_inspect(file: &std::path::Path) -> anyhow::Result<u8> {
+    let rt = crate::plugin::wasm::Runtime::new(Limits::default())?;
+    let i = rt.inspect(file)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "file:     {} ({} bytes, sha256 {})", file.display(), i.size, i.sha256)?;
+    writeln!(out, "exports:  {}", i.exports.join(", "))?;
+    writeln!(out, "imports:  {}", if i.imports.is_empty() { "(none)".to_string() } else { i.imports.join(", ") })?;
+    let d = match i.decoder {
+        Ok(d) => d,
+        Err(e) => {
+            writeln!(out, "refused:  {e}")?;
+            return Ok(2);
+        }
+    };
+    let s = &d.spec;
+    writeln!(out, "decoder:  {} {} ({} decoder, netcap:decoder@{})", s.id, s.version, s.kind, s.wit_version)?;
+    writeln!(out, "input:    {}", s.layers.join(", "))?;
+    writeln!(out, "records:")?;
+    for t in &s.record_types {
+        let fields = crate::render::Renderer::new(&s.schema, &t.message)
+            .map(|r| r.header().join(", "))
+            .unwrap_or_else(|e| format!("(schema error: {e})"));
+        writeln!(out, "  {} ({}): {}", t.name, t.message, fields)?;
     }
     Ok(0)
 }

@@ -98,7 +98,7 @@ pub mod linktype {
 }
 
 /// Maximum layers recorded per packet.
-pub const MAX_LAYERS: usize = 16;
+pub const MAX_LAYERS: usize = 32;
 
 /// One dissected layer: id, flags and header offset (the SDK's type, as it crosses into batches).
 pub use netcap_sdk::Layer as LayerRef;
@@ -304,6 +304,12 @@ fn ours(data: &[u8], et: u16, at: usize, depth: u16, d: &mut Dissection) -> bool
             let extra = if data.get(at + 11).is_some_and(|b| b & 1 != 0) { 8 } else { 0 };
             return ours(data, 0x6558, at + 12 + extra, depth, d);
         }
+        // Cisco MetaData in GRE (8 bytes: the inner EtherType, version, length, option, SGT) and
+        // CDP carried over GRE.
+        0x8909 if depth > 0 && end >= at + 8 => {
+            ethertype(data, u16::from_be_bytes([data[at], data[at + 1]]), at + 8, depth, d)
+        }
+        0x2000 if depth > 0 && end > at => d.push(layer::CDP, f, at),
         // Transparent Ethernet bridging (GRE, Geneve): an Ethernet frame follows.
         0x6558 => match LaxSlicedPacket::from_ethernet(data.get(at..).unwrap_or_default()) {
             Ok(s) => fill(data, &s, d, depth),
@@ -338,7 +344,7 @@ fn llc(data: &[u8], at: usize, end: usize, depth: u16, d: &mut Dissection) {
     let body = at + 8;
     match (oui, pid) {
         // RFC 1042 and 802.1H bridge tunnel encapsulation: the PID is an EtherType.
-        ([0, 0, 0] | [0, 0, 0xf8], _) => ethertype(data, pid, body, depth, d),
+        ([0, 0, 0] | [0, 0, 0xf8], 0x0600..) => ethertype(data, pid, body, depth, d),
         ([0, 0, 0x0c], 0x2000) if end > body => d.push(layer::CDP, depth_flags(depth), body),
         ([0, 0, 0x81], 0x01a1..=0x01a2) if end > body => d.push(layer::NORTEL_DISCOVERY, depth_flags(depth), body),
         _ => {}
@@ -469,8 +475,10 @@ fn gre(data: &[u8], at: usize, depth: u16, d: &mut Dissection) {
             }
         }
     }
-    if flags & 7 != 0 || data.len() <= at + len {
-        return; // PPTP carries PPP, which we do not dissect
+    // PPTP (version 1) carries PPP, which we do not dissect; a protocol type below 0x0600 is not
+    // an EtherType (and not an 802.3 length here): nothing follows that we know.
+    if flags & 7 != 0 || data.len() <= at + len || proto <= 1500 {
+        return;
     }
     ethertype(data, proto, at + len, depth + 1, d);
 }
@@ -505,12 +513,19 @@ fn udp_tunnel(data: &[u8], ports: (u16, u16), at: usize, depth: u16, d: &mut Dis
         d.push(layer::GENEVE, depth_flags(depth), at);
         let inner = at + 8 + usize::from(h[0] & 0x3f) * 4;
         if inner < data.len() {
-            ethertype(data, u16::from_be_bytes([h[2], h[3]]), inner, depth + 1, d);
+            let proto = u16::from_be_bytes([h[2], h[3]]);
+            if proto > 1500 {
+                ethertype(data, proto, inner, depth + 1, d);
+            }
         }
     }
 }
 
 fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection, depth: u16) {
+    // Tunnels nest only as deep as the layer list is long (each level adds layers).
+    if d.count >= MAX_LAYERS {
+        return;
+    }
     let f = depth_flags(depth);
     let mut macs: Option<([u8; 6], [u8; 6])> = None;
     match &s.link {

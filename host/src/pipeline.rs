@@ -245,7 +245,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     for (w, slots) in worker_slots.into_iter().enumerate() {
         let (tx, rx) = bounded::<Job>(4);
         job_txs.push(tx);
-        let worker = Worker::new(slots, ntypes, opts.errors_pcap);
+        let worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
         let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
         let h = std::thread::Builder::new()
             .name(format!("netcap-worker-{w}"))
@@ -352,10 +352,11 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         } else {
             false
         };
-        if unknown && let Some(u) = &mut unknown_pcap {
-            if let Err(e) = u.write(p.ts_nanos, p.link_type, p.orig_len, p.data) {
-                return Err(RunError::Output { path: opts.out_dir.join("unknown.pcap"), source: e });
-            }
+        if unknown
+            && let Some(u) = &mut unknown_pcap
+            && let Err(e) = u.write(p.ts_nanos, p.link_type, p.orig_len, p.data)
+        {
+            return Err(RunError::Output { path: opts.out_dir.join("unknown.pcap"), source: e });
         }
         let w = (d.hash % nworkers as u64) as usize;
         let b = &mut batches[w];
@@ -443,6 +444,10 @@ fn pcap_notice(n: u64, skipped: u64, path: &std::path::Path) -> String {
     s
 }
 
+/// What the writer thread leaves: (record type, records, file) per written type, the first
+/// output error, and notices about the pcaps it wrote.
+type WriteOutcome = (Vec<(String, u64, PathBuf)>, Option<String>, Vec<String>);
+
 #[allow(clippy::too_many_arguments, reason = "the writer thread's whole context")]
 fn write_loop(
     mut writer: Writer,
@@ -453,7 +458,7 @@ fn write_loop(
     ntypes: usize,
     first_ts: Arc<AtomicI64>,
     failed: Arc<AtomicBool>,
-) -> (Vec<(String, u64, PathBuf)>, Option<String>, Vec<String>) {
+) -> WriteOutcome {
     let mut pending: BTreeMap<u64, Vec<WorkResult>> = BTreeMap::new();
     let mut next = 0u64;
     let mut error: Option<String> = None;

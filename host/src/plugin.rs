@@ -19,6 +19,8 @@ use std::sync::Arc;
 pub const SUPPORTED_WIT: &str = "0.1";
 /// The exported interface a decoder component must have, without its version.
 pub const DECODER_INTERFACE: &str = "netcap:decoder/decoder";
+/// The interface the host offers to decoders (the only one they may import).
+pub const HOST_INTERFACE: &str = "netcap:decoder/host";
 
 /// A record type of a decoder.
 #[derive(Debug, Clone)]
@@ -55,8 +57,10 @@ pub enum FaultKind {
     Deadline,
     /// The guest tried to grow its memory past the cap.
     MemoryLimit,
-    /// The output batch was malformed or too large.
+    /// The output batch was malformed.
     BadOutput,
+    /// The output batch was larger than the output cap.
+    OutputLimit,
     /// (Re)instantiation or `init` failed.
     Init,
 }
@@ -68,6 +72,7 @@ impl FaultKind {
             FaultKind::Deadline => "cpu deadline",
             FaultKind::MemoryLimit => "memory limit",
             FaultKind::BadOutput => "bad output",
+            FaultKind::OutputLimit => "output limit",
             FaultKind::Init => "init failed",
         }
     }
@@ -112,11 +117,13 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// CPU deadline per call, milliseconds.
     pub deadline_ms: u64,
+    /// Largest output batch accepted from one call, bytes.
+    pub output_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 256 << 20, deadline_ms: 2_000 }
+        Limits { memory_bytes: 256 << 20, deadline_ms: 2_000, output_bytes: 64 << 20 }
     }
 }
 
@@ -136,9 +143,9 @@ pub enum PluginError {
     #[error("plugin {path}: {message}")]
     Load { path: PathBuf, message: String },
     #[error(
-        "plugin {path} ({id} {version}) targets netcap:decoder@{wit}, but this netcap supports netcap:decoder@{SUPPORTED_WIT}.x"
+        "plugin {id} ({path}) targets netcap:decoder@{wit}, but this netcap supports netcap:decoder@{SUPPORTED_WIT}.x; rebuild it against a supported version of the contract"
     )]
-    UnsupportedVersion { path: PathBuf, id: String, version: String, wit: String },
+    UnsupportedVersion { path: PathBuf, id: String, wit: String },
     #[error("record type {name:?} is declared by both {a} and {b}")]
     DuplicateRecordType { name: String, a: String, b: String },
 }
@@ -160,6 +167,21 @@ pub fn standard_plugin_dirs() -> Vec<PathBuf> {
         }
     }
     dirs
+}
+
+/// The user's own plugin directory, loaded after the standard decoders and before `--plugins`:
+/// `$NETCAP_USER_PLUGINS`, else `$XDG_DATA_HOME/netcap/plugins`, else
+/// `~/.local/share/netcap/plugins`. It need not exist.
+pub fn user_plugin_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("NETCAP_USER_PLUGINS") {
+        return (!d.is_empty()).then(|| PathBuf::from(d));
+    }
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(x) => Some(PathBuf::from(x).join("netcap").join("plugins")),
+        None => {
+            Some(PathBuf::from(std::env::var_os("HOME")?).join(".local").join("share").join("netcap").join("plugins"))
+        }
+    }
 }
 
 /// The `.wasm` files of a directory, sorted by name.
@@ -197,7 +219,8 @@ pub fn load_all(
     for f in &std_files {
         loaded.push(runtime.load(f)?);
     }
-    for d in extra_dirs {
+    let user = user_plugin_dir().filter(|d| d.is_dir());
+    for d in user.iter().chain(extra_dirs) {
         for f in wasm_files(d)? {
             let dec = runtime.load(&f)?;
             if let Some(i) = loaded.iter().position(|l| l.spec.id == dec.spec.id) {
@@ -231,6 +254,21 @@ pub fn check_unique_types(decoders: &[LoadedDecoder]) -> Result<(), PluginError>
         }
     }
     Ok(())
+}
+
+/// Where compiled decoder code is cached: `$NETCAP_CACHE_DIR` (`off` disables the cache), else
+/// `$XDG_CACHE_HOME/netcap/wasm`, else `~/.cache/netcap/wasm`. `None` when it cannot be created.
+pub fn cache_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("NETCAP_CACHE_DIR") {
+        Some(v) if v == "off" || v.is_empty() => return None,
+        Some(v) => PathBuf::from(v),
+        None => match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+            Some(x) => PathBuf::from(x).join("netcap").join("wasm"),
+            None => PathBuf::from(std::env::var_os("HOME")?).join(".cache").join("netcap").join("wasm"),
+        },
+    };
+    std::fs::create_dir_all(&dir).ok()?;
+    Some(dir)
 }
 
 /// The bit set of layer names and the port interests (`udp:53`); unknown names are refused.

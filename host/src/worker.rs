@@ -14,8 +14,6 @@ use netcap_sdk::TAG_ERROR;
 
 /// Faults after which a decoder is disabled for the run.
 pub const MAX_FAULTS: u32 = 3;
-/// Largest output batch accepted from one call.
-pub const MAX_OUTPUT_BYTES: usize = 256 << 20;
 
 /// A batch of packets for one worker in the flat WIT format, with the start offset and layer bit
 /// set of each packet (for sub-batching).
@@ -96,11 +94,14 @@ pub struct Worker {
     collect_errors: bool,
     /// Sequence numbers of the packets a decoder reported an error for, in this batch.
     error_seqs: Vec<u64>,
+    /// Largest output accepted from one decoder call (`--decoder-output`).
+    max_output: usize,
 }
 
 impl Worker {
-    pub fn new(slots: Vec<Slot>, type_count: usize, collect_errors: bool) -> Self {
+    pub fn new(slots: Vec<Slot>, type_count: usize, collect_errors: bool, max_output: usize) -> Self {
         Worker {
+            max_output,
             slots,
             type_count,
             stats: WorkerStats::default(),
@@ -217,9 +218,9 @@ impl Worker {
     /// Splits a decoder's output into runs, or handles its fault.
     fn absorb(&mut self, i: usize, out: Result<Vec<u8>, Fault>, res: &mut WorkResult, canonical: bool) {
         let result = out.and_then(|o| {
-            if o.len() > MAX_OUTPUT_BYTES {
+            if o.len() > self.max_output {
                 return Err(Fault {
-                    kind: FaultKind::BadOutput,
+                    kind: FaultKind::OutputLimit,
                     message: format!("{} bytes of output from one call", o.len()),
                 });
             }

@@ -210,7 +210,7 @@ fn decoders_lists_record_types_and_fields() {
     let o = netcap(&["decoders"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let s = stdout(&o);
-    assert!(s.starts_with("l2l4 "), "{s}");
+    assert!(s.lines().any(|l| l.starts_with("l2l4 ")), "{s}");
     for t in [
         "Ethernet (netcap.v1.Ethernet): timestamp, src_mac",
         "TCP (netcap.v1.TCP): timestamp, src_port",
@@ -222,16 +222,77 @@ fn decoders_lists_record_types_and_fields() {
     }
 }
 
+/// A good TCP packet, an unknown EtherType, a TCP header cut short (a dissection error) and an
+/// IPv4 total length beyond the packet (an error the l2l4 decoder reports).
+fn unknown_and_broken_packets() -> Vec<(i64, Vec<u8>)> {
+    let t0: i64 = 1_600_000_000_000_000_000;
+    let mut good = Vec::new();
+    etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .tcp(40000, 80, 1, 1024)
+        .write(&mut good, b"hello")
+        .unwrap();
+    let mut unknown = good[..14].to_vec();
+    unknown[12..14].copy_from_slice(&[0x88, 0xb5]); // IEEE 802 local experimental EtherType
+    unknown.extend_from_slice(&[0; 46]);
+    let cut = good[..14 + 20 + 10].to_vec();
+    let mut long = good.clone();
+    long[16..18].copy_from_slice(&400u16.to_be_bytes());
+    vec![(t0, good), (t0 + 1_000, unknown), (t0 + 2_000, cut), (t0 + 3_000, long)]
+}
+
 #[test]
-fn summary_counts_unknown_packets() {
-    let out = TempDir::new("summary");
-    let o = netcap(&["capture", "-r", sample().to_str().unwrap(), "-o", out.path().to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0));
+fn unknown_and_error_packets_are_counted_and_written_to_pcaps() {
+    let dir = TempDir::new("unknown-pcap");
+    let input = dir.path().join("in.pcap");
+    std::fs::write(&input, pcap_bytes(LINKTYPE_ETHERNET, true, &unknown_and_broken_packets())).unwrap();
+    let out = dir.path().join("out");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--unknown-pcap",
+        "--errors-pcap",
+        "--workers",
+        "2",
+    ]);
     let e = stderr(&o);
-    assert!(e.contains(": 15 packets ("), "{e}");
+    assert_eq!(o.status.code(), Some(0), "{e}");
     assert!(e.contains("unknown packets: 1"), "{e}");
-    assert!(e.contains("no decoder for icmpv4"), "{e}");
-    assert!(e.lines().any(|l| l.starts_with("TCP ") && l.contains(" 10 ")), "{e}");
+    assert!(e.contains("no decoder for the network layer"), "{e}");
+    assert!(e.contains("tcp: header truncated"), "{e}");
+    assert!(e.contains("l2l4: ipv4: total length beyond packet"), "{e}");
+    assert!(e.contains("wrote 1 packets to") && e.contains("unknown.pcap"), "{e}");
+    assert!(e.contains("wrote 2 packets to") && e.contains("errors.pcap"), "{e}");
+    // The files are ordinary pcaps with the input's link type and the packets' own bytes.
+    let packets = unknown_and_broken_packets();
+    let unknown = std::fs::read(out.join("unknown.pcap")).unwrap();
+    assert_eq!(&unknown[20..24], &LINKTYPE_ETHERNET.to_le_bytes());
+    assert!(unknown.ends_with(&packets[1].1));
+    let errors = std::fs::read(out.join("errors.pcap")).unwrap();
+    assert_eq!(errors.len(), 24 + 16 + packets[2].1.len() + 16 + packets[3].1.len());
+    assert!(errors.ends_with(&packets[3].1), "input order");
+    if netcap_tests::have_tshark() {
+        let rows = netcap_tests::tshark_fields(&out.join("errors.pcap"), &["frame.time_epoch", "ip.len"], &[])
+            .expect("tshark reads errors.pcap");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1][1], "400");
+        assert_eq!(netcap_tests::parse_ns(&rows[0][0]), Some(packets[2].0));
+    }
+    // Without the flags no pcap is written, and a rerun removes the previous ones.
+    let o = netcap(&["capture", "-r", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(!out.join("unknown.pcap").exists() && !out.join("errors.pcap").exists());
+}
+
+#[test]
+fn decoder_table_in_docs_is_current() {
+    let o = netcap(&["decoders", "--markdown"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let doc = std::fs::read_to_string(workspace_root().join("docs/decoders.md")).unwrap_or_default();
+    assert!(doc == stdout(&o), "docs/decoders.md is out of date: run `cargo xtask docs`");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Live capture on the loopback interface, with a kernel BPF filter and a clean stop on SIGINT
 //! (needs root or CAP_NET_RAW; skips with a notice otherwise). Traffic goes to 127.0.0.1 only.
 
-use netcap_tests::{TempDir, netcap_bin, records};
+use netcap_tests::{TempDir, records};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use std::time::Duration;
 fn live_capture_on_loopback_with_bpf_stops_cleanly_on_sigint() {
     let out = TempDir::new("live");
     let port = 47_000 + (std::process::id() % 1000) as u16;
-    let mut child = Command::new(netcap_bin())
+    let mut child = netcap_tests::netcap_cmd()
         .args(["capture", "-i", "lo", "--bpf", &format!("udp and dst port {port}"), "-o"])
         .arg(out.path())
         .args(["--workers", "2"])

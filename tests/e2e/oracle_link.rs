@@ -36,12 +36,15 @@ const VLAN_FIELDS: &[&str] = &[
     "frame.protocols",
 ];
 
-/// Whether the dissection chain is a link header, any VLAN tags, then ARP, as the host slices it.
+/// Whether the dissection chain is a link header (Ethernet, SLL, 802.11 with radiotap), any VLAN
+/// tags or LLC/SNAP, then ARP, as the host dissects it.
 fn plain_arp(protocols: &str) -> bool {
     let tokens: Vec<&str> = protocols.split(':').collect();
     let Some(arp) = tokens.iter().position(|t| *t == "arp") else { return false };
-    matches!(tokens[0], "eth" | "sll")
-        && tokens[1..arp].iter().all(|t| matches!(*t, "ethertype" | "vlan" | "ieee8021ad"))
+    matches!(tokens[0], "eth" | "sll" | "radiotap" | "wlan")
+        && tokens[1..arp]
+            .iter()
+            .all(|t| matches!(*t, "ethertype" | "vlan" | "ieee8021ad" | "llc" | "wlan_radio" | "wlan"))
 }
 
 /// The EtherType tshark's next dissector stands for, when it is one we know.

@@ -31,8 +31,16 @@ fn pcap(dir: &Path, n: u32, triggers: &[(u32, u16)]) -> std::path::PathBuf {
     f
 }
 
+/// A plugin directory holding only the test plugin `id` (the testing directory has several).
+fn plugin_dir(parent: &Path, id: &str) -> std::path::PathBuf {
+    let dir = parent.join(format!("plugins-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(testing_plugins_dir().join(format!("{id}.wasm")), dir.join(format!("{id}.wasm"))).unwrap();
+    dir
+}
+
 fn run(input: &Path, out: &Path, with_faulty: bool) -> std::process::Output {
-    let plugins = testing_plugins_dir();
+    let plugins = plugin_dir(input.parent().unwrap(), "faulty");
     let mut args = vec![
         "capture",
         "-r",
@@ -45,6 +53,8 @@ fn run(input: &Path, out: &Path, with_faulty: bool) -> std::process::Output {
         "300",
         "--decoder-memory",
         "32",
+        "--decoder-output",
+        "4",
     ];
     if with_faulty {
         args.extend_from_slice(&["--plugins", plugins.to_str().unwrap()]);
@@ -65,6 +75,7 @@ fn each_kind_of_misbehaviour_is_contained_and_counted() {
         (6662, "faulty: memory limit"),
         (6663, "faulty: trap"),
         (6664, "faulty: bad output"),
+        (6665, "faulty: output limit"),
     ] {
         let dir = TempDir::new("sandbox");
         let input = pcap(dir.path(), 20, &[(10, port)]);
@@ -100,4 +111,53 @@ fn a_decoder_that_keeps_faulting_is_disabled_and_the_rest_goes_on() {
     let kept: Vec<netcap_proto::v1::Udp> = records(&faulty, "Faulty");
     assert!(!kept.is_empty() && kept.len() < 2200, "records before the faults are kept: {}", kept.len());
     assert!(kept.iter().all(|r| r.dst_port == 1000));
+}
+
+#[test]
+fn a_plugin_importing_anything_but_the_host_interface_is_refused_by_name() {
+    let dir = TempDir::new("forbidden");
+    let plugins = plugin_dir(dir.path(), "forbidden");
+    let input = pcap(dir.path(), 3, &[]);
+    let out = dir.path().join("out");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--plugins",
+        plugins.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("forbidden.wasm: imports wasi:cli/environment@0.2.0"), "{err}");
+    assert!(err.contains("decoders may import only netcap:decoder/host@0.1.x"), "{err}");
+    assert!(!out.join("UDP.ncap.zst").exists(), "nothing runs with a refused plugin");
+}
+
+#[test]
+fn a_plugin_for_another_contract_version_is_refused_with_both_versions() {
+    let dir = TempDir::new("future");
+    let plugins = plugin_dir(dir.path(), "future");
+    let input = pcap(dir.path(), 3, &[]);
+    let out = dir.path().join("out");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--plugins",
+        plugins.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("plugin future (")
+            && err.contains("targets netcap:decoder@0.2.0")
+            && err.contains("supports netcap:decoder@0.1.x"),
+        "{err}"
+    );
 }

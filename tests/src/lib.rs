@@ -8,6 +8,9 @@
 #![allow(clippy::print_stderr, reason = "skip notices in tests")]
 
 pub mod pcap;
+pub mod synth_app;
+pub mod synth_net;
+pub mod synth_tunnel;
 
 use netcap_proto::v1::Header;
 use prost::Message;
@@ -49,6 +52,107 @@ pub fn corpus() -> Option<PathBuf> {
     assert!(!required("NETCAP_REQUIRE_CORPUS"), "the capture corpus {} is missing", dir.display());
     eprintln!("notice: skipping, the capture corpus {} is missing", dir.display());
     None
+}
+
+/// Every capture file of the corpus (all sub-directories) with the set of protocols tshark
+/// dissects in it (the tokens of `frame.protocols`, e.g. `dns`, `gre`, `ipv6.hopopts`). Built
+/// once per test process, two files at a time, and cached in `target/tmp/corpus-protocols.tsv`
+/// by path, size and modification time, so that each oracle test picks "every capture that
+/// contains the protocol" without running tshark over the whole corpus again.
+pub fn corpus_index() -> &'static [(PathBuf, std::collections::BTreeSet<String>)] {
+    static INDEX: std::sync::OnceLock<Vec<(PathBuf, std::collections::BTreeSet<String>)>> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let Some(root) = corpus() else { return Vec::new() };
+        if !have_tshark() {
+            return Vec::new();
+        }
+        let mut files = Vec::new();
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(rd) = std::fs::read_dir(dir) else { return };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap") {
+                    out.push(p);
+                }
+            }
+        }
+        walk(&root, &mut files);
+        files.sort();
+        let key = |p: &Path| -> String {
+            let m = std::fs::metadata(p).ok();
+            let size = m.as_ref().map_or(0, std::fs::Metadata::len);
+            let mtime = m
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            format!("{}\t{size}\t{mtime}", p.display())
+        };
+        let cache_path = target_dir().join("tmp").join("corpus-protocols.tsv");
+        let mut cached = std::collections::HashMap::new();
+        if let Ok(text) = std::fs::read_to_string(&cache_path) {
+            for line in text.lines() {
+                if let Some((k, v)) = line.rsplit_once('\t') {
+                    cached.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        let missing: Vec<&PathBuf> = files.iter().filter(|f| !cached.contains_key(&key(f))).collect();
+        let computed: Vec<(String, String)> = std::thread::scope(|s| {
+            let chunks: Vec<&[&PathBuf]> = missing.chunks(missing.len().div_ceil(2).max(1)).collect();
+            let hs: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    s.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|f| {
+                                let o = Command::new("tshark")
+                                    .args(["-n", "-r"])
+                                    .arg(f)
+                                    .args(["-T", "fields", "-e", "frame.protocols"])
+                                    .output();
+                                let mut set = std::collections::BTreeSet::new();
+                                if let Ok(o) = o {
+                                    for line in String::from_utf8_lossy(&o.stdout).lines() {
+                                        set.extend(line.split(':').filter(|t| !t.is_empty()).map(str::to_string));
+                                    }
+                                }
+                                (key(f), set.into_iter().collect::<Vec<_>>().join(","))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().expect("tshark index thread")).collect()
+        });
+        if !computed.is_empty() {
+            cached.extend(computed);
+            let mut lines: Vec<String> = cached.iter().map(|(k, v)| format!("{k}\t{v}")).collect();
+            lines.sort();
+            let _ = std::fs::create_dir_all(cache_path.parent().unwrap_or(Path::new(".")));
+            let _ = std::fs::write(&cache_path, lines.join("\n") + "\n");
+        }
+        files
+            .into_iter()
+            .map(|f| {
+                let tokens = cached.get(&key(&f)).map(String::as_str).unwrap_or("");
+                let set = tokens.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect();
+                (f, set)
+            })
+            .collect()
+    })
+}
+
+/// The corpus files in which tshark dissects any of `protocols` (`frame.protocols` tokens),
+/// sorted by path.
+pub fn files_with(protocols: &[&str]) -> Vec<PathBuf> {
+    corpus_index()
+        .iter()
+        .filter(|(_, set)| protocols.iter().any(|p| set.contains(*p)))
+        .map(|(f, _)| f.clone())
+        .collect()
 }
 
 /// Capture files (`.pcap`, `.pcapng`, `.cap`) in the corpus sub-directories, sorted.
@@ -109,7 +213,17 @@ impl Drop for TempDir {
 
 /// Runs `netcap` with `args`.
 pub fn netcap(args: &[&str]) -> Output {
-    Command::new(netcap_bin()).args(args).output().expect("run netcap")
+    netcap_cmd().args(args).output().expect("run netcap")
+}
+
+/// A `netcap` command with the test environment: compiled decoder code cached in
+/// `target/tmp/wasm-cache` (shared by all tests, kept out of the user's home).
+pub fn netcap_cmd() -> Command {
+    let mut c = Command::new(netcap_bin());
+    if std::env::var_os("NETCAP_CACHE_DIR").is_none() {
+        c.env("NETCAP_CACHE_DIR", target_dir().join("tmp").join("wasm-cache"));
+    }
+    c
 }
 
 /// Runs `netcap capture -r FILE -o DIR --quiet` plus `extra`.

@@ -123,7 +123,7 @@ pub fn sample_packets() -> Vec<(i64, Vec<u8>)> {
     let t0: i64 = 1_600_000_000_000_000_000;
     let ms = 1_000_000i64;
     let mut p = Vec::new();
-    // ARP request/reply (no decoder in the foundation: counted as unknown).
+    // ARP request/reply.
     let mut arp = Vec::new();
     arp.extend_from_slice(&[0xff; 6]);
     arp.extend_from_slice(&CLIENT_MAC);

@@ -175,6 +175,19 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         );
         rows.push((label, time_best(a.runs, || capture(w, native))?));
     }
+    // The foundation's decoders alone (Ethernet, IPv4, IPv6, TCP, UDP), against which the cost of
+    // all the other layer decoders is judged.
+    for w in [1, cores] {
+        let label = format!("netcap capture, L2-L4 decoders only, {w} worker{}", if w == 1 { "" } else { "s" });
+        rows.push((
+            label,
+            time_best(a.runs, || {
+                let mut c = capture(w, false);
+                c.args(["--include", "l2l4"]);
+                c
+            })?,
+        ));
+    }
     let tshark_secs = if a.skip_tshark || Command::new("tshark").arg("-v").output().is_err() {
         None
     } else {
@@ -221,6 +234,14 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     let find = |needle: &str| rows.iter().find(|r| r.0.contains(needle)).map(|r| r.1);
     if let (Some(w1), Some(n1)) = (find("WebAssembly decoders, 1 worker"), find("native decoders, 1 worker")) {
         println!("WebAssembly / native, whole capture, 1 worker: {:.2}x the time", w1 / n1);
+    }
+    for w in [1, cores] {
+        let s = if w == 1 { "" } else { "s" };
+        let all = find(&format!("WebAssembly decoders, {w} worker{s}"));
+        let l2l4 = find(&format!("L2-L4 decoders only, {w} worker{s}"));
+        if let (Some(all), Some(l2l4)) = (all, l2l4) {
+            println!("all layer decoders / L2-L4 decoders only, {w} worker{s}: {:.2}x the time", all / l2l4);
+        }
     }
     let wn = format!("WebAssembly decoders, {cores} worker");
     let nn = format!("native decoders, {cores} worker");

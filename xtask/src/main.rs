@@ -9,6 +9,7 @@
 //!   input is given).
 //! - `bench` compares a raw read loop, netcap (WebAssembly and native decoders) and tshark on the
 //!   same large capture.
+//! - `docs` regenerates `docs/decoders.md` from `netcap decoders --markdown`.
 //! - `setup` installs the system packages and Rust targets a fresh machine lacks.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
 
@@ -42,6 +43,7 @@ fn main() -> Result<()> {
         "run" => run(rest),
         "bench" => bench::bench(rest),
         "synth" => synth(),
+        "docs" => docs(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
@@ -53,7 +55,8 @@ fn main() -> Result<()> {
                  ci               lint, then test (what .ci/run does after setup)\n  \
                  run [ARGS..]     release build, then `netcap capture` (bundled sample without -r/-i)\n  \
                  bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s\n  \
-                 synth            regenerate tests/data/synth/sample.pcap"
+                 synth            regenerate tests/data/synth/sample.pcap\n  \
+                 docs             regenerate docs/decoders.md (netcap decoders --markdown)"
             );
             if cmd == "help" { Ok(()) } else { bail!("unknown command {cmd:?}") }
         }
@@ -151,6 +154,9 @@ struct Plugin {
     /// Test-only plugins (`testing = true`) go to `target/plugins-testing/`, never next to the
     /// standard ones.
     testing: bool,
+    /// A test plugin whose point is a forbidden import (`forbidden_imports = true`): xtask lets
+    /// it through so that the host's own refusal can be tested.
+    forbidden_imports: bool,
 }
 
 /// Every `plugins/**/plugin.toml` (the SDK has none): its id and crate name.
@@ -175,8 +181,9 @@ fn plugins() -> Result<Vec<Plugin>> {
         .map(|d| {
             let id = toml_str(&d.join("plugin.toml"), "id")?;
             let krate = toml_str(&d.join("Cargo.toml"), "name")?;
-            let testing = toml_str(&d.join("plugin.toml"), "testing").is_ok_and(|v| v == "true");
-            Ok(Plugin { id, krate, testing })
+            let flag = |k: &str| toml_str(&d.join("plugin.toml"), k).is_ok_and(|v| v == "true");
+            let (testing, forbidden_imports) = (flag("testing"), flag("forbidden_imports"));
+            Ok(Plugin { id, krate, testing, forbidden_imports: testing && forbidden_imports })
         })
         .collect()
 }
@@ -225,7 +232,9 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
             .validate(true)
             .encode()
             .with_context(|| format!("plugin {}: making a component", p.id))?;
-        check_imports(&p.id, &component)?;
+        if !p.forbidden_imports {
+            check_imports(&p.id, &component)?;
+        }
         let dest = if p.testing { &testing_dir } else { &out_dir }.join(format!("{}.wasm", p.id));
         std::fs::write(&dest, &component)?;
         eprintln!("plugin {} -> {} ({} bytes)", p.id, dest.display(), component.len());
@@ -284,6 +293,24 @@ fn lint() -> Result<()> {
         c.args(["-p", &p.krate]);
     }
     run_cmd(c.args(["--", "-D", "warnings"]))
+}
+
+/// `docs/decoders.md`: the decoder and record type table, from the built plugins.
+fn docs() -> Result<()> {
+    build_plugins(false)?;
+    run_cmd(cargo().args(["build", "--locked", "-p", "netcap"]))?;
+    let out = Command::new(target_dir().join("debug").join("netcap"))
+        .args(["decoders", "--markdown"])
+        .output()
+        .context("running netcap decoders")?;
+    if !out.status.success() {
+        bail!("netcap decoders --markdown failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let path = root().join("docs").join("decoders.md");
+    std::fs::create_dir_all(path.parent().context("docs dir")?)?;
+    std::fs::write(&path, &out.stdout)?;
+    println!("wrote {}", path.display());
+    Ok(())
 }
 
 fn run(rest: &[String]) -> Result<()> {

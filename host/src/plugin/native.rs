@@ -9,7 +9,14 @@ use std::sync::Arc;
 
 /// The standard decoders, native.
 pub fn standard() -> Vec<LoadedDecoder> {
-    vec![loaded::<netcap_decoder_l2l4::L2L4Decoder>(), loaded::<netcap_decoder_link::LinkDecoder>()]
+    vec![
+        loaded::<netcap_decoder_l2l4::L2L4Decoder>(),
+        loaded::<netcap_decoder_link::LinkDecoder>(),
+        loaded::<netcap_decoder_app::AppDecoder>(),
+        loaded::<netcap_decoder_tunnel::TunnelDecoder>(),
+        loaded::<netcap_decoder_routing::RoutingDecoder>(),
+        loaded::<netcap_decoder_net::NetDecoder>(),
+    ]
 }
 
 fn loaded<D: Decoder + Send>() -> LoadedDecoder {

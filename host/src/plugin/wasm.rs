@@ -5,6 +5,10 @@
 //! `StoreLimits` memory cap per instance; a CPU deadline per call by epoch interruption, driven by a
 //! ticker thread. A trap or limit hit poisons only that instance: the worker counts the fault,
 //! restarts the instance from its `InstancePre`, and disables the decoder after repeated faults.
+//!
+//! Compiled code is cached (`cache_dir`): a component's machine code is stored under the SHA-256
+//! of its bytes and wasmtime's compatibility hash of the engine configuration, so a second start
+//! with the same plugins skips Cranelift entirely.
 
 use super::{DecoderFactory, DecoderInstance, DecoderSpec, Fault, FaultKind, Limits, LoadedDecoder, PluginError};
 use std::path::Path;
@@ -60,11 +64,27 @@ impl host::Host for HostState {
     }
 }
 
+/// An error chain on one line (wasmtime's parse errors print byte arrays over many lines).
+fn one_line(e: &wasmtime::Error) -> String {
+    format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `netcap plugins inspect`: a component's interface and the decoder it is.
+pub struct Inspection {
+    pub size: u64,
+    pub sha256: String,
+    pub exports: Vec<String>,
+    pub imports: Vec<String>,
+    /// The loaded decoder, or why the host refuses it.
+    pub decoder: Result<LoadedDecoder, PluginError>,
+}
+
 /// The shared engine and its epoch ticker.
 pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     limits: Limits,
+    cache: Option<std::path::PathBuf>,
     stop: Arc<AtomicBool>,
     ticker: Option<std::thread::JoinHandle<()>>,
 }
@@ -94,19 +114,65 @@ impl Runtime {
                 })
                 .ok()
         };
-        Ok(Runtime { engine, linker, limits, stop, ticker })
+        let cache = super::cache_dir();
+        Ok(Runtime { engine, linker, limits, cache, stop, ticker })
+    }
+
+    /// The compiled component: from the cache when it has it, else compiled (and cached).
+    #[allow(unsafe_code, reason = "loading our own precompiled code; see the SAFETY comment")]
+    fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
+        use sha2::Digest as _;
+        use std::hash::{Hash as _, Hasher as _};
+        let Some(dir) = &self.cache else { return Component::new(&self.engine, bytes) };
+        let mut engine_hash = std::hash::DefaultHasher::new();
+        self.engine.precompile_compatibility_hash().hash(&mut engine_hash);
+        let digest = sha2::Sha256::digest(bytes);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let file = dir.join(format!("{hex}-{:016x}.cwasm", engine_hash.finish()));
+        if file.is_file() {
+            // SAFETY: `deserialize_file` runs the machine code in the file as the component's.
+            // The file is one this function wrote (atomically, by rename) into the user's own
+            // cache directory, for exactly these component bytes (SHA-256 in the name) and this
+            // engine configuration (wasmtime's compatibility hash in the name; wasmtime also
+            // checks its version and configuration in the file's header and refuses a mismatch).
+            // Anyone able to write there can already run code as this user.
+            if let Ok(c) = unsafe { Component::deserialize_file(&self.engine, &file) } {
+                return Ok(c);
+            }
+        }
+        let c = Component::new(&self.engine, bytes)?;
+        if let Ok(code) = c.serialize() {
+            let tmp = dir.join(format!(".{hex}.{}.tmp", std::process::id()));
+            if std::fs::write(&tmp, code).is_ok() && std::fs::rename(&tmp, &file).is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+        }
+        Ok(c)
     }
 
     /// Compiles and describes the component at `path`, checking its contract version first.
     pub fn load(&self, path: &Path) -> Result<LoadedDecoder, PluginError> {
         let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
         let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
-        let component = Component::new(&self.engine, &bytes)
-            .map_err(|e| load_err(format!("not a WebAssembly component: {e:#}")))?;
+        let component =
+            self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {}", one_line(&e))))?;
         let wit = exported_version(&self.engine, &component).ok_or_else(|| {
             load_err(format!("not a netcap decoder: it does not export {}", super::DECODER_INTERFACE))
         })?;
         let supported = wit.starts_with(&format!("{}.", super::SUPPORTED_WIT));
+        if supported {
+            // The sandbox: the host interface is all a decoder may import. Checked here, by name,
+            // so that the refusal says what was asked for (linking would fail anyway).
+            let allowed = format!("{}@{}.", super::HOST_INTERFACE, super::SUPPORTED_WIT);
+            for (name, _) in component.component_type().imports(&self.engine) {
+                if !name.starts_with(&allowed) {
+                    return Err(load_err(format!(
+                        "imports {name}, which the sandbox does not offer (decoders may import only \
+                         {allowed}x: no files, network, clock, randomness or environment)"
+                    )));
+                }
+            }
+        }
         let pre = self.linker.instantiate_pre(&component);
         // Describe it with a throwaway instance.
         let logs = Arc::new(LogCounter::default());
@@ -128,7 +194,6 @@ impl Runtime {
                 return Err(PluginError::UnsupportedVersion {
                     path: path.into(),
                     id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-                    version: "?".into(),
                     wit,
                 });
             }
@@ -170,6 +235,23 @@ impl Runtime {
             logs: logs.clone(),
         };
         Ok(LoadedDecoder { spec, factory: Arc::new(factory), logs })
+    }
+
+    /// What a component file exports and imports, and the decoder it is (or why it is refused).
+    pub fn inspect(&self, path: &Path) -> Result<Inspection, PluginError> {
+        use sha2::Digest as _;
+        let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
+        let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
+        let component =
+            self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {}", one_line(&e))))?;
+        let ty = component.component_type();
+        Ok(Inspection {
+            size: bytes.len() as u64,
+            sha256: sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+            exports: ty.exports(&self.engine).map(|(n, _)| n.to_string()).collect(),
+            imports: ty.imports(&self.engine).map(|(n, _)| n.to_string()).collect(),
+            decoder: self.load(path),
+        })
     }
 
     fn store(&self, decoder: Arc<str>, logs: Arc<LogCounter>) -> Store<HostState> {

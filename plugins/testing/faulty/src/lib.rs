@@ -1,6 +1,7 @@
 //! A test-only decoder that misbehaves when it sees certain UDP destination ports, to show that
 //! the host contains it: 6661 loops forever (CPU deadline), 6662 allocates without bound (memory
-//! cap), 6663 panics (trap), 6664 returns a record of an undeclared type (bad output). Any other
+//! cap), 6663 panics (trap), 6664 returns a record of an undeclared type (bad output), 6665
+//! returns 8 MiB of records for the packet (output cap). Any other
 //! UDP packet yields a `Faulty` record (a `netcap.v1.UDP` with the ports). Built by
 //! `cargo xtask build-plugins` into `target/plugins-testing/`, never loaded unless asked for.
 
@@ -48,6 +49,13 @@ impl Decoder for Faulty {
             }
             6663 => panic!("faulty decoder: boom on packet {}", p.seq),
             6664 => out.record(7, &self.rec),
+            6665 => {
+                self.rec.payload = vec![0x55; 1 << 20];
+                for _ in 0..8 {
+                    out.record(0, &self.rec);
+                }
+                self.rec.payload = Vec::new();
+            }
             _ => {
                 self.rec.timestamp = p.ts_nanos;
                 self.rec.src_port = u32::from(sport);

@@ -1,0 +1,34 @@
+//! The `tunnel` decoder family: tunnel encapsulation headers (GRE, VXLAN, Geneve, MPLS label
+//! stack entries). The host dissects what they carry as inner layers; this decoder records the
+//! headers themselves. The logic lives in [`decode`] and is plain Rust; this file is only the
+//! glue to the SDK.
+
+pub mod decode;
+
+use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
+
+/// The exported decoder.
+pub struct TunnelDecoder(decode::Tunnel);
+
+impl Decoder for TunnelDecoder {
+    fn describe() -> DecoderInfo {
+        DecoderInfo {
+            name: "tunnel".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: Kind::Layer,
+            layers: decode::LAYERS.map(String::from).to_vec(),
+            record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
+            schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+        }
+    }
+
+    fn init(config: &Config) -> Result<Self, String> {
+        Ok(TunnelDecoder(decode::Tunnel::new(config)))
+    }
+
+    fn decode(&mut self, packet: &Packet<'_>, out: &mut Emitter<'_>) {
+        self.0.decode(packet, out);
+    }
+}
+
+export_decoder!(TunnelDecoder);
