@@ -109,7 +109,6 @@ const HOST_GAPS: &[(&str, &str)] = &[
     ("pcapplusplus_nflogPacket.pcap", "NFLOG link type (239) is not dissected by the host"),
     ("tcpdump_LINKTYPE_PKTAP.pcap", "PKTAP link type (258) is not dissected by the host"),
     ("tcpdump_arcnet-rfc1201-arp-icmp-http.pcap", "ARCNET link type (7) is not dissected by the host"),
-    ("zeek_tunnels_vxlan-triple-v2.pcap", "DNS inside three VXLAN tunnels: the host stops at tunnel depth 3"),
 ];
 
 fn col<'a>(row: &'a [String], name: &str) -> &'a str {
