@@ -9,6 +9,8 @@ mod formats;
 mod live;
 mod oracle;
 mod oracle_app;
+mod oracle_dhcp;
+mod oracle_dns;
 mod oracle_link;
 mod oracle_link2;
 mod oracle_net;
