@@ -16,6 +16,8 @@ pub fn standard() -> Vec<LoadedDecoder> {
         loaded::<netcap_decoder_tunnel::TunnelDecoder>(),
         loaded::<netcap_decoder_routing::RoutingDecoder>(),
         loaded::<netcap_decoder_net::NetDecoder>(),
+        loaded::<netcap_decoder_dns::DnsDecoder>(),
+        loaded::<netcap_decoder_dhcp::DhcpDecoder>(),
     ]
 }
 
