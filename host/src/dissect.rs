@@ -227,11 +227,19 @@ pub fn dissect(link_type: u16, data: &[u8], d: &mut Dissection) {
                 return;
             }
             d.push(layer::LOOPBACK, 0, 0);
-            // NULL uses the capturing host's byte order; LOOP is big-endian.
-            let be = u32::from_be_bytes([data[0], data[1], data[2], data[3]]);
-            let family = if link_type == linktype::LOOP || be < 0x100 { be } else { be.swap_bytes() };
-            match family {
+            // LOOP is big-endian. NULL is in the capturing host's byte order, which the file does
+            // not say: read it little-endian and fix it up as Wireshark does (packet-null.c):
+            // a value with upper bits set is a byte-swapped family (or a 16-bit family in the
+            // upper half), and a value above 1500 is an EtherType.
+            let mut h = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+            if link_type == linktype::LOOP {
+                h = h.swap_bytes();
+            } else if h & 0xffff_0000 != 0 {
+                h = if h & 0xff00_0000 == 0 && h & 0x00ff_0000 < 0x0006_0000 { h >> 16 } else { h.swap_bytes() };
+            }
+            match h {
                 2 | 10 | 24 | 28 | 30 => from_ip(data, 4, 0, d),
+                1501.. => ethertype(data, h as u16, 4, 0, d),
                 _ => d.unknown_net = true,
             }
         }
