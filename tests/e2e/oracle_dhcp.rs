@@ -172,7 +172,8 @@ fn run<T: prost::Message + Default>(
     names.extend_from_slice(proto_fields);
     let filter = join(ports.iter().map(|p| format!("udp.port=={p}"))).replace(',', " || ");
     let (mut compared, mut files, mut problems) = (0, 0, Vec::new());
-    for f in corpus_files(DIRS) {
+    // Every corpus capture in which tshark dissects DHCP, DHCPv6 or NTP.
+    for f in netcap_tests::files_with(&["dhcp", "dhcpv6", "ntp"]) {
         let Some(rows) =
             tshark_fields(&f, &names, &["-Y", &filter, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
         else {
@@ -262,6 +263,12 @@ fn check_v4(g: &DhcPv4, r: &Row<'_>, cmp: &mut Cmp<'_>) {
     cmp("file", g.file.clone(), r.get("dhcp.file").into());
     let cookie = g.cookie.to_be_bytes();
     opt(cmp, p, "cookie", join(cookie), r.get("dhcp.cookie").replace('.', ","));
+    // Exception: a message cut by the capture's snap length (`_ws.short`; the gopacket pcapng
+    // test files in fileformat/pcapng-testsuite-*/ are cut at 315 of 342 bytes): Wireshark shows
+    // no options at all, we keep the options that were captured whole (and count the error).
+    if !r.get("_ws.short").is_empty() && r.get("dhcp.option.type").is_empty() {
+        return;
+    }
     // tshark lists trailing padding as option type 0 (and End separately): not an option here.
     let mut types: Vec<u32> =
         r.get("dhcp.option.type").split(',').filter_map(|t| t.parse().ok()).filter(|t| *t != 0).collect();
