@@ -24,8 +24,8 @@ use std::process::Command;
 const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
 /// Code generation flags for plugins.
 const PLUGIN_RUSTFLAGS: &str = "-C target-feature=+simd128,+bulk-memory";
-/// The only interface a plugin may import (any 0.1.x patch version).
-const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.1.";
+/// The only interface a plugin may import (any 0.2.x patch version).
+const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.2.";
 /// Debian packages the build and tests need.
 const APT_PACKAGES: &[&str] = &["libpcap-dev", "tshark", "wireshark-common", "tcpreplay", "libndpi-dev"];
 
