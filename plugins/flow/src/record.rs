@@ -6,6 +6,7 @@ use crate::conn::{Conn, Dir};
 use crate::packet::Family;
 use crate::table::{End, Sink};
 use netcap_proto::v1;
+use netcap_sdk::host::App;
 use netcap_sdk::{Emitter, fmt};
 
 /// Type ids: indexes into the record types this decoder declares.
@@ -27,8 +28,6 @@ pub struct Records {
     flow: v1::Flow,
     conn: v1::Connection,
     community_id: String,
-    /// Application protocol name of the connection being emitted (from the host's DPI).
-    app: String,
 }
 
 fn set_addr(s: &mut String, family: Family, a: &[u8; 16]) {
@@ -70,27 +69,28 @@ impl Records {
     }
 
     /// Emits the records of `c`'s ended record: its Connection and a Flow per direction with packets.
-    pub fn emit(&mut self, c: &Conn, why: End, app: &str, out: &mut Emitter<'_>) {
+    pub fn emit(&mut self, c: &Conn, why: End, app: Option<&App>, out: &mut Emitter<'_>) {
         if !self.enabled.iter().any(|&e| e) {
             return;
         }
         self.community_id(c);
-        set_str(&mut self.app, app);
+        let none = App::default();
+        let app = app.unwrap_or(&none);
         if self.enabled[T_CONNECTION as usize] {
-            self.connection(c, why);
+            self.connection(c, why, app);
             out.record(T_CONNECTION, &self.conn);
         }
         if self.enabled[T_FLOW as usize] {
             for d in 0..2 {
                 if c.dirs[d].packets > 0 {
-                    self.flow(c, d, why);
+                    self.flow(c, d, why, app);
                     out.record(T_FLOW, &self.flow);
                 }
             }
         }
     }
 
-    fn connection(&mut self, c: &Conn, why: End) {
+    fn connection(&mut self, c: &Conn, why: End, app: &App) {
         let (a, b) = (&c.dirs[0], &c.dirs[1]);
         let r = &mut self.conn;
         r.timestamp = c.first;
@@ -100,7 +100,9 @@ impl Records {
         set_str(&mut r.link_proto, c.link_proto);
         set_str(&mut r.network_proto, c.network_proto);
         set_str(&mut r.transport_proto, c.transport_proto);
-        set_str(&mut r.application_proto, &self.app);
+        set_str(&mut r.application_proto, &app.protocol);
+        set_str(&mut r.application_master, &app.master);
+        set_str(&mut r.application_category, &app.category);
         if c.family == Family::Link {
             let (mut s, mut d) = ([0u8; 6], [0u8; 6]);
             s.copy_from_slice(&c.client[..6]);
@@ -151,7 +153,7 @@ impl Records {
         r.ethertype = u32::from(c.ethertype);
     }
 
-    fn flow(&mut self, c: &Conn, d: usize, why: End) {
+    fn flow(&mut self, c: &Conn, d: usize, why: End, app: &App) {
         let x = &c.dirs[d];
         let r = &mut self.flow;
         r.timestamp = x.first;
@@ -161,7 +163,9 @@ impl Records {
         set_str(&mut r.link_proto, c.link_proto);
         set_str(&mut r.network_proto, c.network_proto);
         set_str(&mut r.transport_proto, c.transport_proto);
-        set_str(&mut r.application_proto, &self.app);
+        set_str(&mut r.application_proto, &app.protocol);
+        set_str(&mut r.application_master, &app.master);
+        set_str(&mut r.application_category, &app.category);
         let (src, dst, sp, dp) =
             if d == 0 { (&c.client, &c.server, c.cport, c.sport) } else { (&c.server, &c.client, c.sport, c.cport) };
         if c.family == Family::Link {
@@ -204,15 +208,36 @@ impl Records {
     }
 }
 
+/// DPI verdicts looked up so far (ids are stable within a run; bounded).
+pub type AppCache = Vec<(u16, Option<App>)>;
+
+const APP_CACHE_MAX: usize = 1024;
+
 /// A [`Sink`] writing records to an [`Emitter`].
 pub struct Out<'a, 'b> {
     pub records: &'a mut Records,
     pub em: &'a mut Emitter<'b>,
+    pub apps: &'a mut AppCache,
 }
 
 impl Sink for Out<'_, '_> {
     fn emit(&mut self, c: &Conn, why: End) {
-        self.records.emit(c, why, "", self.em);
+        if c.app == 0 {
+            self.records.emit(c, why, None, self.em);
+            return;
+        }
+        let found = self.apps.iter().position(|(id, _)| *id == c.app);
+        let i = match found {
+            Some(i) => i,
+            None => {
+                if self.apps.len() >= APP_CACHE_MAX {
+                    self.apps.clear();
+                }
+                self.apps.push((c.app, netcap_sdk::host::app_info(c.app)));
+                self.apps.len() - 1
+            }
+        };
+        self.records.emit(c, why, self.apps[i].1.as_ref(), self.em);
     }
 
     fn evicted(&mut self) {

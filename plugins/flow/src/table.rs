@@ -377,3 +377,240 @@ impl Table {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{ACK, FIN, RST, Tcp};
+
+    const S: i64 = 1_000_000_000;
+
+    #[derive(Default)]
+    struct Got {
+        /// (packets, why, continued, first, last)
+        records: Vec<(u64, End, bool, i64, i64)>,
+        evicted: usize,
+    }
+
+    impl Sink for Got {
+        fn emit(&mut self, c: &Conn, why: End) {
+            self.records.push((c.packets(), why, c.continued, c.first, c.last));
+        }
+        fn evicted(&mut self) {
+            self.evicted += 1;
+        }
+    }
+
+    fn udp(ts: i64, from_client: bool, port: u16) -> Info {
+        let (a, b) = ([10u8; 16], [20u8; 16]);
+        let (src, dst, sport, dport) = if from_client { (a, b, port, 53) } else { (b, a, 53, port) };
+        Info {
+            ts,
+            wire_len: 60,
+            family: Family::V4,
+            proto: 17,
+            src,
+            dst,
+            sport,
+            dport,
+            has_ports: true,
+            payload: 18,
+            ..Info::default()
+        }
+    }
+
+    fn tcp(ts: i64, from_client: bool, flags: u16, seq: u32, ack: u32) -> Info {
+        let mut p = udp(ts, from_client, 1000);
+        p.proto = 6;
+        p.payload = 0;
+        p.tcp = Some(Tcp { flags, seq, ack, window: 1000 });
+        p
+    }
+
+    fn limits(idle: i64, active: i64, tcp_close: i64) -> Limits {
+        Limits { idle, active, tcp_close, max: 1 << 16 }
+    }
+
+    #[test]
+    fn idle_timeout_boundaries() {
+        let mut t = Table::new(limits(10 * S, 1000 * S, 0));
+        let mut g = Got::default();
+        t.packet(0, &udp(0, true, 1), 0, &mut g);
+        t.packet(0, &udp(10 * S - 1, false, 1), 0, &mut g); // just before
+        t.packet(0, &udp(20 * S - 1, true, 1), 0, &mut g); // exactly idle after the last packet
+        assert!(g.records.is_empty(), "a gap of exactly the idle timeout does not end the flow");
+        t.packet(0, &udp(30 * S, true, 1), 0, &mut g); // just after: idle + 1 ns
+        assert_eq!(g.records, vec![(3, End::Idle, false, 0, 20 * S - 1)]);
+        t.finish(&mut g);
+        assert_eq!(g.records[1], (1, End::EndOfInput, false, 30 * S, 30 * S));
+    }
+
+    #[test]
+    fn idle_timeout_at_tick() {
+        let mut t = Table::new(limits(10 * S, 1000 * S, 0));
+        let mut g = Got::default();
+        t.packet(7, &udp(S, true, 1), 0, &mut g);
+        t.packet(9, &udp(2 * S, true, 2), 0, &mut g);
+        t.tick(11 * S, &mut g); // exactly idle after the first
+        assert!(g.records.is_empty());
+        t.tick(11 * S + 1, &mut g);
+        assert_eq!(g.records, vec![(1, End::Idle, false, S, S)]);
+        assert_eq!(t.len(), 1);
+        t.tick(12 * S + 1, &mut g);
+        assert_eq!(g.records.len(), 2);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn active_timeout_boundaries_and_continued() {
+        let mut t = Table::new(limits(100 * S, 10 * S, 0));
+        let mut g = Got::default();
+        for s in 0..=10 {
+            t.packet(0, &udp(s * S, true, 1), 0, &mut g); // the last one exactly `active` after the first
+        }
+        assert!(g.records.is_empty());
+        t.packet(0, &udp(10 * S + 1, true, 1), 0, &mut g); // just after
+        assert_eq!(g.records, vec![(11, End::Active, false, 0, 10 * S)]);
+        t.packet(0, &udp(20 * S + 1, false, 1), 0, &mut g); // exactly `active` after the new first
+        t.finish(&mut g);
+        assert_eq!(g.records[1], (2, End::EndOfInput, true, 10 * S + 1, 20 * S + 1));
+    }
+
+    #[test]
+    fn active_timeout_at_tick_then_idle_leaves_no_empty_record() {
+        let mut t = Table::new(limits(30 * S, 10 * S, 0));
+        let mut g = Got::default();
+        t.packet(0, &udp(0, true, 1), 0, &mut g);
+        t.packet(0, &udp(5 * S, true, 1), 0, &mut g);
+        t.tick(10 * S, &mut g);
+        assert!(g.records.is_empty());
+        t.tick(10 * S + 1, &mut g);
+        assert_eq!(g.records, vec![(2, End::Active, false, 0, 5 * S)]);
+        assert_eq!(t.len(), 1, "the connection goes on");
+        // Nothing more: the idle timeout forgets it without an empty record.
+        t.tick(36 * S, &mut g);
+        assert_eq!(g.records.len(), 1);
+        assert!(t.is_empty());
+        // With a packet after the split, the next record is `continued`.
+        t.packet(0, &udp(100 * S, true, 1), 0, &mut g);
+        t.tick(110 * S + 1, &mut g);
+        t.packet(0, &udp(111 * S, false, 1), 0, &mut g);
+        t.finish(&mut g);
+        assert_eq!(g.records[1..], [(1, End::Active, false, 100 * S, 100 * S), (1, End::EndOfInput, true, 111 * S, 111 * S)]);
+    }
+
+    /// The handshake, one segment each way, FIN both ways, the last ACK.
+    fn fin_close(t: &mut Table, g: &mut Got, at: i64) {
+        use crate::packet::SYN;
+        t.packet(0, &tcp(at, true, SYN, 100, 0), 0, g);
+        t.packet(0, &tcp(at + 1, false, SYN | ACK, 500, 101), 0, g);
+        t.packet(0, &tcp(at + 2, true, ACK, 101, 501), 0, g);
+        t.packet(0, &tcp(at + 3, true, FIN | ACK, 101, 501), 0, g);
+        t.packet(0, &tcp(at + 4, false, FIN | ACK, 501, 102), 0, g);
+        t.packet(0, &tcp(at + 5, true, ACK, 102, 502), 0, g);
+    }
+
+    #[test]
+    fn fin_close_ends_the_connection_at_once_without_linger() {
+        let mut t = Table::new(limits(100 * S, 1000 * S, 0));
+        let mut g = Got::default();
+        fin_close(&mut t, &mut g, 0);
+        assert_eq!(g.records, vec![(6, End::Closed, false, 0, 5)]);
+        assert!(t.is_empty());
+        // A late packet of the same 5-tuple is a new connection.
+        t.packet(0, &tcp(6, false, RST, 502, 0), 0, &mut g);
+        assert_eq!(g.records.len(), 2, "the RST closes the new one");
+    }
+
+    #[test]
+    fn closed_connection_lingers_then_ends() {
+        let mut t = Table::new(limits(100 * S, 1000 * S, 5 * S));
+        let mut g = Got::default();
+        fin_close(&mut t, &mut g, 0);
+        assert!(g.records.is_empty());
+        t.packet(0, &tcp(5 * S + 5, false, RST, 502, 0), 0, &mut g); // exactly tcp-close after the close
+        t.tick(5 * S + 5, &mut g);
+        assert!(g.records.is_empty(), "a trailing RST within tcp-close joins");
+        t.tick(5 * S + 6, &mut g);
+        assert_eq!(g.records, vec![(7, End::Closed, false, 0, 5 * S + 5)]);
+        // After close + tcp-close, a packet starts a new record.
+        let mut g = Got::default();
+        fin_close(&mut t, &mut g, 100 * S);
+        t.packet(0, &tcp(105 * S + 6, true, ACK, 102, 502), 0, &mut g);
+        assert_eq!(g.records, vec![(6, End::Closed, false, 100 * S, 100 * S + 5)]);
+    }
+
+    #[test]
+    fn reuse_after_close_starts_a_new_connection() {
+        use crate::packet::SYN;
+        let mut t = Table::new(limits(100 * S, 1000 * S, 5 * S));
+        let mut g = Got::default();
+        fin_close(&mut t, &mut g, 0);
+        t.packet(0, &tcp(S, true, SYN, 9000, 0), 0, &mut g); // within tcp-close, but a new SYN
+        assert_eq!(g.records, vec![(6, End::Closed, false, 0, 5)]);
+        t.finish(&mut g);
+        assert_eq!(g.records[1], (1, End::EndOfInput, false, S, S));
+    }
+
+    #[test]
+    fn rst_closes() {
+        use crate::packet::SYN;
+        let mut t = Table::new(limits(100 * S, 1000 * S, 0));
+        let mut g = Got::default();
+        t.packet(3, &tcp(0, true, SYN, 100, 0), 0, &mut g);
+        t.packet(3, &tcp(1, false, RST | ACK, 0, 101), 0, &mut g);
+        assert_eq!(g.records, vec![(2, End::Closed, false, 0, 1)]);
+    }
+
+    #[test]
+    fn fin_without_final_ack_waits_for_the_idle_timeout() {
+        use crate::packet::SYN;
+        let mut t = Table::new(limits(10 * S, 1000 * S, 0));
+        let mut g = Got::default();
+        t.packet(0, &tcp(0, true, SYN, 100, 0), 0, &mut g);
+        t.packet(0, &tcp(1, false, SYN | ACK, 500, 101), 0, &mut g);
+        t.packet(0, &tcp(2, true, FIN | ACK, 101, 501), 0, &mut g);
+        t.packet(0, &tcp(3, false, FIN | ACK, 501, 102), 0, &mut g);
+        t.tick(10 * S + 3, &mut g);
+        assert!(g.records.is_empty());
+        t.tick(10 * S + 4, &mut g);
+        assert_eq!(g.records, vec![(4, End::Idle, false, 0, 3)]);
+    }
+
+    #[test]
+    fn eviction_is_per_partition_lru() {
+        // 256 connections at most: one per partition.
+        let mut t = Table::new(Limits { max: 256, ..limits(100 * S, 1000 * S, 0) });
+        let mut g = Got::default();
+        t.packet(1, &udp(0, true, 1), 0, &mut g);
+        t.packet(2, &udp(1, true, 2), 0, &mut g);
+        assert_eq!(g.evicted, 0, "other partitions do not compete");
+        t.packet(1, &udp(2, true, 3), 0, &mut g);
+        assert_eq!(g.evicted, 1);
+        assert_eq!(g.records, vec![(1, End::Evicted, false, 0, 0)]);
+        assert_eq!(t.len(), 2);
+        // The least recently used goes first.
+        let mut t = Table::new(Limits { max: 512, ..limits(100 * S, 1000 * S, 0) });
+        let mut g = Got::default();
+        t.packet(5, &udp(0, true, 1), 0, &mut g);
+        t.packet(5, &udp(1, true, 2), 0, &mut g);
+        t.packet(5, &udp(2, true, 1), 0, &mut g); // port 1 used again
+        t.packet(5, &udp(3, true, 3), 0, &mut g);
+        assert_eq!(g.records, vec![(1, End::Evicted, false, 1, 1)]);
+    }
+
+    #[test]
+    fn many_flows_stay_bounded() {
+        let mut t = Table::new(Limits { max: 1024, ..limits(100 * S, 1000 * S, 0) });
+        let mut g = Got::default();
+        for i in 0..100_000u32 {
+            let mut p = udp(i64::from(i), true, (i % 60_000) as u16);
+            p.src[..4].copy_from_slice(&i.to_be_bytes());
+            t.packet((i & 0xff) as u8, &p, 0, &mut g);
+            assert!(t.len() <= 1024);
+        }
+        assert_eq!(g.evicted, 100_000 - 1024);
+        t.finish(&mut g);
+        assert_eq!(g.records.len(), 100_000);
+    }
+}
