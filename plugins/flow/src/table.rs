@@ -65,10 +65,10 @@ pub struct Limits {
 }
 
 /// Defaults: idle 60 s (Zeek's UDP and ICMP inactivity timeout), active 30 min (the usual
-/// NetFlow/IPFIX active timeout), TCP close 5 s (Zeek's `tcp_close_delay`), 262,144 connections.
+/// NetFlow/IPFIX active timeout), TCP close 5 s (Zeek's `tcp_close_delay`), 131,072 connections.
 impl Default for Limits {
     fn default() -> Self {
-        Limits { idle: 60_000_000_000, active: 1_800_000_000_000, tcp_close: 5_000_000_000, max: 1 << 18 }
+        Limits { idle: 60_000_000_000, active: 1_800_000_000_000, tcp_close: 5_000_000_000, max: 1 << 17 }
     }
 }
 
@@ -597,6 +597,12 @@ mod tests {
         t.packet(5, &udp(2, true, 1), 0, &mut g); // port 1 used again
         t.packet(5, &udp(3, true, 3), 0, &mut g);
         assert_eq!(g.records, vec![(1, End::Evicted, false, 1, 1)]);
+    }
+
+    /// README "Flows and connections" budgets about 650 bytes per tracked connection.
+    #[test]
+    fn a_connection_fits_the_documented_budget() {
+        assert!(std::mem::size_of::<Option<Slot>>() + std::mem::size_of::<(Key, u32)>() + 16 <= 650);
     }
 
     #[test]
