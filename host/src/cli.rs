@@ -335,7 +335,11 @@ fn decoders(a: DecodersArgs) -> anyhow::Result<u8> {
                 .map(|r| r.header().join(", "))
                 .unwrap_or_else(|e| e.to_string());
             if a.markdown {
-                let layers = d.spec.layers.join(", ");
+                let layers = if d.spec.layers.is_empty() && d.spec.kind.stateful() {
+                    format!("every packet ({} decoder)", d.spec.kind)
+                } else {
+                    d.spec.layers.join(", ")
+                };
                 writeln!(out, "| {} | {} | {} | {} |", d.spec.id, layers, t.name, fields)?;
             } else {
                 writeln!(out, "  {} ({}): {}", t.name, t.message, fields)?;
