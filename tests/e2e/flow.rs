@@ -31,8 +31,12 @@ type Ep = (String, u32);
 type Convs = BTreeMap<(u32, Ep, Ep), [(u64, String); 2]>;
 
 fn tshark_convs(file: &Path) -> Option<Convs> {
-    let out =
-        Command::new("tshark").args(["-n", "-q", "-r"]).arg(file).args(["-z", "conv,tcp", "-z", "conv,udp"]).output().ok()?;
+    let out = Command::new("tshark")
+        .args(["-n", "-q", "-r"])
+        .arg(file)
+        .args(["-z", "conv,tcp", "-z", "conv,udp"])
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let ep = |s: &str| -> Option<Ep> {
         let (a, p) = s.rsplit_once(':')?;
@@ -222,7 +226,11 @@ fn connections_agree_with_tshark_conversations() {
                         .map(|f| {
                             let tokens = index.get(f);
                             if let Some(t) = NOT_OUTER_IP.iter().find(|t| tokens.is_some_and(|s| s.contains(**t))) {
-                                return (f.clone(), Some(format!("{t}: not dissected as outer IP by the host")), Ok((0, 0)));
+                                return (
+                                    f.clone(),
+                                    Some(format!("{t}: not dissected as outer IP by the host")),
+                                    Ok((0, 0)),
+                                );
                             }
                             match survey(f) {
                                 Err(why) => (f.clone(), Some(why), Ok((0, 0))),
@@ -320,11 +328,12 @@ fn community_id_agrees_with_wireshark_and_the_reference_implementation() {
             // Wireshark's IDs per packet, counted: each of our IP connections must have exactly
             // as many packets as Wireshark shows its ID for, and the IDs must be the same set.
             let pref = format!("communityid.seed:{seed}");
-            let ws: Vec<String> = tshark_fields(f, &["communityid"], &["--enable-protocol", "communityid", "-o", &pref])
-                .unwrap_or_default()
-                .into_iter()
-                .map(|r| r.into_iter().next().unwrap_or_default())
-                .collect();
+            let ws: Vec<String> =
+                tshark_fields(f, &["communityid"], &["--enable-protocol", "communityid", "-o", &pref])
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| r.into_iter().next().unwrap_or_default())
+                    .collect();
             let mut want: BTreeMap<String, u64> = BTreeMap::new();
             for id in ws.iter().filter(|i| !i.is_empty()) {
                 *want.entry(id.clone()).or_default() += 1;
@@ -338,8 +347,10 @@ fn community_id_agrees_with_wireshark_and_the_reference_implementation() {
             conns_checked += conns.iter().filter(|c| !c.community_id.is_empty()).count();
             if python {
                 let ip: Vec<&Connection> = conns.iter().filter(|c| !c.community_id.is_empty()).collect();
-                let tuples: Vec<_> =
-                    ip.iter().map(|c| (c.ip_protocol, c.src_ip.clone(), c.dst_ip.clone(), c.src_port, c.dst_port)).collect();
+                let tuples: Vec<_> = ip
+                    .iter()
+                    .map(|c| (c.ip_protocol, c.src_ip.clone(), c.dst_ip.clone(), c.src_port, c.dst_port))
+                    .collect();
                 match python_community_ids(&tuples, seed) {
                     Some(ids) => {
                         let ours: Vec<String> = ip.iter().map(|c| c.community_id.clone()).collect();
@@ -347,7 +358,9 @@ fn community_id_agrees_with_wireshark_and_the_reference_implementation() {
                         python_checked += ids.len();
                     }
                     None => {
-                        eprintln!("notice: the Python package `communityid` is not installed; compared with Wireshark only");
+                        eprintln!(
+                            "notice: the Python package `communityid` is not installed; compared with Wireshark only"
+                        );
                         python = false;
                     }
                 }
@@ -405,7 +418,8 @@ fn a_million_flows_with_a_small_table() {
     let evicted = conns.iter().filter(|c| c.end_reason == "evicted").count();
     let summary = String::from_utf8_lossy(&o.stderr);
     // 4096 / 256 = 16 connections per partition; the rest were evicted, each counted.
-    let line = summary.lines().find(|l| l.contains("table full")).unwrap_or_else(|| panic!("no eviction count:\n{summary}"));
+    let line =
+        summary.lines().find(|l| l.contains("table full")).unwrap_or_else(|| panic!("no eviction count:\n{summary}"));
     let counted: usize = line.split_whitespace().last().and_then(|v| v.replace(',', "").parse().ok()).expect("count");
     assert_eq!(counted, evicted, "{line}");
     assert!(evicted >= n as usize - 4096 && evicted < n as usize, "{evicted} evictions");

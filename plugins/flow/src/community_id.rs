@@ -95,7 +95,15 @@ impl CommunityId {
 
     /// The Community ID string `1:<base64>` into `out` (cleared first; no allocation once `out`
     /// has room).
-    pub fn write(&self, out: &mut String, proto: u8, saddr: &[u8], daddr: &[u8], ports: Option<(u16, u16)>, one_way: bool) {
+    pub fn write(
+        &self,
+        out: &mut String,
+        proto: u8,
+        saddr: &[u8],
+        daddr: &[u8],
+        ports: Option<(u16, u16)>,
+        one_way: bool,
+    ) {
         out.clear();
         out.push_str("1:");
         let d = self.digest(proto, saddr, daddr, ports, one_way);

@@ -443,11 +443,7 @@ impl Conn {
                         "RSTR"
                     }
                 } else if os == Reset {
-                    if r_inactive {
-                        if self.rstos0_history() { "RSTOS0" } else { "OTH" }
-                    } else {
-                        "RSTO"
-                    }
+                    if r_inactive { if self.rstos0_history() { "RSTOS0" } else { "OTH" } } else { "RSTO" }
                 } else if rs == Closed && os == Closed {
                     "SF"
                 } else if os == Closed {

@@ -14,6 +14,7 @@
 //!   (without ACK) reuses the 5-tuple; with `tcp_close` = 0 the closing packet ends the record;
 //! - on eviction, when a partition is full and a new connection starts (least recently used);
 //! - at the end of input.
+//!
 //! "More than" is strict: a packet exactly `idle` after the last one still belongs to the flow.
 //! A packet that exceeds a timeout first ends the old record (emitted for that packet), then
 //! starts the new one. `tick(now)` ends what has timed out by `now` without waiting for a packet,
@@ -496,7 +497,10 @@ mod tests {
         t.tick(110 * S + 1, &mut g);
         t.packet(0, &udp(111 * S, false, 1), 0, &mut g);
         t.finish(&mut g);
-        assert_eq!(g.records[1..], [(1, End::Active, false, 100 * S, 100 * S), (1, End::EndOfInput, true, 111 * S, 111 * S)]);
+        assert_eq!(
+            g.records[1..],
+            [(1, End::Active, false, 100 * S, 100 * S), (1, End::EndOfInput, true, 111 * S, 111 * S)]
+        );
     }
 
     /// The handshake, one segment each way, FIN both ways, the last ACK.
