@@ -257,6 +257,9 @@ impl Table {
         }
         let idx = i as usize;
         let s = self.chunks[idx / CHUNK][idx % CHUNK].take().expect("removed slot is occupied");
+        // A closed TCP connection that times out or meets the end of input ended by its close.
+        let why =
+            if s.conn.closed_at.is_some() && matches!(why, End::Idle | End::EndOfInput) { End::Closed } else { why };
         if s.conn.packets() > 0 {
             sink.emit(&s.conn, why);
         }
@@ -554,6 +557,15 @@ mod tests {
         assert_eq!(g.records, vec![(6, End::Closed, false, 0, 5)]);
         t.finish(&mut g);
         assert_eq!(g.records[1], (1, End::EndOfInput, false, S, S));
+    }
+
+    #[test]
+    fn a_closed_connection_at_the_end_of_input_ends_closed() {
+        let mut t = Table::new(limits(100 * S, 1000 * S, 5 * S));
+        let mut g = Got::default();
+        fin_close(&mut t, &mut g, 0);
+        t.finish(&mut g);
+        assert_eq!(g.records, vec![(6, End::Closed, false, 0, 5)]);
     }
 
     #[test]
