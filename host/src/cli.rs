@@ -120,7 +120,8 @@ pub struct CaptureArgs {
     /// Flow/Connection active timeout: a longer flow is split into records flagged `continued`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_FLOW_ACTIVE")]
     pub flow_active: Option<u64>,
-    /// Most flows tracked at once (per record type); the least recently seen is flushed first.
+    /// Most connections the flow decoder tracks at once (split into 256 partitions by flow hash);
+    /// a full partition evicts its least recently seen connection, counted in the summary.
     #[arg(long, value_name = "N", env = "NETCAP_FLOW_MAX")]
     pub flow_max: Option<u64>,
     /// How long a closed TCP connection (FIN both ways, or RST) waits for late packets.
@@ -334,7 +335,11 @@ fn decoders(a: DecodersArgs) -> anyhow::Result<u8> {
                 .map(|r| r.header().join(", "))
                 .unwrap_or_else(|e| e.to_string());
             if a.markdown {
-                let layers = d.spec.layers.join(", ");
+                let layers = if d.spec.layers.is_empty() && d.spec.kind.stateful() {
+                    format!("every packet ({} decoder)", d.spec.kind)
+                } else {
+                    d.spec.layers.join(", ")
+                };
                 writeln!(out, "| {} | {} | {} | {} |", d.spec.id, layers, t.name, fields)?;
             } else {
                 writeln!(out, "  {} ({}): {}", t.name, t.message, fields)?;
