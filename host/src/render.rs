@@ -53,6 +53,11 @@ impl Renderer {
         Ok(())
     }
 
+    /// The record type's message descriptor.
+    pub fn descriptor(&self) -> &MessageDescriptor {
+        &self.desc
+    }
+
     /// Column names.
     pub fn header(&self) -> Vec<String> {
         self.columns.iter().map(|f| f.name().to_string()).collect()
