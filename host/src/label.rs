@@ -595,3 +595,263 @@ fn label_file(ctx: &Ctx<'_>, job: &Job, anchors: &HashMap<i64, Vec<u32>>) -> Res
         anchors: anchors_out,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netcap_proto::v1::{Ethernet, Header, Tcp};
+    use prost::Message;
+    use prost_reflect::prost_types::{
+        DescriptorProto, FieldDescriptorProto, FileDescriptorProto, FileDescriptorSet, field_descriptor_proto,
+    };
+    use prost_reflect::{DescriptorPool, DynamicMessage, Value};
+
+    const T: i64 = 1_600_000_000_000_000_000; // 2020-09-13T12:26:40Z
+
+    struct Dir(PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    fn temp(tag: &str) -> Dir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "netcap-label-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+
+    fn write_records(path: &Path, record_type: &str, message: &str, schema: &[u8], records: &[Vec<u8>]) {
+        let mut out = Vec::new();
+        let h = Header {
+            record_type: record_type.into(),
+            message_name: message.into(),
+            schema: schema.to_vec(),
+            ..Default::default()
+        };
+        netcap_proto::put_delimited(&mut out, &h);
+        for r in records {
+            netcap_proto::put_uvarint(&mut out, r.len() as u64);
+            out.extend_from_slice(r);
+        }
+        std::fs::write(path, out).unwrap();
+    }
+
+    /// A flow record type as another decoder would define it: `test.Connection`.
+    fn connection_schema() -> (Vec<u8>, prost_reflect::MessageDescriptor) {
+        use field_descriptor_proto::Type;
+        let f = |name: &str, n: i32, t: Type| FieldDescriptorProto {
+            name: Some(name.into()),
+            number: Some(n),
+            r#type: Some(t as i32),
+            label: Some(field_descriptor_proto::Label::Optional as i32),
+            ..Default::default()
+        };
+        let file = FileDescriptorProto {
+            name: Some("test.proto".into()),
+            package: Some("test".into()),
+            syntax: Some("proto3".into()),
+            message_type: vec![DescriptorProto {
+                name: Some("Connection".into()),
+                field: vec![
+                    f("timestamp_first", 1, Type::Int64),
+                    f("timestamp_last", 2, Type::Int64),
+                    f("transport_proto", 3, Type::String),
+                    f("src_ip", 4, Type::String),
+                    f("dst_ip", 5, Type::String),
+                    f("src_port", 6, Type::Uint32),
+                    f("dst_port", 7, Type::Uint32),
+                    f("community_id", 8, Type::String),
+                    f("num_packets", 9, Type::Uint64),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let set = FileDescriptorSet { file: vec![file] };
+        let bytes = set.encode_to_vec();
+        let pool = DescriptorPool::decode(bytes.as_slice()).unwrap();
+        let desc = pool.get_message_by_name("test.Connection").unwrap();
+        (bytes, desc)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn connection(
+        d: &prost_reflect::MessageDescriptor,
+        first: i64,
+        last: i64,
+        proto: &str,
+        src: &str,
+        sp: u32,
+        dst: &str,
+        dp: u32,
+        cid: &str,
+    ) -> Vec<u8> {
+        let mut m = DynamicMessage::new(d.clone());
+        m.set_field_by_name("timestamp_first", Value::I64(first));
+        m.set_field_by_name("timestamp_last", Value::I64(last));
+        m.set_field_by_name("transport_proto", Value::String(proto.into()));
+        m.set_field_by_name("src_ip", Value::String(src.into()));
+        m.set_field_by_name("dst_ip", Value::String(dst.into()));
+        m.set_field_by_name("src_port", Value::U32(sp));
+        m.set_field_by_name("dst_port", Value::U32(dp));
+        m.set_field_by_name("community_id", Value::String(cid.into()));
+        m.set_field_by_name("num_packets", Value::U64(3));
+        m.encode_to_vec()
+    }
+
+    fn tcp(ts: i64, src: &str, sp: u32, dst: &str, dp: u32) -> Vec<u8> {
+        Tcp { timestamp: ts, src_ip: src.into(), dst_ip: dst.into(), src_port: sp, dst_port: dp, ..Default::default() }
+            .encode_to_vec()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eve(ts_utc: &str, src: &str, sp: u16, dst: &str, dp: u16, category: &str, severity: u8, cid: &str) -> String {
+        format!(
+            r#"{{"timestamp":"{ts_utc}+0000","event_type":"alert","src_ip":"{src}","src_port":{sp},"dest_ip":"{dst}","dest_port":{dp},"proto":"TCP","community_id":"{cid}","alert":{{"gid":1,"signature_id":1,"rev":1,"signature":"sig {category}","category":"{category}","severity":{severity}}}}}"#
+        ) + "\n"
+    }
+
+    /// label column per row of a labelled CSV.
+    fn labels_of(path: &Path) -> Vec<String> {
+        let mut r = csv::Reader::from_path(path).unwrap();
+        let h = r.headers().unwrap().clone();
+        assert_eq!(h.iter().next_back(), Some("label"));
+        r.records().map(|x| x.unwrap().iter().next_back().unwrap().to_string()).collect()
+    }
+
+    /// Records of three kinds: TCP packets, Ethernet frames of the same packets, connections.
+    fn fixture(dir: &Path) {
+        let (schema, cdesc) = connection_schema();
+        let conns = vec![
+            // 10.0.0.1:1000 <-> 10.0.0.2:80 for 10 s; another one on port 1001; a UDP one.
+            connection(&cdesc, T, T + 10_000_000_000, "TCP", "10.0.0.1", 1000, "10.0.0.2", 80, ""),
+            connection(&cdesc, T, T + 10_000_000_000, "TCP", "10.0.0.1", 1001, "10.0.0.2", 80, ""),
+            connection(&cdesc, T, T + 10_000_000_000, "UDP", "10.0.0.1", 1000, "10.0.0.2", 80, ""),
+            // Only its Community ID ties it to the third alert.
+            connection(&cdesc, T, T + 10_000_000_000, "TCP", "192.0.2.1", 5, "192.0.2.2", 6, "1:cid"),
+        ];
+        write_records(&dir.join("Connection.ncap"), "Connection", "test.Connection", &schema, &conns);
+        let tcps = vec![
+            tcp(T + 1_000_000_500, "10.0.0.1", 1000, "10.0.0.2", 80), // the alerts' packet
+            tcp(T + 1_000_000_900, "10.0.0.2", 80, "10.0.0.1", 1000), // a reply, same µs
+            tcp(T + 2_000_000_000, "10.0.0.1", 1000, "10.0.0.2", 80),
+        ];
+        write_records(&dir.join("TCP.ncap"), "TCP", "netcap.v1.TCP", netcap_proto::DESCRIPTOR_SET, &tcps);
+        let eth: Vec<Vec<u8>> = [T + 1_000_000_500, T + 1_000_000_900, T + 2_000_000_000]
+            .iter()
+            .map(|&ts| Ethernet { timestamp: ts, ..Default::default() }.encode_to_vec())
+            .collect();
+        write_records(&dir.join("Ethernet.ncap"), "Ethernet", "netcap.v1.Ethernet", netcap_proto::DESCRIPTOR_SET, &eth);
+        let alerts = eve("2020-09-13T12:26:41.000000", "10.0.0.1", 1000, "10.0.0.2", 80, "Low", 3, "")
+            + &eve("2020-09-13T12:26:41.000000", "10.0.0.1", 1000, "10.0.0.2", 80, "High", 1, "")
+            + &eve("2020-09-13T12:26:45.000000", "198.51.100.1", 1, "198.51.100.2", 2, "ById", 2, "1:cid")
+            + &eve("2020-09-13T12:27:00.000000", "10.0.0.1", 1000, "10.0.0.2", 80, "Late", 2, "");
+        std::fs::write(dir.join("eve.json"), alerts).unwrap();
+    }
+
+    fn opts(dir: &Path, out: &Path) -> LabelOptions {
+        LabelOptions {
+            records: dir.into(),
+            out: Some(out.into()),
+            alerts: Some(dir.join("eve.json")),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn packets_frames_and_connections() {
+        let d = temp("run");
+        fixture(&d.0);
+        let out = d.0.join("out");
+        let s = label(&opts(&d.0, &out)).unwrap();
+        assert_eq!(labels_of(&out.join("TCP_labeled.csv")), ["High", "normal", "normal"], "most severe; reply not");
+        assert_eq!(labels_of(&out.join("Ethernet_labeled.csv")), ["High", "normal", "normal"], "anchored by ns");
+        assert_eq!(labels_of(&out.join("Connection_labeled.csv")), ["High", "normal", "normal", "ById"]);
+        assert_eq!(s.unmatched(), 1, "the alert after every connection");
+        assert!(!s.alert_matched[3]);
+        assert!(s.render(true).contains("line 4: 2020-09-13T12:27:00Z TCP 10.0.0.1:1000 -> 10.0.0.2:80 \"Late\""));
+        assert!(s.render(false).contains("alerts: 4 read, 0 excluded, 3 matched, 1 unmatched"));
+        let t: Vec<_> = s.types.iter().map(|t| (t.record_type.as_str(), t.records)).collect();
+        assert_eq!(t, [("Connection", 4), ("Ethernet", 3), ("TCP", 3)]);
+
+        let mut o = opts(&d.0, &out);
+        o.collect = true;
+        o.exclude = vec!["bYiD".into()];
+        let s = label(&o).unwrap();
+        assert_eq!(labels_of(&out.join("TCP_labeled.csv")), ["Low | High", "normal", "normal"]);
+        assert_eq!(labels_of(&out.join("Connection_labeled.csv")), ["Low | High", "normal", "normal", "normal"]);
+        assert_eq!(s.excluded_alerts, 1);
+
+        let mut o = opts(&d.0, &out);
+        o.strict = true;
+        let before = std::fs::read(out.join("TCP_labeled.csv")).unwrap();
+        let e = label(&o).unwrap_err().to_string();
+        assert!(e.contains("conflicting labels") && e.contains("\"Low\", \"High\""), "{e}");
+        assert_eq!(std::fs::read(out.join("TCP_labeled.csv")).unwrap(), before, "nothing written");
+        assert!(
+            !std::fs::read_dir(&out).unwrap().flatten().any(|e| e.file_name().to_string_lossy().ends_with(".part"))
+        );
+        o.exclude = vec!["Low".into()];
+        label(&o).unwrap();
+
+        let mut o = opts(&d.0, &out);
+        o.disable_layers = true;
+        o.description = true;
+        let s = label(&o).unwrap();
+        assert_eq!(s.types.len(), 1);
+        assert_eq!(labels_of(&out.join("Connection_labeled.csv")), ["sig High", "normal", "normal", "sig ById"]);
+    }
+
+    #[test]
+    fn output_does_not_depend_on_threads() {
+        let d = temp("threads");
+        fixture(&d.0);
+        let mut outs = Vec::new();
+        for threads in [1, 4] {
+            let out = d.0.join(format!("out{threads}"));
+            let mut o = opts(&d.0, &out);
+            o.threads = threads;
+            o.collect = true;
+            label(&o).unwrap();
+            let files: Vec<Vec<u8>> = ["Connection", "Ethernet", "TCP"]
+                .iter()
+                .map(|t| std::fs::read(out.join(format!("{t}_labeled.csv"))).unwrap())
+                .collect();
+            outs.push(files);
+        }
+        assert_eq!(outs[0], outs[1]);
+    }
+
+    #[test]
+    fn windows_label_records() {
+        let d = temp("windows");
+        fixture(&d.0);
+        let out = d.0.join("out");
+        std::fs::write(
+            d.0.join("w.yaml"),
+            "tz: +02:00\nattacks:\n  - name: web\n    start: 2020-09-13 14:26:41\n    end: 2020-09-13 14:26:42\n    attackers: [10.0.0.2]\n    victims: [10.0.0.0/24]\n    proto: tcp\n    category: attack\n  - name: everything\n    start: 2020-09-13T12:26:42Z\n    end: 2020-09-13T12:26:42Z\n    category: busy\n",
+        )
+        .unwrap();
+        let o = LabelOptions {
+            records: d.0.clone(),
+            out: Some(out.clone()),
+            windows: Some(d.0.join("w.yaml")),
+            collect: true,
+            ..Default::default()
+        };
+        let s = label(&o).unwrap();
+        // TCP: packets at +1 s (both) are in the window; the one at +2 s is in both windows.
+        assert_eq!(labels_of(&out.join("TCP_labeled.csv")), ["attack", "attack", "attack | busy"]);
+        // Ethernet has no addresses: only the window that names no hosts.
+        assert_eq!(labels_of(&out.join("Ethernet_labeled.csv")), ["normal", "normal", "busy"]);
+        // Connections overlap both windows; the UDP one is not in the TCP window.
+        assert_eq!(labels_of(&out.join("Connection_labeled.csv")), ["attack | busy", "attack | busy", "busy", "busy"]);
+        assert_eq!(s.window_records, [5, 6]);
+    }
+}

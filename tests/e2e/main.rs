@@ -6,6 +6,7 @@ mod corpus;
 mod determinism;
 mod example_plugin;
 mod formats;
+mod label;
 mod live;
 mod oracle;
 mod oracle_app;
