@@ -130,11 +130,23 @@ pub struct AlertFile {
     pub ambiguous: usize,
 }
 
-/// Reads an eve.json or fast.log file; `tz` is the zone of fast.log's local times.
+/// Reads an eve.json or fast.log file; `tz` is the zone of fast.log's local times. The file is
+/// streamed (a full eve.json also holds flow, http, stats ... events): only alerts are kept.
 pub fn read_alerts(path: &Path, tz: &TimeZone) -> Result<AlertFile, AlertError> {
-    let text = std::fs::read(path).map_err(|source| AlertError::Read { path: path.into(), source })?;
-    let text = String::from_utf8_lossy(&text);
-    let out = parse_alerts(&text, tz);
+    use std::io::BufRead;
+    let read_err = |source| AlertError::Read { path: path.into(), source };
+    let f = std::fs::File::open(path).map_err(read_err)?;
+    let mut r = std::io::BufReader::with_capacity(256 << 10, f);
+    let mut p = Parser::new(tz);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        if r.read_until(b'\n', &mut buf).map_err(read_err)? == 0 {
+            break;
+        }
+        p.line(&String::from_utf8_lossy(&buf));
+    }
+    let out = p.out;
     if out.alerts.is_empty() && !out.errors.is_empty() {
         return Err(AlertError::NoAlerts { path: path.into(), errors: out.errors });
     }
@@ -143,33 +155,50 @@ pub fn read_alerts(path: &Path, tz: &TimeZone) -> Result<AlertFile, AlertError> 
 
 /// Parses the text of an eve.json or fast.log file (format from the first non-empty line).
 pub fn parse_alerts(text: &str, tz: &TimeZone) -> AlertFile {
-    let mut out = AlertFile::default();
-    let format = match text.lines().map(str::trim_start).find(|l| !l.is_empty()) {
-        Some(l) if l.starts_with('{') => AlertFormat::Eve,
-        Some(_) => AlertFormat::Fast,
-        None => return out,
-    };
-    out.format = Some(format);
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        let line = line.trim_end_matches('\r');
+    let mut p = Parser::new(tz);
+    for line in text.lines() {
+        p.line(line);
+    }
+    p.out
+}
+
+/// Line-by-line reading; the format is decided by the first non-empty line.
+struct Parser<'a> {
+    tz: &'a TimeZone,
+    line_no: usize,
+    out: AlertFile,
+}
+
+impl<'a> Parser<'a> {
+    fn new(tz: &'a TimeZone) -> Self {
+        Parser { tz, line_no: 0, out: AlertFile::default() }
+    }
+
+    fn line(&mut self, line: &str) {
+        self.line_no += 1;
+        let n = self.line_no;
+        let line = line.trim_end_matches(['\r', '\n']);
         if line.trim().is_empty() {
-            continue;
+            return;
         }
+        let format = *self.out.format.get_or_insert(if line.trim_start().starts_with('{') {
+            AlertFormat::Eve
+        } else {
+            AlertFormat::Fast
+        });
         let r = match format {
             AlertFormat::Eve => parse_eve_line(line, n),
-            AlertFormat::Fast => parse_fast_line(line, n, tz),
+            AlertFormat::Fast => parse_fast_line(line, n, self.tz),
         };
         match r {
             Ok(Parsed::Alert(a, ambiguous)) => {
-                out.ambiguous += usize::from(ambiguous);
-                out.alerts.push(a);
+                self.out.ambiguous += usize::from(ambiguous);
+                self.out.alerts.push(a);
             }
-            Ok(Parsed::Other) => out.other_events += 1,
-            Err(e) => out.errors.push((n, e)),
+            Ok(Parsed::Other) => self.out.other_events += 1,
+            Err(e) => self.out.errors.push((n, e)),
         }
     }
-    out
 }
 
 enum Parsed {
