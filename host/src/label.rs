@@ -403,6 +403,11 @@ pub fn label(opts: &LabelOptions) -> Result<LabelSummary, LabelError> {
         types.push(r.summary);
     }
     types.sort_by(|a, b| a.record_type.cmp(&b.record_type));
+    if alert_matched.iter().any(|m| !*m)
+        && let Some(h) = clock_hint(&jobs, &af.alerts, &alert_matched)
+    {
+        notices.push(h);
+    }
     Ok(LabelSummary {
         alert_file,
         format: af.format,
@@ -418,6 +423,67 @@ pub fn label(opts: &LabelOptions) -> Result<LabelSummary, LabelError> {
         bad_lines: af.errors,
         description: opts.description,
     })
+}
+
+/// When alerts matched nothing: would they match packets if their times were moved by whole
+/// hours (-14 h to +14 h)? Scans the IPv4 and IPv6 records (or another packet type with
+/// addresses) once; only runs when some alert is unmatched.
+fn clock_hint(jobs: &[Job], alerts: &[Alert], matched: &[bool]) -> Option<String> {
+    const HOUR_US: i64 = 3_600_000_000;
+    let unmatched: Vec<u32> = (0..alerts.len() as u32).filter(|&i| !matched[i as usize]).collect();
+    let mut by_us: HashMap<i64, Vec<u32>> = HashMap::new();
+    for (slot, &i) in unmatched.iter().enumerate() {
+        by_us.entry(alerts[i as usize].ts_us).or_default().push(slot as u32);
+    }
+    let packet = |j: &&Job| j.kind == RecordKind::Packet && j.addressed;
+    let mut scan: Vec<&Job> = jobs.iter().filter(packet).filter(|j| j.record_type.starts_with("IPv")).collect();
+    if scan.is_empty() {
+        scan.extend(jobs.iter().filter(packet).take(1));
+    }
+    // Per shift (hours, alert time minus packet time), the unmatched alerts it explains.
+    let mut hits: Vec<Vec<bool>> = vec![vec![false; unmatched.len()]; 29];
+    let mut view = View::default();
+    let mut buf = Vec::new();
+    for job in scan {
+        let Ok(mut rf) = RecordFile::open(&job.path) else { continue };
+        let Ok(r) = rf.renderer() else { continue };
+        let Some(shape) = Shape::of(&rf.header.record_type, r.descriptor()) else { continue };
+        while let Ok(true) = rf.next_record(&mut buf) {
+            let Ok(msg) = r.decode(&buf) else { break };
+            let (first, last) = shape.times(&msg);
+            let us = matching::micros(first);
+            let mut have_view = false;
+            for (k, row) in hits.iter_mut().enumerate() {
+                let shift = k as i64 - 14;
+                if shift == 0 {
+                    continue;
+                }
+                let Some(slots) = by_us.get(&(us + shift * HOUR_US)) else { continue };
+                if !have_view {
+                    shape.view(&msg, first, last, &mut view);
+                    have_view = true;
+                }
+                for &s in slots {
+                    if matching::packet_fits(&alerts[unmatched[s as usize] as usize], &view) {
+                        row[s as usize] = true;
+                    }
+                }
+            }
+        }
+    }
+    let (k, n) = hits.iter().enumerate().map(|(k, row)| (k, row.iter().filter(|x| **x).count())).max_by_key(|x| x.1)?;
+    if n == 0 || n * 2 < unmatched.len() {
+        return None;
+    }
+    let shift = k as i64 - 14;
+    Some(format!(
+        "{n} of the {} unmatched alerts match packets if their times are moved by {}{} h: their clock or time zone is {} h {} the capture's (fast.log: --tz)",
+        unmatched.len(),
+        if shift > 0 { "-" } else { "+" },
+        shift.abs(),
+        shift.abs(),
+        if shift > 0 { "ahead of" } else { "behind" }
+    ))
 }
 
 struct Ctx<'a> {

@@ -367,6 +367,10 @@ fn fast_log_in_local_time() {
     assert!(e.contains("fast.log times are read as UTC"), "{e}");
     assert!(e.contains("alerts: 5 read, 0 excluded, 0 matched, 5 unmatched"), "{e}");
     assert!(e.contains("5 alerts matched no record: a wrong time zone (--tz)"), "{e}");
+    assert!(
+        e.contains("4 of the 5 unmatched alerts match packets if their times are moved by -1 h: their clock or time zone is 1 h ahead of the capture's"),
+        "{e}"
+    );
     assert!(labels(&out, "IPv4").iter().all(|l| l == "normal"));
 }
 

@@ -286,6 +286,11 @@ fn port_ok(a: Option<u16>, r: Option<u16>) -> bool {
     }
 }
 
+/// Whether an alert fits a packet record apart from its time (protocol, source, destination).
+pub fn packet_fits(a: &Alert, v: &View) -> bool {
+    proto_ok(a.proto, v.proto) && endpoints_match(a, v, false)
+}
+
 /// Whether the alert's endpoints are the record's (`either`: in either direction).
 fn endpoints_match(a: &Alert, v: &View, either: bool) -> bool {
     let (Some(s), Some(d)) = (v.src, v.dst) else { return false };
@@ -322,7 +327,7 @@ impl<'a> Matcher<'a> {
         let us = micros(v.first_ns);
         for &i in self.by_micro.range(self.alerts, &us, us, us) {
             let a = &self.alerts[i as usize];
-            if proto_ok(a.proto, v.proto) && endpoints_match(a, v, false) {
+            if packet_fits(a, v) {
                 out.push(i);
             }
         }
