@@ -30,6 +30,9 @@ pub enum Command {
     Dump(DumpArgs),
     /// List the decoders with their record types and fields.
     Decoders(DecodersArgs),
+    /// Label record files with Suricata alerts (eve.json, fast.log, or Suricata run on the
+    /// capture) and/or attack windows: <Type>_labeled.csv with a last column `label`.
+    Label(LabelArgs),
     /// List the loaded decoder plugins, or inspect one component file.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -164,6 +167,59 @@ pub struct DumpArgs {
     pub select: Vec<String>,
 }
 
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).multiple(true).args(["alerts", "windows", "read"])))]
+pub struct LabelArgs {
+    /// Directory with the record files (<Type>.ncap.zst, .ncap.gz, .ncap).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub records: PathBuf,
+    /// Suricata alerts: eve.json or fast.log (detected from the content).
+    #[arg(long, value_name = "FILE", conflicts_with = "read")]
+    pub alerts: Option<PathBuf>,
+    /// Attack windows (YAML): time ranges, hosts, protocol, category.
+    #[arg(long, value_name = "FILE")]
+    pub windows: Option<PathBuf>,
+    /// Run Suricata on this capture for the alerts (needs `suricata` on PATH); its logs go to
+    /// <out>/suricata/.
+    #[arg(short = 'r', long = "read", value_name = "PCAP")]
+    pub read: Option<PathBuf>,
+    /// Suricata configuration for -r (suricata -c).
+    #[arg(long, value_name = "FILE", requires = "read")]
+    pub suricata_config: Option<PathBuf>,
+    /// Suricata rules for -r (suricata -S).
+    #[arg(long, value_name = "FILE", requires = "read")]
+    pub suricata_rules: Option<PathBuf>,
+    /// Time zone of fast.log's local times and of windows that name none: +01:00, -0500, UTC,
+    /// or an IANA name (Europe/Berlin). Default: UTC.
+    #[arg(long, value_name = "OFFSET_OR_ZONE")]
+    pub tz: Option<String>,
+    /// Fail when one record matches alerts (or windows) with different labels.
+    #[arg(long)]
+    pub strict: bool,
+    /// Join all distinct labels of a record with " | " (default: the most severe alert's).
+    #[arg(long)]
+    pub collect: bool,
+    /// Ignore alerts of these classifications (or labels), and windows of these categories.
+    #[arg(long, value_delimiter = ',', value_name = "CLASS")]
+    pub exclude: Vec<String>,
+    /// Label with the alert's signature (the window's name) instead of its classification
+    /// (category).
+    #[arg(long)]
+    pub description: bool,
+    /// Only label flow record types (Flow, Connection, ...), not packet records.
+    #[arg(long)]
+    pub disable_layers: bool,
+    /// Output directory for <Type>_labeled.csv (default: the records directory).
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// List every label, every alert that matched no record and every unreadable alert line.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Threads (default: number of cores).
+    #[arg(short = 'w', long, value_name = "N")]
+    pub workers: Option<usize>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
     /// Every decoder that would be loaded (standard, user directory, --plugins): name, kind,
@@ -197,6 +253,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Capture(a) => capture(*a),
         Command::Dump(a) => dump(a),
         Command::Decoders(a) => decoders(a),
+        Command::Label(a) => label(a),
         Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&file),
         Command::Layers { file } => layers(&file),
@@ -300,6 +357,28 @@ fn dump(a: DumpArgs) -> anyhow::Result<u8> {
         Err(DumpError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => Err(e.into()),
     }
+}
+
+fn label(a: LabelArgs) -> anyhow::Result<u8> {
+    let opts = crate::label::LabelOptions {
+        records: a.records,
+        out: a.out,
+        alerts: a.alerts,
+        windows: a.windows,
+        pcap: a.read,
+        suricata_config: a.suricata_config,
+        suricata_rules: a.suricata_rules,
+        tz: a.tz,
+        strict: a.strict,
+        collect: a.collect,
+        exclude: a.exclude,
+        description: a.description,
+        disable_layers: a.disable_layers,
+        threads: a.workers.unwrap_or(0),
+    };
+    let summary = crate::label::label(&opts)?;
+    let _ = write!(std::io::stderr().lock(), "{}", summary.render(a.verbose));
+    Ok(summary.exit_code())
 }
 
 fn decoders(a: DecodersArgs) -> anyhow::Result<u8> {

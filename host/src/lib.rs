@@ -10,6 +10,7 @@ pub mod capture;
 pub mod cli;
 pub mod dissect;
 pub mod dump;
+pub mod label;
 pub mod output;
 pub mod pcapout;
 pub mod pipeline;

@@ -53,6 +53,11 @@ impl Renderer {
         Ok(())
     }
 
+    /// The record type's message descriptor.
+    pub fn descriptor(&self) -> &MessageDescriptor {
+        &self.desc
+    }
+
     /// Column names.
     pub fn header(&self) -> Vec<String> {
         self.columns.iter().map(|f| f.name().to_string()).collect()
@@ -63,18 +68,17 @@ impl Renderer {
         DynamicMessage::decode(self.desc.clone(), bytes)
     }
 
-    /// The record's cells, one per column.
+    /// The record's cells, one per column (the strings already in `out` are reused).
     pub fn cells(&self, msg: &DynamicMessage, out: &mut Vec<String>) {
-        out.clear();
-        for f in &self.columns {
+        out.resize_with(self.columns.len(), String::new);
+        for (f, s) in self.columns.iter().zip(out.iter_mut()) {
+            s.clear();
             let v = msg.get_field(f);
-            let mut s = String::new();
             if f.is_list() || f.is_map() || matches!(f.kind(), Kind::Message(_)) {
-                json_value(&mut s, &v, f);
+                json_value(s, &v, f);
             } else {
-                text_value(&mut s, &v);
+                text_value(s, &v);
             }
-            out.push(s);
         }
     }
 

@@ -7,6 +7,7 @@ mod determinism;
 mod example_plugin;
 mod flow;
 mod formats;
+mod label;
 mod live;
 mod oracle;
 mod oracle_app;

@@ -5,7 +5,9 @@
 //! - `netcap capture` with the standard L2–L4 decoders in WebAssembly, 1 worker and all cores;
 //! - the same decoder crates linked natively (`--native`), 1 worker and all cores;
 //! - the decoders alone (`netcap bench-decode`), WebAssembly and native, on one thread;
-//! - `tshark -T fields` printing the same fields.
+//! - `tshark -T fields` printing the same fields;
+//! - `netcap label` on the capture's records with 30,000 synthesized Suricata alerts (eve.json,
+//!   on TCP and UDP packets picked evenly through the capture); `--label` runs only this one.
 //!
 //! Without a PCAP, `../shared/tools/make-bench-pcap.sh` synthesizes one from the shared corpus
 //! (cached in `target/bench/`). Release build; numbers are wall-clock packets per second.
@@ -63,16 +65,18 @@ struct Args {
     size: String,
     runs: usize,
     skip_tshark: bool,
+    label_only: bool,
 }
 
 fn parse(args: &[String]) -> Result<Args> {
-    let mut a = Args { pcap: None, size: "512M".into(), runs: 2, skip_tshark: false };
+    let mut a = Args { pcap: None, size: "512M".into(), runs: 2, skip_tshark: false, label_only: false };
     let mut it = args.iter();
     while let Some(x) = it.next() {
         match x.as_str() {
             "--size" => a.size = it.next().context("--size needs a value")?.clone(),
             "--runs" => a.runs = it.next().context("--runs needs a value")?.parse()?,
             "--no-tshark" => a.skip_tshark = true,
+            "--label" => a.label_only = true,
             p if !p.starts_with('-') => a.pcap = Some(PathBuf::from(p)),
             other => bail!("unknown bench option {other}"),
         }
@@ -142,6 +146,9 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         bytes as f64 / 1e6,
         a.runs
     );
+    if a.label_only {
+        return label_bench(&bin, &pcap, a.runs);
+    }
     let out_dir = target_dir().join("bench").join("out");
     let mut rows: Vec<(String, f64)> = Vec::new();
     rows.push((
@@ -265,7 +272,118 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         println!("WebAssembly / native, whole capture, {cores} workers: {:.2}x the time", w / n);
     }
     let _ = std::fs::remove_dir_all(&out_dir);
+    label_bench(&bin, &pcap, a.runs)
+}
+
+/// Alerts synthesized for the label benchmark (issue 7: ~30k alerts on one day of CIC-IDS2017
+/// took the Go netcap 2 h 13 min).
+const LABEL_ALERTS: usize = 30_000;
+
+/// Suricata classtypes the synthesized alerts cycle through.
+const CLASSES: &[&str] = &[
+    "Attempted Information Leak",
+    "Misc activity",
+    "Potentially Bad Traffic",
+    "Attempted Denial of Service",
+    "Web Application Attack",
+    "A Network Trojan was detected",
+    "Potential Corporate Privacy Violation",
+    "Detection of a Network Scan",
+    "Generic Protocol Command Decode",
+    "Attempted Administrator Privilege Gain",
+];
+
+/// `netcap label` with 30,000 alerts on the records of `pcap` (captured first, not timed).
+fn label_bench(bin: &Path, pcap: &Path, runs: usize) -> Result<()> {
+    let dir = target_dir().join("bench").join("label");
+    let records = dir.join("records");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let t = Instant::now();
+    run_cmd(Command::new(bin).arg("capture").arg("-r").arg(pcap).arg("-o").arg(&records).arg("--quiet"))?;
+    eprintln!("label bench: records captured in {:.1} s", t.elapsed().as_secs_f64());
+    // Packets to alert on: every k-th TCP/UDP packet, by time.
+    let mut packets: Vec<(i64, &str, String, String, String, String)> = Vec::new();
+    let mut texts = Vec::new();
+    for t in ["TCP", "UDP"] {
+        let out = Command::new(bin)
+            .arg("dump")
+            .arg("-r")
+            .arg(records.join(format!("{t}.ncap.zst")))
+            .args(["--csv", "--select", "timestamp,src_ip,src_port,dst_ip,dst_port"])
+            .output()
+            .context("netcap dump")?;
+        if !out.status.success() {
+            bail!("netcap dump {t}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        texts.push((t, String::from_utf8(out.stdout)?));
+    }
+    for (t, text) in &texts {
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() == 5
+                && let Ok(ts) = f[0].parse::<i64>()
+            {
+                packets.push((ts, t, f[1].into(), f[2].into(), f[3].into(), f[4].into()));
+            }
+        }
+    }
+    if packets.len() < LABEL_ALERTS {
+        bail!("the capture has only {} TCP/UDP packets", packets.len());
+    }
+    packets.sort();
+    let step = packets.len() / LABEL_ALERTS;
+    let mut eve = String::new();
+    for i in 0..LABEL_ALERTS {
+        let (ts, proto, src, sp, dst, dp) = &packets[i * step];
+        let sid = 2_000_000 + i % 500;
+        eve.push_str(&format!(
+            "{{\"timestamp\":\"{}\",\"event_type\":\"alert\",\"src_ip\":\"{src}\",\"src_port\":{sp},\"dest_ip\":\"{dst}\",\"dest_port\":{dp},\"proto\":\"{proto}\",\"alert\":{{\"gid\":1,\"signature_id\":{sid},\"rev\":1,\"signature\":\"bench rule {sid}\",\"category\":\"{}\",\"severity\":{}}}}}\n",
+            eve_time(*ts),
+            CLASSES[i % CLASSES.len()],
+            1 + i % 3
+        ));
+    }
+    let alerts = dir.join("eve.json");
+    std::fs::write(&alerts, eve)?;
+    let out = dir.join("out");
+    let label = || {
+        let mut c = Command::new(bin);
+        c.arg("label").arg("--records").arg(&records).arg("--alerts").arg(&alerts).arg("-o").arg(&out);
+        c
+    };
+    let secs = time_best(runs, label)?;
+    let o = label().output()?;
+    let summary = String::from_utf8_lossy(&o.stderr);
+    let records_total: u64 =
+        summary.lines().filter_map(|l| l.split_once(": ")?.1.split_once(" records")?.0.parse::<u64>().ok()).sum();
+    let matched = summary.lines().find(|l| l.starts_with("alerts: ")).unwrap_or("alerts: ?");
+    println!(
+        "\nnetcap label, {LABEL_ALERTS} alerts (eve.json) on {} records of {} types: {secs:.3} s ({} records/s); {matched}",
+        group(records_total),
+        summary.lines().filter(|l| l.contains(" records, ")).count(),
+        group((records_total as f64 / secs) as u64)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// eve.json's time format for ns since the epoch (UTC, microseconds).
+fn eve_time(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let micros = ns.rem_euclid(1_000_000_000) / 1000;
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}+0000", sod / 3600, sod % 3600 / 60, sod % 60)
 }
 
 fn group(n: u64) -> String {
@@ -278,4 +396,14 @@ fn group(n: u64) -> String {
         s.push(c);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn eve_time_is_utc_with_microseconds() {
+        assert_eq!(super::eve_time(1_406_976_625_823_699_999), "2014-08-02T10:50:25.823699+0000");
+        assert_eq!(super::eve_time(0), "1970-01-01T00:00:00.000000+0000");
+        assert_eq!(super::eve_time(951_782_400_000_000_000), "2000-02-29T00:00:00.000000+0000");
+    }
 }

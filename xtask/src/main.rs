@@ -57,7 +57,8 @@ fn main() -> Result<()> {
                  lint             rustfmt --check and clippy -D warnings\n  \
                  ci               lint, then test (what .ci/run does after setup)\n  \
                  run [ARGS..]     release build, then `netcap capture` (bundled sample without -r/-i)\n  \
-                 bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s\n  \
+                 bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s; label\n  \
+                                  with 30,000 alerts (--label: only that)\n  \
                  synth            regenerate tests/data/synth/sample.pcap\n  \
                  docs             regenerate docs/decoders.md (netcap decoders --markdown)\n  \
                  new-plugin NAME  scaffold a decoder crate in plugins/NAME (see docs/plugin-guide.md)"
