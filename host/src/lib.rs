@@ -14,6 +14,7 @@ pub mod output;
 pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;
+pub mod reassembly;
 pub mod render;
 pub mod stats;
 pub mod worker;

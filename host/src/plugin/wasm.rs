@@ -216,6 +216,7 @@ impl Runtime {
             kind: match info.kind {
                 DecoderKind::Layer => "layer".into(),
                 DecoderKind::Packet => "packet".into(),
+                DecoderKind::Stream => "stream".into(),
             },
             layers: info.layers.clone(),
             layer_mask,
