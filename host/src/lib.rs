@@ -17,4 +17,5 @@ pub mod plugin;
 pub mod reassembly;
 pub mod render;
 pub mod stats;
+pub mod streams;
 pub mod worker;
