@@ -54,6 +54,8 @@ pub struct DispatchStats {
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     pub dropped: Option<u64>,
+    /// IP defragmentation counters.
+    pub defrag: crate::defrag::Stats,
 }
 
 /// What a worker saw.
@@ -184,6 +186,19 @@ impl Summary {
             for (k, n) in self.workers.faults.sorted() {
                 let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
             }
+        }
+        let f = &d.defrag;
+        if f.fragments > 0 {
+            let _ = writeln!(
+                s,
+                "ip defragmentation: {} datagrams from {} fragments; {} incomplete datagrams, {} overlapping fragments ({} with differing bytes), {} fragments dropped",
+                group(f.datagrams),
+                group(f.fragments),
+                group(f.incomplete),
+                group(f.overlaps),
+                group(f.conflicts),
+                group(f.dropped)
+            );
         }
         let r = &self.workers.reassembly;
         if !r.is_empty() {
