@@ -205,7 +205,8 @@ impl Summary {
             let _ = writeln!(
                 s,
                 "tcp reassembly: {} streams, {} segments, {} in order; {} gaps ({}), {} out-of-order segments, \
-                 {} overlapping segments ({}, {} with differing bytes), {} limit skips, {} segments dropped",
+                 {} overlapping segments ({}, {} with differing bytes), {} limit skips, {} segments dropped, \
+                 {} RSTs ignored",
                 group(r.streams),
                 group(r.segments),
                 bytes(r.bytes),
@@ -216,7 +217,8 @@ impl Summary {
                 bytes(r.overlap_bytes),
                 group(r.conflicts),
                 group(r.limit_skips),
-                group(r.dropped)
+                group(r.dropped),
+                group(r.rst_ignored)
             );
             let reasons = ["fin", "rst", "timeout", "end of input", "reused", "evicted"];
             let closed: Vec<String> = reasons

@@ -16,5 +16,6 @@ mod oracle_link2;
 mod oracle_net;
 mod oracle_tunnel;
 mod sandbox;
+mod streams;
 mod synth;
 mod tunnels;

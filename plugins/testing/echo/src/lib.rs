@@ -28,6 +28,17 @@ struct Side {
     gaps: u64,
     gap_bytes: u64,
     hash: Sha256,
+    /// The current piece (the data since the last gap) and the finished ones.
+    piece: Sha256,
+    piece_bytes: u64,
+    pieces: Vec<(String, u64)>,
+    gap_lengths: Vec<u64>,
+    /// The last event of this direction was a gap (consecutive gaps make one).
+    in_gap: bool,
+}
+
+fn hex(h: Sha256) -> String {
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 struct Conn {
@@ -66,7 +77,11 @@ impl Echo {
             r.chunks = side.chunks;
             r.gaps = side.gaps;
             r.gap_bytes = side.gap_bytes;
-            r.sha256 = side.hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            r.sha256 = hex(side.hash);
+            let mut pieces = side.pieces;
+            pieces.push((hex(side.piece), side.piece_bytes));
+            (r.piece_sha256, r.piece_bytes) = pieces.into_iter().unzip();
+            r.gap_lengths = side.gap_lengths;
             r.close = reason.as_str().into();
             r.close_timestamp = ts;
             out.record(0, &self.rec);
@@ -102,6 +117,9 @@ impl StreamDecoder for Echo {
                     s.bytes += bytes.len() as u64;
                     s.chunks += 1;
                     s.hash.update(bytes);
+                    s.piece.update(bytes);
+                    s.piece_bytes += bytes.len() as u64;
+                    s.in_gap = false;
                 } else {
                     out.error("echo: data for an unknown stream");
                 }
@@ -109,6 +127,15 @@ impl StreamDecoder for Echo {
             StreamEvent::Gap { dir, len } => {
                 if let Some(c) = self.conns.get_mut(&meta.stream) {
                     let s = &mut c.side[Dir::index(*dir)];
+                    match s.gap_lengths.last_mut() {
+                        Some(last) if s.in_gap => *last += u64::from(*len),
+                        _ => {
+                            let piece = std::mem::take(&mut s.piece);
+                            s.pieces.push((hex(piece), std::mem::take(&mut s.piece_bytes)));
+                            s.gap_lengths.push(u64::from(*len));
+                        }
+                    }
+                    s.in_gap = true;
                     s.gaps += 1;
                     s.gap_bytes += u64::from(*len);
                 }
@@ -161,13 +188,19 @@ mod tests {
         assert_eq!(recs.len(), 2);
         let s = &recs[0];
         assert_eq!((s.direction.as_str(), s.bytes, s.chunks, s.gaps, s.gap_bytes), ("to_server", 3, 2, 1, 10));
-        // sha256("abc"), the FIPS 180-2 example.
+        // sha256("abc"), the FIPS 180-2 example; the pieces sha256("ab") and sha256("c") (sha256sum).
         assert_eq!(s.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(s.piece_bytes, vec![2, 1]);
+        assert_eq!(s.gap_lengths, vec![10]);
+        assert_eq!(s.piece_sha256[0], "fb8e20fc2e4c3f248c60c39bd652f3c1347298bb977b8b4d5903b85055620603");
+        assert_eq!(s.piece_sha256[1], "2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6");
         assert_eq!(
             (s.client_ip.as_str(), s.server_port, s.close.as_str(), s.close_timestamp),
             ("192.168.0.1", 80, "fin", 9)
         );
         // sha256 of nothing.
         assert_eq!(recs[1].sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!((recs[1].piece_sha256.len(), recs[1].gap_lengths.len()), (1, 0));
+        assert_eq!(recs[1].piece_sha256[0], recs[1].sha256);
     }
 }
