@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod defrag;
 pub mod dissect;
 pub mod dump;
 pub mod label;
@@ -15,6 +16,8 @@ pub mod output;
 pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;
+pub mod reassembly;
 pub mod render;
 pub mod stats;
+pub mod streams;
 pub mod worker;

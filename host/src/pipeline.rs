@@ -63,6 +63,10 @@ pub struct CaptureOptions {
     pub quiet: bool,
     /// Use the natively linked decoders (feature `native-decoders`; for benchmarks).
     pub native: bool,
+    /// TCP reassembly limits (used when a stream decoder is loaded).
+    pub reassembly: crate::reassembly::Config,
+    /// Reassemble fragmented IP datagrams before dispatching them.
+    pub defrag: bool,
     /// Set to stop reading (Ctrl-C); the run then finishes cleanly.
     pub stop: Arc<AtomicBool>,
 }
@@ -130,6 +134,17 @@ pub fn enabled_types(
         .collect())
 }
 
+/// The configuration every decoder instance gets at `init`.
+fn decoder_config(record_types: &[&str], opts: &CaptureOptions) -> Vec<(String, String)> {
+    let mut c = vec![
+        ("record-types".to_string(), record_types.join(",")),
+        ("payload".to_string(), opts.payload.to_string()),
+        ("entropy".to_string(), opts.entropy.to_string()),
+    ];
+    c.extend(opts.decoder_config.iter().cloned());
+    c
+}
+
 /// Runs a capture to the end of its input (or until `stop`).
 pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let started = Instant::now();
@@ -189,10 +204,40 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let mut interest: u128 = 0;
     let mut ports = dissect::PortInterests::default();
     let mut next_port_bit = 127u32;
+    // Stream decoders: their own slots per worker, bit i = the i-th stream decoder.
+    let mut stream_slots: Vec<Vec<Slot>> = (0..nthreads).map(|_| Vec::new()).collect();
+    let mut stream_interests = crate::streams::Interests::default();
     for (di, d) in decoders.iter().enumerate() {
         let names: Vec<&str> =
             d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
         if names.is_empty() {
+            continue;
+        }
+        if d.spec.kind == DecoderKind::Stream {
+            let (sports, any) = plugin::stream_interests(&d.spec.layers)
+                .map_err(|m| RunError::Config(format!("decoder {}: {m}", d.spec.id)))?;
+            let n = stream_slots[0].len();
+            if n == 64 {
+                return Err(RunError::Config(format!("decoder {}: more than 64 stream decoders", d.spec.id)));
+            }
+            stream_interests.add(1 << n, &sports, any);
+            let config = decoder_config(&names, &opts);
+            for slots in stream_slots[..nworkers].iter_mut() {
+                let instance = d
+                    .factory
+                    .instantiate(&config)
+                    .map_err(|f| RunError::Instantiate { id: d.spec.id.clone(), message: f.message.clone() })?;
+                slots.push(Slot {
+                    id: d.spec.id.clone(),
+                    kind: DecoderKind::Stream,
+                    all: false,
+                    instance,
+                    layer_mask: 0,
+                    type_map: type_maps[di].clone(),
+                    faults: 0,
+                    disabled: false,
+                });
+            }
             continue;
         }
         interest |= d.spec.layer_mask;
@@ -212,12 +257,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 ports.add(transport, port, bit);
             }
         }
-        let mut config = vec![
-            ("record-types".to_string(), names.join(",")),
-            ("payload".to_string(), opts.payload.to_string()),
-            ("entropy".to_string(), opts.entropy.to_string()),
-        ];
-        config.extend(opts.decoder_config.iter().cloned());
+        let config = decoder_config(&names, &opts);
         let kind = d.spec.kind;
         // A stateful decoder that names no layers gets every packet. (Unknown packets stay those
         // whose innermost layer no layer decoder wants.)
@@ -260,10 +300,18 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
 
     let mut job_txs = Vec::with_capacity(nworkers);
     let mut worker_handles = Vec::with_capacity(nworkers);
-    for (w, slots) in worker_slots.into_iter().enumerate() {
+    for (w, (slots, sslots)) in worker_slots.into_iter().zip(stream_slots).enumerate() {
         let (tx, rx) = bounded::<Job>(4);
         job_txs.push(tx);
-        let worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
+        let mut worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
+        if !sslots.is_empty() {
+            worker.streams = Some(crate::streams::StreamStage::new(
+                opts.reassembly,
+                sslots,
+                stream_interests.clone(),
+                opts.limits.output_bytes,
+            ));
+        }
         let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
         let name = if w < nworkers { format!("netcap-worker-{w}") } else { "netcap-global".to_string() };
         let h = std::thread::Builder::new()
@@ -295,7 +343,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
 
     // Dispatch.
     let mut stats = DispatchStats::default();
-    let mut d = Dissection::default();
+    let mut d = Dissection { defrag: opts.defrag, ..Dissection::default() };
+    let mut defrag = opts.defrag.then(crate::defrag::Defrag::default);
+    let mut rd = Dissection::default();
     let mut batches: Vec<Batch> = (0..nthreads).map(|_| Batch::default()).collect();
     let mut next_tick: Option<i64> = None;
     let mut epoch: u64 = 0;
@@ -390,8 +440,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 next_tick = Some(p.ts_nanos.div_euclid(TICK_NANOS).saturating_add(1).saturating_mul(TICK_NANOS));
             }
         }
-        // Flows with equal low hash bytes share a worker whatever the worker count, so decoders
-        // can partition their state by `flow & 0xff` (e.g. a cap on tracked flows).
+        // Partition = the low byte of the flow hash; a partition always meets the same worker, so
+        // per-partition state (flow tables, TCP reassembly budgets) behaves the same for any
+        // worker count.
         let w = ((d.hash & 0xff) % nworkers as u64) as usize;
         let meta = netcap_sdk::PacketMeta {
             seq,
@@ -407,15 +458,52 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             let start = b.data.len();
             b.starts.push(start as u32);
             b.masks.push(d.mask);
+            b.flows.push(d.hash);
             b.any_mask |= d.mask;
             netcap_sdk::push_packet_with(&mut b.data, meta, d.layers(), p.data);
             if d.error.is_some() {
                 netcap_sdk::set_packet_flags(&mut b.data, start, netcap_sdk::PACKET_FLAG_DISSECT_ERROR);
             }
         }
-        let b = &batches[w];
         seq += 1;
         in_epoch += 1;
+        // A fragment that completes a datagram: the datagram follows as an entry of its own (for
+        // the flow workers only: global decoders count the fragments).
+        if let Some(df) = defrag.as_mut()
+            && d.fragment.is_some()
+            && let Some((dgram, depth, header_len)) = df.add(p.data, &d, d.hash, p.ts_nanos)
+        {
+            dissect::dissect(dissect::linktype::RAW, dgram, &mut rd);
+            crate::defrag::mark_seen(&mut rd, header_len, depth);
+            if !ports.is_empty() {
+                ports.apply(dgram, &mut rd);
+            }
+            if let Some(kind) = rd.error {
+                stats.errors.add(kind, 1);
+            }
+            // Inside a tunnel the datagram stays with the outer flow.
+            let hash = if depth == 0 { rd.hash } else { d.hash };
+            let b = &mut batches[((hash & 0xff) % nworkers as u64) as usize];
+            let start = b.data.len();
+            b.starts.push(start as u32);
+            b.masks.push(rd.mask);
+            b.flows.push(hash);
+            b.any_mask |= rd.mask;
+            let meta = netcap_sdk::PacketMeta {
+                seq,
+                ts_nanos: p.ts_nanos,
+                flow: hash,
+                app: 0,
+                link_type: dissect::linktype::RAW,
+                orig_len: dgram.len() as u32,
+            };
+            netcap_sdk::push_packet_with(&mut b.data, meta, rd.layers(), dgram);
+            let error = if rd.error.is_some() { netcap_sdk::PACKET_FLAG_DISSECT_ERROR } else { 0 };
+            netcap_sdk::set_packet_flags(&mut b.data, start, netcap_sdk::PACKET_FLAG_REASSEMBLED | error);
+            seq += 1;
+            in_epoch += 1;
+        }
+        let b = &batches[w];
         let global_full = has_global && batches[nworkers].data.len() >= EPOCH_BATCH_BYTES * nworkers;
         if in_epoch >= epoch_packets || b.data.len() >= EPOCH_BATCH_BYTES || global_full {
             progress.store(stats.packets, Ordering::Relaxed);
@@ -429,6 +517,10 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         flush(&mut batches, &mut epoch, &mut in_epoch);
     }
     stats.dropped = source.dropped();
+    if let Some(df) = defrag.as_mut() {
+        df.finish();
+        stats.defrag = df.stats.clone();
+    }
     drop(source);
     for tx in &job_txs {
         let _ = tx.send(Job::Finish { epoch });

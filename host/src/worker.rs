@@ -23,6 +23,8 @@ pub struct Batch {
     pub data: Vec<u8>,
     pub starts: Vec<u32>,
     pub masks: Vec<u128>,
+    /// The dispatcher's flow hash of each packet (`& 0xff` is its reassembly partition).
+    pub flows: Vec<u64>,
     pub any_mask: u128,
     /// Tick points, in order: stateful decoders get `tick` before the packet at `index`.
     pub ticks: Vec<Tick>,
@@ -44,6 +46,7 @@ impl Batch {
         self.data.clear();
         self.starts.clear();
         self.masks.clear();
+        self.flows.clear();
         self.any_mask = 0;
         self.ticks.clear();
     }
@@ -122,6 +125,8 @@ pub struct Worker {
     error_seqs: Vec<u64>,
     /// Largest output accepted from one decoder call (`--decoder-output`).
     max_output: usize,
+    /// TCP reassembly and the stream decoders, when any is loaded.
+    pub streams: Option<crate::streams::StreamStage>,
 }
 
 impl Worker {
@@ -134,6 +139,7 @@ impl Worker {
             sub: Vec::new(),
             collect_errors,
             error_seqs: Vec::new(),
+            streams: None,
         }
     }
 
@@ -196,6 +202,19 @@ impl Worker {
                 continue;
             }
             self.decode_range(i, batch, 0..batch.starts.len(), res);
+        }
+        if let Some(st) = self.streams.as_mut() {
+            // Reassembly and stream decoders, with the tick points in their places.
+            let mut from = 0usize;
+            for t in &batch.ticks {
+                let to = (t.index as usize).min(batch.starts.len());
+                let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
+                st.decode(batch, from..to, res, &mut self.stats, seqs);
+                st.tick(t.now, t.seq, res, &mut self.stats);
+                from = to;
+            }
+            let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
+            st.decode(batch, from..batch.starts.len(), res, &mut self.stats, seqs);
         }
         if self.collect_errors {
             self.collect_error_packets(batch, res);
@@ -269,6 +288,9 @@ impl Worker {
     }
 
     fn finish(&mut self, res: &mut WorkResult) {
+        if let Some(st) = self.streams.as_mut() {
+            st.finish(res, &mut self.stats);
+        }
         for i in 0..self.slots.len() {
             if self.slots[i].disabled {
                 continue;
@@ -288,7 +310,7 @@ impl Worker {
                 });
             }
             let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
-            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, phase)
+            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, phase, None)
         });
         if let Err(f) = result {
             self.fault(i, f);
@@ -296,14 +318,18 @@ impl Worker {
     }
 
     fn fault(&mut self, i: usize, f: Fault) {
-        let slot = &mut self.slots[i];
-        slot.faults += 1;
-        self.stats.faults.add(&format!("{}: {}", slot.id, f.kind.as_str()), 1);
-        if slot.faults >= MAX_FAULTS || slot.instance.restart().is_err() {
-            slot.disabled = true;
-            if !self.stats.disabled.contains(&slot.id) {
-                self.stats.disabled.push(slot.id.clone());
-            }
+        fault_slot(&mut self.slots[i], &mut self.stats, f);
+    }
+}
+
+/// Counts a decoder's fault; restarts the instance, or disables it after [`MAX_FAULTS`].
+pub(crate) fn fault_slot(slot: &mut Slot, stats: &mut WorkerStats, f: Fault) {
+    slot.faults += 1;
+    stats.faults.add(&format!("{}: {}", slot.id, f.kind.as_str()), 1);
+    if slot.faults >= MAX_FAULTS || slot.instance.restart().is_err() {
+        slot.disabled = true;
+        if !stats.disabled.contains(&slot.id) {
+            stats.disabled.push(slot.id.clone());
         }
     }
 }
@@ -334,13 +360,15 @@ pub fn canonical_key(key: u64) -> bool {
 }
 
 /// Parses an output batch (`tag u16 | seq u64 | uvarint len | bytes`) into the result's runs.
-fn split_output(
+/// Stop entries (stream decoders only: `stops` is `Some`) are collected as (stream id, body byte).
+pub(crate) fn split_output(
     out: &[u8],
     slot: &Slot,
     res: &mut WorkResult,
     stats: &mut WorkerStats,
     mut error_seqs: Option<&mut Vec<u64>>,
     phase: Phase,
+    mut stops: Option<&mut Vec<(u64, u8)>>,
 ) -> Result<(), Fault> {
     let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
     let mut touched: u64 = 0;
@@ -359,6 +387,12 @@ fn split_output(
             if let Some(v) = error_seqs.as_deref_mut() {
                 v.push(seq);
             }
+            continue;
+        }
+        if tag == netcap_sdk::stream::TAG_STOP
+            && let Some(v) = stops.as_deref_mut()
+        {
+            v.push((seq, body.first().copied().unwrap_or(0)));
             continue;
         }
         let Some(global) = slot.type_map.get(usize::from(tag)) else {

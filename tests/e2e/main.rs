@@ -19,5 +19,6 @@ mod oracle_net;
 mod oracle_profile;
 mod oracle_tunnel;
 mod sandbox;
+mod streams;
 mod synth;
 mod tunnels;

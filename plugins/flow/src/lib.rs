@@ -78,6 +78,10 @@ impl Decoder for FlowDecoder {
     }
 
     fn decode(&mut self, p: &Packet<'_>, out: &mut Emitter<'_>) {
+        // A datagram the host reassembled from fragments: its fragments were counted already.
+        if p.flags & netcap_sdk::PACKET_FLAG_REASSEMBLED != 0 {
+            return;
+        }
         let Some(info) = packet::read(p) else { return };
         let mut sink = Out { records: &mut self.records, em: out, apps: &mut self.app_cache };
         self.table.packet((p.flow & 0xff) as u8, &info, p.app, &mut sink);

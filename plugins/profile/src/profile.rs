@@ -185,6 +185,10 @@ impl Profiles {
 
     /// Counts one packet.
     pub fn packet(&mut self, p: &Packet<'_>, out: &mut Emitter<'_>) {
+        // A datagram the host reassembled from fragments: its fragments were counted already.
+        if p.flags & netcap_sdk::PACKET_FLAG_REASSEMBLED != 0 {
+            return;
+        }
         let a = addrs(p);
         let (ts, len) = (p.ts_nanos, u64::from(p.orig_len));
         let mut full = false;
