@@ -83,6 +83,10 @@ pub const OSPF: u16 = 69;
 
 /// Layer flag: the layer's data is cut short (snap length or a length field).
 pub const FLAG_TRUNCATED: u16 = 1;
+/// Layer flag: in a reassembled IP datagram (packet flag `PACKET_FLAG_REASSEMBLED`), this header
+/// was already delivered with the fragments; layer decoders emit no second record for it (they
+/// may still read it for context, e.g. addresses).
+pub const FLAG_SEEN: u16 = 2;
 /// Layer flags bits 4..8: tunnel depth, 0 for the outermost packet, 1 for the packet inside the
 /// first tunnel (GRE, VXLAN, Geneve, IP-in-IP, IPv6-in-IPv4, MPLS), and so on.
 pub const DEPTH_SHIFT: u16 = 4;

@@ -14,6 +14,9 @@
 
 pub mod fmt;
 pub mod layer;
+pub mod stream;
+
+pub use stream::{CloseReason, Dir, EventMeta, StreamDecoder, StreamEvent, StreamInfo, StreamRunner, Verdict};
 
 /// What kind of decoder this is (mirrors the WIT `decoder-kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub enum Kind {
     Layer,
     /// Sees whole packets and keeps state; emits from `tick` and `finish` too.
     Packet,
+    /// Sees reassembled TCP connections as events ([`stream`]); implements [`StreamDecoder`].
+    Stream,
 }
 
 /// A record type a decoder emits. Its index in [`DecoderInfo::record_types`] is its type id.
@@ -115,6 +120,12 @@ impl Layer {
     /// Whether the host saw this layer's data cut short.
     pub fn truncated(&self) -> bool {
         self.flags & layer::FLAG_TRUNCATED != 0
+    }
+
+    /// Whether this header was already delivered with the fragments of a reassembled datagram
+    /// (see [`PACKET_FLAG_REASSEMBLED`]): layer decoders emit no second record for it.
+    pub fn seen(&self) -> bool {
+        self.flags & layer::FLAG_SEEN != 0
     }
 
     /// Tunnel depth: 0 for the outermost packet, 1 inside the first tunnel, ...
@@ -254,6 +265,10 @@ pub fn packets(batch: &[u8]) -> impl Iterator<Item = Packet<'_>> {
 
 /// Packet flag: the host's dissection stopped early with an error.
 pub const PACKET_FLAG_DISSECT_ERROR: u8 = 1;
+/// Packet flag: not a captured packet but an IP datagram the host reassembled from fragments
+/// (link type 101, raw IP). Its sequence number follows the fragment that completed it; the
+/// headers that the fragments already carried are marked [`layer::FLAG_SEEN`].
+pub const PACKET_FLAG_REASSEMBLED: u8 = 2;
 
 /// Sets the flags of the packet that starts at `start` in a flat input batch.
 pub fn set_packet_flags(batch: &mut [u8], start: usize, flags: u8) {
@@ -461,13 +476,17 @@ pub mod __glue {
     use crate::bindings::netcap::decoder::host;
 
     pub fn describe<D: Decoder>() -> w::DecoderInfo {
-        let i = D::describe();
+        info(D::describe())
+    }
+
+    pub fn info(i: DecoderInfo) -> w::DecoderInfo {
         w::DecoderInfo {
             name: i.name,
             version: i.version,
             kind: match i.kind {
                 Kind::Layer => w::DecoderKind::Layer,
                 Kind::Packet => w::DecoderKind::Packet,
+                Kind::Stream => w::DecoderKind::Stream,
             },
             layers: i.layers,
             record_types: i
@@ -510,6 +529,41 @@ pub mod __glue {
         }
         out
     }
+
+    pub fn stream_init<D: StreamDecoder>(
+        state: &mut Option<StreamRunner<D>>,
+        config: Vec<(String, String)>,
+    ) -> Result<(), String> {
+        std::panic::set_hook(Box::new(|info| {
+            host::log(host::Level::Error, &format!("panic: {info}"));
+        }));
+        *state = Some(StreamRunner::new(D::init(&Config::new(config))?));
+        Ok(())
+    }
+
+    pub fn stream_decode<D: StreamDecoder>(state: &mut Option<StreamRunner<D>>, batch: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(r) = state.as_mut() {
+            r.decode(batch, &mut out);
+        }
+        out
+    }
+
+    pub fn stream_tick<D: StreamDecoder>(state: &mut Option<StreamRunner<D>>, now: i64, seq: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(r) = state.as_mut() {
+            r.tick(now, seq, &mut out);
+        }
+        out
+    }
+
+    pub fn stream_finish<D: StreamDecoder>(state: &mut Option<StreamRunner<D>>) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(r) = state.as_mut() {
+            r.finish(&mut out);
+        }
+        out
+    }
 }
 
 /// Exports a [`Decoder`] as the component's `netcap:decoder/decoder` implementation. Expands to
@@ -542,6 +596,44 @@ macro_rules! export_decoder {
                 }
                 fn finish() -> ::std::vec::Vec<u8> {
                     __STATE.with(|s| $crate::__glue::finish::<$ty>(&mut s.borrow_mut()))
+                }
+            }
+    $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// Exports a [`StreamDecoder`] as the component's `netcap:decoder/decoder` implementation (kind
+/// `stream`: `decode` gets stream batches, see [`stream`]). Expands to nothing on native targets;
+/// natively, drive the decoder with [`StreamRunner`].
+#[macro_export]
+macro_rules! export_stream_decoder {
+    ($ty:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::exports::netcap::decoder::decoder as __w;
+            struct __Glue;
+            ::std::thread_local! {
+                static __STATE: ::std::cell::RefCell<::std::option::Option<$crate::StreamRunner<$ty>>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
+            impl __w::Guest for __Glue {
+                fn describe() -> __w::DecoderInfo {
+                    $crate::__glue::info(<$ty as $crate::StreamDecoder>::describe())
+                }
+                fn init(
+                    config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    __STATE.with(|s| $crate::__glue::stream_init::<$ty>(&mut s.borrow_mut(), config))
+                }
+                fn decode(batch: ::std::vec::Vec<u8>) -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::stream_decode::<$ty>(&mut s.borrow_mut(), &batch))
+                }
+                fn tick(now_nanos: i64, seq: u64) -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::stream_tick::<$ty>(&mut s.borrow_mut(), now_nanos, seq))
+                }
+                fn finish() -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::stream_finish::<$ty>(&mut s.borrow_mut()))
                 }
             }
     $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);
