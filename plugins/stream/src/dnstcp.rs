@@ -5,9 +5,9 @@
 //! A direction buffers at most one message (65535 bytes). A gap loses the framing: that direction
 //! is not read any further.
 
-use crate::api::{Dir, Emitter};
 use crate::{Ctx, T_DNS};
 use netcap_dns_parse::Message;
+use netcap_sdk::{Dir, Emitter};
 
 #[derive(Default)]
 struct Side {

@@ -10,10 +10,10 @@
 
 pub mod sniff;
 
-use crate::api::{Dir, Emitter};
 use crate::{Ctx, T_HTTP};
 use netcap_proto::v1;
 use netcap_proto::v1::http::{Cookie, Header, Parameter};
+use netcap_sdk::{Dir, Emitter};
 use std::collections::VecDeque;
 
 /// Longest message head buffered (request or status line plus headers).

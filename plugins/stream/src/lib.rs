@@ -13,7 +13,6 @@
 //! This file holds the connection table and the dispatch; the protocol modules are plain Rust
 //! state machines driven by [`Conn`] events, unit-tested natively.
 
-pub mod api;
 pub mod dnstcp;
 pub mod http;
 pub mod ssh;
@@ -21,8 +20,10 @@ pub mod ssh;
 mod tests;
 pub mod tls;
 
-use api::{Config, DecoderInfo, Dir, Emitter, EventMeta, Kind, StreamDecoder, StreamEvent, StreamInfo, Verdict};
-use netcap_sdk::fmt;
+use netcap_sdk::{
+    Config, DecoderInfo, Dir, Emitter, EventMeta, Kind, StreamDecoder, StreamEvent, StreamInfo, Verdict,
+    export_stream_decoder, fmt,
+};
 use std::collections::HashMap;
 
 /// Type ids: indexes into [`RECORD_TYPES`].
@@ -325,3 +326,5 @@ impl StreamDecoder for StreamDec {
         self.0.finish(out);
     }
 }
+
+export_stream_decoder!(StreamDec);

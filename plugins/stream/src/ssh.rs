@@ -6,10 +6,10 @@
 //! identification and the binary packets up to the KEXINIT (usually the first). After that the
 //! side is finished: everything later is key exchange and encrypted traffic.
 
-use crate::api::{Dir, Emitter};
 use crate::tls::fingerprint::md5_hex;
 use crate::{Ctx, T_SSH};
 use netcap_proto::v1;
+use netcap_sdk::{Dir, Emitter};
 
 /// Most bytes buffered per side before its KEXINIT is complete.
 pub const MAX_BUF: usize = 64 * 1024;

@@ -4,8 +4,8 @@
 //! shown, not by this code).
 
 use super::*;
-use crate::api::{CloseReason, EventMeta, StreamEvent, StreamInfo};
 use netcap_proto::v1;
+use netcap_sdk::{CloseReason, Config, Emitter, EventMeta, StreamEvent, StreamInfo};
 
 const CLIENT: [u8; 4] = [192, 0, 2, 1];
 const SERVER: [u8; 4] = [198, 51, 100, 7];

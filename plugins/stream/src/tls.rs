@@ -12,9 +12,9 @@
 
 pub mod fingerprint;
 
-use crate::api::{Dir, Emitter};
 use crate::{Ctx, T_TLS_CLIENT_HELLO, T_TLS_SERVER_HELLO};
 use netcap_proto::v1;
+use netcap_sdk::{Dir, Emitter};
 use tls_parser::TlsExtension;
 
 /// Largest hello handshake message kept.
