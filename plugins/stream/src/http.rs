@@ -47,26 +47,23 @@ pub const METHODS: [&str; 16] = [
     "UNLOCK",
 ];
 
-/// Whether `b` (a stream's first bytes in direction `dir`) can be HTTP: `Some(true)` yes,
-/// `Some(false)` no, `None` too few bytes to tell.
-pub fn sniff_start(dir: Dir, b: &[u8]) -> Option<bool> {
-    let prefixes: &[&str] = match dir {
-        Dir::ToClient => &["HTTP/1."],
-        Dir::ToServer => &METHODS,
-    };
+/// What a stream's first bytes in direction `dir` say: `Some(Some(swap))` HTTP (`swap`: a
+/// response in the client's direction or a request in the server's, the capture began after
+/// the connection), `Some(None)` not HTTP, `None` too few bytes to tell.
+pub fn sniff_start(dir: Dir, b: &[u8]) -> Option<Option<bool>> {
     let mut undecided = false;
-    for p in prefixes {
-        let p = p.as_bytes();
-        let want: &[u8] = if dir == Dir::ToServer { &[p, b" "].concat() } else { p };
-        let n = want.len().min(b.len());
-        if b[..n] == want[..n] {
-            if n == want.len() {
-                return Some(true);
+    for (p, is_request) in METHODS.iter().map(|m| (m.as_bytes(), true)).chain([(&b"HTTP/1."[..], false)]) {
+        let n = (p.len() + usize::from(is_request)).min(b.len());
+        let m = p.len().min(n);
+        let matched = b[..m] == p[..m] && (n == m || b[m] == b' ');
+        if matched {
+            if n == p.len() + usize::from(is_request) {
+                return Some(Some(is_request != (dir == Dir::ToServer)));
             }
             undecided = true;
         }
     }
-    if undecided { None } else { Some(false) }
+    if undecided { None } else { Some(None) }
 }
 
 /// How the body of the current message is delimited.
@@ -153,11 +150,28 @@ pub struct Conn {
     res_rec: Option<Response>,
     /// A CONNECT was answered with 2xx or a 101 switched protocols: the rest is not HTTP.
     upgraded: bool,
+    /// The host's client is the HTTP server (the capture began after the connection did).
+    swap: bool,
 }
 
 impl Conn {
+    /// A connection whose requests flow from the host's client (`swap` false) or to it.
+    pub fn new(swap: bool) -> Self {
+        Conn { swap, ..Conn::default() }
+    }
+
+    /// The HTTP role of a host direction: ToServer carries requests.
+    fn role(&self, dir: Dir) -> Dir {
+        match (self.swap, dir) {
+            (false, d) => d,
+            (true, Dir::ToServer) => Dir::ToClient,
+            (true, Dir::ToClient) => Dir::ToServer,
+        }
+    }
+
     /// Bytes of one direction.
     pub fn data(&mut self, dir: Dir, mut b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+        let dir = self.role(dir);
         if self.upgraded {
             return;
         }
@@ -179,6 +193,7 @@ impl Conn {
 
     /// Bytes of one direction that were not captured.
     pub fn gap(&mut self, dir: Dir, len: u32, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+        let dir = self.role(dir);
         let side = match dir {
             Dir::ToServer => &mut self.req,
             Dir::ToClient => &mut self.res,
@@ -249,7 +264,7 @@ impl Conn {
                 if let Some(mut r) = self.req_rec.take() {
                     finish_request_body(&mut r, &mut self.req);
                     self.push_pending(r, out);
-                } else if let Some(r) = partial_request(&self.req.buf, self.req.start_ts, cx) {
+                } else if let Some(r) = partial_request(&self.req.buf, self.req.start_ts, cx, self.swap) {
                     self.push_pending(r, out);
                 }
                 self.req.dead = true;
@@ -323,54 +338,44 @@ impl Conn {
     }
 
     fn request_head(&mut self, head: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
-        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut hs);
-        let parsed = httparse::ParserConfig::default()
-            .allow_multiple_spaces_in_request_line_delimiters(true)
-            .parse_request(&mut req, head);
+        let h = match Head::request(head) {
+            Ok(h) => h,
+            Err(h) => {
+                out.error("http: nonstandard request head");
+                h
+            }
+        };
         let mut r = v1::Http::default();
-        set_endpoints(&mut r, cx);
+        set_endpoints(&mut r, cx, self.swap);
         r.timestamp = self.req.start_ts.unwrap_or(cx.meta.ts_nanos);
-        r.method = req.method.unwrap_or_default().to_string();
-        r.url = req.path.unwrap_or_default().to_string();
-        r.proto = req.version.map(|v| format!("HTTP/1.{v}")).unwrap_or_default();
-        if let Err(e) = parsed {
-            out.error(head_error(e, "request"));
-            self.push_pending(r, out);
-            self.req.dead = true;
-            self.req.body = None;
-            return;
-        }
+        let [method, url, proto] = h.line;
+        (r.method, r.url, r.proto) = (method, url, proto);
         let mut framing = Framing::default();
-        for h in req.headers.iter() {
-            let value = text(h.value);
-            framing.header(h.name, h.value);
-            if h.name.eq_ignore_ascii_case("host") {
+        for (name, raw) in h.headers {
+            let value = text(&raw);
+            framing.header(&name, &raw);
+            if name.eq_ignore_ascii_case("host") {
                 r.host.clone_from(&value);
-            } else if h.name.eq_ignore_ascii_case("user-agent") {
+            } else if name.eq_ignore_ascii_case("user-agent") {
                 r.user_agent.clone_from(&value);
-            } else if h.name.eq_ignore_ascii_case("referer") {
+            } else if name.eq_ignore_ascii_case("referer") {
                 r.referer.clone_from(&value);
-            } else if h.name.eq_ignore_ascii_case("cookie") {
+            } else if name.eq_ignore_ascii_case("cookie") {
                 cookies(&value, &mut r.req_cookies);
-            } else if h.name.eq_ignore_ascii_case("content-type") {
+            } else if name.eq_ignore_ascii_case("content-type") {
                 r.content_type.clone_from(&value);
-            } else if h.name.eq_ignore_ascii_case("content-encoding") {
+            } else if name.eq_ignore_ascii_case("content-encoding") {
                 r.req_content_encoding.clone_from(&value);
             }
-            r.request_header.push(Header { name: h.name.to_string(), value });
+            r.request_header.push(Header { name, value });
         }
         if let Some(q) = r.url.split_once('?').map(|(_, q)| q.to_string()) {
             params(q.as_bytes(), &mut r.parameters);
         }
-        let body = framing.request_body();
-        let body = match body {
-            Ok(b) => b,
-            Err(kind) => {
-                out.error(kind);
-                Body::None
-            }
-        };
+        let body = framing.request_body().unwrap_or_else(|kind| {
+            out.error(kind);
+            Body::None
+        });
         let side = &mut self.req;
         side.body = Some(body);
         side.body_len = 0;
@@ -380,41 +385,35 @@ impl Conn {
     }
 
     fn response_head(&mut self, head: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
-        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut res = httparse::Response::new(&mut hs);
-        let parsed = httparse::ParserConfig::default()
-            .allow_spaces_after_header_name_in_responses(true)
-            .allow_obsolete_multiline_headers_in_responses(true)
-            .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut res, head);
+        let h = match Head::response(head) {
+            Ok(h) => h,
+            Err(h) => {
+                out.error("http: nonstandard response head");
+                h
+            }
+        };
+        let [proto, code, phrase] = h.line;
         let mut r = Response {
             ts: self.res.start_ts.unwrap_or(cx.meta.ts_nanos),
-            proto: res.version.map(|v| format!("HTTP/1.{v}")).unwrap_or_default(),
-            status: res.code.map_or(0, i32::from),
-            phrase: res.reason.unwrap_or_default().to_string(),
+            proto,
+            status: code.parse().unwrap_or(0),
+            phrase,
             ..Response::default()
         };
-        if let Err(e) = parsed {
-            out.error(head_error(e, "response"));
-            self.emit_exchange(r, 0, String::new(), cx, out);
-            self.res.dead = true;
-            self.res.body = None;
-            return;
-        }
         let mut framing = Framing::default();
-        for h in res.headers.iter() {
-            let value = text(h.value);
-            framing.header(h.name, h.value);
-            if h.name.eq_ignore_ascii_case("server") {
+        for (name, raw) in h.headers {
+            let value = text(&raw);
+            framing.header(&name, &raw);
+            if name.eq_ignore_ascii_case("server") {
                 r.server.clone_from(&value);
-            } else if h.name.eq_ignore_ascii_case("content-type") {
+            } else if name.eq_ignore_ascii_case("content-type") {
                 r.content_type.clone_from(&value);
-            } else if h.name.eq_ignore_ascii_case("content-encoding") {
+            } else if name.eq_ignore_ascii_case("content-encoding") {
                 r.content_encoding.clone_from(&value);
-            } else if h.name.eq_ignore_ascii_case("set-cookie") {
+            } else if name.eq_ignore_ascii_case("set-cookie") {
                 r.cookies.push(set_cookie(&value));
             }
-            r.headers.push(Header { name: h.name.to_string(), value });
+            r.headers.push(Header { name, value });
         }
         let request_method = self.pending.front().map(|q| q.method.as_str()).unwrap_or("");
         let status = r.status;
@@ -567,7 +566,7 @@ impl Conn {
             Some(r) => r,
             None => {
                 let mut r = v1::Http::default();
-                set_endpoints(&mut r, cx);
+                set_endpoints(&mut r, cx, self.swap);
                 r.timestamp = res.ts;
                 r.proto.clone_from(&res.proto);
                 r
@@ -601,21 +600,20 @@ fn detected(side: &Side) -> String {
     if side.body_len == 0 { String::new() } else { sniff::detect(&side.sniff).to_string() }
 }
 
-fn set_endpoints(r: &mut v1::Http, cx: &Ctx<'_>) {
-    cx.client_ip(&mut r.src_ip);
-    cx.server_ip(&mut r.dst_ip);
-    r.src_port = u32::from(cx.info.client_port);
-    r.dst_port = u32::from(cx.info.server_port);
+/// Client and server of the HTTP exchange (`swap`: the host's client is the HTTP server).
+fn set_endpoints(r: &mut v1::Http, cx: &Ctx<'_>, swap: bool) {
+    let dir = if swap { Dir::ToClient } else { Dir::ToServer };
+    (r.src_port, r.dst_port) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
     r.tunnel_depth = u32::from(cx.info.tunnel_depth);
 }
 
 /// A request record from an unfinished head (method and URL when the request line is complete).
-fn partial_request(buf: &[u8], ts: Option<i64>, cx: &Ctx<'_>) -> Option<v1::Http> {
+fn partial_request(buf: &[u8], ts: Option<i64>, cx: &Ctx<'_>, swap: bool) -> Option<v1::Http> {
     if !buf.iter().any(|c| !c.is_ascii_whitespace()) {
         return None;
     }
     let mut r = v1::Http::default();
-    set_endpoints(&mut r, cx);
+    set_endpoints(&mut r, cx, swap);
     r.timestamp = ts.unwrap_or(cx.meta.ts_nanos);
     // Only the tokens of the request line that are complete (followed by a space or the line end).
     let line = buf.split(|&c| c == b'\n').next().unwrap_or_default();
@@ -648,11 +646,96 @@ fn partial_response(buf: &[u8], ts: Option<i64>) -> Option<Response> {
     Some(r)
 }
 
-fn head_error(e: httparse::Error, what: &str) -> &'static str {
-    match (e, what) {
-        (httparse::Error::TooManyHeaders, _) => "http: too many headers",
-        (_, "request") => "http: malformed request head",
-        _ => "http: malformed response head",
+/// A parsed message head: the three parts of the start line (method, target, version of a
+/// request; version, status code, reason of a response) and the header fields in order.
+struct Head {
+    line: [String; 3],
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Head {
+    /// A request head by `httparse`; `Err` with a lenient reading when httparse refuses it.
+    fn request(head: &[u8]) -> Result<Head, Head> {
+        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut hs);
+        let parsed = httparse::ParserConfig::default()
+            .allow_multiple_spaces_in_request_line_delimiters(true)
+            .parse_request(&mut req, head);
+        match parsed {
+            Ok(httparse::Status::Complete(_)) => Ok(Head {
+                line: [
+                    req.method.unwrap_or_default().to_string(),
+                    req.path.unwrap_or_default().to_string(),
+                    req.version.map(|v| format!("HTTP/1.{v}")).unwrap_or_default(),
+                ],
+                headers: req.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
+            }),
+            _ => Err(Head::lenient(head, true)),
+        }
+    }
+
+    /// A response head by `httparse`; `Err` with a lenient reading when httparse refuses it.
+    fn response(head: &[u8]) -> Result<Head, Head> {
+        let mut hs = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut res = httparse::Response::new(&mut hs);
+        let parsed = httparse::ParserConfig::default()
+            .allow_spaces_after_header_name_in_responses(true)
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .allow_multiple_spaces_in_response_status_delimiters(true)
+            .parse_response(&mut res, head);
+        match parsed {
+            Ok(httparse::Status::Complete(_)) => Ok(Head {
+                line: [
+                    res.version.map(|v| format!("HTTP/1.{v}")).unwrap_or_default(),
+                    res.code.map(|c| c.to_string()).unwrap_or_default(),
+                    res.reason.unwrap_or_default().to_string(),
+                ],
+                headers: res.headers.iter().map(|h| (h.name.to_string(), h.value.to_vec())).collect(),
+            }),
+            _ => Err(Head::lenient(head, false)),
+        }
+    }
+
+    /// Reads a head the way Wireshark does when it does not follow RFC 9112: the start line split
+    /// at spaces (a request target may contain spaces: it runs up to the last space before an
+    /// "HTTP/" version), then "name: value" lines (a line without a colon is skipped, a line
+    /// starting with white space continues the previous value).
+    fn lenient(head: &[u8], request: bool) -> Head {
+        let mut lines = head.split(|&c| c == b'\n').map(trim_cr).skip_while(|l| l.is_empty());
+        let first = text(lines.next().unwrap_or_default());
+        let first = first.trim();
+        let mut line: [String; 3] = Default::default();
+        if request {
+            let (method, rest) = first.split_once(' ').unwrap_or((first, ""));
+            let rest = rest.trim();
+            let (target, version) = match rest.rsplit_once(' ') {
+                Some((t, v)) if v.starts_with("HTTP/") => (t.trim_end(), v),
+                _ => (rest, ""),
+            };
+            line = [method.to_string(), target.to_string(), version.to_string()];
+        } else {
+            let mut parts = first.splitn(3, ' ');
+            for slot in &mut line {
+                *slot = parts.next().unwrap_or_default().trim().to_string();
+            }
+        }
+        let mut headers: Vec<(String, Vec<u8>)> = Vec::new();
+        for l in lines.take(MAX_HEADERS) {
+            if l.is_empty() {
+                break;
+            }
+            if l[0] == b' ' || l[0] == b'\t' {
+                if let Some((_, v)) = headers.last_mut() {
+                    v.push(b' ');
+                    v.extend_from_slice(trim(l));
+                }
+                continue;
+            }
+            if let Some(i) = l.iter().position(|&c| c == b':') {
+                headers.push((text(trim(&l[..i])), trim(&l[i + 1..]).to_vec()));
+            }
+        }
+        Head { line, headers }
     }
 }
 

@@ -84,6 +84,23 @@ impl Ctx<'_> {
     pub fn server_ip(&self, s: &mut String) {
         fmt::set_ip(s, ip_bytes(self.info.ip_version, &self.info.server_ip));
     }
+
+    /// Writes the sender and receiver addresses of direction `dir`; returns their ports.
+    pub fn endpoints(&self, dir: Dir, src: &mut String, dst: &mut String) -> (u32, u32) {
+        let (c, s) = (u32::from(self.info.client_port), u32::from(self.info.server_port));
+        match dir {
+            Dir::ToServer => {
+                self.client_ip(src);
+                self.server_ip(dst);
+                (c, s)
+            }
+            Dir::ToClient => {
+                self.server_ip(src);
+                self.client_ip(dst);
+                (s, c)
+            }
+        }
+    }
 }
 
 fn ip_bytes(version: u8, a: &[u8; 16]) -> &[u8] {
@@ -212,17 +229,17 @@ fn other(dir: Dir) -> Dir {
 fn classify(dir: Dir, b: &[u8], e: &Enabled) -> Option<Option<Proto>> {
     let tls = if e.tls_client || e.tls_server { tls::sniff_start(b) } else { Some(false) };
     let ssh = if e.ssh { ssh::sniff_start(b) } else { Some(false) };
-    let http = if e.http { http::sniff_start(dir, b) } else { Some(false) };
+    let http = if e.http { http::sniff_start(dir, b) } else { Some(None) };
     if tls == Some(true) {
         return Some(Some(Proto::Tls(Box::default())));
     }
     if ssh == Some(true) {
         return Some(Some(Proto::Ssh(Box::default())));
     }
-    if http == Some(true) {
-        return Some(Some(Proto::Http(Box::default())));
+    if let Some(Some(swap)) = http {
+        return Some(Some(Proto::Http(Box::new(http::Conn::new(swap)))));
     }
-    if tls == Some(false) && ssh == Some(false) && http == Some(false) { Some(None) } else { None }
+    if tls == Some(false) && ssh == Some(false) && http == Some(None) { Some(None) } else { None }
 }
 
 /// Data while the protocol is unknown: decide, then replay what was held back.

@@ -32,8 +32,18 @@ const HRR_RANDOM: [u8; 32] = [
     0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 ];
 
-/// Whether `b` (a stream's first bytes) can be a TLS record: `None` when too short to tell.
+/// Whether `b` (a stream's first bytes) can be a TLS record, or an SSL 2.0-format ClientHello
+/// offering SSL 3.0 or later (RFC 5246 E.2): `None` when too short to tell.
 pub fn sniff_start(b: &[u8]) -> Option<bool> {
+    if b.first().is_some_and(|&c| c & 0x80 != 0) {
+        return match b {
+            [_, _, ty, major, ..] => Some(*ty == 1 && *major == 3),
+            [_, _, ty] => {
+                if *ty == 1 { None } else { Some(false) }
+            }
+            _ => None,
+        };
+    }
     match b {
         [] => None,
         [t] => Some(*t == CT_HANDSHAKE),
@@ -75,6 +85,11 @@ struct Side {
     hello_ts: i64,
     /// Encrypted or unreadable from here on.
     stopped: bool,
+    /// This side sent a HelloRetryRequest.
+    sent_hrr: bool,
+    /// Records read so far; the first may be an SSL 2.0-format ClientHello (2-byte header).
+    records_seen: u64,
+    v2: bool,
 }
 
 /// Per-connection TLS state.
@@ -87,21 +102,38 @@ pub struct Conn {
 impl Conn {
     /// Bytes of one direction.
     pub fn data(&mut self, dir: Dir, mut b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+        // After a HelloRetryRequest, the peer's ChangeCipherSpec (TLS 1.3 middlebox
+        // compatibility) comes before its second, plaintext ClientHello.
+        let peer_hrr = match dir {
+            Dir::ToServer => self.server.sent_hrr,
+            Dir::ToClient => self.client.sent_hrr,
+        };
         let s = self.side(dir);
         while !b.is_empty() && !s.stopped {
             if s.rec_left == 0 {
                 if s.rec_hdr_len == 0 {
                     s.rec_ts = cx.meta.ts_nanos;
+                    s.v2 = s.records_seen == 0 && b[0] & 0x80 != 0;
                 }
-                let n = (5 - s.rec_hdr_len).min(b.len());
+                let need = if s.v2 { 2 } else { 5 };
+                let n = (need - s.rec_hdr_len).min(b.len());
                 s.rec_hdr[s.rec_hdr_len..s.rec_hdr_len + n].copy_from_slice(&b[..n]);
                 s.rec_hdr_len += n;
                 b = &b[n..];
-                if s.rec_hdr_len < 5 {
+                if s.rec_hdr_len < need {
                     break;
                 }
                 s.rec_hdr_len = 0;
+                s.records_seen += 1;
                 let h = s.rec_hdr;
+                if s.v2 {
+                    // An SSL 2.0-format ClientHello: skipped (JA3 is defined on TLS hellos only,
+                    // as in Wireshark); the TLS records that follow are read as usual.
+                    s.rec_type = 0;
+                    s.rec_left = (usize::from(h[0] & 0x7f) << 8) | usize::from(h[1]);
+                    s.rec_fresh = true;
+                    continue;
+                }
                 let len = u16::from_be_bytes([h[3], h[4]]);
                 if !(20..=24).contains(&h[0]) || h[1] != 3 || len == 0 || len > 18432 {
                     // Not a TLS record header: the stream is not (or no longer) readable as TLS.
@@ -118,7 +150,7 @@ impl Conn {
                 if s.rec_type == CT_HANDSHAKE && s.keeping {
                     s.hello_records += 1;
                 }
-                if s.rec_type == CT_CCS || s.rec_type == CT_APP_DATA {
+                if (s.rec_type == CT_CCS && !peer_hrr) || s.rec_type == CT_APP_DATA {
                     // Encrypted from here on (TLS 1.3 sends its encrypted handshake as application
                     // data; earlier versions encrypt what follows ChangeCipherSpec).
                     s.stopped = true;
@@ -212,9 +244,11 @@ fn handshake(s: &mut Side, dir: Dir, mut b: &[u8], cx: &Ctx<'_>, out: &mut Emitt
             s.hs_hdr_len = 0;
             let h = s.hs_hdr;
             let len = (usize::from(h[1]) << 16) | (usize::from(h[2]) << 8) | usize::from(h[3]);
-            let wanted = match (dir, h[0]) {
-                (Dir::ToServer, HS_CLIENT_HELLO) => cx.enabled.tls_client,
-                (Dir::ToClient, HS_SERVER_HELLO) => cx.enabled.tls_server,
+            // Hellos are taken from either direction: when a capture starts after the handshake
+            // began, the host's client (the first sender seen) may be the TLS server.
+            let wanted = match h[0] {
+                HS_CLIENT_HELLO => cx.enabled.tls_client,
+                HS_SERVER_HELLO => cx.enabled.tls_server,
                 _ => false,
             };
             s.hello_type = h[0];
@@ -257,12 +291,9 @@ fn emit_hello(s: &mut Side, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>, whole
                 handshake_len: s.hello_len as u32,
                 records: s.hello_records,
                 tunnel_depth: u32::from(cx.info.tunnel_depth),
-                src_port: u32::from(cx.info.client_port),
-                dst_port: u32::from(cx.info.server_port),
                 ..Default::default()
             };
-            cx.client_ip(&mut r.src_ip);
-            cx.server_ip(&mut r.dst_ip);
+            (r.src_port, r.dst_port) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
             let mut alpn0 = Vec::new();
             let res = parse_client_hello(&s.hello, &mut r, &mut alpn0);
             match res {
@@ -286,12 +317,9 @@ fn emit_hello(s: &mut Side, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>, whole
                 record_version: u32::from(s.hello_rec_version),
                 records: s.hello_records,
                 tunnel_depth: u32::from(cx.info.tunnel_depth),
-                src_port: u32::from(cx.info.server_port),
-                dst_port: u32::from(cx.info.client_port),
                 ..Default::default()
             };
-            cx.server_ip(&mut r.src_ip);
-            cx.client_ip(&mut r.dst_ip);
+            (r.src_port, r.dst_port) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
             match parse_server_hello(&s.hello, &mut r) {
                 Ok(()) if whole => {
                     r.ja3s_full = fingerprint::ja3s_string(&r);
@@ -304,10 +332,10 @@ fn emit_hello(s: &mut Side, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>, whole
                     }
                 }
             }
+            s.sent_hrr |= r.hello_retry_request;
             out.record(T_TLS_SERVER_HELLO, &r);
         }
     }
-    let _ = dir;
     s.hello.clear();
 }
 
