@@ -113,6 +113,19 @@ pub struct CaptureArgs {
     /// Largest output accepted from one decoder call, MiB (a bigger one is a fault).
     #[arg(long, default_value_t = 64, value_name = "MIB", env = "NETCAP_DECODER_OUTPUT")]
     pub decoder_output: usize,
+    /// TCP reassembly: out-of-order bytes buffered per connection direction before it skips
+    /// ahead with a gap (suffixes k, M, G: powers of 1024).
+    #[arg(long, default_value = "1M", value_name = "BYTES", value_parser = parse_size, env = "NETCAP_MAX_STREAM_BYTES")]
+    pub max_stream_bytes: usize,
+    /// TCP reassembly: memory for all connections' buffers and state (per worker at most).
+    #[arg(long, default_value = "1G", value_name = "BYTES", value_parser = parse_size, env = "NETCAP_MAX_STREAM_MEMORY")]
+    pub max_stream_memory: usize,
+    /// TCP reassembly: a connection without packets for this long (packet time) is closed.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", env = "NETCAP_STREAM_TIMEOUT")]
+    pub stream_timeout: u64,
+    /// Do not reassemble fragmented IP datagrams (decoders then see each fragment on its own).
+    #[arg(long, env = "NETCAP_NO_DEFRAG")]
+    pub no_defrag: bool,
     /// No progress line and no summary.
     #[arg(short, long, env = "NETCAP_QUIET")]
     pub quiet: bool,
@@ -172,6 +185,18 @@ pub struct DecodersArgs {
     /// A markdown table.
     #[arg(long)]
     pub markdown: bool,
+}
+
+/// A byte size: a number with an optional suffix k, M or G (powers of 1024).
+fn parse_size(s: &str) -> Result<usize, String> {
+    let (num, shift) = match s.trim().to_ascii_lowercase().as_str() {
+        t if t.ends_with('k') => (t[..t.len() - 1].to_string(), 10),
+        t if t.ends_with('m') => (t[..t.len() - 1].to_string(), 20),
+        t if t.ends_with('g') => (t[..t.len() - 1].to_string(), 30),
+        t => (t.to_string(), 0),
+    };
+    let n: usize = num.trim().parse().map_err(|_| format!("{s:?} is not a size (e.g. 65536, 64k, 1M, 2G)"))?;
+    n.checked_mul(1usize << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// Runs a parsed command line; returns the exit code (0 ok, 1 partial) or a fatal error.
@@ -236,6 +261,12 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         },
         quiet,
         native: a.native,
+        reassembly: crate::reassembly::Config {
+            max_stream_bytes: a.max_stream_bytes,
+            max_memory: a.max_stream_memory,
+            idle_nanos: i64::try_from(a.stream_timeout.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX),
+        },
+        defrag: !a.no_defrag,
         stop,
     };
     let summary = crate::pipeline::capture(opts)?;
@@ -459,6 +490,8 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         limits: Limits::default(),
         quiet: true,
         native,
+        reassembly: crate::reassembly::Config::default(),
+        defrag: true,
         stop: Arc::new(AtomicBool::new(false)),
     };
     let mut notices = Vec::new();

@@ -14,6 +14,8 @@ pub mod output;
 pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;
+pub mod reassembly;
 pub mod render;
 pub mod stats;
+pub mod streams;
 pub mod worker;

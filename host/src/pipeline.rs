@@ -58,6 +58,10 @@ pub struct CaptureOptions {
     pub quiet: bool,
     /// Use the natively linked decoders (feature `native-decoders`; for benchmarks).
     pub native: bool,
+    /// TCP reassembly limits (used when a stream decoder is loaded).
+    pub reassembly: crate::reassembly::Config,
+    /// Reassemble fragmented IP datagrams before dispatching them.
+    pub defrag: bool,
     /// Set to stop reading (Ctrl-C); the run then finishes cleanly.
     pub stop: Arc<AtomicBool>,
 }
@@ -125,6 +129,15 @@ pub fn enabled_types(
         .collect())
 }
 
+/// The configuration every decoder instance gets at `init`.
+fn decoder_config(record_types: &[&str], opts: &CaptureOptions) -> Vec<(String, String)> {
+    vec![
+        ("record-types".to_string(), record_types.join(",")),
+        ("payload".to_string(), opts.payload.to_string()),
+        ("entropy".to_string(), opts.entropy.to_string()),
+    ]
+}
+
 /// Runs a capture to the end of its input (or until `stop`).
 pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let started = Instant::now();
@@ -179,10 +192,38 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let mut interest: u128 = 0;
     let mut ports = dissect::PortInterests::default();
     let mut next_port_bit = 127u32;
+    // Stream decoders: their own slots per worker, bit i = the i-th stream decoder.
+    let mut stream_slots: Vec<Vec<Slot>> = (0..nworkers).map(|_| Vec::new()).collect();
+    let mut stream_interests = crate::streams::Interests::default();
     for (di, d) in decoders.iter().enumerate() {
         let names: Vec<&str> =
             d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
         if names.is_empty() {
+            continue;
+        }
+        if d.spec.kind == "stream" {
+            let (sports, any) = plugin::stream_interests(&d.spec.layers)
+                .map_err(|m| RunError::Config(format!("decoder {}: {m}", d.spec.id)))?;
+            let n = stream_slots[0].len();
+            if n == 64 {
+                return Err(RunError::Config(format!("decoder {}: more than 64 stream decoders", d.spec.id)));
+            }
+            stream_interests.add(1 << n, &sports, any);
+            let config = decoder_config(&names, &opts);
+            for slots in stream_slots.iter_mut() {
+                let instance = d
+                    .factory
+                    .instantiate(&config)
+                    .map_err(|f| RunError::Instantiate { id: d.spec.id.clone(), message: f.message.clone() })?;
+                slots.push(Slot {
+                    id: d.spec.id.clone(),
+                    instance,
+                    layer_mask: 0,
+                    type_map: type_maps[di].clone(),
+                    faults: 0,
+                    disabled: false,
+                });
+            }
             continue;
         }
         interest |= d.spec.layer_mask;
@@ -202,11 +243,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 ports.add(transport, port, bit);
             }
         }
-        let config = vec![
-            ("record-types".to_string(), names.join(",")),
-            ("payload".to_string(), opts.payload.to_string()),
-            ("entropy".to_string(), opts.entropy.to_string()),
-        ];
+        let config = decoder_config(&names, &opts);
         for slots in worker_slots.iter_mut() {
             let instance = d
                 .factory
@@ -242,10 +279,18 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
 
     let mut job_txs = Vec::with_capacity(nworkers);
     let mut worker_handles = Vec::with_capacity(nworkers);
-    for (w, slots) in worker_slots.into_iter().enumerate() {
+    for (w, (slots, sslots)) in worker_slots.into_iter().zip(stream_slots).enumerate() {
         let (tx, rx) = bounded::<Job>(4);
         job_txs.push(tx);
-        let worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
+        let mut worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
+        if !sslots.is_empty() {
+            worker.streams = Some(crate::streams::StreamStage::new(
+                opts.reassembly,
+                sslots,
+                stream_interests.clone(),
+                opts.limits.output_bytes,
+            ));
+        }
         let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
         let h = std::thread::Builder::new()
             .name(format!("netcap-worker-{w}"))
@@ -358,11 +403,14 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         {
             return Err(RunError::Output { path: opts.out_dir.join("unknown.pcap"), source: e });
         }
-        let w = (d.hash % nworkers as u64) as usize;
+        // Partition = the low byte of the flow hash; a partition always meets the same worker, so
+        // per-partition state (TCP reassembly budgets) behaves the same for any worker count.
+        let w = ((d.hash & 0xff) % nworkers as u64) as usize;
         let b = &mut batches[w];
         let start = b.data.len();
         b.starts.push(start as u32);
         b.masks.push(d.mask);
+        b.flows.push(d.hash);
         b.any_mask |= d.mask;
         netcap_sdk::push_packet(&mut b.data, seq, p.ts_nanos, p.link_type, p.orig_len, d.layers(), p.data);
         if d.error.is_some() {

@@ -7,10 +7,8 @@
 //! which must be unique across loaded decoders, and the layers it wants; the worker only calls it
 //! for batches that contain such a layer.
 
-pub mod wasm;
-
-#[cfg(feature = "native-decoders")]
 pub mod native;
+pub mod wasm;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -285,4 +283,18 @@ pub fn layer_mask(layers: &[String]) -> Result<(u128, Vec<(u16, u16)>), String> 
         }
     }
     Ok((mask, ports))
+}
+
+/// A stream decoder's interests: `tcp:PORT` entries and whether it asked for `tcp:*`.
+pub fn stream_interests(layers: &[String]) -> Result<(Vec<u16>, bool), String> {
+    let mut ports = Vec::new();
+    let mut any = false;
+    for l in layers {
+        match l.strip_prefix("tcp:").map(|p| (p, p.parse::<u16>())) {
+            Some(("*", _)) => any = true,
+            Some((_, Ok(port))) => ports.push(port),
+            _ => return Err(format!("a stream decoder asks for tcp:PORT or tcp:*, not {l:?}")),
+        }
+    }
+    Ok((ports, any))
 }

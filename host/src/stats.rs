@@ -67,6 +67,10 @@ pub struct WorkerStats {
     pub disabled: Vec<String>,
     /// Wall time spent inside each decoder's `decode` calls (summed over workers).
     pub decoder_time: Vec<(String, Duration)>,
+    /// TCP reassembly counters.
+    pub reassembly: crate::reassembly::Stats,
+    /// Streams stream decoders declined or were done with, as "decoder: declined|done".
+    pub stream_stops: Counts,
 }
 
 impl WorkerStats {
@@ -84,6 +88,8 @@ impl WorkerStats {
         }
         self.errors.merge(&o.errors);
         self.faults.merge(&o.faults);
+        self.reassembly.merge(&o.reassembly);
+        self.stream_stops.merge(&o.stream_stops);
         for d in &o.disabled {
             if !self.disabled.contains(d) {
                 self.disabled.push(d.clone());
@@ -176,6 +182,38 @@ impl Summary {
         if !self.workers.faults.is_empty() {
             let _ = writeln!(s, "decoder faults: {}", group(self.workers.faults.total()));
             for (k, n) in self.workers.faults.sorted() {
+                let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
+            }
+        }
+        let r = &self.workers.reassembly;
+        if !r.is_empty() {
+            let _ = writeln!(
+                s,
+                "tcp reassembly: {} streams, {} segments, {} in order; {} gaps ({}), {} out-of-order segments, \
+                 {} overlapping segments ({}, {} with differing bytes), {} limit skips, {} segments dropped",
+                group(r.streams),
+                group(r.segments),
+                bytes(r.bytes),
+                group(r.gaps),
+                bytes(r.gap_bytes),
+                group(r.out_of_order),
+                group(r.overlaps),
+                bytes(r.overlap_bytes),
+                group(r.conflicts),
+                group(r.limit_skips),
+                group(r.dropped)
+            );
+            let reasons = ["fin", "rst", "timeout", "end of input", "reused", "evicted"];
+            let closed: Vec<String> = reasons
+                .iter()
+                .zip(r.closed)
+                .filter(|(_, n)| *n > 0)
+                .map(|(k, n)| format!("{k} {}", group(n)))
+                .collect();
+            if !closed.is_empty() {
+                let _ = writeln!(s, "  streams closed by {}", closed.join(", "));
+            }
+            for (k, n) in self.workers.stream_stops.sorted() {
                 let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
             }
         }

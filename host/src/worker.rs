@@ -23,6 +23,8 @@ pub struct Batch {
     pub data: Vec<u8>,
     pub starts: Vec<u32>,
     pub masks: Vec<u128>,
+    /// The dispatcher's flow hash of each packet (`& 0xff` is its reassembly partition).
+    pub flows: Vec<u64>,
     pub any_mask: u128,
 }
 
@@ -31,6 +33,7 @@ impl Batch {
         self.data.clear();
         self.starts.clear();
         self.masks.clear();
+        self.flows.clear();
         self.any_mask = 0;
     }
 
@@ -96,6 +99,8 @@ pub struct Worker {
     error_seqs: Vec<u64>,
     /// Largest output accepted from one decoder call (`--decoder-output`).
     max_output: usize,
+    /// TCP reassembly and the stream decoders, when any is loaded.
+    pub streams: Option<crate::streams::StreamStage>,
 }
 
 impl Worker {
@@ -108,6 +113,7 @@ impl Worker {
             sub: Vec::new(),
             collect_errors,
             error_seqs: Vec::new(),
+            streams: None,
         }
     }
 
@@ -181,6 +187,10 @@ impl Worker {
             self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
             self.absorb(i, out, res, false);
         }
+        if let Some(st) = self.streams.as_mut() {
+            let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
+            st.decode(batch, res, &mut self.stats, seqs);
+        }
         if self.collect_errors {
             self.collect_error_packets(batch, res);
         }
@@ -206,6 +216,9 @@ impl Worker {
     }
 
     fn finish(&mut self, res: &mut WorkResult) {
+        if let Some(st) = self.streams.as_mut() {
+            st.finish(res, &mut self.stats);
+        }
         for i in 0..self.slots.len() {
             if self.slots[i].disabled {
                 continue;
@@ -225,7 +238,7 @@ impl Worker {
                 });
             }
             let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
-            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, canonical)
+            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, canonical, None)
         });
         if let Err(f) = result {
             self.fault(i, f);
@@ -233,28 +246,34 @@ impl Worker {
     }
 
     fn fault(&mut self, i: usize, f: Fault) {
-        let slot = &mut self.slots[i];
-        slot.faults += 1;
-        self.stats.faults.add(&format!("{}: {}", slot.id, f.kind.as_str()), 1);
-        if slot.faults >= MAX_FAULTS || slot.instance.restart().is_err() {
-            slot.disabled = true;
-            if !self.stats.disabled.contains(&slot.id) {
-                self.stats.disabled.push(slot.id.clone());
-            }
+        fault_slot(&mut self.slots[i], &mut self.stats, f);
+    }
+}
+
+/// Counts a decoder's fault; restarts the instance, or disables it after [`MAX_FAULTS`].
+pub(crate) fn fault_slot(slot: &mut Slot, stats: &mut WorkerStats, f: Fault) {
+    slot.faults += 1;
+    stats.faults.add(&format!("{}: {}", slot.id, f.kind.as_str()), 1);
+    if slot.faults >= MAX_FAULTS || slot.instance.restart().is_err() {
+        slot.disabled = true;
+        if !stats.disabled.contains(&slot.id) {
+            stats.disabled.push(slot.id.clone());
         }
     }
 }
 
 /// Parses an output batch (`tag u16 | seq u64 | uvarint len | bytes`) into the result's runs.
 /// With `canonical`, entries of one packet are sorted by their bytes (for `tick`/`finish` output,
-/// whose order across workers must not depend on which worker held which flow).
-fn split_output(
+/// whose order across workers must not depend on which worker held which flow). Stop entries
+/// (stream decoders only: `stops` is `Some`) are collected as (stream id, body byte).
+pub(crate) fn split_output(
     out: &[u8],
     slot: &Slot,
     res: &mut WorkResult,
     stats: &mut WorkerStats,
     mut error_seqs: Option<&mut Vec<u64>>,
     canonical: bool,
+    mut stops: Option<&mut Vec<(u64, u8)>>,
 ) -> Result<(), Fault> {
     let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
     let mut touched: u64 = 0;
@@ -273,6 +292,12 @@ fn split_output(
             if let Some(v) = error_seqs.as_deref_mut() {
                 v.push(seq);
             }
+            continue;
+        }
+        if tag == netcap_sdk::stream::TAG_STOP
+            && let Some(v) = stops.as_deref_mut()
+        {
+            v.push((seq, body.first().copied().unwrap_or(0)));
             continue;
         }
         let Some(global) = slot.type_map.get(usize::from(tag)) else {

@@ -1,35 +1,39 @@
-//! The native backend (feature `native-decoders`): the standard decoder crates linked into the
-//! host and driven through the same flat batches as their WebAssembly builds. It exists so that
-//! `cargo xtask bench` can measure what the sandbox costs on identical decoder code.
+//! The native backend: decoder crates linked into the host and driven through the same flat
+//! batches as their WebAssembly builds. With feature `native-decoders`, [`standard`] links the
+//! standard decoders so that `cargo xtask bench` can measure what the sandbox costs on identical
+//! decoder code; [`packet`] and [`stream`] adapt any decoder crate (tests, benchmarks).
 
 use super::{DecoderFactory, DecoderInstance, DecoderSpec, Fault, LoadedDecoder, RecordTypeInfo};
-use netcap_sdk::{Config, Decoder};
+use netcap_sdk::{Config, Decoder, DecoderInfo, StreamDecoder, StreamRunner};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// The standard decoders, native.
+#[cfg(feature = "native-decoders")]
 pub fn standard() -> Vec<LoadedDecoder> {
     vec![
-        loaded::<netcap_decoder_l2l4::L2L4Decoder>(),
-        loaded::<netcap_decoder_link::LinkDecoder>(),
-        loaded::<netcap_decoder_app::AppDecoder>(),
-        loaded::<netcap_decoder_tunnel::TunnelDecoder>(),
-        loaded::<netcap_decoder_routing::RoutingDecoder>(),
-        loaded::<netcap_decoder_net::NetDecoder>(),
-        loaded::<netcap_decoder_dns::DnsDecoder>(),
-        loaded::<netcap_decoder_dhcp::DhcpDecoder>(),
+        packet::<netcap_decoder_l2l4::L2L4Decoder>(),
+        packet::<netcap_decoder_link::LinkDecoder>(),
+        packet::<netcap_decoder_app::AppDecoder>(),
+        packet::<netcap_decoder_tunnel::TunnelDecoder>(),
+        packet::<netcap_decoder_routing::RoutingDecoder>(),
+        packet::<netcap_decoder_net::NetDecoder>(),
+        packet::<netcap_decoder_dns::DnsDecoder>(),
+        packet::<netcap_decoder_dhcp::DhcpDecoder>(),
     ]
 }
 
-fn loaded<D: Decoder + Send>() -> LoadedDecoder {
-    let i = D::describe();
-    let (layer_mask, ports) = super::layer_mask(&i.layers).unwrap_or((u128::MAX, Vec::new()));
-    let spec = DecoderSpec {
+fn spec(i: DecoderInfo) -> DecoderSpec {
+    let stream = i.kind == netcap_sdk::Kind::Stream;
+    let (layer_mask, ports) =
+        if stream { (0, Vec::new()) } else { super::layer_mask(&i.layers).unwrap_or((u128::MAX, Vec::new())) };
+    DecoderSpec {
         id: i.name,
         version: i.version,
         kind: match i.kind {
             netcap_sdk::Kind::Layer => "layer".into(),
             netcap_sdk::Kind::Packet => "packet".into(),
+            netcap_sdk::Kind::Stream => "stream".into(),
         },
         layer_mask,
         ports,
@@ -38,8 +42,66 @@ fn loaded<D: Decoder + Send>() -> LoadedDecoder {
         schema: Arc::new(i.schema),
         wit_version: format!("{}.0", super::SUPPORTED_WIT),
         source: "native".into(),
-    };
-    LoadedDecoder { spec, factory: Arc::new(NativeFactory::<D>(PhantomData)), logs: Arc::default() }
+    }
+}
+
+/// A layer or packet decoder crate, linked natively.
+pub fn packet<D: Decoder + Send>() -> LoadedDecoder {
+    LoadedDecoder {
+        spec: spec(D::describe()),
+        factory: Arc::new(NativeFactory::<D>(PhantomData)),
+        logs: Arc::default(),
+    }
+}
+
+/// A stream decoder crate, linked natively.
+pub fn stream<D: StreamDecoder + Send>() -> LoadedDecoder {
+    LoadedDecoder {
+        spec: spec(D::describe()),
+        factory: Arc::new(NativeStreamFactory::<D>(PhantomData)),
+        logs: Arc::default(),
+    }
+}
+
+struct NativeStreamFactory<D>(PhantomData<fn() -> D>);
+
+impl<D: StreamDecoder + Send> DecoderFactory for NativeStreamFactory<D> {
+    fn instantiate(&self, config: &[(String, String)]) -> Result<Box<dyn DecoderInstance>, Fault> {
+        let cfg = Config::new(config.to_vec());
+        let d = D::init(&cfg).map_err(|m| Fault { kind: super::FaultKind::Init, message: m })?;
+        Ok(Box::new(NativeStreamInstance { r: StreamRunner::new(d), cfg }))
+    }
+}
+
+struct NativeStreamInstance<D> {
+    r: StreamRunner<D>,
+    cfg: Config,
+}
+
+impl<D: StreamDecoder + Send> DecoderInstance for NativeStreamInstance<D> {
+    fn decode(&mut self, batch: &[u8]) -> Result<Vec<u8>, Fault> {
+        let mut out = Vec::new();
+        self.r.decode(batch, &mut out);
+        Ok(out)
+    }
+
+    fn tick(&mut self, now_nanos: i64, seq: u64) -> Result<Vec<u8>, Fault> {
+        let mut out = Vec::new();
+        self.r.tick(now_nanos, seq, &mut out);
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>, Fault> {
+        let mut out = Vec::new();
+        self.r.finish(&mut out);
+        Ok(out)
+    }
+
+    fn restart(&mut self) -> Result<(), Fault> {
+        let d = D::init(&self.cfg).map_err(|m| Fault { kind: super::FaultKind::Init, message: m })?;
+        self.r = StreamRunner::new(d);
+        Ok(())
+    }
 }
 
 struct NativeFactory<D>(PhantomData<fn() -> D>);

@@ -207,15 +207,20 @@ impl Runtime {
         };
         let pre = pre.map_err(|e| load_err(format!("{e:#}")))?;
         let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
-        let (layer_mask, ports) =
-            super::layer_mask(&info.layers).map_err(|m| load_err(format!("decoder {}: {m}", info.name)))?;
         use bindings::exports::netcap::decoder::decoder::DecoderKind;
+        let (layer_mask, ports) = if info.kind == DecoderKind::Stream {
+            super::stream_interests(&info.layers).map(|_| (0, Vec::new()))
+        } else {
+            super::layer_mask(&info.layers)
+        }
+        .map_err(|m| load_err(format!("decoder {}: {m}", info.name)))?;
         let spec = DecoderSpec {
             id: info.name.clone(),
             version: info.version.clone(),
             kind: match info.kind {
                 DecoderKind::Layer => "layer".into(),
                 DecoderKind::Packet => "packet".into(),
+                DecoderKind::Stream => "stream".into(),
             },
             layers: info.layers.clone(),
             layer_mask,
