@@ -20,6 +20,7 @@ pub fn standard() -> Vec<LoadedDecoder> {
         packet::<netcap_decoder_net::NetDecoder>(),
         packet::<netcap_decoder_dns::DnsDecoder>(),
         packet::<netcap_decoder_dhcp::DhcpDecoder>(),
+        stream::<netcap_decoder_stream::StreamDec>(),
     ]
 }
 

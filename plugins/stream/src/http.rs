@@ -7,6 +7,11 @@
 //! ([`sniff`]) and, for form posts, up to [`MAX_FORM`] bytes for the parameters. Memory per
 //! connection is bounded: a head longer than [`MAX_HEAD`] and more than [`MAX_PENDING`]
 //! unanswered requests are errors, not buffers.
+//!
+//! A gap where framing needs the bytes (in a head, a chunk line, or between messages) ends the
+//! message in progress (partial record, counted error); the direction resumes at the next data
+//! that starts a message (a request line, or a status line), as Wireshark does at segment
+//! starts. A response lost entirely inside a gap shifts the pairing of later responses by one.
 
 pub mod sniff;
 
@@ -107,7 +112,7 @@ struct Side {
     sniff: Vec<u8>,
     /// Form body bytes (requests with a urlencoded body).
     form: Option<Vec<u8>>,
-    /// The direction lost framing (gap, malformed head) and is ignored from here on.
+    /// The direction lost framing (a gap) and is skipped until data starts a new message.
     dead: bool,
 }
 
@@ -181,7 +186,13 @@ impl Conn {
                 Dir::ToClient => &mut self.res,
             };
             if side.dead {
-                return;
+                // Framing was lost (a gap): resume where a segment starts a new message, as
+                // Wireshark does; until then the bytes are skipped.
+                if sniff_start(dir, b) == Some(Some(false)) {
+                    side.dead = false;
+                } else {
+                    return;
+                }
             }
             let used = match side.body {
                 None => self.head(dir, b, cx, out),

@@ -39,7 +39,11 @@ pub fn sniff_start(b: &[u8]) -> Option<bool> {
         return match b {
             [_, _, ty, major, ..] => Some(*ty == 1 && *major == 3),
             [_, _, ty] => {
-                if *ty == 1 { None } else { Some(false) }
+                if *ty == 1 {
+                    None
+                } else {
+                    Some(false)
+                }
             }
             _ => None,
         };
