@@ -55,6 +55,15 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Captures where we have HTTP records tshark lacks beyond what counted errors explain, with
+/// how many and why.
+const HTTP_EXTRA: &[(&str, usize, &str)] = &[(
+    "pcapplusplus_many-protocols.pcap",
+    2,
+    "two responses (ports 55282, 55297) whose server sent FIN before its last data segment and then \
+     retransmitted that segment with FIN: tshark does not reassemble them, our reassembly does",
+)];
+
 /// tshark options per capture (Decode-As), where tshark's port-based choice misses the protocol
 /// that the stream decoder finds by content.
 const DECODE_AS: &[(&str, &[&str])] = &[("zeek_tls_https-to-http.pcap", &["-d", "tcp.port==80,tls"])];
@@ -366,7 +375,12 @@ fn http_agrees_with_tshark() {
         // What we have beyond tshark: messages tshark does not report because they are
         // incomplete, each with a counted error.
         let extra = (o_req.len().saturating_sub(t_req.len() + t_multi)) + o_res.len().saturating_sub(t_res.len());
-        let cut: u64 = errors.iter().filter(|(k, _)| k.starts_with("http:")).map(|(_, n)| *n).sum();
+        let mut cut: u64 = errors.iter().filter(|(k, _)| k.starts_with("http:")).map(|(_, n)| *n).sum();
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if let Some((_, n, why)) = HTTP_EXTRA.iter().find(|(n, _, _)| *n == name) {
+            eprintln!("{}: {n} records beyond tshark's allowed: {why}", f.display());
+            cut += *n as u64;
+        }
         if extra as u64 > cut {
             failures.push(format!(
                 "{}: {extra} records beyond tshark's but only {cut} http errors ({errors:?})",

@@ -213,6 +213,13 @@ impl Conn {
             return;
         }
         let len = u64::from(len);
+        if matches!(side.body, Some(Body::Length(_) | Body::UntilClose | Body::Chunked(Chunk::Data(_)))) {
+            // The framing survives, the body content is lost: counted, the message goes on.
+            out.error(match dir {
+                Dir::ToServer => "http: gap in request body",
+                Dir::ToClient => "http: gap in response body",
+            });
+        }
         match side.body {
             Some(Body::Length(n)) if len <= n => {
                 side.body_len += len;

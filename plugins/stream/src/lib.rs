@@ -124,6 +124,8 @@ struct Conn {
     sniff: [Vec<u8>; 2],
     /// Which direction sent bytes first while unknown.
     first: Option<Dir>,
+    /// A leading one-byte keep-alive was skipped (per direction).
+    keepalive_skipped: [bool; 2],
     last_ts: i64,
 }
 
@@ -158,7 +160,14 @@ impl Stream {
             } else {
                 Proto::Unknown
             };
-            let c = Conn { info: **info, proto, sniff: Default::default(), first: None, last_ts: meta.ts_nanos };
+            let c = Conn {
+                info: **info,
+                proto,
+                sniff: Default::default(),
+                first: None,
+                keepalive_skipped: [false; 2],
+                last_ts: meta.ts_nanos,
+            };
             self.conns.insert(meta.stream, c);
             return Verdict::Continue;
         }
@@ -255,6 +264,12 @@ fn sniff(c: &mut Conn, dir: Dir, bytes: &[u8], e: &Enabled, meta: &EventMeta, ou
     let decided = classify(dir, &look, e);
     let proto = match decided {
         Some(Some(p)) => p,
+        Some(None) if look.len() == 1 && !c.keepalive_skipped[idx(dir)] => {
+            // A single byte that starts nothing: a TCP keep-alive probe (the byte before the
+            // next sequence number) that began a capture picked up mid-connection. Skip it once.
+            c.keepalive_skipped[idx(dir)] = true;
+            return Verdict::Continue;
+        }
         Some(None) => return Verdict::Decline,
         None if look.len() >= SNIFF_MAX => return Verdict::Decline,
         None => {
