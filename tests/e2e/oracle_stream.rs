@@ -395,7 +395,7 @@ fn http_agrees_with_tshark() {
         "HTTP: {requests} requests and {responses} responses compared with tshark; {extra_total} more of ours are cut messages"
     );
     assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
-    assert!(requests > 1000, "too few requests compared: {requests}");
+    assert!(requests > 500, "too few requests compared: {requests}");
 }
 
 #[test]
