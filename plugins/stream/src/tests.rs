@@ -743,3 +743,72 @@ fn selection_by_content_and_port() {
     let o = run(80, &[Step::D(Dir::ToServer, b"\x00"), Step::D(Dir::ToServer, b"\x00"), Step::D(Dir::ToServer, REQ3)]);
     assert_eq!(o.verdicts.last(), Some(&Verdict::Decline));
 }
+
+// ---------------------------------------------------------------- robustness
+
+/// A small deterministic generator (xorshift64*), so failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Corrupted versions of valid streams (flipped bytes, cuts, gaps, random splits) never panic,
+/// and every connection ends (Close gives Done, unless it was declined or done before).
+#[test]
+fn corrupted_streams_never_panic() {
+    let (ssh_c, ssh_s) = ssh_streams();
+    let tls_c = records(22, &handshake(1, &client_hello_body()), 50);
+    let tls_s = records(22, &handshake(2, &server_hello_body()), 16384);
+    let dns = [framed(&dns_query(7, "example.com")), framed(&dns_query(8, "example.org"))].concat();
+    let cases: [(u16, Vec<u8>, Vec<u8>); 4] = [
+        (80, [REQ1, REQ2, REQ3].concat(), [RES1, RES2, RES3].concat()),
+        (443, tls_c, tls_s),
+        (22, ssh_c, ssh_s),
+        (53, dns.clone(), dns),
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for (port, c, s) in &cases {
+        for _ in 0..400 {
+            let mut c = c.clone();
+            let mut s = s.clone();
+            for v in [&mut c, &mut s] {
+                for _ in 0..rng.below(4) {
+                    let i = rng.below(v.len());
+                    v[i] = rng.next() as u8;
+                }
+                if rng.below(3) == 0 {
+                    let n = rng.below(v.len());
+                    v.truncate(n);
+                }
+            }
+            let mut steps = Vec::new();
+            let (mut i, mut j) = (0, 0);
+            while i < c.len() || j < s.len() {
+                let (dir, v, at) = if (rng.below(2) == 0 && i < c.len()) || j >= s.len() {
+                    (Dir::ToServer, &c, &mut i)
+                } else {
+                    (Dir::ToClient, &s, &mut j)
+                };
+                let n = 1 + rng.below(40).min(v.len() - *at - 1);
+                if rng.below(20) == 0 {
+                    steps.push(Step::Gap(dir, n as u32));
+                } else {
+                    steps.push(Step::D(dir, &v[*at..*at + n]));
+                }
+                *at += n;
+            }
+            steps.push(Step::Close);
+            let o = run(*port, &steps);
+            assert_ne!(o.verdicts.last(), Some(&Verdict::Continue), "port {port}");
+        }
+    }
+}
