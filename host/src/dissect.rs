@@ -118,6 +118,12 @@ pub struct Dissection {
     pub unknown_link: bool,
     /// Whether the network layer is unknown (e.g. an EtherType we do not dissect).
     pub unknown_net: bool,
+    /// The index in `layers` of the IP header of a fragment (dissection stops after it).
+    pub fragment: Option<u8>,
+    /// Configuration: fragments are being reassembled, so a first fragment's transport header is
+    /// left to the reassembled datagram (otherwise it is dissected, as Wireshark does with
+    /// reassembly off).
+    pub defrag: bool,
 }
 
 impl Default for Dissection {
@@ -130,6 +136,8 @@ impl Default for Dissection {
             error: None,
             unknown_link: false,
             unknown_net: false,
+            fragment: None,
+            defrag: false,
         }
     }
 }
@@ -142,6 +150,7 @@ impl Dissection {
         self.error = None;
         self.unknown_link = false;
         self.unknown_net = false;
+        self.fragment = None;
     }
 
     fn push(&mut self, id: u16, flags: u16, offset: usize) {
@@ -561,13 +570,16 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection, depth: u16) {
             let h = ip.header();
             let flags = f | if ip.payload().incomplete { layer::FLAG_TRUNCATED } else { 0 };
             d.push(layer::IPV4, flags, off(data, h.slice()));
+            if ip.payload().fragmented {
+                d.fragment = Some((d.count - 1) as u8);
+            }
             if let Some(ah) = ip.extensions().auth {
                 d.push(layer::IPSEC_AH, f, off(data, ah.slice()));
             }
             addrs = Some((&h.slice()[12..16], &h.slice()[16..20]));
             fragmented = ip.payload().fragmented;
             proto = ip.payload().ip_number.0;
-            if fragmented && h.fragments_offset().value() == 0 {
+            if fragmented && h.fragments_offset().value() == 0 && !d.defrag {
                 first_fragment = Some(ip.payload().payload);
             }
             if !fragmented {
@@ -579,6 +591,9 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection, depth: u16) {
             let flags = f | if ip.payload().incomplete { layer::FLAG_TRUNCATED } else { 0 };
             let start = off(data, h.slice());
             d.push(layer::IPV6, flags, start);
+            if ip.payload().fragmented {
+                d.fragment = Some((d.count - 1) as u8);
+            }
             addrs = Some((&h.slice()[8..24], &h.slice()[24..40]));
             fragmented = ip.payload().fragmented;
             proto = ip.payload().ip_number.0;
@@ -586,7 +601,7 @@ fn fill(data: &[u8], s: &LaxSlicedPacket<'_>, d: &mut Dissection, depth: u16) {
             // a lax-sliced, truncated extension header (malformed/tcpdump_ipv6hdr-heapoverflow).
             let exts_start = start + 40;
             let frag = ipv6_exts(h.next_header().0, data, exts_start, f, d);
-            if fragmented && frag == Some(0) {
+            if fragmented && frag == Some(0) && !d.defrag {
                 first_fragment = Some(ip.payload().payload);
             }
             if !fragmented {

@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod defrag;
 pub mod dissect;
 pub mod dump;
 pub mod output;

@@ -325,7 +325,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
 
     // Dispatch.
     let mut stats = DispatchStats::default();
-    let mut d = Dissection::default();
+    let mut d = Dissection { defrag: opts.defrag, ..Dissection::default() };
+    let mut defrag = opts.defrag.then(crate::defrag::Defrag::default);
+    let mut rd = Dissection::default();
     let mut batches: Vec<Batch> = (0..nworkers).map(|_| Batch::default()).collect();
     let mut epoch: u64 = 0;
     let mut in_epoch = 0usize;
@@ -422,6 +424,35 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         }
         seq += 1;
         in_epoch += 1;
+        // A fragment that completes a datagram: the datagram follows as an entry of its own.
+        if let Some(df) = defrag.as_mut()
+            && d.fragment.is_some()
+            && let Some((dgram, depth, header_len)) = df.add(p.data, &d, d.hash, p.ts_nanos)
+        {
+            dissect::dissect(dissect::linktype::RAW, dgram, &mut rd);
+            crate::defrag::mark_seen(&mut rd, header_len, depth);
+            if !ports.is_empty() {
+                ports.apply(dgram, &mut rd);
+            }
+            if let Some(kind) = rd.error {
+                stats.errors.add(kind, 1);
+            }
+            // Inside a tunnel the datagram stays with the outer flow.
+            let hash = if depth == 0 { rd.hash } else { d.hash };
+            let b = &mut batches[((hash & 0xff) % nworkers as u64) as usize];
+            let start = b.data.len();
+            b.starts.push(start as u32);
+            b.masks.push(rd.mask);
+            b.flows.push(hash);
+            b.any_mask |= rd.mask;
+            let (link, len) = (dissect::linktype::RAW, dgram.len() as u32);
+            netcap_sdk::push_packet(&mut b.data, seq, p.ts_nanos, link, len, rd.layers(), dgram);
+            let error = if rd.error.is_some() { netcap_sdk::PACKET_FLAG_DISSECT_ERROR } else { 0 };
+            netcap_sdk::set_packet_flags(&mut b.data, start, netcap_sdk::PACKET_FLAG_REASSEMBLED | error);
+            seq += 1;
+            in_epoch += 1;
+        }
+        let b = &batches[w];
         if in_epoch >= epoch_packets || b.data.len() >= EPOCH_BATCH_BYTES {
             progress.store(stats.packets, Ordering::Relaxed);
             if !flush(&mut batches, &mut epoch, &mut in_epoch) {
@@ -434,6 +465,10 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         flush(&mut batches, &mut epoch, &mut in_epoch);
     }
     stats.dropped = source.dropped();
+    if let Some(df) = defrag.as_mut() {
+        df.finish();
+        stats.defrag = df.stats.clone();
+    }
     drop(source);
     for tx in &job_txs {
         let _ = tx.send(Job::Finish { epoch });

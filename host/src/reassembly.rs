@@ -21,7 +21,10 @@
 //!   The client is the SYN's sender (the SYN-ACK's receiver), else the first packet's sender.
 //!   A SYN with another initial sequence number on a live connection starts a new one (`Reused`).
 //! - FIN ends a direction once every byte before it is delivered; both directions ended close the
-//!   stream (`Fin`). RST closes it at once (`Rst`), after delivering what is buffered (with gaps).
+//!   stream (`Fin`). An acceptable RST (see [`rst_acceptable`]) ends its sender's direction (its
+//!   own data and what is buffered are delivered, holes as gaps); the other side's data still in
+//!   flight is taken for a second of packet time (or until it FINs or RSTs too, or at once if
+//!   it never sent anything), then the stream closes (`Rst`). Other RSTs are ignored, counted.
 //!   A closed connection lingers briefly so that its last ACKs do not open a new stream.
 //! - Limits: out-of-order data buffered per direction is capped at `max_stream_bytes`, and all
 //!   buffers plus per-stream state at `max_memory`. Reaching a cap *skips ahead*: the direction's
@@ -43,8 +46,12 @@ pub const PARTITIONS: usize = 256;
 const SWEEP_NANOS: i64 = 1_000_000_000;
 /// How long a closed connection's state lingers (packet time) to absorb its last packets.
 const LINGER_NANOS: i64 = 30_000_000_000;
+/// After one side's RST, how long (packet time) the other side's data still in flight is taken.
+const RESET_LINGER_NANOS: i64 = 1_000_000_000;
 /// Segments starting further ahead than this are not TCP (the largest window is 1 GiB).
 const MAX_AHEAD: i64 = 1 << 30;
+/// How far from the next expected byte a RST's sequence number may be.
+const RST_WINDOW: i64 = 1 << 20;
 /// Bytes a stream costs beyond its buffers (state, map entries), for the budget.
 const STREAM_COST: usize = 320;
 /// Bytes a buffered segment costs beyond its data.
@@ -100,6 +107,8 @@ pub struct Stats {
     pub limit_skips: u64,
     /// Segments dropped: after the connection closed, or implausibly far ahead.
     pub dropped: u64,
+    /// RSTs ignored: out of window, or not acknowledging the SYN they answer.
+    pub rst_ignored: u64,
 }
 
 impl Stats {
@@ -118,6 +127,7 @@ impl Stats {
         self.out_of_order += o.out_of_order;
         self.limit_skips += o.limit_skips;
         self.dropped += o.dropped;
+        self.rst_ignored += o.rst_ignored;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -261,6 +271,16 @@ struct Stream {
     last_ts: i64,
     /// Closed; lingering to absorb late packets.
     closed: bool,
+    /// One side sent an acceptable RST: its direction has ended; the other's data still in flight
+    /// is taken for [`RESET_LINGER_NANOS`], then the stream closes (`Rst`).
+    reset: bool,
+}
+
+impl Stream {
+    /// How long this live stream may go without a packet.
+    fn quiet(&self, idle: i64) -> i64 {
+        if self.reset { RESET_LINGER_NANOS } else { idle }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -335,6 +355,20 @@ fn flush(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
         }
         out.data(dir, &data[skip..]);
         h.advance((data.len() - skip) as u64);
+    }
+}
+
+/// Whether a RST from the side of `h` ends the connection (RFC 793, made stricter as RFC 5961
+/// suggests, without tracking windows): its sequence number must be within [`RST_WINDOW`] of the
+/// next expected byte; a RST from a side that has sent nothing yet must acknowledge the other
+/// side's SYN, when that was seen. Others (blind injections, stale resets) are ignored, counted.
+fn rst_acceptable(h: &Half, other: &Half, s: &Segment<'_>) -> bool {
+    if h.known {
+        return (h.rel(s.tcp_seq) - h.off as i64).abs() <= RST_WINDOW;
+    }
+    match other.isn {
+        Some(isn) => s.flags & flags::ACK != 0 && s.ack == isn.wrapping_add(1),
+        None => true,
     }
 }
 
@@ -440,7 +474,7 @@ impl Table {
             Absent,
             Lingering,
             Forget,
-            Expired,
+            Expired { reset: bool },
             Reused,
             Live,
         }
@@ -453,7 +487,7 @@ impl Table {
                     Found::Lingering
                 }
             }
-            Some(st) if now - st.last_ts > self.cfg.idle_nanos => Found::Expired,
+            Some(st) if now - st.last_ts > st.quiet(self.cfg.idle_nanos) => Found::Expired { reset: st.reset },
             Some(st) if syn && !ack => {
                 // The client's SYN: a retransmission, or a new connection on the same pair.
                 let h = &st.half[if (s.src, s.sport) == st.client { 0 } else { 1 }];
@@ -470,15 +504,24 @@ impl Table {
                 return;
             }
             Found::Forget => self.remove(p, &key),
-            Found::Expired | Found::Reused => {
-                let reason = if matches!(found, Found::Expired) { CloseReason::Timeout } else { CloseReason::Reused };
+            Found::Expired { reset: true } => {
+                // A reset connection's late packet: close it, and let it linger to absorb the rest.
+                self.close(p, &key, CloseReason::Rst, trigger, ev);
+                if !s.payload.is_empty() {
+                    self.stats.dropped += 1;
+                }
+                return;
+            }
+            Found::Expired { reset: false } | Found::Reused => {
+                let reason = if matches!(found, Found::Reused) { CloseReason::Reused } else { CloseReason::Timeout };
                 self.close(p, &key, reason, trigger, ev);
                 self.remove(p, &key);
             }
             Found::Absent => {}
         }
         if !matches!(found, Found::Live) {
-            if interest == 0 || s.flags & flags::RST != 0 {
+            // A RST opens nothing, unless it carries data (a diagnostic text some stacks send).
+            if interest == 0 || (s.flags & flags::RST != 0 && s.payload.is_empty()) {
                 return;
             }
             self.open(p, key, s, interest, ev);
@@ -517,6 +560,7 @@ impl Table {
                 feed: interest,
                 last_ts: s.ts,
                 closed: false,
+                reset: false,
             },
         );
         self.ids.insert(s.seq, (p as u8, key));
@@ -537,14 +581,9 @@ impl Table {
         };
         let d = if (s.src, s.sport) == st.client { 0 } else { 1 };
         let dir = dir_of(d);
-        if s.flags & flags::RST != 0 {
-            for i in 0..2 {
-                end(&mut st.half[i], dir_of(i), used, &mut out);
-            }
-            let meta = out.meta;
-            out.ev.push(out.mask, |b| sdk::push_close(b, &meta, CloseReason::Rst));
-            out.stats.closed[CloseReason::Rst.code() as usize] += 1;
-            st.closed = true;
+        let rst = s.flags & flags::RST != 0;
+        if rst && !rst_acceptable(&st.half[d], &st.half[1 - d], s) {
+            out.stats.rst_ignored += 1;
             return;
         }
         let h = &mut st.half[d];
@@ -629,10 +668,24 @@ impl Table {
                 }
             }
         }
+        if rst {
+            // The sender's direction ends here; the other side may still have data in flight
+            // (it sent before it got the RST), unless it never sent anything.
+            let h = &mut st.half[d];
+            end(h, dir, used, &mut out);
+            h.fin = Some(h.off);
+            h.done = true;
+            st.reset = true;
+            let o = &mut st.half[1 - d];
+            if !o.known && o.ooo.is_empty() {
+                o.done = true;
+            }
+        }
         if st.half[0].done && st.half[1].done {
+            let reason = if st.reset { CloseReason::Rst } else { CloseReason::Fin };
             let meta = out.meta;
-            out.ev.push(out.mask, |b| sdk::push_close(b, &meta, CloseReason::Fin));
-            out.stats.closed[CloseReason::Fin.code() as usize] += 1;
+            out.ev.push(out.mask, |b| sdk::push_close(b, &meta, reason));
+            out.stats.closed[reason.code() as usize] += 1;
             st.closed = true;
         }
     }
@@ -644,6 +697,12 @@ impl Table {
         if st.closed {
             return;
         }
+        // A reset connection closes as such when it times out or the input ends.
+        let reason = if st.reset && matches!(reason, CloseReason::Timeout | CloseReason::End) {
+            CloseReason::Rst
+        } else {
+            reason
+        };
         let mut out = Out { ev, stats: &mut self.stats, meta: EventMeta { stream: st.id, ..meta }, mask: st.feed };
         for i in 0..2 {
             end(&mut st.half[i], dir_of(i), used, &mut out);
@@ -667,18 +726,21 @@ impl Table {
         let part = &self.parts[p];
         let clock = part.clock;
         let idle = self.cfg.idle_nanos;
-        let mut expired: Vec<(u64, Key, bool)> = part
+        let mut expired: Vec<(u64, Key, bool, bool)> = part
             .map
             .iter()
-            .filter(|(_, st)| clock - st.last_ts > if st.closed { LINGER_NANOS } else { idle })
-            .map(|(k, st)| (st.id, *k, st.closed))
+            .filter(|(_, st)| clock - st.last_ts > if st.closed { LINGER_NANOS } else { st.quiet(idle) })
+            .map(|(k, st)| (st.id, *k, st.closed, st.reset))
             .collect();
         expired.sort_unstable_by_key(|e| e.0);
-        for (_, key, closed) in expired {
+        for (_, key, closed, reset) in expired {
             if !closed {
                 self.close(p, &key, CloseReason::Timeout, meta, ev);
             }
-            self.remove(p, &key);
+            // A reset connection lingers (closed) to absorb its retransmissions.
+            if closed || !reset {
+                self.remove(p, &key);
+            }
         }
     }
 

@@ -54,6 +54,8 @@ pub struct DispatchStats {
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     pub dropped: Option<u64>,
+    /// IP defragmentation counters.
+    pub defrag: crate::defrag::Stats,
 }
 
 /// What a worker saw.
@@ -185,12 +187,26 @@ impl Summary {
                 let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
             }
         }
+        let f = &d.defrag;
+        if f.fragments > 0 {
+            let _ = writeln!(
+                s,
+                "ip defragmentation: {} datagrams from {} fragments; {} incomplete datagrams, {} overlapping fragments ({} with differing bytes), {} fragments dropped",
+                group(f.datagrams),
+                group(f.fragments),
+                group(f.incomplete),
+                group(f.overlaps),
+                group(f.conflicts),
+                group(f.dropped)
+            );
+        }
         let r = &self.workers.reassembly;
         if !r.is_empty() {
             let _ = writeln!(
                 s,
                 "tcp reassembly: {} streams, {} segments, {} in order; {} gaps ({}), {} out-of-order segments, \
-                 {} overlapping segments ({}, {} with differing bytes), {} limit skips, {} segments dropped",
+                 {} overlapping segments ({}, {} with differing bytes), {} limit skips, {} segments dropped, \
+                 {} RSTs ignored",
                 group(r.streams),
                 group(r.segments),
                 bytes(r.bytes),
@@ -201,7 +217,8 @@ impl Summary {
                 bytes(r.overlap_bytes),
                 group(r.conflicts),
                 group(r.limit_skips),
-                group(r.dropped)
+                group(r.dropped),
+                group(r.rst_ignored)
             );
             let reasons = ["fin", "rst", "timeout", "end of input", "reused", "evicted"];
             let closed: Vec<String> = reasons

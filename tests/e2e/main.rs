@@ -17,5 +17,6 @@ mod oracle_net;
 mod oracle_stream;
 mod oracle_tunnel;
 mod sandbox;
+mod streams;
 mod synth;
 mod tunnels;

@@ -212,7 +212,8 @@ fn run<T: prost::Message + Default>(
 
 fn ours<T: prost::Message + Default>(f: &Path, record: &str, problems: &mut Vec<String>) -> Vec<T> {
     let out = TempDir::new("dhcp");
-    let o = capture(f, out.path(), &["--include", record]);
+    // tshark runs with IP reassembly off: so do we.
+    let o = capture(f, out.path(), &["--include", record, "--no-defrag"]);
     if o.status.code() == Some(2) {
         problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
     }

@@ -348,7 +348,8 @@ fn check_file(f: &Path, problems: &mut Vec<String>, n: &mut Counts) {
     }
     n.files += 1;
     let out = TempDir::new("dns");
-    let o = capture(f, out.path(), &["--include", "DNS"]);
+    // tshark runs with IP reassembly off: so do we.
+    let o = capture(f, out.path(), &["--include", "DNS", "--no-defrag"]);
     let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
     if o.status.code() == Some(2) {
         problems.push(format!("{name}: netcap failed: {}", String::from_utf8_lossy(&o.stderr)));

@@ -707,7 +707,8 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut HashMap<&'stati
         expect(&T { row, col: &col }, &mut want);
     }
     let out = TempDir::new("net");
-    let o = capture(f, out.path(), &["--include", TYPES]);
+    // tshark runs with IP reassembly off: so do we.
+    let o = capture(f, out.path(), &["--include", TYPES, "--no-defrag"]);
     if o.status.code() == Some(2) {
         problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
         return;

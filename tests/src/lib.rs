@@ -12,6 +12,7 @@ pub mod synth_app;
 pub mod synth_link;
 pub mod synth_mqtt;
 pub mod synth_net;
+pub mod synth_stream;
 pub mod synth_tunnel;
 
 use netcap_proto::v1::Header;

@@ -231,8 +231,10 @@ fn holes_are_gapped_at_close() {
     v.push(p(0, flags::RST, 8, 0, b""));
     let (seen, _) = run(Config::default(), &v, false);
     let s = only(&seen);
-    assert_eq!(s.chunks[0], vec![Ok(b"aa".to_vec()), Err(3), Ok(b"bb".to_vec())]);
-    assert_eq!(s.close, Some(CloseReason::Rst));
+    assert_eq!(s.chunks[0], vec![Ok(b"aa".to_vec()), Err(3), Ok(b"bb".to_vec())], "at the RST");
+    assert_eq!(s.close, None, "the server may still have data in flight");
+    let (seen, _) = run(Config::default(), &v, true);
+    assert_eq!(only(&seen).close, Some(CloseReason::Rst), "a reset stream closes as such");
     // The same at the end of the input.
     let (seen, _) = run(Config::default(), &v[..5], true);
     assert_eq!(only(&seen).chunks[0], vec![Ok(b"aa".to_vec()), Err(3), Ok(b"bb".to_vec())]);
@@ -527,4 +529,44 @@ fn malformed_input_never_panics() {
     }
     t.finish(&mut ev);
     assert_eq!((t.streams(), t.memory()), (0, 0));
+}
+
+#[test]
+fn rst_must_be_in_window_or_acknowledge_the_syn() {
+    // A RST answering the SYN without acknowledging it (an injection) is ignored; so is one far
+    // from the next expected byte; an in-window one closes the stream after its data.
+    let v = vec![
+        p(0, flags::SYN, 1000, 0, b""),
+        p(1, flags::RST | A, 0, 1000, b""),
+        p(1, flags::SYN | A, 5000, 1001, b""),
+        p(0, PA, 1001, 5001, b"hello"),
+        p(1, flags::RST | A, 5001 + (2 << 20), 1006, b""),
+        p(0, PA, 1006, 5001, b" world"),
+        p(1, flags::RST | A, 5001, 1012, b"bye"),
+        p(0, PA, 1012, 5001, b"after"),
+    ];
+    let (seen, st) = run(Config::default(), &v, true);
+    let s = only(&seen);
+    assert_eq!(s.data(0), b"hello worldafter", "the other side's data in flight is taken");
+    assert_eq!(s.data(1), b"bye", "a RST's data is delivered");
+    assert_eq!(s.close, Some(CloseReason::Rst));
+    assert_eq!((st.rst_ignored, st.dropped), (2, 0));
+    // After a second of packet time the reset stream closes; later packets are absorbed.
+    let mut t = Table::new(Config::default());
+    let mut ev = Events::default();
+    for (i, pk) in v[..7].iter().enumerate() {
+        t.segment(&seg(i as u64, pk), 1, &mut ev);
+    }
+    let mut late = seg(7, &v[7]);
+    late.ts += 2_000_000_000;
+    t.segment(&late, 1, &mut ev);
+    let mut seen = BTreeMap::new();
+    parse(&ev, &mut seen);
+    assert_eq!((only(&seen).data(0), only(&seen).close), (b"hello world".to_vec(), Some(CloseReason::Rst)));
+    assert_eq!((t.stats.dropped, t.streams()), (1, 1), "absorbed by the lingering state");
+    // A lone RST opens nothing; one with data opens a stream and closes it.
+    let (seen, _) = run(Config::default(), &[p(1, flags::RST | A, 9, 9, b"")], true);
+    assert!(seen.is_empty());
+    let (seen, _) = run(Config::default(), &[p(1, flags::RST | A, 9, 9, b"diagnostic")], true);
+    assert_eq!((only(&seen).data(0), only(&seen).close), (b"diagnostic".to_vec(), Some(CloseReason::Rst)));
 }

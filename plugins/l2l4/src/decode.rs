@@ -138,7 +138,8 @@ impl L2L4 {
         src[..4].copy_from_slice(&h.source());
         dst[..4].copy_from_slice(&h.destination());
         let ctx = NetCtx { v6: false, src, dst, end: l.offset + end };
-        if !self.enabled[T_IPV4 as usize] {
+        // In a reassembled datagram the fragments already gave this header's record.
+        if !self.enabled[T_IPV4 as usize] || l.seen() {
             return Some(ctx);
         }
         let payload = data.get(hlen..end).unwrap_or_default();
@@ -185,7 +186,7 @@ impl L2L4 {
             (40 + plen).min(data.len())
         };
         let ctx = NetCtx { v6: true, src: h.source(), dst: h.destination(), end: l.offset + end };
-        if !self.enabled[T_IPV6 as usize] {
+        if !self.enabled[T_IPV6 as usize] || l.seen() {
             return Some(ctx);
         }
         let payload = data.get(40..end).unwrap_or_default();

@@ -223,6 +223,9 @@ impl Net {
 
     pub fn decode(&mut self, p: &Packet<'_>, out: &mut Emitter<'_>) {
         for (i, l) in p.layers().enumerate() {
+            if l.seen() {
+                continue; // a reassembled datagram's header that its fragments already had
+            }
             match l.id {
                 layer::ICMPV4 if self.on(T_ICMPV4) => self.icmpv4(p, i, l, out),
                 layer::ICMPV6 => self.icmpv6(p, i, l, out),
