@@ -167,7 +167,13 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     for (d, en) in decoders.iter().zip(&enabled) {
         let mut map = Vec::new();
         for (t, on) in d.spec.record_types.iter().zip(en) {
-            if *on {
+            if !*on {
+                map.push(None);
+            } else if let Some(shared) = types.iter().position(|u| u.name == t.name) {
+                // Declared by an earlier decoder too (same message and schema, see
+                // `plugin::check_unique_types`): one file, whose header names the first decoder.
+                map.push(Some(shared));
+            } else {
                 map.push(Some(types.len()));
                 types.push(TypeOut {
                     name: t.name.clone(),
@@ -177,8 +183,6 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                     wit_version: d.spec.wit_version.clone(),
                     schema: d.spec.schema.clone(),
                 });
-            } else {
-                map.push(None);
             }
         }
         type_maps.push(map);

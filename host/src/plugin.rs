@@ -271,12 +271,17 @@ pub fn load_all(
     Ok(loaded)
 }
 
-/// Record type names must be unique across decoders: they name the output files.
+/// Record type names must be unique across decoders: they name the output files. The one
+/// exception is a type two decoders declare with the same protobuf message from the same schema
+/// (the `dns` decoder and the `stream` decoder's DNS over TCP both emit `DNS`): their records
+/// share one file.
 pub fn check_unique_types(decoders: &[LoadedDecoder]) -> Result<(), PluginError> {
     for (i, a) in decoders.iter().enumerate() {
         for b in &decoders[i + 1..] {
             for t in &a.spec.record_types {
-                if b.spec.record_types.iter().any(|u| u.name == t.name) {
+                let clash =
+                    |u: &RecordTypeInfo| u.name == t.name && (u.message != t.message || a.spec.schema != b.spec.schema);
+                if b.spec.record_types.iter().any(clash) {
                     return Err(PluginError::DuplicateRecordType {
                         name: t.name.clone(),
                         a: a.spec.id.clone(),

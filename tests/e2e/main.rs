@@ -17,6 +17,7 @@ mod oracle_link;
 mod oracle_link2;
 mod oracle_net;
 mod oracle_profile;
+mod oracle_stream;
 mod oracle_tunnel;
 mod sandbox;
 mod streams;
