@@ -9,11 +9,13 @@
 pub mod capture;
 pub mod cli;
 pub mod dissect;
+pub mod dpi;
 pub mod dump;
 pub mod output;
 pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;
 pub mod render;
+pub mod resolve;
 pub mod stats;
 pub mod worker;

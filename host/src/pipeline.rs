@@ -55,6 +55,10 @@ pub struct CaptureOptions {
     /// Write the packets a decoder or the dissector reported an error for to `errors.pcap`.
     pub errors_pcap: bool,
     pub limits: Limits,
+    /// Deep packet inspection (nDPI, libprotoident).
+    pub dpi: crate::dpi::DpiOptions,
+    /// Resolver data (MAC vendors, service names, GeoIP, names, fingerprints).
+    pub resolve: crate::resolve::ResolverOptions,
     pub quiet: bool,
     /// Use the natively linked decoders (feature `native-decoders`; for benchmarks).
     pub native: bool,
@@ -140,6 +144,12 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     };
     let (decoders, runtime) = load_decoders(&opts, &mut notices)?;
     let enabled = enabled_types(&decoders, &opts.include, &opts.exclude)?;
+    // DPI and resolvers: loaded here, so that a missing library or data file is said once.
+    // (Per-worker classification and the host imports are wired by the workers.)
+    let dpi = crate::dpi::DpiEngine::load(&opts.dpi);
+    notices.extend(dpi.notice());
+    let resolver = crate::resolve::Resolver::new(opts.resolve.clone(), dpi.active().then(|| dpi.apps()));
+    notices.extend(resolver.take_warnings());
 
     // Global record types, in decoder order.
     let mut types: Vec<TypeOut> = Vec::new();

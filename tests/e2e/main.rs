@@ -4,10 +4,12 @@
 mod cli;
 mod corpus;
 mod determinism;
+mod dpi;
 mod example_plugin;
 mod formats;
 mod live;
 mod oracle;
+mod resolve;
 mod oracle_app;
 mod oracle_dhcp;
 mod oracle_dns;
