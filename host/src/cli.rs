@@ -44,6 +44,9 @@ pub enum Command {
         file: PathBuf,
         #[command(flatten)]
         dpi: DpiArgs,
+        /// Idle time (seconds of packet time) after which a flow starts over (0: never).
+        #[arg(long, default_value_t = 30)]
+        idle: u64,
     },
     /// Print the layers the host dissects in each packet: `seq name@offset[^depth] ...`
     /// (a debugging aid for decoder authors).
@@ -141,7 +144,7 @@ pub struct CaptureArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DpiArgs {
     /// Application protocol classification with nDPI/libprotoident when found (on|off).
-    #[arg(long, default_value = "on", value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new(), env = "NETCAP_DPI")]
+    #[arg(long, default_value = "on", value_name = "on|off", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), env = "NETCAP_DPI")]
     pub dpi: bool,
     /// Use this nDPI library file instead of searching for libndpi.so*.
     #[arg(long, value_name = "PATH", env = "NETCAP_NDPI_LIB")]
@@ -260,7 +263,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&file),
         Command::Dpi(a) => dpi_status(&a),
-        Command::DpiFlows { file, dpi } => dpi_flows(&file, &dpi),
+        Command::DpiFlows { file, dpi, idle } => dpi_flows(&file, &dpi, idle),
         Command::Layers { file } => layers(&file),
         Command::BenchRead { file } => bench_read(&file),
         Command::BenchDecode { file, native } => bench_decode(&file, native),
@@ -476,9 +479,11 @@ fn dpi_status(a: &DpiArgs) -> anyhow::Result<u8> {
 }
 
 /// `netcap dpi-flows FILE`: every flow's classification, one worker, in first-packet order.
-fn dpi_flows(file: &std::path::Path, a: &DpiArgs) -> anyhow::Result<u8> {
+fn dpi_flows(file: &std::path::Path, a: &DpiArgs, idle_secs: u64) -> anyhow::Result<u8> {
     use crate::capture::PacketSource;
-    let engine = crate::dpi::DpiEngine::load(&a.options());
+    let mut opts = a.options();
+    opts.idle_nanos = if idle_secs == 0 { i64::MAX } else { i64::try_from(idle_secs).unwrap_or(i64::MAX).saturating_mul(1_000_000_000) };
+    let engine = crate::dpi::DpiEngine::load(&opts);
     if let Some(n) = engine.notice() {
         eprintln!("netcap: {n}");
     }
@@ -486,7 +491,18 @@ fn dpi_flows(file: &std::path::Path, a: &DpiArgs) -> anyhow::Result<u8> {
     dpi.keep_ended(true);
     let mut src = crate::capture::file::FileSource::open(file, None)?;
     let mut d = crate::dissect::Dissection::default();
-    while let Some(p) = src.next_packet()? {
+    let mut code = 0;
+    loop {
+        let p = match src.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // A damaged file: the flows of the packets before the damage are still listed.
+            Err(e) => {
+                eprintln!("netcap: input ended early: {e}");
+                code = 1;
+                break;
+            }
+        };
         crate::dissect::dissect(p.link_type, p.data, &mut d);
         if let Some(off) = crate::dpi::ip_layer(d.layers()) {
             dpi.classify(d.hash, p.data, off, p.ts_nanos);
@@ -512,10 +528,10 @@ fn dpi_flows(file: &std::path::Path, a: &DpiArgs) -> anyhow::Result<u8> {
         }
         result = writeln!(out, "{line}");
     });
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+    match result.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
         Err(e) => Err(e.into()),
-        Ok(()) => Ok(0),
+        Ok(()) => Ok(code),
     }
 }
 

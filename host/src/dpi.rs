@@ -485,6 +485,24 @@ pub fn flow_tuple(ip: &[u8]) -> Option<FlowTuple> {
     Some(FlowTuple { proto, src, src_port, dst, dst_port })
 }
 
+/// Whether IP packet `ip` is unusable for DPI: its captured bytes end before its total length
+/// (snap length), or an IPv4 total length is shorter than its header (TCP segmentation offload
+/// captures leave it 0). nDPI cannot use such packets and ndpiReader drops them.
+pub fn ip_truncated(ip: &[u8]) -> bool {
+    let total = match ip.first().map(|b| b >> 4) {
+        Some(4) if ip.len() >= 4 => {
+            let t = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+            if t < usize::from(ip[0] & 0x0f) * 4 {
+                return true;
+            }
+            t
+        }
+        Some(6) if ip.len() >= 6 => 40 + usize::from(u16::from_be_bytes([ip[4], ip[5]])),
+        _ => return false,
+    };
+    ip.len() < total
+}
+
 /// The IP layer DPI looks at in a dissected packet: the outermost IPv4/IPv6 layer, followed
 /// through IP-in-IP (4in4, 6in4, 4in6, 6in6) to the innermost directly nested one, as
 /// ndpiReader does; packets inside GRE, VXLAN, ... are the tunnel's flow.
@@ -568,6 +586,13 @@ struct FlowState {
     app: u16,
 }
 
+impl FlowState {
+    /// nDPI's classification so far, else libprotoident's (0: none yet).
+    fn app_or_lpi(&self) -> u16 {
+        if self.app != 0 { self.app } else { self.lpi_app }
+    }
+}
+
 /// One partition of a worker's flows (see the module doc).
 #[derive(Debug, Default)]
 struct Partition {
@@ -632,11 +657,16 @@ impl Dpi {
         let Some(tuple) = flow_tuple(ip) else { return 0 };
         let key = FlowKey { hash: flow_hash, tuple: tuple.canonical() };
         let pi = (flow_hash & 0xff) as usize;
+        if ip_truncated(ip) {
+            // Cut short by the snap length: nDPI could not use it (ndpiReader drops it too);
+            // it gets its flow's classification so far.
+            return self.parts[pi].as_ref().and_then(|p| p.flows.get(&key)).map_or(0, |f| f.app_or_lpi());
+        }
         let part = self.parts[pi].get_or_insert_with(Box::default);
         part.now = part.now.max(ts_nanos);
         let now = part.now;
         // An idle flow starts over (the same test the sweep uses, so sweeping is invisible).
-        let expired = part.flows.get(&key).is_some_and(|f| now - f.last_seen > self.idle);
+        let expired = part.flows.get(&key).is_some_and(|f| now.saturating_sub(f.last_seen) > self.idle);
         let mut ended = Vec::new();
         if expired && let Some(old) = part.flows.remove(&key) {
             ended.push(old);
@@ -645,7 +675,7 @@ impl Dpi {
         if is_new && part.flows.len() >= self.per_part {
             let idle = self.idle;
             let stale: Vec<FlowKey> =
-                part.flows.iter().filter(|(_, f)| now - f.last_seen > idle).map(|(k, _)| *k).collect();
+                part.flows.iter().filter(|(_, f)| now.saturating_sub(f.last_seen) > idle).map(|(k, _)| *k).collect();
             ended.extend(stale.iter().filter_map(|k| part.flows.remove(k)));
             if part.flows.len() >= self.per_part {
                 // Least recently seen; ties by key order, so the choice is deterministic.
@@ -729,7 +759,7 @@ impl Dpi {
                 flow.lpi = None;
             }
         }
-        if flow.app != 0 { flow.app } else { flow.lpi_app }
+        flow.app_or_lpi()
     }
 
     /// Ends a flow that leaves the table early (idle or evicted): kept for [`Dpi::finish`]

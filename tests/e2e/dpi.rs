@@ -1,6 +1,13 @@
 //! Deep packet inspection: our nDPI classification (`netcap dpi-flows`) against Debian's
 //! `ndpiReader` (package `libndpi-bin`, the same nDPI 4.2) on every corpus capture, flow by flow
-//! (matched by 5-tuple); and a machine without nDPI (hidden by `--ndpi-lib`/`$NETCAP_DPI_PATH`).
+//! (matched by 5-tuple): application name (`master.app`), category and the number of packets
+//! in the flow must all be equal. Not compared, and counted in the printed summary: flows only
+//! one side has (link types, tunnels or IPv6 extension headers only one side parses), 5-tuples
+//! that one side splits into several flows (we key flows by the host's flow hash too, which
+//! puts first IP fragments apart until defragmentation lands; ndpiReader keys by VLAN too; we
+//! run `dpi-flows --idle 0` since ndpiReader expires idle flows only when it happens to scan
+//! their tree), and IPv6 flows ndpiReader merges (see [`tuple`]).
+//! Also: a machine without nDPI (hidden by `--ndpi-lib`/`$NETCAP_DPI_PATH`), refused libraries.
 
 use netcap_tests::{TempDir, corpus, netcap, netcap_cmd};
 use std::collections::BTreeMap;
@@ -16,6 +23,8 @@ struct Flow {
     name: String,
     category: String,
     packets: u64,
+    /// Our side only: the real 5-tuple (ndpiReader's IPv6 keys may merge several).
+    real: Option<Tuple>,
 }
 
 fn have_ndpi_reader() -> bool {
@@ -45,8 +54,43 @@ fn proto_number(s: &str) -> Option<u8> {
     })
 }
 
+/// ndpiReader's flow identity. nDPI 4.2's reader keys IPv6 flows by a 32-bit stand-in for each
+/// address, the sum of its last two 32-bit words (reader_util.c, `get_ndpi_flow_info6`), so
+/// IPv6 conversations whose interface identifiers coincide (`fe80::1` and `2001:db8::1`) are
+/// one flow there. We map IPv6 addresses the same way to match flows; when several of our
+/// flows map to one key, ndpiReader merged them and the key is left out of the comparison.
 fn tuple(proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Tuple {
+    let fold = |(ip, port): (IpAddr, u16)| -> (IpAddr, u16) {
+        match ip {
+            IpAddr::V4(_) => (ip, port),
+            IpAddr::V6(v6) => {
+                let o = v6.octets();
+                let w = |i: usize| u32::from_le_bytes([o[i], o[i + 1], o[i + 2], o[i + 3]]);
+                (IpAddr::V6(std::net::Ipv6Addr::from(u128::from(w(8).wrapping_add(w(12))))), port)
+            }
+        }
+    };
+    let (a, b) = (fold(a), fold(b));
     if a <= b { (proto, a, b) } else { (proto, b, a) }
+}
+
+/// Our flows' real 5-tuples (both directions alike), to see which ndpiReader keys merge several.
+fn real(proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Tuple {
+    if a <= b { (proto, a, b) } else { (proto, b, a) }
+}
+
+/// Packets ndpiReader read from the file ("IP packets: n of N packets total").
+fn ndpi_reader_total(file: &Path) -> Option<u64> {
+    let out = Command::new("ndpiReader").arg("-i").arg(file).args(["-v", "2"]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text.lines().find(|l| l.contains("packets total"))?;
+    line.split(" of ").nth(1)?.split_whitespace().next()?.parse().ok()
+}
+
+/// Packets netcap reads from the file (one line each in `netcap layers`).
+fn our_total(file: &Path) -> u64 {
+    let out = netcap(&["layers", file.to_str().expect("utf-8 path")]);
+    String::from_utf8_lossy(&out.stdout).lines().count() as u64
 }
 
 /// ndpiReader's flow list (`-v 2`): `\t<n>\t<PROTO> <src> <->|-> <dst> [proto: ids/Name][...][cat: Category/id][a pkts/b bytes <-> c pkts/d bytes]`.
@@ -71,25 +115,29 @@ fn ndpi_reader(file: &Path) -> Vec<(Tuple, Flow)> {
         let Some(name) = field("[proto: ").and_then(|v| v.split_once('/').map(|(_, n)| n.to_string())) else {
             continue;
         };
-        let category =
-            field("[cat: ").and_then(|v| v.rsplit_once('/').map(|(c, _)| c.to_string())).unwrap_or_default();
+        // ndpiReader leaves out category 0 ("Unspecified").
+        let category = field("[cat: ")
+            .and_then(|v| v.rsplit_once('/').map(|(c, _)| c.to_string()))
+            .unwrap_or_else(|| "Unspecified".to_string());
         // "[7 pkts/638 bytes <-> 7 pkts/5505 bytes]" or "... -> 0 pkts/0 bytes]"
         let packets = tail
             .split('[')
             .find(|f| f.contains(" pkts/"))
             .map(|f| f.split_whitespace().filter_map(|w| w.parse::<u64>().ok()).sum())
             .unwrap_or(0);
-        flows.push((tuple(proto, src, dst), Flow { name, category, packets }));
+        flows.push((tuple(proto, src, dst), Flow { name, category, packets, real: None }));
     }
     flows
 }
 
 /// Our flow list: `proto src dst packets ndpi Name Category [...]`.
-fn ours(file: &Path, extra: &[&str]) -> Vec<(Tuple, Flow)> {
-    let mut args = vec!["dpi-flows", file.to_str().expect("utf-8 path")];
-    args.extend_from_slice(extra);
-    let out = netcap(&args);
-    assert!(out.status.success(), "dpi-flows {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+/// `None` for a file netcap refuses (unsupported format: exit code 2).
+fn ours(file: &Path) -> Option<Vec<(Tuple, Flow)>> {
+    let out = netcap(&["dpi-flows", file.to_str().expect("utf-8 path"), "--idle", "0"]);
+    if out.status.code() == Some(2) {
+        return None;
+    }
+    assert!(matches!(out.status.code(), Some(0 | 1)), "dpi-flows {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
     let mut flows = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let w: Vec<&str> = line.split(' ').collect();
@@ -105,9 +153,9 @@ fn ours(file: &Path, extra: &[&str]) -> Vec<(Tuple, Flow)> {
             Some(i) => (w[i + 1].to_string(), w[i + 2].replace('_', " ")),
             None => (String::new(), String::new()),
         };
-        flows.push((tuple(proto, src, dst), Flow { name, category, packets }));
+        flows.push((tuple(proto, src, dst), Flow { name, category, packets, real: Some(real(proto, src, dst)) }));
     }
-    flows
+    Some(flows)
 }
 
 fn group(v: Vec<(Tuple, Flow)>) -> BTreeMap<Tuple, Vec<Flow>> {
@@ -139,12 +187,16 @@ fn corpus_captures(root: &Path) -> Vec<PathBuf> {
 #[derive(Debug, Default)]
 struct Tally {
     files: usize,
+    refused: usize,
     compared: usize,
     agree: usize,
     disagree: Vec<String>,
     only_ours: usize,
     only_theirs: usize,
     split_differently: usize,
+    merged_v6: usize,
+    reader_stopped: usize,
+    examples: Vec<String>,
 }
 
 #[test]
@@ -176,51 +228,94 @@ fn ndpi_flows_agree_with_ndpi_reader() {
     let mut t = Tally::default();
     for x in tallies {
         t.files += x.files;
+        t.refused += x.refused;
         t.compared += x.compared;
         t.agree += x.agree;
         t.disagree.extend(x.disagree);
         t.only_ours += x.only_ours;
         t.only_theirs += x.only_theirs;
         t.split_differently += x.split_differently;
+        t.merged_v6 += x.merged_v6;
+        t.reader_stopped += x.reader_stopped;
+        t.examples.extend(x.examples);
     }
     eprintln!(
-        "nDPI vs ndpiReader: {} captures, {} flows compared, {} agree (protocol, category, packets), {} disagree; \
-         {} only ours, {} only ndpiReader's, {} 5-tuples split into a different number of flows",
+        "nDPI vs ndpiReader: {} captures ({} refused as unsupported), {} flows compared, {} agree (protocol, category, packets), {} disagree; \
+         {} only ours, {} only ndpiReader's, {} 5-tuples split into a different number of flows, \
+         {} IPv6 keys under which ndpiReader merged several of our flows; {} captures ndpiReader did not read to the end",
         t.files,
+        t.refused,
         t.compared,
         t.agree,
         t.disagree.len(),
         t.only_ours,
         t.only_theirs,
-        t.split_differently
+        t.split_differently,
+        t.merged_v6,
+        t.reader_stopped
     );
-    assert!(t.compared > 500, "too few flows compared: {t:?}");
+    for e in t.examples.iter().filter(|e| !e.starts_with("only")).take(25) {
+        eprintln!("  {e}");
+    }
+    // 4,815 flows on the corpus of this writing; far fewer means flows are keyed or split wrongly.
+    assert!(t.compared > 4000, "too few flows compared: {t:?}");
     assert!(t.disagree.is_empty(), "flows that disagree with ndpiReader:\n{}", t.disagree.join("\n"));
 }
 
 fn compare_file(f: &Path, t: &mut Tally) {
+    let Some(ours) = ours(f) else {
+        t.refused += 1;
+        return;
+    };
+    let ours = group(ours);
     let theirs = group(ndpi_reader(f));
-    let ours = group(ours(f, &[]));
     t.files += 1;
+    let mut disagree = Vec::new();
     for (k, mine) in &ours {
         let Some(their) = theirs.get(k) else {
             t.only_ours += mine.len();
+            t.examples.push(format!("only ours: {}: {k:?} {mine:?}", f.display()));
             continue;
         };
+        let reals: std::collections::BTreeSet<_> = mine.iter().map(|f| f.real).collect();
+        if reals.len() > 1 {
+            t.merged_v6 += 1;
+            continue;
+        }
         if mine.len() != their.len() {
             t.split_differently += 1;
+            t.examples.push(format!("split: {}: {k:?} ours {mine:?} theirs {their:?}", f.display()));
             continue;
         }
         for (a, b) in mine.iter().zip(their) {
             t.compared += 1;
-            if a == b {
+            let a = Flow { real: None, ..a.clone() };
+            if a == *b {
                 t.agree += 1;
             } else {
-                t.disagree.push(format!("{}: {k:?}: ours {a:?}, ndpiReader {b:?}", f.display()));
+                disagree.push(format!("{}: {k:?}: ours {a:?}, ndpiReader {b:?}", f.display()));
             }
         }
     }
-    t.only_theirs += theirs.iter().filter(|(k, _)| !ours.contains_key(*k)).map(|(_, v)| v.len()).sum::<usize>();
+    if !disagree.is_empty() {
+        // libpcap (under ndpiReader) gives up on some pcapng files early (several interfaces
+        // of different link types): their flows are incomplete there, not wrong here.
+        let (theirs_total, ours_total) = (ndpi_reader_total(f), our_total(f));
+        if theirs_total.is_some_and(|n| n < ours_total) {
+            t.reader_stopped += 1;
+            t.compared -= disagree.len();
+            t.examples.push(format!(
+                "ndpiReader read {theirs_total:?} of {ours_total} packets of {}: not compared",
+                f.display()
+            ));
+            disagree.clear();
+        }
+    }
+    t.disagree.extend(disagree);
+    for (k, v) in theirs.iter().filter(|(k, _)| !ours.contains_key(*k)) {
+        t.only_theirs += v.len();
+        t.examples.push(format!("only theirs: {}: {k:?} {v:?}", f.display()));
+    }
 }
 
 #[test]
@@ -249,7 +344,7 @@ fn without_ndpi_capture_works_and_says_once_that_dpi_is_off() {
     assert!(o.status.success());
     assert!(text.contains("nDPI") && text.contains("not found") && text.contains("DPI off"), "{text}");
     assert!(text.contains("libprotoident") && text.contains(&empty.path().display().to_string()), "{text}");
-    // dpi-flows without nDPI lists flows without a classification.
+    // dpi-flows without nDPI classifies nothing, and says why.
     let o = netcap_cmd()
         .arg("dpi-flows")
         .arg(&file)
@@ -257,9 +352,8 @@ fn without_ndpi_capture_works_and_says_once_that_dpi_is_off() {
         .output()
         .expect("run netcap dpi-flows");
     assert!(o.status.success());
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(text.lines().count(), 7, "{text}");
-    assert!(!text.contains("ndpi"), "{text}");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("DPI off"));
 
     // `--dpi off`: no search, no notice.
     let o = netcap_cmd()

@@ -88,6 +88,14 @@ pub(crate) enum LoadError {
     Init { path: PathBuf, message: String },
 }
 
+/// libloading's error with its cause (`dlopen failed: <dlerror text>`).
+fn describe(e: &libloading::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(src) => format!("{e}: {src}"),
+        None => e.to_string(),
+    }
+}
+
 /// Copies a C string the library owns (or "" for NULL).
 ///
 /// # Safety
@@ -117,7 +125,7 @@ impl NdpiLib {
         // SAFETY: loading a shared library runs its initialisers; nDPI's only set up its own
         // globals. The file is one the user pointed at or that the documented search found.
         let lib = unsafe { Library::new(path) }
-            .map_err(|e| LoadError::Open { path: path.to_path_buf(), message: e.to_string() })?;
+            .map_err(|e| LoadError::Open { path: path.to_path_buf(), message: describe(&e) })?;
         // SAFETY: `u_int16_t ndpi_get_api_version(void)` and `char *ndpi_revision(void)` have
         // had these signatures in every nDPI release that has them.
         let (get_api, revision_fn) =
@@ -327,7 +335,7 @@ impl LpiLib {
         // SAFETY: loading runs the library's initialisers (C++ static constructors of
         // libprotoident and libtrace, which only set up their own globals).
         let lib = unsafe { Library::new(path) }
-            .map_err(|e| LoadError::Open { path: path.to_path_buf(), message: e.to_string() })?;
+            .map_err(|e| LoadError::Open { path: path.to_path_buf(), message: describe(&e) })?;
         // SAFETY: the signatures are those of libprotoident.h (2.0.x) and libtrace.h (4.x);
         // dlsym on the handle also finds libtrace's symbols, a dependency of libprotoident.
         let l = unsafe {
