@@ -428,6 +428,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             notices.push(format!("decoder {} logged {total} lines; only the first are shown", d.spec.id));
         }
     }
+    notices.extend(resolver.finish_warnings());
     drop(runtime);
     Ok(Summary {
         source: source_name,

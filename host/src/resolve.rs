@@ -93,12 +93,20 @@ impl Resolver {
         self.warnings.lock().unwrap_or_else(|p| p.into_inner()).append(&mut w);
     }
 
-    /// Warnings so far (missing files, unreadable databases, failed lookups), each once.
+    /// Warnings so far (missing files, unreadable or corrupt databases), each once; does not
+    /// wait for the background verification of the MaxMind databases.
     pub fn take_warnings(&self) -> Vec<String> {
         let mut w = std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|p| p.into_inner()));
-        if let Some(e) = self.geo.error_notice() {
-            w.push(e);
-        }
+        w.extend(self.geo.verify_errors(false));
+        w
+    }
+
+    /// The remaining warnings at the end of a run: waits for the databases' verification and
+    /// adds the failed lookups.
+    pub fn finish_warnings(&self) -> Vec<String> {
+        let mut w = self.take_warnings();
+        w.extend(self.geo.verify_errors(true));
+        w.extend(self.geo.error_notice());
         w
     }
 

@@ -57,7 +57,7 @@ fn geoip_city_answers_are_those_of_maxminds_source_data() {
         ResolverOptions { geoip_db: Some(dir.join("GeoLite2-City-Test.mmdb")), ..ResolverOptions::default() },
         None,
     );
-    assert!(r.take_warnings().is_empty());
+    assert!(r.finish_warnings().is_empty());
     let (mut checked, mut with_city) = (0, 0);
     for ((v, _, ip), _) in &nets {
         // The most specific network of the source data that holds this address decides.
@@ -128,12 +128,15 @@ fn corrupt_databases_give_a_clear_error_not_a_crash() {
             None,
         );
         let mut warnings = r.take_warnings();
+        // Addresses spread over the whole IPv4 space, through the corrupt parts too.
         for a in 0..=255u8 {
             let _ = r.geo(&format!("1.1.1.{a}"));
+            let _ = r.geo(&format!("{a}.255.255.255"));
+            let _ = r.geo(&format!("{a}.1.2.3"));
         }
-        warnings.extend(r.take_warnings());
+        warnings.extend(r.finish_warnings());
         assert!(!warnings.is_empty(), "{name}: no error reported");
-        assert!(warnings.iter().any(|w| w.contains(name) || w.contains("lookup of")), "{name}: {warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains(name) && w.contains("corrupt")), "{name}: {warnings:?}");
     }
     // A missing file: one warning, empty answers.
     let r = Resolver::new(
@@ -183,9 +186,19 @@ fn mac_vendors_and_service_names_of_known_entries() {
     assert_eq!(w.len(), netcap::resolve::mac::FILES.len() + 1, "{w:?}");
 }
 
-/// `tshark -z hosts`: address → name pairs from the DNS answers of a capture.
+/// `tshark -z hosts`: address → name pairs from the DNS records of a capture, with IP
+/// defragmentation and TCP reassembly off (our scan reads single packets, as the host will
+/// until defragmentation and reassembly feed it) and ICMP off (DNS packets quoted in ICMP
+/// errors are not answers the network gave).
 fn tshark_hosts(file: &std::path::Path) -> BTreeMap<IpAddr, String> {
-    let o = Command::new("tshark").arg("-r").arg(file).args(["-q", "-z", "hosts"]).output().expect("tshark");
+    let o = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE"])
+        .args(["--disable-protocol", "icmp", "--disable-protocol", "icmpv6"])
+        .args(["-q", "-z", "hosts"])
+        .output()
+        .expect("tshark");
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -211,15 +224,25 @@ fn names_from_dns_answers_agree_with_tshark_hosts() {
         let mut scan = netcap::resolve::names::DnsScan::default();
         let mut d = netcap::dissect::Dissection::default();
         let mut seq = 0u64;
+        let mut unknown_link = false;
         while let Ok(Some(p)) = src.next_packet() {
             netcap::dissect::dissect(p.link_type, p.data, &mut d);
+            unknown_link |= d.unknown_link;
             scan.scan(seq, p.data, d.layers());
             seq += 1;
+        }
+        if unknown_link {
+            continue; // a link type the host does not dissect (e.g. PPI): no transport layer to scan
         }
         table.publish(&mut scan);
         compared += 1;
         for (ip, name) in &theirs {
             let names = table.names(*ip, u64::MAX);
+            if names.len() >= netcap::resolve::names::NAMES_PER_IP || name == "<Root>" {
+                // Our bound (later names of this address were dropped); tshark's name for an
+                // A record of the root (no name: we skip those).
+                continue;
+            }
             assert!(
                 names.iter().any(|n| n.eq_ignore_ascii_case(name)),
                 "{}: tshark names {ip} {name}, we have {names:?}",

@@ -2,13 +2,17 @@
 //! a GeoIP2/GeoLite2 City or Country `.mmdb`, `--asn-db` a GeoLite2 ASN `.mmdb`), read with
 //! the `maxminddb` crate. Results are cached (the cache is bounded); a database that cannot
 //! be opened, or a lookup that hits corrupt data, is reported once and gives empty fields.
+//! Each database is also verified whole (`Reader::verify`: search tree and data section) on a
+//! background thread, so corruption that lookups alone would not notice is reported too,
+//! without delaying the start.
 
 use maxminddb::{Reader, geoip2};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 /// Cached addresses before the cache starts over.
 const CACHE_MAX: usize = 1 << 16;
@@ -43,8 +47,10 @@ pub fn open(path: &Path) -> Result<Reader<Vec<u8>>, OpenError> {
 /// The GeoIP and ASN databases of a run.
 #[derive(Debug, Default)]
 pub struct GeoDb {
-    city: Option<Reader<Vec<u8>>>,
-    asn: Option<Reader<Vec<u8>>>,
+    city: Option<Arc<Reader<Vec<u8>>>>,
+    asn: Option<Arc<Reader<Vec<u8>>>>,
+    /// Whole-database verifications running in the background (their errors, if any).
+    verifying: Mutex<Vec<JoinHandle<Option<String>>>>,
     cache: Mutex<HashMap<IpAddr, Option<Geo>>>,
     /// Lookups that failed on corrupt data, and the first such error.
     pub errors: AtomicU64,
@@ -54,9 +60,18 @@ pub struct GeoDb {
 impl GeoDb {
     /// Opens the given databases; a failure gives a warning and leaves that database out.
     pub fn open(city: Option<&Path>, asn: Option<&Path>, warnings: &mut Vec<String>) -> GeoDb {
-        let mut open_one = |p: Option<&Path>, what: &str| {
+        let mut verifying = Vec::new();
+        let mut open_one = |p: Option<&Path>, what: &'static str| {
             p.and_then(|p| match open(p) {
-                Ok(r) => Some(r),
+                Ok(r) => {
+                    let r = Arc::new(r);
+                    let (r2, shown) = (r.clone(), p.display().to_string());
+                    let h = std::thread::Builder::new().name("netcap-mmdb-verify".into()).spawn(move || {
+                        r2.verify().err().map(|e| format!("{what} database {shown} is corrupt: {e}"))
+                    });
+                    verifying.extend(h.ok());
+                    Some(r)
+                }
                 Err(e) => {
                     warnings.push(format!("{what} database {e}; {what} fields stay empty"));
                     None
@@ -65,7 +80,24 @@ impl GeoDb {
         };
         let city = open_one(city, "GeoIP");
         let asn = open_one(asn, "ASN");
-        GeoDb { city, asn, ..GeoDb::default() }
+        GeoDb { city, asn, verifying: Mutex::new(verifying), ..GeoDb::default() }
+    }
+
+    /// Errors of the background verifications: those finished so far, or (with `wait`) all.
+    pub fn verify_errors(&self, wait: bool) -> Vec<String> {
+        let mut v = self.verifying.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < v.len() {
+            if wait || v[i].is_finished() {
+                if let Ok(Some(e)) = v.swap_remove(i).join() {
+                    out.push(e);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out
     }
 
     /// Whether any database is open.

@@ -13,9 +13,10 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// Names kept per address, and addresses kept in all (memory bound; later ones are dropped).
-const NAMES_PER_IP: usize = 16;
-const MAX_ADDRESSES: usize = 1 << 20;
+/// Names kept per address, and addresses kept in all (memory bound). Later ones are dropped,
+/// never earlier ones: a name, once known, stays, which keeps lookups deterministic.
+pub const NAMES_PER_IP: usize = 64;
+pub const MAX_ADDRESSES: usize = 1 << 20;
 
 /// The shared name table.
 #[derive(Debug, Default)]
@@ -119,8 +120,10 @@ pub fn parse_hosts(text: &str) -> HashMap<IpAddr, Vec<String>> {
     m
 }
 
-/// The dispatcher's DNS answer scan: collects (address, name) pairs of A/AAAA answers in DNS
-/// responses over UDP and TCP (port 53, and mDNS on 5353), with their packet's sequence number.
+/// The dispatcher's DNS answer scan: collects (address, name) pairs of the A/AAAA records of
+/// DNS messages over UDP and TCP (port 53, mDNS 5353, LLMNR 5355; every section, as
+/// `tshark -z hosts` does: additional records carry glue and mDNS announcements), with their
+/// packet's sequence number.
 #[derive(Debug, Default)]
 pub struct DnsScan {
     pending: Vec<(IpAddr, u64, Arc<str>)>,
@@ -139,8 +142,8 @@ impl DnsScan {
         if h.len() < 8 {
             return;
         }
-        let sport = u16::from_be_bytes([h[0], h[1]]);
-        if sport != 53 && sport != 5353 {
+        let dns_port = |p: u16| matches!(p, 53 | 5353 | 5355);
+        if !dns_port(u16::from_be_bytes([h[0], h[1]])) && !dns_port(u16::from_be_bytes([h[2], h[3]])) {
             return;
         }
         let msg = if t.id == UDP {
@@ -156,14 +159,14 @@ impl DnsScan {
         self.message(seq, msg);
     }
 
-    /// Records the A/AAAA answers of one DNS message, each under its owner name and under
-    /// the names that point to that owner through CNAME answers of the same message.
+    /// Records the A/AAAA records of one DNS message, each under its owner name and under
+    /// the names that point to that owner through CNAME records of the same message.
     pub fn message(&mut self, seq: u64, m: &[u8]) {
-        if m.len() < 12 || m[2] & 0x80 == 0 {
-            return; // not a response
+        if m.len() < 12 {
+            return;
         }
         let qd = u16::from_be_bytes([m[4], m[5]]);
-        let an = u16::from_be_bytes([m[6], m[7]]);
+        let rrs = [6, 8, 10].iter().map(|&o| u32::from(u16::from_be_bytes([m[o], m[o + 1]]))).sum::<u32>();
         let mut off = 12usize;
         for _ in 0..qd {
             let Some(end) = skip_name(m, off) else { return };
@@ -171,7 +174,7 @@ impl DnsScan {
         }
         self.names.clear();
         let mut addrs: Vec<(String, IpAddr)> = Vec::new();
-        for _ in 0..an {
+        for _ in 0..rrs {
             let Some((owner, end)) = read_name(m, off) else { break };
             let Some(f) = m.get(end..end + 10) else { break };
             let typ = u16::from_be_bytes([f[0], f[1]]);
@@ -284,7 +287,7 @@ mod tests {
         assert_eq!(t.names(ip, 6), vec!["b.example".to_string(), "a.example".to_string()]);
         assert!(t.names(ip, 5).is_empty(), "not yet known while packet 5 is decoded");
         let mut q = response();
-        q[2] = 0x01; // a query
+        q[7] = 0; // no answers
         s.message(9, &q);
         assert!(s.pending.is_empty());
     }
