@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decode a capture file or a live interface into one record file per record type.
-    Capture(CaptureArgs),
+    Capture(Box<CaptureArgs>),
     /// Print a record file as JSON lines, CSV or a table, or its fields or header.
     Dump(DumpArgs),
     /// List the decoders with their record types and fields.
@@ -128,6 +128,23 @@ pub struct CaptureArgs {
     /// Largest output accepted from one decoder call, MiB (a bigger one is a fault).
     #[arg(long, default_value_t = 64, value_name = "MIB", env = "NETCAP_DECODER_OUTPUT")]
     pub decoder_output: usize,
+    /// Flow/Connection idle timeout: a flow without packets for longer ends (e.g. 90s, 5m;
+    /// default: the decoder's, see the README).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_FLOW_IDLE")]
+    pub flow_idle: Option<u64>,
+    /// Flow/Connection active timeout: a longer flow is split into records flagged `continued`.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_FLOW_ACTIVE")]
+    pub flow_active: Option<u64>,
+    /// Most connections the flow decoder tracks at once (split into 256 partitions by flow hash);
+    /// a full partition evicts its least recently seen connection, counted in the summary.
+    #[arg(long, value_name = "N", env = "NETCAP_FLOW_MAX")]
+    pub flow_max: Option<u64>,
+    /// How long a closed TCP connection (FIN both ways, or RST) waits for late packets.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_TCP_CLOSE")]
+    pub tcp_close: Option<u64>,
+    /// Community ID seed (0-65535).
+    #[arg(long, value_name = "SEED", env = "NETCAP_COMMUNITY_ID_SEED")]
+    pub community_id_seed: Option<u16>,
     #[command(flatten)]
     pub dpi: DpiArgs,
     #[command(flatten)]
@@ -257,7 +274,7 @@ pub struct DecodersArgs {
 /// Runs a parsed command line; returns the exit code (0 ok, 1 partial) or a fatal error.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Capture(a) => capture(a),
+        Command::Capture(a) => capture(*a),
         Command::Dump(a) => dump(a),
         Command::Decoders(a) => decoders(a),
         Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
@@ -298,6 +315,17 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let quiet = a.quiet;
+    let mut decoder_config = Vec::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            decoder_config.push((k.to_string(), v));
+        }
+    };
+    put("flow-idle", a.flow_idle.map(|v| v.to_string()));
+    put("flow-active", a.flow_active.map(|v| v.to_string()));
+    put("flow-max", a.flow_max.map(|v| v.to_string()));
+    put("tcp-close", a.tcp_close.map(|v| v.to_string()));
+    put("community-id-seed", a.community_id_seed.map(|v| v.to_string()));
     let opts = CaptureOptions {
         input,
         bpf: a.bpf,
@@ -316,6 +344,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
             deadline_ms: a.decoder_timeout,
             output_bytes: a.decoder_output << 20,
         },
+        decoder_config,
         dpi: a.dpi.options(),
         resolve: a.resolve.options(),
         quiet,
@@ -390,7 +419,11 @@ fn decoders(a: DecodersArgs) -> anyhow::Result<u8> {
                 .map(|r| r.header().join(", "))
                 .unwrap_or_else(|e| e.to_string());
             if a.markdown {
-                let layers = d.spec.layers.join(", ");
+                let layers = if d.spec.layers.is_empty() && d.spec.kind.stateful() {
+                    format!("every packet ({} decoder)", d.spec.kind)
+                } else {
+                    d.spec.layers.join(", ")
+                };
                 writeln!(out, "| {} | {} | {} | {} |", d.spec.id, layers, t.name, fields)?;
             } else {
                 writeln!(out, "  {} ({}): {}", t.name, t.message, fields)?;
@@ -619,6 +652,7 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         unknown_pcap: false,
         errors_pcap: false,
         limits: Limits::default(),
+        decoder_config: Vec::new(),
         dpi: crate::dpi::DpiOptions { enabled: false, ..Default::default() },
         resolve: crate::resolve::ResolverOptions::default(),
         quiet: true,
@@ -651,4 +685,44 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         );
     }
     Ok(0)
+}
+
+/// A duration in nanoseconds from `90s`, `1.5m`, `2h`, `250ms`, `10us`, `5ns` or a plain number
+/// of seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 5m, 250ms)"))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1e9,
+        "ms" => 1e6,
+        "us" | "µs" => 1e3,
+        "ns" => 1.0,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "d" => 86_400e9,
+        u => return Err(format!("unknown unit {u:?} in {s:?} (ns, us, ms, s, m, h, d)")),
+    };
+    let v = n * scale;
+    if !v.is_finite() || !(0.0..=1e19).contains(&v) {
+        return Err(format!("{s:?} is out of range"));
+    }
+    Ok(v.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(90_000_000_000));
+        assert_eq!(parse_duration("1.5m"), Ok(90_000_000_000));
+        assert_eq!(parse_duration("250ms"), Ok(250_000_000));
+        assert_eq!(parse_duration("2"), Ok(2_000_000_000));
+        assert_eq!(parse_duration("0"), Ok(0));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
 }

@@ -867,3 +867,113 @@ fn guess_lpi(apps: &AppTable, local: &mut HashMap<RawApp, u16>, l: &LpiLib, data
     local.insert(raw, id);
     Some(id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ipv4(proto: u8, frag: u16, total: u16, l4: &[u8]) -> Vec<u8> {
+        let mut p = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p[6..8].copy_from_slice(&frag.to_be_bytes());
+        p.extend_from_slice(l4);
+        p
+    }
+
+    #[test]
+    fn tuples_of_ipv4_ipv6_and_fragments() {
+        let udp = [0x30, 0x39, 0, 53, 0, 8, 0, 0];
+        let p = ipv4(17, 0, 28, &udp);
+        let t = flow_tuple(&p).unwrap();
+        assert_eq!((t.proto, t.src_port, t.dst_port), (17, 12345, 53));
+        assert_eq!(t.src, "10.0.0.1".parse::<IpAddr>().unwrap());
+        let back = FlowTuple { src: t.dst, dst: t.src, src_port: t.dst_port, dst_port: t.src_port, ..t };
+        assert_eq!(back.canonical(), t.canonical());
+        // First fragment (MF, offset 0) keeps its ports; later fragments have no flow.
+        assert!(flow_tuple(&ipv4(17, 0x2000, 28, &udp)).is_some());
+        assert!(flow_tuple(&ipv4(17, 0x0001, 28, &udp)).is_none());
+        // Other protocols: no ports. TCP/UDP cut before the ports: none.
+        assert_eq!(flow_tuple(&ipv4(47, 0, 24, &[0; 4])).map(|t| (t.src_port, t.dst_port)), Some((0, 0)));
+        assert!(flow_tuple(&ipv4(6, 0, 22, &[0, 1])).is_none());
+        assert!(flow_tuple(&[0x45, 0, 0]).is_none());
+        assert!(flow_tuple(&[]).is_none());
+        // IPv6 with a hop-by-hop header before UDP.
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 16, 0, 64];
+        v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v6.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        v6.extend_from_slice(&[17, 0, 0, 0, 0, 0, 0, 0]);
+        v6.extend_from_slice(&udp);
+        let t = flow_tuple(&v6).unwrap();
+        assert_eq!((t.proto, t.src_port, t.dst_port), (17, 12345, 53));
+        assert!(!ip_truncated(&v6));
+        assert!(ip_truncated(&v6[..v6.len() - 1]));
+    }
+
+    #[test]
+    fn truncated_and_offloaded_lengths() {
+        assert!(!ip_truncated(&ipv4(17, 0, 28, &[0; 8])));
+        assert!(ip_truncated(&ipv4(17, 0, 29, &[0; 8])), "snap length");
+        assert!(ip_truncated(&ipv4(6, 0, 0, &[0; 20])), "TSO: total length 0");
+        assert!(!ip_truncated(&ipv4(17, 0, 28, &[0; 12])), "Ethernet padding");
+    }
+
+    #[test]
+    fn ip_layer_follows_ip_in_ip_only() {
+        use netcap_sdk::layer::{ETHERNET, GRE, IPV4, IPV6, UDP};
+        let l = |id: u16, offset: usize| netcap_sdk::Layer { id, flags: 0, offset };
+        assert_eq!(ip_layer(&[l(ETHERNET, 0), l(IPV4, 14), l(IPV6, 34), l(UDP, 74)]), Some(34));
+        assert_eq!(ip_layer(&[l(ETHERNET, 0), l(IPV4, 14), l(GRE, 34), l(IPV4, 38)]), Some(14));
+        assert_eq!(ip_layer(&[l(ETHERNET, 0)]), None);
+    }
+
+    #[test]
+    fn app_table_interns_once_and_reads_without_locks() {
+        let t = AppTable::default();
+        let info = |p: &str| AppInfo { protocol: p.into(), master: String::new(), category: "Web".into(), engine: ENGINE_NDPI };
+        let a = RawApp::Ndpi(NdpiProtocol { master: 0, app: 7, category: 5 });
+        let b = RawApp::Ndpi(NdpiProtocol { master: 91, app: 126, category: 5 });
+        assert_eq!(t.intern(a, || info("HTTP")), 1);
+        assert_eq!(t.intern(b, || info("Google")), 2);
+        assert_eq!(t.intern(a, || unreachable!()), 1);
+        assert_eq!(t.get(1).map(|a| a.protocol.as_str()), Some("HTTP"));
+        assert_eq!(t.get(0), None);
+        assert_eq!(t.get(3), None);
+        assert_eq!(t.all().len(), 2);
+        let tls = AppInfo { master: "TLS".into(), ..info("Google") };
+        assert_eq!(tls.name(), "TLS.Google");
+    }
+
+    #[test]
+    fn search_order() {
+        let dir = std::env::temp_dir().join(format!("netcap-dpi-search-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["libndpi.so", "libndpi.so.4.8.0", "libndpi.so.4.2", "libndpi.so.4.10.1", "libndpiReader.so", "other.so"] {
+            std::fs::write(dir.join(f), b"").unwrap();
+        }
+        let pref = vec!["libndpi.so.4.2".to_string()];
+        let names: Vec<String> = search_candidates("libndpi.so", &pref, None, Some(std::slice::from_ref(&dir)))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["libndpi.so.4.2", "libndpi.so.4.10.1", "libndpi.so.4.8.0", "libndpi.so"]);
+        // An explicit path is the only candidate; without a search path the loader comes first.
+        let only = search_candidates("libndpi.so", &pref, Some(Path::new("/x/libndpi.so")), Some(&[dir.clone()]));
+        assert_eq!(only, [PathBuf::from("/x/libndpi.so")]);
+        assert_eq!(search_candidates("libndpi.so", &pref, None, None).first(), Some(&PathBuf::from("libndpi.so.4.2")));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn without_libraries_classify_is_a_no_op() {
+        let empty = std::env::temp_dir().join(format!("netcap-dpi-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let e = DpiEngine::load(&DpiOptions { search_path: Some(vec![empty.clone()]), ..DpiOptions::default() });
+        assert!(!e.active());
+        assert!(e.notice().is_some_and(|n| n.starts_with("DPI off")));
+        let mut d = e.workers(1).unwrap().pop().unwrap();
+        assert_eq!(d.classify(1, &ipv4(17, 0, 28, &[0; 8]), 0, 0), 0);
+        let off = DpiEngine::load(&DpiOptions { enabled: false, ..DpiOptions::default() });
+        assert!(off.notice().is_none() && off.status().is_empty());
+        std::fs::remove_dir_all(&empty).unwrap();
+    }
+}

@@ -12,9 +12,10 @@ use crate::capture::{CaptureError, PacketSource};
 use crate::dissect::{self, Dissection, layer_bit};
 use crate::output::{self, Format, OutputConfig, TypeOut, Writer};
 use crate::pcapout::PcapOut;
+use crate::plugin::DecoderKind;
 use crate::plugin::{self, Limits, LoadedDecoder};
 use crate::stats::{DispatchStats, Summary, TypeCount, WorkerStats};
-use crate::worker::{Batch, Job, Slot, WorkResult, Worker};
+use crate::worker::{Batch, Job, Slot, Tick, WorkResult, Worker};
 use crossbeam_channel::{bounded, unbounded};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -27,6 +28,8 @@ use std::time::{Duration, Instant};
 const EPOCH_PACKETS_PER_WORKER: usize = 512;
 /// Bytes after which a worker's batch closes the epoch early.
 const EPOCH_BATCH_BYTES: usize = 4 << 20;
+/// Packet time between ticks of stateful decoders.
+pub const TICK_NANOS: i64 = 1_000_000_000;
 /// A live capture flushes a partial epoch after this long without a full one.
 const LIVE_FLUSH: Duration = Duration::from_millis(200);
 
@@ -55,6 +58,8 @@ pub struct CaptureOptions {
     /// Write the packets a decoder or the dissector reported an error for to `errors.pcap`.
     pub errors_pcap: bool,
     pub limits: Limits,
+    /// More `init` configuration for every decoder (flow timeouts, ...); keys in the WIT docs.
+    pub decoder_config: Vec<(String, String)>,
     /// Deep packet inspection (nDPI, libprotoident).
     pub dpi: crate::dpi::DpiOptions,
     /// Resolver data (MAC vendors, service names, GeoIP, names, fingerprints).
@@ -144,12 +149,23 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     };
     let (decoders, runtime) = load_decoders(&opts, &mut notices)?;
     let enabled = enabled_types(&decoders, &opts.include, &opts.exclude)?;
-    // DPI and resolvers: loaded here, so that a missing library or data file is said once.
-    // (Per-worker classification and the host imports are wired by the workers.)
-    let dpi = crate::dpi::DpiEngine::load(&opts.dpi);
-    notices.extend(dpi.notice());
-    let resolver = crate::resolve::Resolver::new(opts.resolve.clone(), dpi.active().then(|| dpi.apps()));
+    // DPI and resolvers. The dispatcher classifies every packet's flow (so that worker and
+    // global batches carry the same `app` id) and scans DNS answers for `ip-names`; decoders
+    // reach the resolvers through the host imports, answered by the installed resolver.
+    let dpi_engine = crate::dpi::DpiEngine::load(&opts.dpi);
+    notices.extend(dpi_engine.notice());
+    let mut dpi = match dpi_engine.active() {
+        true => dpi_engine.workers(1).map_err(|e| RunError::Config(e.to_string()))?.pop(),
+        false => None,
+    };
+    let resolver = Arc::new(crate::resolve::Resolver::new(
+        opts.resolve.clone(),
+        dpi_engine.active().then(|| dpi_engine.apps()),
+    ));
     notices.extend(resolver.take_warnings());
+    netcap_sdk::host::set_resolver(Some(resolver.clone()));
+    let names = resolver.name_table();
+    let mut dns_scan = crate::resolve::names::DnsScan::default();
 
     // Global record types, in decoder order.
     let mut types: Vec<TypeOut> = Vec::new();
@@ -183,9 +199,14 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         notices.push(format!("replaced {removed} record files of an earlier run in {}", opts.out_dir.display()));
     }
 
-    // Instantiate every decoder that has an enabled type, once per worker.
+    // Instantiate every decoder that has an enabled type: once per worker, or once on the global
+    // thread (an extra worker, index `nworkers`, that gets every packet) for global decoders.
     let nworkers = opts.workers.max(1);
-    let mut worker_slots: Vec<Vec<Slot>> = (0..nworkers).map(|_| Vec::new()).collect();
+    let has_global =
+        decoders.iter().zip(&enabled).any(|(d, en)| d.spec.kind == DecoderKind::Global && en.iter().any(|&on| on));
+    let nthreads = nworkers + usize::from(has_global);
+    let ticking = decoders.iter().zip(&enabled).any(|(d, en)| d.spec.kind.stateful() && en.iter().any(|&on| on));
+    let mut worker_slots: Vec<Vec<Slot>> = (0..nthreads).map(|_| Vec::new()).collect();
     let mut interest: u128 = 0;
     let mut ports = dissect::PortInterests::default();
     let mut next_port_bit = 127u32;
@@ -212,18 +233,26 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 ports.add(transport, port, bit);
             }
         }
-        let config = vec![
+        let mut config = vec![
             ("record-types".to_string(), names.join(",")),
             ("payload".to_string(), opts.payload.to_string()),
             ("entropy".to_string(), opts.entropy.to_string()),
         ];
-        for slots in worker_slots.iter_mut() {
+        config.extend(opts.decoder_config.iter().cloned());
+        let kind = d.spec.kind;
+        // A stateful decoder that names no layers gets every packet. (Unknown packets stay those
+        // whose innermost layer no layer decoder wants.)
+        let all = kind.stateful() && d.spec.layers.is_empty();
+        let range = if kind == DecoderKind::Global { nworkers..nthreads } else { 0..nworkers };
+        for slots in worker_slots[range].iter_mut() {
             let instance = d
                 .factory
                 .instantiate(&config)
                 .map_err(|f| RunError::Instantiate { id: d.spec.id.clone(), message: f.message.clone() })?;
             slots.push(Slot {
                 id: d.spec.id.clone(),
+                kind,
+                all,
                 instance,
                 layer_mask,
                 type_map: type_maps[di].clone(),
@@ -243,7 +272,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let writer = Writer::new(out_cfg, types);
 
     // Channels and pools.
-    let (result_tx, result_rx) = bounded::<WorkResult>(nworkers * 4);
+    let (result_tx, result_rx) = bounded::<WorkResult>(nthreads * 4);
     let (batch_pool_tx, batch_pool_rx) = unbounded::<Batch>();
     let (result_pool_tx, result_pool_rx) = unbounded::<WorkResult>();
     let first_ts = Arc::new(AtomicI64::new(0));
@@ -257,8 +286,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         job_txs.push(tx);
         let worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
         let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
+        let name = if w < nworkers { format!("netcap-worker-{w}") } else { "netcap-global".to_string() };
         let h = std::thread::Builder::new()
-            .name(format!("netcap-worker-{w}"))
+            .name(name)
             .spawn(move || worker.run(rx, results, bpool, rpool))
             .map_err(|e| RunError::Config(format!("cannot start a worker thread: {e}")))?;
         worker_handles.push(h);
@@ -277,7 +307,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         std::thread::Builder::new()
             .name("netcap-writer".into())
             .spawn(move || {
-                write_loop(writer, errors_pcap, result_rx, result_pool_tx, nworkers, ntypes, first_ts, failed)
+                write_loop(writer, errors_pcap, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
             })
             .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
     };
@@ -287,7 +317,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     // Dispatch.
     let mut stats = DispatchStats::default();
     let mut d = Dissection::default();
-    let mut batches: Vec<Batch> = (0..nworkers).map(|_| Batch::default()).collect();
+    let mut batches: Vec<Batch> = (0..nthreads).map(|_| Batch::default()).collect();
+    let mut next_tick: Option<i64> = None;
     let mut epoch: u64 = 0;
     let mut in_epoch = 0usize;
     let mut seq: u64 = 0;
@@ -320,7 +351,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 if source.timed_out() {
                     if in_epoch > 0 && last_flush.elapsed() >= LIVE_FLUSH {
                         progress.store(stats.packets, Ordering::Relaxed);
-                        if !flush(&mut batches, &mut epoch, &mut in_epoch) {
+                        names.publish(&mut dns_scan);
+                        names.publish(&mut dns_scan);
+            if !flush(&mut batches, &mut epoch, &mut in_epoch) {
                             break;
                         }
                         last_flush = Instant::now();
@@ -368,20 +401,53 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         {
             return Err(RunError::Output { path: opts.out_dir.join("unknown.pcap"), source: e });
         }
-        let w = (d.hash % nworkers as u64) as usize;
-        let b = &mut batches[w];
-        let start = b.data.len();
-        b.starts.push(start as u32);
-        b.masks.push(d.mask);
-        b.any_mask |= d.mask;
-        netcap_sdk::push_packet(&mut b.data, seq, p.ts_nanos, p.link_type, p.orig_len, d.layers(), p.data);
-        if d.error.is_some() {
-            netcap_sdk::set_packet_flags(&mut b.data, start, netcap_sdk::PACKET_FLAG_DISSECT_ERROR);
+        if ticking {
+            // Stateful decoders expire timeouts when packet time crosses a whole tick.
+            let due = next_tick.is_some_and(|t| p.ts_nanos >= t);
+            if due {
+                for b in batches.iter_mut() {
+                    b.ticks.push(Tick { index: b.starts.len() as u32, now: p.ts_nanos, seq });
+                }
+            }
+            if due || next_tick.is_none() {
+                next_tick = Some(p.ts_nanos.div_euclid(TICK_NANOS).saturating_add(1).saturating_mul(TICK_NANOS));
+            }
         }
+        // Flows with equal low hash bytes share a worker whatever the worker count, so decoders
+        // can partition their state by `flow & 0xff` (e.g. a cap on tracked flows).
+        let w = ((d.hash & 0xff) % nworkers as u64) as usize;
+        dns_scan.scan(seq, p.data, d.layers());
+        let app = match (&mut dpi, crate::dpi::ip_layer(d.layers())) {
+            (Some(dpi), Some(ip)) => dpi.classify(d.hash, p.data, ip, p.ts_nanos),
+            _ => 0,
+        };
+        let meta = netcap_sdk::PacketMeta {
+            seq,
+            ts_nanos: p.ts_nanos,
+            flow: d.hash,
+            app,
+            link_type: p.link_type,
+            orig_len: p.orig_len,
+        };
+        let targets = if has_global { [Some(w), Some(nworkers)] } else { [Some(w), None] };
+        for t in targets.into_iter().flatten() {
+            let b = &mut batches[t];
+            let start = b.data.len();
+            b.starts.push(start as u32);
+            b.masks.push(d.mask);
+            b.any_mask |= d.mask;
+            netcap_sdk::push_packet_with(&mut b.data, meta, d.layers(), p.data);
+            if d.error.is_some() {
+                netcap_sdk::set_packet_flags(&mut b.data, start, netcap_sdk::PACKET_FLAG_DISSECT_ERROR);
+            }
+        }
+        let b = &batches[w];
         seq += 1;
         in_epoch += 1;
-        if in_epoch >= epoch_packets || b.data.len() >= EPOCH_BATCH_BYTES {
+        let global_full = has_global && batches[nworkers].data.len() >= EPOCH_BATCH_BYTES * nworkers;
+        if in_epoch >= epoch_packets || b.data.len() >= EPOCH_BATCH_BYTES || global_full {
             progress.store(stats.packets, Ordering::Relaxed);
+            names.publish(&mut dns_scan);
             if !flush(&mut batches, &mut epoch, &mut in_epoch) {
                 break;
             }
@@ -389,6 +455,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         }
     }
     if in_epoch > 0 {
+        names.publish(&mut dns_scan);
         flush(&mut batches, &mut epoch, &mut in_epoch);
     }
     stats.dropped = source.dropped();
@@ -429,6 +496,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         }
     }
     notices.extend(resolver.finish_warnings());
+    netcap_sdk::host::set_resolver(None);
+    drop(dpi);
     drop(runtime);
     Ok(Summary {
         source: source_name,
@@ -532,6 +601,8 @@ fn write_error_packets(pcap: &mut PcapOut, group: &[WorkResult]) -> std::io::Res
         }
     }
     entries.sort_unstable_by_key(|e| e.0);
+    // A packet can come from a flow worker and from the global thread.
+    entries.dedup_by_key(|e| e.0);
     for (_, e) in entries {
         if e.len() < 18 {
             continue;

@@ -15,8 +15,8 @@ pub mod native;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// WIT contract versions this host supports: `netcap:decoder@0.1.x`.
-pub const SUPPORTED_WIT: &str = "0.1";
+/// WIT contract versions this host supports: `netcap:decoder@0.2.x`.
+pub const SUPPORTED_WIT: &str = "0.2";
 /// The exported interface a decoder component must have, without its version.
 pub const DECODER_INTERFACE: &str = "netcap:decoder/decoder";
 /// The interface the host offers to decoders (the only one they may import).
@@ -34,7 +34,7 @@ pub struct RecordTypeInfo {
 pub struct DecoderSpec {
     pub id: String,
     pub version: String,
-    pub kind: String,
+    pub kind: DecoderKind,
     pub layers: Vec<String>,
     /// Bit set of the layer ids in `layers`.
     pub layer_mask: u128,
@@ -46,6 +46,41 @@ pub struct DecoderSpec {
     pub wit_version: String,
     /// The `.wasm` file, or `native`.
     pub source: String,
+}
+
+/// How the host feeds a decoder (WIT `decoder-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecoderKind {
+    /// Packets with a wanted layer; no state across packets.
+    Layer,
+    /// Whole packets of the flows of one worker; ticks and finish.
+    Packet,
+    /// Every packet, in one instance on its own thread; ticks and finish.
+    Global,
+    /// Reassembled TCP streams.
+    Stream,
+}
+
+impl DecoderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecoderKind::Layer => "layer",
+            DecoderKind::Packet => "packet",
+            DecoderKind::Global => "global",
+            DecoderKind::Stream => "stream",
+        }
+    }
+
+    /// Whether the decoder keeps state across packets and gets `tick`.
+    pub fn stateful(self) -> bool {
+        self != DecoderKind::Layer
+    }
+}
+
+impl std::fmt::Display for DecoderKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why a decoder call failed. A closed set, because faults are counted per kind.

@@ -162,3 +162,36 @@ impl Resolver {
         self.names.clone()
     }
 }
+
+/// The resolver decoders reach through the host imports (installed with
+/// `netcap_sdk::host::set_resolver` for a capture; the WebAssembly host functions answer from it).
+impl netcap_sdk::host::Resolver for Resolver {
+    fn mac_vendor(&self, mac: &[u8]) -> Option<String> {
+        Resolver::mac_vendor(self, mac).map(str::to_string)
+    }
+    fn service_name(&self, transport: &str, port: u16) -> Option<String> {
+        Resolver::service_name(self, transport, port).map(str::to_string)
+    }
+    fn app_info(&self, id: u16) -> Option<netcap_sdk::host::App> {
+        Resolver::app_info(self, id).map(|a| netcap_sdk::host::App {
+            protocol: a.protocol.clone(),
+            master: a.master.clone(),
+            category: a.category.clone(),
+            engine: a.engine.to_string(),
+        })
+    }
+    fn geo(&self, ip: &str) -> Option<netcap_sdk::host::Geo> {
+        Resolver::geo(self, ip).map(|g| netcap_sdk::host::Geo {
+            country: g.country,
+            city: g.city,
+            asn: g.asn,
+            as_org: g.as_org,
+        })
+    }
+    fn ip_names(&self, ip: &str, before_seq: u64) -> Vec<String> {
+        Resolver::ip_names(self, ip, before_seq)
+    }
+    fn fingerprint_description(&self, kind: &str, hash: &str) -> Option<String> {
+        Resolver::fingerprint_description(self, kind, hash).map(str::to_string)
+    }
+}

@@ -7,7 +7,7 @@
 //! instance; after [`MAX_FAULTS`] the decoder is disabled for the rest of the run (counted,
 //! shown in the summary, exit code 1), and the other decoders carry on.
 
-use crate::plugin::{DecoderInstance, Fault, FaultKind};
+use crate::plugin::{DecoderInstance, DecoderKind, Fault, FaultKind};
 use crate::stats::WorkerStats;
 use crossbeam_channel::{Receiver, Sender};
 use netcap_sdk::TAG_ERROR;
@@ -24,6 +24,19 @@ pub struct Batch {
     pub starts: Vec<u32>,
     pub masks: Vec<u128>,
     pub any_mask: u128,
+    /// Tick points, in order: stateful decoders get `tick` before the packet at `index`.
+    pub ticks: Vec<Tick>,
+}
+
+/// A point where packet time crossed a tick boundary (the same points go to every worker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    /// Number of this batch's packets before the tick.
+    pub index: u32,
+    /// Packet time: the time of packet `seq`.
+    pub now: i64,
+    /// The input packet about to be decoded.
+    pub seq: u64,
 }
 
 impl Batch {
@@ -32,10 +45,18 @@ impl Batch {
         self.starts.clear();
         self.masks.clear();
         self.any_mask = 0;
+        self.ticks.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.starts.is_empty() && self.ticks.is_empty()
+    }
+
+    /// Bytes of packet `i` in `data`.
+    fn packet_range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = self.starts[i] as usize;
+        let end = self.starts.get(i + 1).map_or(self.data.len(), |&e| e as usize);
+        start..end
     }
 }
 
@@ -48,8 +69,10 @@ pub enum Job {
     },
 }
 
-/// Framed records of one type from one worker, in emission order, with the packet each belongs
-/// to: `index[i] = (seq, end offset in data)`.
+/// Framed records of one type from one worker, in emission order, with the sort key of each:
+/// `index[i] = (key, end offset in data)`. The key orders records across workers: `2 * seq + 1`
+/// for records of packet `seq`, `2 * seq` for records of a tick before packet `seq`, and
+/// `u64::MAX` for records of `finish` (see [`order_key`]).
 #[derive(Debug, Default, Clone)]
 pub struct Run {
     pub data: Vec<u8>,
@@ -76,6 +99,9 @@ pub struct WorkResult {
 /// One decoder instance inside a worker.
 pub struct Slot {
     pub id: String,
+    pub kind: DecoderKind,
+    /// Gets every packet (a stateful decoder that named no layers).
+    pub all: bool,
     pub instance: Box<dyn DecoderInstance>,
     pub layer_mask: u128,
     /// Local type id -> global record type index (None: disabled by the user).
@@ -158,32 +184,69 @@ impl Worker {
             return;
         }
         for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            if slot.disabled || batch.any_mask & slot.layer_mask == 0 {
+            if self.slots[i].disabled {
                 continue;
             }
-            let mask = slot.layer_mask;
-            let input: &[u8] = if batch.masks.iter().all(|m| m & mask != 0) {
-                &batch.data
-            } else {
-                self.sub.clear();
-                for (j, m) in batch.masks.iter().enumerate() {
-                    if m & mask != 0 {
-                        let start = batch.starts[j] as usize;
-                        let end = batch.starts.get(j + 1).map_or(batch.data.len(), |&e| e as usize);
-                        self.sub.extend_from_slice(&batch.data[start..end]);
-                    }
-                }
-                &self.sub
-            };
-            let started = std::time::Instant::now();
-            let out = self.slots[i].instance.decode(input);
-            self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
-            self.absorb(i, out, res, false);
+            if self.slots[i].kind.stateful() {
+                self.decode_stateful(i, batch, res);
+                continue;
+            }
+            let mask = self.slots[i].layer_mask;
+            if batch.any_mask & mask == 0 {
+                continue;
+            }
+            self.decode_range(i, batch, 0..batch.starts.len(), res);
         }
         if self.collect_errors {
             self.collect_error_packets(batch, res);
         }
+    }
+
+    /// A stateful decoder: the packets between tick points, each tick in its place.
+    fn decode_stateful(&mut self, i: usize, batch: &Batch, res: &mut WorkResult) {
+        let mut from = 0usize;
+        for t in &batch.ticks {
+            let to = (t.index as usize).min(batch.starts.len());
+            self.decode_range(i, batch, from..to, res);
+            from = to;
+            if self.slots[i].disabled {
+                return;
+            }
+            let started = std::time::Instant::now();
+            let out = self.slots[i].instance.tick(t.now, t.seq);
+            self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
+            self.absorb(i, out, res, Phase::Tick(t.seq));
+        }
+        self.decode_range(i, batch, from..batch.starts.len(), res);
+    }
+
+    /// Decodes the packets `range` of `batch` that slot `i` wants (none: no call).
+    fn decode_range(&mut self, i: usize, batch: &Batch, range: std::ops::Range<usize>, res: &mut WorkResult) {
+        let slot = &self.slots[i];
+        if range.is_empty() || slot.disabled {
+            return;
+        }
+        let (mask, all) = (slot.layer_mask, slot.all);
+        let masks = &batch.masks[range.clone()];
+        let input: &[u8] = if all || masks.iter().all(|m| m & mask != 0) {
+            let (a, b) = (batch.packet_range(range.start).start, batch.packet_range(range.end - 1).end);
+            &batch.data[a..b]
+        } else {
+            self.sub.clear();
+            for (j, m) in masks.iter().enumerate() {
+                if m & mask != 0 {
+                    self.sub.extend_from_slice(&batch.data[batch.packet_range(range.start + j)]);
+                }
+            }
+            if self.sub.is_empty() {
+                return;
+            }
+            &self.sub
+        };
+        let started = std::time::Instant::now();
+        let out = self.slots[i].instance.decode(input);
+        self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
+        self.absorb(i, out, res, Phase::Decode);
     }
 
     /// Copies the packets with a dissection or decoder error into `res.error_packets`.
@@ -211,12 +274,12 @@ impl Worker {
                 continue;
             }
             let out = self.slots[i].instance.finish();
-            self.absorb(i, out, res, true);
+            self.absorb(i, out, res, Phase::Finish);
         }
     }
 
     /// Splits a decoder's output into runs, or handles its fault.
-    fn absorb(&mut self, i: usize, out: Result<Vec<u8>, Fault>, res: &mut WorkResult, canonical: bool) {
+    fn absorb(&mut self, i: usize, out: Result<Vec<u8>, Fault>, res: &mut WorkResult, phase: Phase) {
         let result = out.and_then(|o| {
             if o.len() > self.max_output {
                 return Err(Fault {
@@ -225,7 +288,7 @@ impl Worker {
                 });
             }
             let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
-            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, canonical)
+            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, phase)
         });
         if let Err(f) = result {
             self.fault(i, f);
@@ -245,16 +308,39 @@ impl Worker {
     }
 }
 
+/// Which call an output batch came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Decode,
+    /// A tick before packet `seq`.
+    Tick(u64),
+    Finish,
+}
+
+/// The sort key of a record (see [`Run`]). Tick and finish records take their key from the call,
+/// whatever `seq` the decoder gave them.
+pub fn order_key(phase: Phase, seq: u64) -> u64 {
+    match phase {
+        Phase::Decode => seq.saturating_mul(2).saturating_add(1).min(u64::MAX - 1),
+        Phase::Tick(s) => s.saturating_mul(2).min(u64::MAX - 1),
+        Phase::Finish => u64::MAX,
+    }
+}
+
+/// Whether records with this key are ordered by their bytes: tick and finish records, whose
+/// order across workers must not depend on which worker held which flow.
+pub fn canonical_key(key: u64) -> bool {
+    key.is_multiple_of(2) || key == u64::MAX
+}
+
 /// Parses an output batch (`tag u16 | seq u64 | uvarint len | bytes`) into the result's runs.
-/// With `canonical`, entries of one packet are sorted by their bytes (for `tick`/`finish` output,
-/// whose order across workers must not depend on which worker held which flow).
 fn split_output(
     out: &[u8],
     slot: &Slot,
     res: &mut WorkResult,
     stats: &mut WorkerStats,
     mut error_seqs: Option<&mut Vec<u64>>,
-    canonical: bool,
+    phase: Phase,
 ) -> Result<(), Fault> {
     let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
     let mut touched: u64 = 0;
@@ -280,39 +366,39 @@ fn split_output(
         };
         let Some(g) = *global else { continue };
         let run = &mut res.runs[g];
-        if run.index.last().is_some_and(|&(s, _)| s > seq) {
+        let key = order_key(phase, seq);
+        if run.index.last().is_some_and(|&(k, _)| k > key) {
             touched |= 1 << (g % 64);
         }
         netcap_proto::put_uvarint(&mut run.data, len as u64);
         run.data.extend_from_slice(body);
-        run.index.push((seq, run.data.len() as u32));
-        if canonical {
+        run.index.push((key, run.data.len() as u32));
+        if phase != Phase::Decode {
             touched |= 1 << (g % 64);
         }
     }
     if touched != 0 {
         for (g, run) in res.runs.iter_mut().enumerate() {
             if touched & (1 << (g % 64)) != 0 {
-                sort_run(run, canonical);
+                sort_run(run);
             }
         }
     }
     Ok(())
 }
 
-/// Sorts a run by packet (stable), and with `canonical` also by record bytes within a packet.
-fn sort_run(run: &mut Run, canonical: bool) {
+/// Sorts a run by key (stable: a packet's records stay in emission order), and the records of a
+/// tick or of `finish` by their bytes.
+fn sort_run(run: &mut Run) {
     let mut entries: Vec<(u64, &[u8])> = Vec::with_capacity(run.index.len());
     let mut start = 0usize;
-    for &(seq, end) in &run.index {
-        entries.push((seq, &run.data[start..end as usize]));
+    for &(key, end) in &run.index {
+        entries.push((key, &run.data[start..end as usize]));
         start = end as usize;
     }
-    if canonical {
-        entries.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
-    } else {
-        entries.sort_by_key(|e| e.0);
-    }
+    entries.sort_by(|a, b| {
+        a.0.cmp(&b.0).then_with(|| if canonical_key(a.0) { a.1.cmp(b.1) } else { std::cmp::Ordering::Equal })
+    });
     let mut data = Vec::with_capacity(run.data.len());
     let mut index = Vec::with_capacity(run.index.len());
     for (seq, bytes) in entries {

@@ -42,3 +42,32 @@ fn identical_output_for_1_2_and_4_workers() {
     check(&root.join("mixed/pcapplusplus_many-protocols.pcap"), &["--json"]);
     check(&root.join("mixed/pcapplusplus_many-protocols.pcap"), &["--csv", "--payload"]);
 }
+
+/// Flow and Connection records with small timeouts and a small table, so that idle and active
+/// timeouts (at ticks and at packets), TCP close and evictions all happen: still byte-identical.
+#[test]
+fn flows_identical_for_1_2_and_4_workers() {
+    let small = [
+        "--include",
+        "Flow,Connection",
+        "--flow-max",
+        "300",
+        "--flow-idle",
+        "2s",
+        "--flow-active",
+        "5s",
+        "--tcp-close",
+        "500ms",
+    ];
+    check(&workspace_root().join("tests/data/synth/sample.pcap"), &small);
+    let Some(root) = corpus() else { return };
+    for f in [
+        "mixed/pcapplusplus_many-protocols.pcap",
+        "mixed/chrissanders_ek_to_cryptowall4.pcapng",
+        "http/pcapplusplus_4KHttpRequests.pcap",
+        "http/chrissanders_http_espn.pcapng",
+    ] {
+        check(&root.join(f), &small);
+        check(&root.join(f), &["--include", "Flow,Connection"]);
+    }
+}

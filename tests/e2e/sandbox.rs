@@ -140,14 +140,14 @@ fn refused(id: &str) -> String {
 fn a_plugin_importing_anything_but_the_host_interface_is_refused_by_name() {
     let err = refused("forbidden");
     assert!(err.contains("forbidden.wasm: imports wasi:cli/environment@0.2.0"), "{err}");
-    assert!(err.contains("decoders may import only netcap:decoder/host@0.1.x"), "{err}");
+    assert!(err.contains("decoders may import only netcap:decoder/host@0.2.x"), "{err}");
 }
 
 #[test]
 fn a_plugin_for_another_contract_version_is_refused_with_both_versions() {
     let err = refused("future");
-    assert!(err.contains("plugin future (") && err.contains("targets netcap:decoder@0.2.0"), "{err}");
-    assert!(err.contains("supports netcap:decoder@0.1.x"), "{err}");
+    assert!(err.contains("plugin future (") && err.contains("targets netcap:decoder@0.3.0"), "{err}");
+    assert!(err.contains("supports netcap:decoder@0.2.x"), "{err}");
 }
 
 #[test]
@@ -157,8 +157,8 @@ fn plugins_inspect_shows_a_decoder_and_why_a_component_is_refused() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}");
     for want in [
-        "exports:  netcap:decoder/decoder@0.1.0",
-        "imports:  netcap:decoder/host@0.1.0",
+        "exports:  netcap:decoder/decoder@0.2.0",
+        "imports:  netcap:decoder/host@0.2.0",
         "decoder:  l2l4 ",
         "input:    ethernet, ipv4, ipv6, tcp, udp",
         "TCP (netcap.v1.TCP): timestamp, src_port",
@@ -168,7 +168,7 @@ fn plugins_inspect_shows_a_decoder_and_why_a_component_is_refused() {
     let o = netcap(&["plugins", "inspect", testing_plugins_dir().join("forbidden.wasm").to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(2), "{out}");
-    assert!(out.contains("imports:  netcap:decoder/host@0.1.0, wasi:cli/environment@0.2.0"), "{out}");
+    assert!(out.contains("imports:  netcap:decoder/host@0.2.0, wasi:cli/environment@0.2.0"), "{out}");
     assert!(out.contains("refused:") && out.contains("which the sandbox does not offer"), "{out}");
     let o = netcap(&["plugins", "inspect", netcap_tests::workspace_root().join("Cargo.toml").to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -185,7 +185,7 @@ fn user_plugin_directory_and_replacing_a_standard_decoder() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}");
     let row = out.lines().find(|l| l.starts_with("faulty ")).unwrap_or_else(|| panic!("no faulty row in {out}"));
-    assert!(row.contains("layer") && row.contains("0.1.0") && row.contains("Faulty"), "{row}");
+    assert!(row.contains("layer") && row.contains("0.2.0") && row.contains("Faulty"), "{row}");
     assert!(row.ends_with(user.join("faulty.wasm").to_str().unwrap()), "{row}");
     // A plugin with a standard decoder's name replaces it, with a notice.
     let mine = dir.path().join("mine");

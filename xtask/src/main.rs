@@ -24,8 +24,8 @@ use std::process::Command;
 const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
 /// Code generation flags for plugins.
 const PLUGIN_RUSTFLAGS: &str = "-C target-feature=+simd128,+bulk-memory";
-/// The only interface a plugin may import (any 0.1.x patch version).
-const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.1.";
+/// The only interface a plugin may import (any 0.2.x patch version).
+const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.2.";
 /// Debian packages the build and tests need: libpcap; tshark (the field oracle); tcpreplay;
 /// nDPI (loaded at run time: `libndpi-dev` brings the library and its headers, which a test
 /// compares our ABI declarations with) and `libndpi-bin` (ndpiReader, the DPI oracle);

@@ -18,6 +18,8 @@ pub fn standard() -> Vec<LoadedDecoder> {
         loaded::<netcap_decoder_net::NetDecoder>(),
         loaded::<netcap_decoder_dns::DnsDecoder>(),
         loaded::<netcap_decoder_dhcp::DhcpDecoder>(),
+        loaded::<netcap_decoder_profile::ProfileDecoder>(),
+        loaded::<netcap_decoder_flow::FlowDecoder>(),
     ]
 }
 
@@ -28,8 +30,10 @@ fn loaded<D: Decoder + Send>() -> LoadedDecoder {
         id: i.name,
         version: i.version,
         kind: match i.kind {
-            netcap_sdk::Kind::Layer => "layer".into(),
-            netcap_sdk::Kind::Packet => "packet".into(),
+            netcap_sdk::Kind::Layer => super::DecoderKind::Layer,
+            netcap_sdk::Kind::Packet => super::DecoderKind::Packet,
+            netcap_sdk::Kind::Global => super::DecoderKind::Global,
+            netcap_sdk::Kind::Stream => super::DecoderKind::Stream,
         },
         layer_mask,
         ports,

@@ -62,6 +62,42 @@ impl host::Host for HostState {
             }
         }
     }
+
+    // The resolvers answer from the process's resolver (installed by the capture, see
+    // `crate::resolve`), the same one natively linked decoders use.
+    fn mac_vendor(&mut self, mac: Vec<u8>) -> Option<String> {
+        netcap_sdk::host::mac_vendor(&mac)
+    }
+
+    fn service_name(&mut self, transport: String, port: u16) -> Option<String> {
+        netcap_sdk::host::service_name(&transport, port)
+    }
+
+    fn app_info(&mut self, id: u16) -> Option<host::App> {
+        netcap_sdk::host::app_info(id).map(|a| host::App {
+            protocol: a.protocol,
+            master: a.master,
+            category: a.category,
+            engine: a.engine,
+        })
+    }
+
+    fn geo(&mut self, ip: String) -> Option<host::Location> {
+        netcap_sdk::host::geo(&ip).map(|g| host::Location {
+            country: g.country,
+            city: g.city,
+            asn: g.asn,
+            as_org: g.as_org,
+        })
+    }
+
+    fn ip_names(&mut self, ip: String, before_seq: u64) -> Vec<String> {
+        netcap_sdk::host::ip_names(&ip, before_seq)
+    }
+
+    fn fingerprint_description(&mut self, kind: String, hash: String) -> Option<String> {
+        netcap_sdk::host::fingerprint_description(&kind, &hash)
+    }
 }
 
 /// An error chain on one line (wasmtime's parse errors print byte arrays over many lines).
@@ -214,8 +250,10 @@ impl Runtime {
             id: info.name.clone(),
             version: info.version.clone(),
             kind: match info.kind {
-                DecoderKind::Layer => "layer".into(),
-                DecoderKind::Packet => "packet".into(),
+                DecoderKind::Layer => super::DecoderKind::Layer,
+                DecoderKind::Packet => super::DecoderKind::Packet,
+                DecoderKind::Global => super::DecoderKind::Global,
+                DecoderKind::Stream => super::DecoderKind::Stream,
             },
             layers: info.layers.clone(),
             layer_mask,

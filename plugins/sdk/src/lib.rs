@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 pub mod fmt;
+pub mod host;
 pub mod layer;
 
 /// What kind of decoder this is (mirrors the WIT `decoder-kind`).
@@ -20,8 +21,13 @@ pub mod layer;
 pub enum Kind {
     /// One record per occurrence of a protocol layer.
     Layer,
-    /// Sees whole packets and keeps state; emits from `tick` and `finish` too.
+    /// Sees whole packets of the flows routed to its instance and keeps per-flow state; emits from
+    /// `tick` and `finish` too.
     Packet,
+    /// Like [`Kind::Packet`], but one instance sees every packet (per-host state).
+    Global,
+    /// Gets reassembled TCP streams (see the stream decoder API).
+    Stream,
 }
 
 /// A record type a decoder emits. Its index in [`DecoderInfo::record_types`] is its type id.
@@ -137,7 +143,8 @@ pub struct Endpoints<'a> {
     pub dst_port: u16,
 }
 
-const PACKET_HEADER_LEN: usize = 8 + 8 + 2 + 1 + 1 + 4 + 4;
+const PACKET_HEADER_LEN: usize = 8 + 8 + 8 + 2 + 2 + 1 + 1 + 4 + 4;
+const FLAGS_AT: usize = 29;
 const LAYER_ENTRY_LEN: usize = 8;
 
 /// A packet from an input batch.
@@ -147,6 +154,12 @@ pub struct Packet<'a> {
     pub seq: u64,
     /// Capture time, ns since the Unix epoch.
     pub ts_nanos: i64,
+    /// The host's symmetric flow hash of the outermost packet. Flows with equal `flow & 0xff`
+    /// always meet the same decoder instance, whatever the worker count.
+    pub flow: u64,
+    /// Deep packet inspection verdict for this packet's flow so far: 0 for none, else an id to
+    /// resolve with [`host::app_info`].
+    pub app: u16,
     /// pcap LINKTYPE_ of the packet.
     pub link_type: u16,
     /// Packet flags ([`PACKET_FLAG_DISSECT_ERROR`]).
@@ -234,11 +247,13 @@ pub fn packets(batch: &[u8]) -> impl Iterator<Item = Packet<'_>> {
         let h = &rest[..PACKET_HEADER_LEN];
         let seq = u64::from_le_bytes(h[0..8].try_into().ok()?);
         let ts_nanos = i64::from_le_bytes(h[8..16].try_into().ok()?);
-        let link_type = u16::from_le_bytes([h[16], h[17]]);
-        let nlayers = h[18] as usize;
-        let flags = h[19];
-        let orig_len = u32::from_le_bytes(h[20..24].try_into().ok()?);
-        let cap_len = u32::from_le_bytes(h[24..28].try_into().ok()?) as usize;
+        let flow = u64::from_le_bytes(h[16..24].try_into().ok()?);
+        let link_type = u16::from_le_bytes([h[24], h[25]]);
+        let app = u16::from_le_bytes([h[26], h[27]]);
+        let nlayers = h[28] as usize;
+        let flags = h[FLAGS_AT];
+        let orig_len = u32::from_le_bytes(h[30..34].try_into().ok()?);
+        let cap_len = u32::from_le_bytes(h[34..38].try_into().ok()?) as usize;
         let body = &rest[PACKET_HEADER_LEN..];
         let layers_len = nlayers * LAYER_ENTRY_LEN;
         if body.len() < layers_len + cap_len {
@@ -248,7 +263,7 @@ pub fn packets(batch: &[u8]) -> impl Iterator<Item = Packet<'_>> {
         let (layers, body) = body.split_at(layers_len);
         let (data, tail) = body.split_at(cap_len);
         rest = tail;
-        Some(Packet { seq, ts_nanos, link_type, flags, orig_len, data, layers })
+        Some(Packet { seq, ts_nanos, flow, app, link_type, flags, orig_len, data, layers })
     })
 }
 
@@ -257,12 +272,12 @@ pub const PACKET_FLAG_DISSECT_ERROR: u8 = 1;
 
 /// Sets the flags of the packet that starts at `start` in a flat input batch.
 pub fn set_packet_flags(batch: &mut [u8], start: usize, flags: u8) {
-    if let Some(b) = batch.get_mut(start + 19) {
+    if let Some(b) = batch.get_mut(start + FLAGS_AT) {
         *b = flags;
     }
 }
 
-/// Appends one packet to a flat input batch (used by the host and by tests).
+/// Appends one packet to a flat input batch (used by tests; flow hash and app id 0).
 pub fn push_packet(
     batch: &mut Vec<u8>,
     seq: u64,
@@ -272,12 +287,36 @@ pub fn push_packet(
     layers: &[Layer],
     data: &[u8],
 ) {
-    batch.extend_from_slice(&seq.to_le_bytes());
-    batch.extend_from_slice(&ts_nanos.to_le_bytes());
-    batch.extend_from_slice(&link_type.to_le_bytes());
+    push_packet_with(batch, PacketMeta { seq, ts_nanos, flow: 0, app: 0, link_type, orig_len }, layers, data);
+}
+
+/// The per-packet values of a batch entry besides its layers and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacketMeta {
+    /// See [`Packet::seq`].
+    pub seq: u64,
+    /// See [`Packet::ts_nanos`].
+    pub ts_nanos: i64,
+    /// See [`Packet::flow`].
+    pub flow: u64,
+    /// See [`Packet::app`].
+    pub app: u16,
+    /// See [`Packet::link_type`].
+    pub link_type: u16,
+    /// See [`Packet::orig_len`].
+    pub orig_len: u32,
+}
+
+/// Appends one packet to a flat input batch (used by the host).
+pub fn push_packet_with(batch: &mut Vec<u8>, m: PacketMeta, layers: &[Layer], data: &[u8]) {
+    batch.extend_from_slice(&m.seq.to_le_bytes());
+    batch.extend_from_slice(&m.ts_nanos.to_le_bytes());
+    batch.extend_from_slice(&m.flow.to_le_bytes());
+    batch.extend_from_slice(&m.link_type.to_le_bytes());
+    batch.extend_from_slice(&m.app.to_le_bytes());
     batch.push(layers.len().min(255) as u8);
     batch.push(0);
-    batch.extend_from_slice(&orig_len.to_le_bytes());
+    batch.extend_from_slice(&m.orig_len.to_le_bytes());
     batch.extend_from_slice(&(data.len() as u32).to_le_bytes());
     for l in layers.iter().take(255) {
         batch.extend_from_slice(&l.id.to_le_bytes());
@@ -468,6 +507,8 @@ pub mod __glue {
             kind: match i.kind {
                 Kind::Layer => w::DecoderKind::Layer,
                 Kind::Packet => w::DecoderKind::Packet,
+                Kind::Global => w::DecoderKind::Global,
+                Kind::Stream => w::DecoderKind::Stream,
             },
             layers: i.layers,
             record_types: i
