@@ -515,7 +515,11 @@ fn dpi_status(a: &DpiArgs) -> anyhow::Result<u8> {
 fn dpi_flows(file: &std::path::Path, a: &DpiArgs, idle_secs: u64) -> anyhow::Result<u8> {
     use crate::capture::PacketSource;
     let mut opts = a.options();
-    opts.idle_nanos = if idle_secs == 0 { i64::MAX } else { i64::try_from(idle_secs).unwrap_or(i64::MAX).saturating_mul(1_000_000_000) };
+    opts.idle_nanos = if idle_secs == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(idle_secs).unwrap_or(i64::MAX).saturating_mul(1_000_000_000)
+    };
     let engine = crate::dpi::DpiEngine::load(&opts);
     if let Some(n) = engine.notice() {
         eprintln!("netcap: {n}");

@@ -3,15 +3,16 @@
 //!
 //! [`DpiEngine::load`] finds the libraries (the search order is in [`search_candidates`] and
 //! the README), checks nDPI's API version, and never fails: without a usable library DPI is
-//! simply off, with one notice saying why. [`DpiEngine::workers`] makes one [`Dpi`] per worker
-//! thread (nDPI keeps per-packet state in its detection module). A [`Dpi`] is flow-affine: it
-//! keeps classification state per flow (keyed by the host's flow hash and the 5-tuple of the
+//! simply off, with one notice saying why. [`DpiEngine::workers`] makes one [`Dpi`] per thread
+//! that classifies (nDPI keeps per-packet state in its detection module); a capture uses one,
+//! in the dispatcher, so that the packet copies for workers and for global decoders carry the
+//! same id. A [`Dpi`] is flow-affine: it keeps classification state per flow (keyed by the host's flow hash and the 5-tuple of the
 //! packet's IP layer), feeds each flow's packets to nDPI until nDPI classifies it or gives up
 //! (as `ndpiReader` does: 80 TCP / 24 UDP packets, or nDPI has nothing more to dissect), and
 //! returns an interned application id per packet. The interning table ([`AppTable`]) is shared
-//! by all workers; a lock is taken only when a worker meets a classification it has not
-//! interned before. Ids are per-run handles (assigned in the order workers first meet a
-//! classification), so records must carry the resolved names, never the number.
+//! by all [`Dpi`]s and the resolvers; a lock is taken only when a [`Dpi`] meets a
+//! classification it has not interned before. Ids are per-run handles (with one classifying
+//! thread, assigned in input order), so records carry the resolved names, not the number.
 //!
 //! Flow state is bounded and deterministic for any worker count: it is split into 256
 //! partitions by `flow_hash & 0xff` (a partition always lives on one worker, whatever the
@@ -117,12 +118,15 @@ enum RawApp {
     Lpi { protocol: u32, category: u32 },
 }
 
+/// A chunk of 256 write-once application slots.
+type AppChunk = Box<[OnceLock<AppInfo>]>;
+
 /// Application ids shared by all workers: id → [`AppInfo`], lock-free to read (a two-level
 /// table of write-once slots); writers take one lock per new classification.
 #[derive(Debug)]
 pub struct AppTable {
     ids: Mutex<HashMap<RawApp, u16>>,
-    slots: Box<[OnceLock<Box<[OnceLock<AppInfo>]>>]>,
+    slots: Box<[OnceLock<AppChunk>]>,
 }
 
 impl Default for AppTable {
@@ -261,12 +265,8 @@ impl DpiEngine {
         let mut status = Vec::new();
         let (mut ndpi, mut lpi) = (None, None);
         if opts.enabled {
-            let cands = search_candidates(
-                "libndpi.so",
-                &ndpi_sonames(),
-                opts.ndpi_lib.as_deref(),
-                opts.search_path.as_deref(),
-            );
+            let cands =
+                search_candidates("libndpi.so", &ndpi_sonames(), opts.ndpi_lib.as_deref(), opts.search_path.as_deref());
             let mut refusals = Vec::new();
             for c in &cands {
                 match NdpiLib::load(c) {
@@ -426,7 +426,13 @@ impl FlowTuple {
         if (self.src, self.src_port) <= (self.dst, self.dst_port) {
             *self
         } else {
-            FlowTuple { proto: self.proto, src: self.dst, src_port: self.dst_port, dst: self.src, dst_port: self.src_port }
+            FlowTuple {
+                proto: self.proto,
+                src: self.dst,
+                src_port: self.dst_port,
+                dst: self.src,
+                dst_port: self.src_port,
+            }
         }
     }
 }
@@ -673,20 +679,25 @@ impl Dpi {
         }
         let is_new = !part.flows.contains_key(&key);
         if is_new && part.flows.len() >= self.per_part {
+            // Full: drop every idle flow and, if that is not enough, the least recently seen
+            // ones down to 7/8 of the cap (ties by tuple, so the choice is deterministic), so
+            // that the scan is paid once per cap/8 new flows.
             let idle = self.idle;
-            let stale: Vec<FlowKey> =
-                part.flows.iter().filter(|(_, f)| now.saturating_sub(f.last_seen) > idle).map(|(k, _)| *k).collect();
-            ended.extend(stale.iter().filter_map(|k| part.flows.remove(k)));
-            if part.flows.len() >= self.per_part {
-                // Least recently seen; ties by key order, so the choice is deterministic.
-                let victim = part
-                    .flows
-                    .iter()
-                    .min_by(|a, b| a.1.last_seen.cmp(&b.1.last_seen).then_with(|| a.0.tuple.cmp(&b.0.tuple)))
-                    .map(|(k, _)| *k);
-                if let Some(old) = victim.and_then(|k| part.flows.remove(&k)) {
+            let keep = self.per_part - self.per_part / 8 - 1;
+            let mut by_age: Vec<(i64, FlowTuple, FlowKey)> =
+                part.flows.iter().map(|(k, f)| (f.last_seen, k.tuple, *k)).collect();
+            by_age.sort_unstable_by_key(|a| (a.0, a.1));
+            let excess = by_age.len().saturating_sub(keep);
+            for (i, (last, _, k)) in by_age.iter().enumerate() {
+                let stale = now.saturating_sub(*last) > idle;
+                if !stale && i >= excess {
+                    break;
+                }
+                if let Some(old) = part.flows.remove(k) {
                     ended.push(old);
-                    self.stats.evicted_full += 1;
+                    if !stale {
+                        self.stats.evicted_full += 1;
+                    }
                 }
             }
         }
@@ -929,7 +940,12 @@ mod tests {
     #[test]
     fn app_table_interns_once_and_reads_without_locks() {
         let t = AppTable::default();
-        let info = |p: &str| AppInfo { protocol: p.into(), master: String::new(), category: "Web".into(), engine: ENGINE_NDPI };
+        let info = |p: &str| AppInfo {
+            protocol: p.into(),
+            master: String::new(),
+            category: "Web".into(),
+            engine: ENGINE_NDPI,
+        };
         let a = RawApp::Ndpi(NdpiProtocol { master: 0, app: 7, category: 5 });
         let b = RawApp::Ndpi(NdpiProtocol { master: 91, app: 126, category: 5 });
         assert_eq!(t.intern(a, || info("HTTP")), 1);
@@ -947,7 +963,9 @@ mod tests {
     fn search_order() {
         let dir = std::env::temp_dir().join(format!("netcap-dpi-search-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for f in ["libndpi.so", "libndpi.so.4.8.0", "libndpi.so.4.2", "libndpi.so.4.10.1", "libndpiReader.so", "other.so"] {
+        for f in
+            ["libndpi.so", "libndpi.so.4.8.0", "libndpi.so.4.2", "libndpi.so.4.10.1", "libndpiReader.so", "other.so"]
+        {
             std::fs::write(dir.join(f), b"").unwrap();
         }
         let pref = vec!["libndpi.so.4.2".to_string()];
@@ -957,7 +975,8 @@ mod tests {
             .collect();
         assert_eq!(names, ["libndpi.so.4.2", "libndpi.so.4.10.1", "libndpi.so.4.8.0", "libndpi.so"]);
         // An explicit path is the only candidate; without a search path the loader comes first.
-        let only = search_candidates("libndpi.so", &pref, Some(Path::new("/x/libndpi.so")), Some(&[dir.clone()]));
+        let only =
+            search_candidates("libndpi.so", &pref, Some(Path::new("/x/libndpi.so")), Some(std::slice::from_ref(&dir)));
         assert_eq!(only, [PathBuf::from("/x/libndpi.so")]);
         assert_eq!(search_candidates("libndpi.so", &pref, None, None).first(), Some(&PathBuf::from("libndpi.so.4.2")));
         std::fs::remove_dir_all(&dir).unwrap();
@@ -975,5 +994,27 @@ mod tests {
         let off = DpiEngine::load(&DpiOptions { enabled: false, ..DpiOptions::default() });
         assert!(off.notice().is_none() && off.status().is_empty());
         std::fs::remove_dir_all(&empty).unwrap();
+    }
+
+    #[test]
+    fn full_partitions_evict_the_least_recently_seen() {
+        let e = DpiEngine::load(&DpiOptions { max_flows: 256 * 16, ..DpiOptions::default() });
+        if !e.active() {
+            eprintln!("notice: skipping, no nDPI");
+            return;
+        }
+        let mut d = e.workers(1).unwrap().pop().unwrap();
+        // 100 UDP flows, all in partition 7 (16 flows fit), one packet each, 1 ms apart.
+        for i in 0..100u16 {
+            let mut p = ipv4(17, 0, 28, &[0; 8]);
+            p[20..22].copy_from_slice(&(1000 + i).to_be_bytes());
+            d.classify(0x100 * u64::from(i) + 7, &p, 0, i64::from(i) * 1_000_000);
+        }
+        let s = d.stats();
+        assert_eq!(s.flows, 100);
+        assert!(s.evicted_full >= 84, "{s:?}");
+        let mut left = 0;
+        d.finish(|_| left += 1);
+        assert!((14..=16).contains(&left), "{left} flows kept");
     }
 }

@@ -158,10 +158,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         true => dpi_engine.workers(1).map_err(|e| RunError::Config(e.to_string()))?.pop(),
         false => None,
     };
-    let resolver = Arc::new(crate::resolve::Resolver::new(
-        opts.resolve.clone(),
-        dpi_engine.active().then(|| dpi_engine.apps()),
-    ));
+    let resolver =
+        Arc::new(crate::resolve::Resolver::new(opts.resolve.clone(), dpi_engine.active().then(|| dpi_engine.apps())));
     notices.extend(resolver.take_warnings());
     netcap_sdk::host::set_resolver(Some(resolver.clone()));
     let names = resolver.name_table();
@@ -206,6 +204,10 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         decoders.iter().zip(&enabled).any(|(d, en)| d.spec.kind == DecoderKind::Global && en.iter().any(|&on| on));
     let nthreads = nworkers + usize::from(has_global);
     let ticking = decoders.iter().zip(&enabled).any(|(d, en)| d.spec.kind.stateful() && en.iter().any(|&on| on));
+    if !ticking {
+        // Only stateful decoders read the DPI verdict and names: layer decoders alone need neither.
+        dpi = None;
+    }
     let mut worker_slots: Vec<Vec<Slot>> = (0..nthreads).map(|_| Vec::new()).collect();
     let mut interest: u128 = 0;
     let mut ports = dissect::PortInterests::default();
@@ -353,7 +355,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                         progress.store(stats.packets, Ordering::Relaxed);
                         names.publish(&mut dns_scan);
                         names.publish(&mut dns_scan);
-            if !flush(&mut batches, &mut epoch, &mut in_epoch) {
+                        if !flush(&mut batches, &mut epoch, &mut in_epoch) {
                             break;
                         }
                         last_flush = Instant::now();
@@ -416,7 +418,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         // Flows with equal low hash bytes share a worker whatever the worker count, so decoders
         // can partition their state by `flow & 0xff` (e.g. a cap on tracked flows).
         let w = ((d.hash & 0xff) % nworkers as u64) as usize;
-        dns_scan.scan(seq, p.data, d.layers());
+        if ticking {
+            dns_scan.scan(seq, p.data, d.layers());
+        }
         let app = match (&mut dpi, crate::dpi::ip_layer(d.layers())) {
             (Some(dpi), Some(ip)) => dpi.classify(d.hash, p.data, ip, p.ts_nanos),
             _ => 0,

@@ -30,7 +30,10 @@ struct Flow {
 fn have_ndpi_reader() -> bool {
     let ok = Command::new("ndpiReader").arg("-h").output().is_ok();
     if !ok {
-        assert!(std::env::var("NETCAP_REQUIRE_NDPI").as_deref() != Ok("1"), "ndpiReader (Debian libndpi-bin) is missing");
+        assert!(
+            std::env::var("NETCAP_REQUIRE_NDPI").as_deref() != Ok("1"),
+            "ndpiReader (Debian libndpi-bin) is missing"
+        );
         eprintln!("notice: skipping, ndpiReader (Debian libndpi-bin) is missing");
     }
     ok
@@ -137,7 +140,12 @@ fn ours(file: &Path) -> Option<Vec<(Tuple, Flow)>> {
     if out.status.code() == Some(2) {
         return None;
     }
-    assert!(matches!(out.status.code(), Some(0 | 1)), "dpi-flows {}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "dpi-flows {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut flows = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let w: Vec<&str> = line.split(' ').collect();
@@ -377,7 +385,10 @@ fn libraries_that_are_not_a_supported_ndpi_are_refused_by_name() {
     if let Some(libc) = libc {
         let o = netcap_cmd().args(["dpi", "--ndpi-lib", libc]).output().expect("run netcap dpi");
         let text = String::from_utf8_lossy(&o.stdout);
-        assert!(text.contains("not nDPI") && text.contains("ndpi_get_api_version") && text.contains("DPI off"), "{text}");
+        assert!(
+            text.contains("not nDPI") && text.contains("ndpi_get_api_version") && text.contains("DPI off"),
+            "{text}"
+        );
     }
     // An nDPI of another API version (a stand-in library built here with the C compiler Rust
     // links with): refused, naming its version and the supported one, before any other call.
@@ -398,7 +409,8 @@ fn libraries_that_are_not_a_supported_ndpi_are_refused_by_name() {
     let o = netcap_cmd().arg("dpi").arg("--ndpi-lib").arg(&lib).output().expect("run netcap dpi");
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains("nDPI 9.9.9 has API version 9999; netcap supports nDPI 4.2 (API 8668)") && text.contains("DPI off"),
+        text.contains("nDPI 9.9.9 has API version 9999; netcap supports nDPI 4.2 (API 8668)")
+            && text.contains("DPI off"),
         "{text}"
     );
     // Found by the directory search, it is refused the same way.

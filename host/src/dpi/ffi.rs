@@ -80,9 +80,7 @@ pub(crate) enum LoadError {
     Open { path: PathBuf, message: String },
     #[error("{path}: not nDPI or too old (no symbol {symbol})")]
     Symbol { path: PathBuf, symbol: String },
-    #[error(
-        "{path}: nDPI {revision} has API version {api}; netcap supports nDPI {supported} (API {supported_api})"
-    )]
+    #[error("{path}: nDPI {revision} has API version {api}; netcap supports nDPI {supported} (API {supported_api})")]
     Version { path: PathBuf, revision: String, api: u16, supported: String, supported_api: String },
     #[error("{path}: {message}")]
     Init { path: PathBuf, message: String },
@@ -147,7 +145,7 @@ impl NdpiLib {
         unsafe {
             let sizeof_flow = sym::<U32Fn>(&lib, path, "ndpi_detection_get_sizeof_ndpi_flow_struct")?;
             let flow_size = sizeof_flow() as usize;
-            if flow_size < NDPI_RISK_OFFSET + 8 || flow_size > 1 << 20 {
+            if !(NDPI_RISK_OFFSET + 8..=1 << 20).contains(&flow_size) {
                 return Err(LoadError::Init {
                     path: path.to_path_buf(),
                     message: format!("unexpected flow structure size {flow_size}"),
@@ -206,7 +204,10 @@ impl NdpiModule {
         // SAFETY: prefs 0 = `ndpi_no_prefs`; returns NULL on failure.
         let ptr = unsafe { (lib.init)(0) };
         if ptr.is_null() {
-            return Err(LoadError::Init { path: lib.path.clone(), message: "ndpi_init_detection_module failed".into() });
+            return Err(LoadError::Init {
+                path: lib.path.clone(),
+                message: "ndpi_init_detection_module failed".into(),
+            });
         }
         let all = [u32::MAX; NDPI_BITMASK_WORDS];
         // SAFETY: `ptr` is a live module; the bitmask has nDPI 4.2's size (NDPI_NUM_BITS/32).
@@ -490,8 +491,7 @@ mod tests {
             .expect("run cc");
         assert!(cc.status.success(), "{}", String::from_utf8_lossy(&cc.stderr));
         let out = std::process::Command::new(&exe).output().expect("run probe");
-        let v: Vec<u64> =
-            String::from_utf8_lossy(&out.stdout).split_whitespace().map(|w| w.parse().unwrap()).collect();
+        let v: Vec<u64> = String::from_utf8_lossy(&out.stdout).split_whitespace().map(|w| w.parse().unwrap()).collect();
         std::fs::remove_dir_all(&dir).unwrap();
         let api = u16::try_from(v[0]).unwrap();
         assert!(NDPI_SUPPORTED.iter().any(|(a, _)| *a == api), "installed headers are API {api}");

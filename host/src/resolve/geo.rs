@@ -66,9 +66,9 @@ impl GeoDb {
                 Ok(r) => {
                     let r = Arc::new(r);
                     let (r2, shown) = (r.clone(), p.display().to_string());
-                    let h = std::thread::Builder::new().name("netcap-mmdb-verify".into()).spawn(move || {
-                        r2.verify().err().map(|e| format!("{what} database {shown} is corrupt: {e}"))
-                    });
+                    let h = std::thread::Builder::new()
+                        .name("netcap-mmdb-verify".into())
+                        .spawn(move || r2.verify().err().map(|e| format!("{what} database {shown} is corrupt: {e}")));
                     verifying.extend(h.ok());
                     Some(r)
                 }

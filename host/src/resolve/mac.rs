@@ -86,7 +86,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("netcap-mac-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let head = "Registry,Assignment,Organization Name,Organization Address\n";
-        write(&dir, "oui.csv", &format!("{head}MA-L,70B3D5,IEEE Registration Authority,x\nMA-L,00000C,\"Cisco Systems, Inc\",y\n"));
+        write(
+            &dir,
+            "oui.csv",
+            &format!("{head}MA-L,70B3D5,IEEE Registration Authority,x\nMA-L,00000C,\"Cisco Systems, Inc\",y\n"),
+        );
         write(&dir, "oui36.csv", &format!("{head}MA-S,70B3D5F2F,TELEPLATFORMS,\"a, b\"\n"));
         let mut w = Vec::new();
         let v = MacVendors::load(&dir, &mut w);

@@ -18,11 +18,13 @@ use std::sync::{Arc, Mutex, RwLock};
 pub const NAMES_PER_IP: usize = 64;
 pub const MAX_ADDRESSES: usize = 1 << 20;
 
+/// Names learnt from DNS answers: address → (sequence number of the answer, name), in input order.
+type DnsNames = HashMap<IpAddr, Vec<(u64, Arc<str>)>>;
+
 /// The shared name table.
 #[derive(Debug, Default)]
 pub struct NameTable {
-    /// Address → (sequence number of the answer, name), in input order.
-    dns: RwLock<HashMap<IpAddr, Vec<(u64, Arc<str>)>>>,
+    dns: RwLock<DnsNames>,
     hosts: HashMap<IpAddr, Vec<String>>,
     reverse: Option<Mutex<HashMap<IpAddr, Option<String>>>>,
 }
@@ -200,7 +202,9 @@ impl DnsScan {
             while i < chain.len() && chain.len() < 8 {
                 let cur = chain[i].clone();
                 for (alias, target) in &self.names {
-                    if target.eq_ignore_ascii_case(cur.as_bytes()) && !chain.iter().any(|c| c.eq_ignore_ascii_case(alias)) {
+                    if target.eq_ignore_ascii_case(cur.as_bytes())
+                        && !chain.iter().any(|c| c.eq_ignore_ascii_case(alias))
+                    {
                         chain.push(alias.clone());
                     }
                 }
