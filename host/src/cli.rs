@@ -36,6 +36,21 @@ pub enum Command {
     /// List the loaded decoder plugins, or inspect one component file.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Show which deep packet inspection libraries (nDPI, libprotoident) are found, and their
+    /// versions.
+    Dpi(DpiArgs),
+    /// Print nDPI's (and libprotoident's) classification of every flow of a capture file, one
+    /// line per flow: `proto src:port dst:port packets engine name category [risks]`
+    /// (for comparing with `ndpiReader`).
+    #[command(hide = true)]
+    DpiFlows {
+        file: PathBuf,
+        #[command(flatten)]
+        dpi: DpiArgs,
+        /// Idle time (seconds of packet time) after which a flow starts over (0: never).
+        #[arg(long, default_value_t = 30)]
+        idle: u64,
+    },
     /// Print the layers the host dissects in each packet: `seq name@offset[^depth] ...`
     /// (a debugging aid for decoder authors).
     #[command(hide = true)]
@@ -146,12 +161,77 @@ pub struct CaptureArgs {
     /// Do not reassemble fragmented IP datagrams (decoders then see each fragment on its own).
     #[arg(long, env = "NETCAP_NO_DEFRAG")]
     pub no_defrag: bool,
+    #[command(flatten)]
+    pub dpi: DpiArgs,
+    #[command(flatten)]
+    pub resolve: ResolveArgs,
     /// No progress line and no summary.
     #[arg(short, long, env = "NETCAP_QUIET")]
     pub quiet: bool,
     /// Run the standard decoders natively instead of in WebAssembly (benchmark builds only).
     #[arg(long, hide = true)]
     pub native: bool,
+}
+
+/// Deep packet inspection flags (`capture`, `dpi`, `dpi-flows`).
+#[derive(Debug, Clone, Args)]
+pub struct DpiArgs {
+    /// Application protocol classification with nDPI/libprotoident when found (on|off).
+    #[arg(long, default_value = "on", value_name = "on|off", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), env = "NETCAP_DPI")]
+    pub dpi: bool,
+    /// Use this nDPI library file instead of searching for libndpi.so*.
+    #[arg(long, value_name = "PATH", env = "NETCAP_NDPI_LIB")]
+    pub ndpi_lib: Option<PathBuf>,
+    /// Use this libprotoident library file instead of searching for libprotoident.so*.
+    #[arg(long, value_name = "PATH", env = "NETCAP_PROTOIDENT_LIB")]
+    pub protoident_lib: Option<PathBuf>,
+}
+
+impl DpiArgs {
+    /// The engine options, with `$NETCAP_DPI_PATH` read.
+    pub fn options(&self) -> crate::dpi::DpiOptions {
+        crate::dpi::DpiOptions {
+            enabled: self.dpi,
+            ndpi_lib: self.ndpi_lib.clone(),
+            protoident_lib: self.protoident_lib.clone(),
+            ..crate::dpi::DpiOptions::default()
+        }
+        .with_env()
+    }
+}
+
+/// Resolver data flags of `capture`.
+#[derive(Debug, Clone, Args)]
+pub struct ResolveArgs {
+    /// MaxMind GeoIP2/GeoLite2 City (or Country) database for country and city of addresses.
+    #[arg(long, value_name = "FILE", env = "NETCAP_GEOIP_DB")]
+    pub geoip_db: Option<PathBuf>,
+    /// MaxMind GeoLite2 ASN database for the autonomous system of addresses.
+    #[arg(long, value_name = "FILE", env = "NETCAP_ASN_DB")]
+    pub asn_db: Option<PathBuf>,
+    /// Hosts file (`ip name...` lines) with names for addresses.
+    #[arg(long, value_name = "FILE", env = "NETCAP_HOSTS_FILE")]
+    pub hosts_file: Option<PathBuf>,
+    /// Look up names of addresses with live reverse DNS queries (off: only names from the
+    /// capture's DNS answers and the hosts file).
+    #[arg(long, env = "NETCAP_REVERSE_DNS")]
+    pub reverse_dns: bool,
+    /// CSV database of fingerprint descriptions (`kind,hash,description`); repeatable.
+    #[arg(long = "fingerprint-db", value_name = "FILE")]
+    pub fingerprint_db: Vec<PathBuf>,
+}
+
+impl ResolveArgs {
+    pub fn options(&self) -> crate::resolve::ResolverOptions {
+        crate::resolve::ResolverOptions {
+            geoip_db: self.geoip_db.clone(),
+            asn_db: self.asn_db.clone(),
+            hosts_file: self.hosts_file.clone(),
+            reverse_dns: self.reverse_dns,
+            fingerprint_dbs: self.fingerprint_db.clone(),
+            ..crate::resolve::ResolverOptions::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -281,6 +361,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Label(a) => label(a),
         Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&file),
+        Command::Dpi(a) => dpi_status(&a),
+        Command::DpiFlows { file, dpi, idle } => dpi_flows(&file, &dpi, idle),
         Command::Layers { file } => layers(&file),
         Command::BenchRead { file } => bench_read(&file),
         Command::BenchDecode { file, native } => bench_decode(&file, native),
@@ -345,6 +427,8 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
             output_bytes: a.decoder_output << 20,
         },
         decoder_config,
+        dpi: a.dpi.options(),
+        resolve: a.resolve.options(),
         quiet,
         native: a.native,
         reassembly: crate::reassembly::Config {
@@ -516,6 +600,88 @@ fn plugins_inspect(file: &std::path::Path) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+fn dpi_status(a: &DpiArgs) -> anyhow::Result<u8> {
+    let engine = crate::dpi::DpiEngine::load(&a.options());
+    let mut out = std::io::stdout().lock();
+    if !a.dpi {
+        writeln!(out, "DPI switched off (--dpi off)")?;
+        return Ok(0);
+    }
+    for s in engine.status() {
+        match (&s.loaded, &s.problem) {
+            (Some((path, version)), _) => {
+                let via = if path.is_absolute() { "" } else { " via the dynamic loader" };
+                writeln!(out, "{:<14} {version} ({}{via})", s.name, path.display())?
+            }
+            (None, Some(p)) => writeln!(out, "{:<14} not used: {p}", s.name)?,
+            (None, None) => writeln!(out, "{:<14} not used", s.name)?,
+        }
+    }
+    writeln!(out, "DPI {}", if engine.active() { "on" } else { "off" })?;
+    Ok(0)
+}
+
+/// `netcap dpi-flows FILE`: every flow's classification, one worker, in first-packet order.
+fn dpi_flows(file: &std::path::Path, a: &DpiArgs, idle_secs: u64) -> anyhow::Result<u8> {
+    use crate::capture::PacketSource;
+    let mut opts = a.options();
+    opts.idle_nanos = if idle_secs == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(idle_secs).unwrap_or(i64::MAX).saturating_mul(1_000_000_000)
+    };
+    let engine = crate::dpi::DpiEngine::load(&opts);
+    if let Some(n) = engine.notice() {
+        eprintln!("netcap: {n}");
+    }
+    let mut dpi = engine.workers(1)?.pop().ok_or_else(|| anyhow::anyhow!("no DPI worker"))?;
+    dpi.keep_ended(true);
+    let mut src = crate::capture::file::FileSource::open(file, None)?;
+    let mut d = crate::dissect::Dissection::default();
+    let mut code = 0;
+    loop {
+        let p = match src.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => break,
+            // A damaged file: the flows of the packets before the damage are still listed.
+            Err(e) => {
+                eprintln!("netcap: input ended early: {e}");
+                code = 1;
+                break;
+            }
+        };
+        crate::dissect::dissect(p.link_type, p.data, &mut d);
+        if let Some(off) = crate::dpi::ip_layer(d.layers()) {
+            dpi.classify(d.hash, p.data, off, p.ts_nanos);
+        }
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut result = Ok(());
+    dpi.finish(|f| {
+        if result.is_err() {
+            return;
+        }
+        let t = f.tuple;
+        let ep = |ip: std::net::IpAddr, port: u16| match ip {
+            std::net::IpAddr::V6(a) => format!("[{a}]:{port}"),
+            std::net::IpAddr::V4(a) => format!("{a}:{port}"),
+        };
+        let mut line = format!("{} {} {} {}", t.proto, ep(t.src, t.src_port), ep(t.dst, t.dst_port), f.packets);
+        for app in [&f.ndpi, &f.lpi].into_iter().flatten() {
+            line.push_str(&format!(" {} {} {}", app.engine, app.name(), app.category.replace(' ', "_")));
+        }
+        if !f.risks.is_empty() {
+            line.push_str(&format!(" risks={}", f.risks.join("|")));
+        }
+        result = writeln!(out, "{line}");
+    });
+    match result.and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
+        Err(e) => Err(e.into()),
+        Ok(()) => Ok(code),
+    }
+}
+
 fn layers(file: &std::path::Path) -> anyhow::Result<u8> {
     use crate::capture::PacketSource;
     use std::fmt::Write as _;
@@ -601,6 +767,8 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         errors_pcap: false,
         limits: Limits::default(),
         decoder_config: Vec::new(),
+        dpi: crate::dpi::DpiOptions { enabled: false, ..Default::default() },
+        resolve: crate::resolve::ResolverOptions::default(),
         quiet: true,
         native,
         reassembly: crate::reassembly::Config::default(),

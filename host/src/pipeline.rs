@@ -60,6 +60,10 @@ pub struct CaptureOptions {
     pub limits: Limits,
     /// More `init` configuration for every decoder (flow timeouts, ...); keys in the WIT docs.
     pub decoder_config: Vec<(String, String)>,
+    /// Deep packet inspection (nDPI, libprotoident).
+    pub dpi: crate::dpi::DpiOptions,
+    /// Resolver data (MAC vendors, service names, GeoIP, names, fingerprints).
+    pub resolve: crate::resolve::ResolverOptions,
     pub quiet: bool,
     /// Use the natively linked decoders (feature `native-decoders`; for benchmarks).
     pub native: bool,
@@ -160,6 +164,21 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     };
     let (decoders, runtime) = load_decoders(&opts, &mut notices)?;
     let enabled = enabled_types(&decoders, &opts.include, &opts.exclude)?;
+    // DPI and resolvers. The dispatcher classifies every packet's flow (so that worker and
+    // global batches carry the same `app` id) and scans DNS answers for `ip-names`; decoders
+    // reach the resolvers through the host imports, answered by the installed resolver.
+    let dpi_engine = crate::dpi::DpiEngine::load(&opts.dpi);
+    notices.extend(dpi_engine.notice());
+    let mut dpi = match dpi_engine.active() {
+        true => dpi_engine.workers(1).map_err(|e| RunError::Config(e.to_string()))?.pop(),
+        false => None,
+    };
+    let resolver =
+        Arc::new(crate::resolve::Resolver::new(opts.resolve.clone(), dpi_engine.active().then(|| dpi_engine.apps())));
+    notices.extend(resolver.take_warnings());
+    netcap_sdk::host::set_resolver(Some(resolver.clone()));
+    let names = resolver.name_table();
+    let mut dns_scan = crate::resolve::names::DnsScan::default();
 
     // Global record types, in decoder order.
     let mut types: Vec<TypeOut> = Vec::new();
@@ -204,6 +223,10 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         decoders.iter().zip(&enabled).any(|(d, en)| d.spec.kind == DecoderKind::Global && en.iter().any(|&on| on));
     let nthreads = nworkers + usize::from(has_global);
     let ticking = decoders.iter().zip(&enabled).any(|(d, en)| d.spec.kind.stateful() && en.iter().any(|&on| on));
+    if !ticking {
+        // Only stateful decoders read the DPI verdict and names: layer decoders alone need neither.
+        dpi = None;
+    }
     let mut worker_slots: Vec<Vec<Slot>> = (0..nthreads).map(|_| Vec::new()).collect();
     let mut interest: u128 = 0;
     let mut ports = dissect::PortInterests::default();
@@ -384,6 +407,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 if source.timed_out() {
                     if in_epoch > 0 && last_flush.elapsed() >= LIVE_FLUSH {
                         progress.store(stats.packets, Ordering::Relaxed);
+                        names.publish(&mut dns_scan);
+                        names.publish(&mut dns_scan);
                         if !flush(&mut batches, &mut epoch, &mut in_epoch) {
                             break;
                         }
@@ -420,7 +445,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         } else if d.unknown_net {
             stats.unknown.add("no decoder for the network layer", 1);
             true
-        } else if let Some(inner) = d.innermost().filter(|&l| interest & layer_bit(l) == 0) {
+        } else if let Some(inner) = d.innermost().filter(|&l| interest != 0 && interest & layer_bit(l) == 0) {
             stats.unknown.add(&unknown_names[usize::from(inner.min(127))], 1);
             true
         } else {
@@ -448,11 +473,18 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         // per-partition state (flow tables, TCP reassembly budgets) behaves the same for any
         // worker count.
         let w = ((d.hash & 0xff) % nworkers as u64) as usize;
+        if ticking {
+            dns_scan.scan(seq, p.data, d.layers());
+        }
+        let app = match (&mut dpi, crate::dpi::ip_layer(d.layers())) {
+            (Some(dpi), Some(ip)) => dpi.classify(d.hash, p.data, ip, p.ts_nanos),
+            _ => 0,
+        };
         let meta = netcap_sdk::PacketMeta {
             seq,
             ts_nanos: p.ts_nanos,
             flow: d.hash,
-            app: 0,
+            app,
             link_type: p.link_type,
             orig_len: p.orig_len,
         };
@@ -511,6 +543,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         let global_full = has_global && batches[nworkers].data.len() >= EPOCH_BATCH_BYTES * nworkers;
         if in_epoch >= epoch_packets || b.data.len() >= EPOCH_BATCH_BYTES || global_full {
             progress.store(stats.packets, Ordering::Relaxed);
+            names.publish(&mut dns_scan);
             if !flush(&mut batches, &mut epoch, &mut in_epoch) {
                 break;
             }
@@ -518,6 +551,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         }
     }
     if in_epoch > 0 {
+        names.publish(&mut dns_scan);
         flush(&mut batches, &mut epoch, &mut in_epoch);
     }
     stats.dropped = source.dropped();
@@ -561,6 +595,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             notices.push(format!("decoder {} logged {total} lines; only the first are shown", d.spec.id));
         }
     }
+    notices.extend(resolver.finish_warnings());
+    netcap_sdk::host::set_resolver(None);
+    drop(dpi);
     drop(runtime);
     Ok(Summary {
         source: source_name,

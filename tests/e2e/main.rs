@@ -4,6 +4,7 @@
 mod cli;
 mod corpus;
 mod determinism;
+mod dpi;
 mod example_plugin;
 mod flow;
 mod formats;
@@ -19,6 +20,7 @@ mod oracle_net;
 mod oracle_profile;
 mod oracle_stream;
 mod oracle_tunnel;
+mod resolve;
 mod sandbox;
 mod streams;
 mod synth;

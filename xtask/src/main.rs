@@ -26,8 +26,12 @@ const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
 const PLUGIN_RUSTFLAGS: &str = "-C target-feature=+simd128,+bulk-memory";
 /// The only interface a plugin may import (any 0.2.x patch version).
 const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.2.";
-/// Debian packages the build and tests need.
-const APT_PACKAGES: &[&str] = &["libpcap-dev", "tshark", "wireshark-common", "tcpreplay", "libndpi-dev"];
+/// Debian packages the build and tests need: libpcap; tshark (the field oracle); tcpreplay;
+/// nDPI (loaded at run time: `libndpi-dev` brings the library and its headers, which a test
+/// compares our ABI declarations with) and `libndpi-bin` (ndpiReader, the DPI oracle);
+/// `ieee-data` (the MAC vendor registry); `mmdb-bin` (mmdblookup, the ASN oracle).
+const APT_PACKAGES: &[&str] =
+    &["libpcap-dev", "tshark", "wireshark-common", "tcpreplay", "libndpi-dev", "libndpi-bin", "ieee-data", "mmdb-bin"];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
