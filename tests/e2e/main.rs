@@ -15,6 +15,7 @@ mod oracle_dns;
 mod oracle_link;
 mod oracle_link2;
 mod oracle_net;
+mod oracle_profile;
 mod oracle_tunnel;
 mod sandbox;
 mod synth;

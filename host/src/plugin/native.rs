@@ -18,6 +18,7 @@ pub fn standard() -> Vec<LoadedDecoder> {
         loaded::<netcap_decoder_net::NetDecoder>(),
         loaded::<netcap_decoder_dns::DnsDecoder>(),
         loaded::<netcap_decoder_dhcp::DhcpDecoder>(),
+        loaded::<netcap_decoder_profile::ProfileDecoder>(),
         loaded::<netcap_decoder_flow::FlowDecoder>(),
     ]
 }

@@ -1,0 +1,373 @@
+//! The profile tables: per-MAC and per-IP counters updated per packet without allocating once a
+//! host is known, and turned into DeviceProfile / IPProfile records at the end of input.
+
+use netcap_proto::v1::{DeviceProfile, IpProfile, PortCount};
+use netcap_sdk::{Config, Emitter, Packet, fmt, host, layer};
+use std::collections::{BTreeSet, HashMap};
+
+/// Record types, indexed by type id.
+pub const RECORD_TYPES: [(&str, &str); 2] =
+    [("DeviceProfile", "netcap.v1.DeviceProfile"), ("IPProfile", "netcap.v1.IPProfile")];
+const T_DEVICE: u16 = 0;
+const T_IP: u16 = 1;
+
+/// Default cap on profiles per table.
+pub const DEFAULT_MAX: usize = 1_000_000;
+/// Distinct ports kept per port table of a profile.
+pub const MAX_PORTS: usize = 4096;
+/// Addresses kept per address list of a profile.
+pub const MAX_ADDRS: usize = 1024;
+/// MACs kept per IP profile.
+pub const MAX_MACS: usize = 64;
+
+/// An IP address: 4 or 16 bytes, IPv4 in the first 4 with `len` 4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ip {
+    len: u8,
+    bytes: [u8; 16],
+}
+
+impl Ip {
+    fn from_slice(b: &[u8]) -> Option<Ip> {
+        let mut bytes = [0u8; 16];
+        match b.len() {
+            4 | 16 => {
+                bytes[..b.len()].copy_from_slice(b);
+                Some(Ip { len: b.len() as u8, bytes })
+            }
+            _ => None,
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut s = String::new();
+        fmt::set_ip(&mut s, &self.bytes[..usize::from(self.len)]);
+        s
+    }
+}
+
+fn mac_text(m: &[u8; 6]) -> String {
+    let mut s = String::new();
+    fmt::set_mac(&mut s, m);
+    s
+}
+
+#[derive(Debug, Default)]
+struct Device {
+    first: i64,
+    last: i64,
+    packets_sent: u64,
+    bytes_sent: u64,
+    packets_received: u64,
+    bytes_received: u64,
+    ips: BTreeSet<Ip>,
+    contacts: BTreeSet<Ip>,
+}
+
+/// (transport layer id, port) -> (packets, bytes).
+type Ports = HashMap<(u16, u16), (u64, u64)>;
+
+#[derive(Debug, Default)]
+struct Host {
+    first: i64,
+    last: i64,
+    packets_sent: u64,
+    bytes_sent: u64,
+    packets_received: u64,
+    bytes_received: u64,
+    src_ports: Ports,
+    contacted_ports: Ports,
+    dst_ports: Ports,
+    ports_dropped: u64,
+    contacts: BTreeSet<Ip>,
+    macs: BTreeSet<[u8; 6]>,
+    apps: BTreeSet<u16>,
+}
+
+fn touch(first: &mut i64, last: &mut i64, ts: i64, new: bool) {
+    if new || ts < *first {
+        *first = ts;
+    }
+    if new || ts > *last {
+        *last = ts;
+    }
+}
+
+fn count_port(t: &mut Ports, key: (u16, u16), bytes: u64, dropped: &mut u64) {
+    let full = t.len() >= MAX_PORTS;
+    match t.get_mut(&key) {
+        Some(e) => {
+            e.0 += 1;
+            e.1 += bytes;
+        }
+        None if full => *dropped += 1,
+        None => {
+            t.insert(key, (1, bytes));
+        }
+    }
+}
+
+fn add_capped<T: Ord>(set: &mut BTreeSet<T>, v: T, cap: usize) {
+    if set.len() < cap || set.contains(&v) {
+        set.insert(v);
+    }
+}
+
+/// What one packet says about its hosts (outermost headers).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Addrs {
+    pub src_mac: Option<[u8; 6]>,
+    pub dst_mac: Option<[u8; 6]>,
+    pub src_ip: Option<Ip>,
+    pub dst_ip: Option<Ip>,
+    /// Transport layer id and (source, destination) ports.
+    pub ports: Option<(u16, u16, u16)>,
+}
+
+/// The outermost MACs, IP addresses and ports of a packet.
+pub fn addrs(p: &Packet<'_>) -> Addrs {
+    let mut a = Addrs::default();
+    let mut ip_at = None;
+    for (i, l) in p.layers().enumerate() {
+        match l.id {
+            layer::ETHERNET if a.src_mac.is_none() && ip_at.is_none() => {
+                if let Some(h) = p.data.get(l.offset..l.offset + 12) {
+                    a.dst_mac = h[0..6].try_into().ok();
+                    a.src_mac = h[6..12].try_into().ok();
+                }
+            }
+            layer::IPV4 | layer::IPV6 if ip_at.is_none() => {
+                let e = p.endpoints(i + 1);
+                a.src_ip = Ip::from_slice(e.src);
+                a.dst_ip = Ip::from_slice(e.dst);
+                ip_at = Some(i);
+            }
+            layer::TCP | layer::UDP | layer::SCTP if ip_at.is_some() => {
+                if l.depth() == p.layer(ip_at.unwrap_or(0)).map_or(0, |x| x.depth()) {
+                    let e = p.endpoints(i + 1);
+                    a.ports = Some((l.id, e.src_port, e.dst_port));
+                }
+                break;
+            }
+            // Anything else after the IP header ends the outermost packet's transport search
+            // (extension headers aside).
+            layer::IPV6_HOP_BY_HOP | layer::IPV6_FRAGMENT | layer::IPSEC_AH if ip_at.is_some() => {}
+            _ if ip_at.is_some() => break,
+            _ => {}
+        }
+    }
+    a
+}
+
+/// The two tables.
+pub struct Profiles {
+    devices: HashMap<[u8; 6], Device>,
+    hosts: HashMap<Ip, Host>,
+    want_devices: bool,
+    want_hosts: bool,
+    max: usize,
+}
+
+impl Profiles {
+    pub fn new(config: &Config) -> Result<Self, String> {
+        let max = match config.get("profile-max") {
+            Some(v) => v.parse::<usize>().map_err(|_| format!("profile-max: not a count: {v:?}"))?,
+            None => DEFAULT_MAX,
+        };
+        Ok(Profiles {
+            devices: HashMap::new(),
+            hosts: HashMap::new(),
+            want_devices: config.record_type_enabled("DeviceProfile"),
+            want_hosts: config.record_type_enabled("IPProfile"),
+            max,
+        })
+    }
+
+    /// Counts one packet.
+    pub fn packet(&mut self, p: &Packet<'_>, out: &mut Emitter<'_>) {
+        let a = addrs(p);
+        let (ts, len) = (p.ts_nanos, u64::from(p.orig_len));
+        let mut full = false;
+        if self.want_devices {
+            for (mac, sent) in [(a.src_mac, true), (a.dst_mac, false)] {
+                let Some(mac) = mac else { continue };
+                let n = self.devices.len();
+                let d = match self.devices.get_mut(&mac) {
+                    Some(d) => d,
+                    None if n >= self.max => {
+                        full = true;
+                        continue;
+                    }
+                    None => {
+                        let d = self.devices.entry(mac).or_default();
+                        touch(&mut d.first, &mut d.last, ts, true);
+                        d
+                    }
+                };
+                touch(&mut d.first, &mut d.last, ts, false);
+                if sent {
+                    d.packets_sent += 1;
+                    d.bytes_sent += len;
+                    if let Some(ip) = a.src_ip {
+                        add_capped(&mut d.ips, ip, MAX_ADDRS);
+                    }
+                    if let Some(ip) = a.dst_ip {
+                        add_capped(&mut d.contacts, ip, MAX_ADDRS);
+                    }
+                } else {
+                    d.packets_received += 1;
+                    d.bytes_received += len;
+                }
+            }
+        }
+        if self.want_hosts {
+            for (ip, sent) in [(a.src_ip, true), (a.dst_ip, false)] {
+                let Some(ip) = ip else { continue };
+                let n = self.hosts.len();
+                let h = match self.hosts.get_mut(&ip) {
+                    Some(h) => h,
+                    None if n >= self.max => {
+                        full = true;
+                        continue;
+                    }
+                    None => {
+                        let h = self.hosts.entry(ip).or_default();
+                        touch(&mut h.first, &mut h.last, ts, true);
+                        h
+                    }
+                };
+                touch(&mut h.first, &mut h.last, ts, false);
+                if p.app != 0 {
+                    add_capped(&mut h.apps, p.app, 64);
+                }
+                if sent {
+                    h.packets_sent += 1;
+                    h.bytes_sent += len;
+                    if let Some(mac) = a.src_mac {
+                        add_capped(&mut h.macs, mac, MAX_MACS);
+                    }
+                    if let Some(peer) = a.dst_ip {
+                        add_capped(&mut h.contacts, peer, MAX_ADDRS);
+                    }
+                    if let Some((t, sp, dp)) = a.ports {
+                        count_port(&mut h.src_ports, (t, sp), len, &mut h.ports_dropped);
+                        count_port(&mut h.contacted_ports, (t, dp), len, &mut h.ports_dropped);
+                    }
+                } else {
+                    h.packets_received += 1;
+                    h.bytes_received += len;
+                    if let Some((t, _, dp)) = a.ports {
+                        count_port(&mut h.dst_ports, (t, dp), len, &mut h.ports_dropped);
+                    }
+                }
+            }
+        }
+        if full {
+            out.error("profile: table full (packet not profiled)");
+        }
+    }
+
+    /// Emits every profile.
+    pub fn finish(&mut self, out: &mut Emitter<'_>) {
+        for (mac, d) in std::mem::take(&mut self.devices) {
+            let vendor = if mac[0] & 0x02 != 0 { None } else { host::mac_vendor(&mac) };
+            let ips: Vec<String> = d.ips.iter().map(Ip::text).collect();
+            let contacts: Vec<String> = d.contacts.iter().map(Ip::text).collect();
+            out.record(
+                T_DEVICE,
+                &DeviceProfile {
+                    mac: mac_text(&mac),
+                    vendor: vendor.unwrap_or_default(),
+                    timestamp_first: d.first,
+                    timestamp_last: d.last,
+                    packets_sent: d.packets_sent,
+                    bytes_sent: d.bytes_sent,
+                    packets_received: d.packets_received,
+                    bytes_received: d.bytes_received,
+                    num_ips: ips.len() as u32,
+                    ips,
+                    num_contacts: contacts.len() as u32,
+                    contacts,
+                    num_packets: d.packets_sent + d.packets_received,
+                    bytes: d.bytes_sent + d.bytes_received,
+                },
+            );
+        }
+        let mut app_names: HashMap<u16, String> = HashMap::new();
+        for (ip, h) in std::mem::take(&mut self.hosts) {
+            let addr = ip.text();
+            let geo = host::geo(&addr).unwrap_or_default();
+            let mut applications: Vec<String> = Vec::new();
+            for &id in &h.apps {
+                let name =
+                    app_names.entry(id).or_insert_with(|| host::app_info(id).map(|a| a.protocol).unwrap_or_default());
+                if !name.is_empty() {
+                    applications.push(name.clone());
+                }
+            }
+            applications.sort();
+            applications.dedup();
+            let mut dns_names = host::ip_names(&addr, u64::MAX);
+            dns_names.sort();
+            dns_names.dedup();
+            let contacts: Vec<String> = h.contacts.iter().map(Ip::text).collect();
+            out.record(
+                T_IP,
+                &IpProfile {
+                    addr,
+                    ip_version: if ip.len == 4 { 4 } else { 6 },
+                    timestamp_first: h.first,
+                    timestamp_last: h.last,
+                    packets_sent: h.packets_sent,
+                    bytes_sent: h.bytes_sent,
+                    packets_received: h.packets_received,
+                    bytes_received: h.bytes_received,
+                    src_ports: port_list(&h.src_ports),
+                    contacted_ports: port_list(&h.contacted_ports),
+                    dst_ports: port_list(&h.dst_ports),
+                    num_contacts: contacts.len() as u32,
+                    contacts,
+                    macs: h.macs.iter().map(mac_text).collect(),
+                    dns_names,
+                    country: geo.country,
+                    city: geo.city,
+                    asn: geo.asn,
+                    as_org: geo.as_org,
+                    applications,
+                    num_packets: h.packets_sent + h.packets_received,
+                    bytes: h.bytes_sent + h.bytes_received,
+                    ports_dropped: h.ports_dropped,
+                },
+            );
+        }
+    }
+}
+
+fn transport_name(id: u16) -> &'static str {
+    match id {
+        layer::TCP => "TCP",
+        layer::UDP => "UDP",
+        _ => "SCTP",
+    }
+}
+
+/// A port table sorted by transport and port, with service names.
+fn port_list(t: &Ports) -> Vec<PortCount> {
+    let mut v: Vec<_> = t.iter().collect();
+    v.sort_by_key(|(k, _)| (transport_name(k.0), k.1));
+    v.into_iter()
+        .map(|(&(tr, port), &(packets, bytes))| {
+            let transport = transport_name(tr);
+            PortCount {
+                transport: transport.into(),
+                port: u32::from(port),
+                packets,
+                bytes,
+                service: host::service_name(&transport.to_ascii_lowercase(), port).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
