@@ -203,6 +203,9 @@ fn parse_bytes(shown: &str) -> u64 {
     }
 }
 
+/// A capture, why it was left out (if it was), and the comparison's result.
+type FileResult = (PathBuf, Option<String>, Result<(usize, usize), String>);
+
 #[test]
 fn connections_agree_with_tshark_conversations() {
     if corpus().is_none() || !have_tshark() {
@@ -215,7 +218,7 @@ fn connections_agree_with_tshark_conversations() {
     let (mut agreed, mut files_compared, mut convs_skipped) = (0usize, 0usize, 0usize);
     let mut left_out = Vec::new();
     let mut failures = Vec::new();
-    let results: Vec<(PathBuf, Option<String>, Result<(usize, usize), String>)> = std::thread::scope(|s| {
+    let results: Vec<FileResult> = std::thread::scope(|s| {
         let chunks: Vec<&[PathBuf]> = files.chunks(files.len().div_ceil(2).max(1)).collect();
         let hs: Vec<_> = chunks
             .into_iter()

@@ -99,3 +99,87 @@ impl Decoder for FlowDecoder {
 }
 
 export_decoder!(FlowDecoder);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netcap_sdk::{Layer, PacketMeta, layer, packets, push_packet_with};
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    /// Counts the allocations of the current thread while `COUNTING` is set.
+    struct Counting;
+
+    thread_local! {
+        static COUNTING: Cell<bool> = const { Cell::new(false) };
+        static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    }
+
+    // SAFETY: forwards to the system allocator unchanged; the counters are const-initialized
+    // thread locals, which do not allocate.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            if COUNTING.with(Cell::get) {
+                ALLOCATIONS.with(|a| a.set(a.get() + 1));
+            }
+            // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which we pass on.
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            // SAFETY: `p` was allocated by `System` with layout `l` (see `alloc`).
+            unsafe { System.dealloc(p, l) }
+        }
+    }
+
+    #[global_allocator]
+    static ALLOC: Counting = Counting;
+
+    /// An Ethernet/IPv4/UDP frame from 10.0.0.`host`:`port` to 10.0.0.1:53.
+    fn frame(host: u8, port: u16) -> (Vec<u8>, [Layer; 3]) {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        f.extend_from_slice(&[0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, host, 10, 0, 0, 1]);
+        f.extend_from_slice(&port.to_be_bytes());
+        f.extend_from_slice(&[0, 53, 0, 12, 0, 0, 1, 2, 3, 4]);
+        let layers = [
+            Layer { id: layer::ETHERNET, flags: 0, offset: 0 },
+            Layer { id: layer::IPV4, flags: 0, offset: 14 },
+            Layer { id: layer::UDP, flags: 0, offset: 34 },
+        ];
+        (f, layers)
+    }
+
+    #[test]
+    fn packets_of_known_connections_do_not_allocate() {
+        let mut d = FlowDecoder::new(&Config::default()).expect("default config");
+        let mut batch = Vec::new();
+        for round in 0..20u64 {
+            for h in 0..100u8 {
+                let (f, layers) = frame(h, 1000 + u16::from(h));
+                let m = PacketMeta {
+                    seq: round * 100 + u64::from(h),
+                    ts_nanos: (round * 100 + u64::from(h)) as i64 * 1000,
+                    flow: u64::from(h) * 7,
+                    app: 0,
+                    link_type: 1,
+                    orig_len: f.len() as u32,
+                };
+                push_packet_with(&mut batch, m, &layers, &f);
+            }
+        }
+        let all: Vec<_> = packets(&batch).collect();
+        let mut out = Vec::with_capacity(1 << 16);
+        // The first round creates the connections; the rest only counts packets.
+        for p in &all[..100] {
+            d.decode(p, &mut Emitter::new(&mut out, p.seq));
+        }
+        COUNTING.with(|c| c.set(true));
+        for p in &all[100..] {
+            d.decode(p, &mut Emitter::new(&mut out, p.seq));
+        }
+        d.tick(all[all.len() - 1].ts_nanos, 0, &mut Emitter::new(&mut out, 0));
+        COUNTING.with(|c| c.set(false));
+        assert_eq!(ALLOCATIONS.with(Cell::get), 0);
+        assert_eq!(d.tracked(), 100);
+        assert!(out.is_empty());
+    }
+}

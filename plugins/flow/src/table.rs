@@ -25,10 +25,32 @@
 use crate::conn::Conn;
 use crate::packet::{Family, Info, SYN};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-/// SipHash with fixed keys: decoders have no randomness, and the map is never iterated.
-type Map = HashMap<Key, u32, BuildHasherDefault<DefaultHasher>>;
+/// Keys hash themselves ([`Key::mix`]); the map's hasher only carries that value. Decoders have no
+/// randomness to key a hash with (and a fixed-key SipHash would resist collisions no better), and
+/// the map is never iterated, so its order cannot reach the output.
+type Map = HashMap<Key, u32, BuildHasherDefault<KeyHasher>>;
+
+/// Passes [`Key::mix`] through (other input is folded in, for completeness).
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+}
 
 /// Number of partitions (the low byte of the host's flow hash).
 pub const PARTITIONS: usize = 256;
@@ -83,7 +105,7 @@ pub trait Sink {
 
 /// A flow key: the endpoints in canonical order (smaller address and port first), the protocol,
 /// and the partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Key {
     part: u8,
     family: Family,
@@ -94,7 +116,38 @@ pub struct Key {
     pb: u16,
 }
 
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.mix());
+    }
+}
+
 impl Key {
+    /// A well-mixed 64-bit hash of every field (multiply-rotate over 64-bit words, then the
+    /// splitmix64 finalizer, as the host's flow hash).
+    fn mix(&self) -> u64 {
+        #[inline]
+        fn step(h: u64, v: u64) -> u64 {
+            (h.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+        }
+        let head = u64::from(self.part)
+            | (self.family as u64) << 8
+            | u64::from(self.proto) << 16
+            | u64::from(self.pa) << 24
+            | u64::from(self.pb) << 40;
+        let mut h = step(0x9e37_79b9_7f4a_7c15, head);
+        for half in [&self.a, &self.b] {
+            let (x, y) = half.split_at(8);
+            h = step(h, u64::from_le_bytes(x.try_into().unwrap_or_default()));
+            h = step(h, u64::from_le_bytes(y.try_into().unwrap_or_default()));
+        }
+        h ^= h >> 30;
+        h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 27;
+        h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^ (h >> 31)
+    }
+
     pub fn of(part: u8, p: &Info) -> Key {
         let (x, y) = if p.family == Family::Link {
             // Link-layer flows: the address pair and the EtherType.
