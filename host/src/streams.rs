@@ -386,6 +386,8 @@ mod tests {
             interests.add(1 << i, &ports, any);
             slots.push(Slot {
                 id: d.spec.id.clone(),
+                kind: crate::plugin::DecoderKind::Stream,
+                all: false,
                 instance: d.factory.instantiate(&[]).expect("instance"),
                 layer_mask: 0,
                 type_map: vec![Some(i)],
@@ -409,8 +411,8 @@ mod tests {
         ];
         let mut res = WorkResult { runs: vec![Run::default(), Run::default()], ..WorkResult::default() };
         let mut stats = WorkerStats::default();
-        stage.decode(&batch(&first, 0), &mut res, &mut stats, None);
-        stage.decode(&batch(&second, 3), &mut res, &mut stats, None);
+        stage.decode(&batch(&first, 0), 0..first.len(), &mut res, &mut stats, None);
+        stage.decode(&batch(&second, 3), 0..second.len(), &mut res, &mut stats, None);
         stage.finish(&mut res, &mut stats);
         assert_eq!(
             texts(&res.runs[0]),
