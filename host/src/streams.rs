@@ -443,8 +443,10 @@ mod tests {
         );
         assert_eq!(stats.stream_stops.sorted(), vec![("http: declined".to_string(), 1)]);
         assert_eq!((stats.reassembly.streams, stats.reassembly.bytes), (3, 16 + 17 + 11 + 4 + 17 + 4));
-        // Records belong to the packet that caused them; the end of input comes last.
+        // Records belong to the packet that caused them (order key 2 × seq + 1); the end of input
+        // comes last.
         let seqs: Vec<u64> = res.runs[1].index.iter().map(|e| e.0).collect();
-        assert_eq!(seqs, vec![0, 1, 2, 2, 3, 4, 5, 5, 6, u64::MAX, u64::MAX, u64::MAX]);
+        let keys = |s: &[u64]| s.iter().map(|&q| 2 * q + 1).collect::<Vec<u64>>();
+        assert_eq!(seqs, [keys(&[0, 1, 2, 2, 3, 4, 5, 5, 6]), vec![u64::MAX; 3]].concat());
     }
 }
