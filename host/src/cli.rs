@@ -65,6 +65,9 @@ pub enum Command {
         /// The natively linked decoders instead of WebAssembly.
         #[arg(long)]
         native: bool,
+        /// Time TCP reassembly alone instead (every connection, events built and dropped).
+        #[arg(long)]
+        reassembly: bool,
     },
 }
 
@@ -365,7 +368,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::DpiFlows { file, dpi, idle } => dpi_flows(&file, &dpi, idle),
         Command::Layers { file } => layers(&file),
         Command::BenchRead { file } => bench_read(&file),
-        Command::BenchDecode { file, native } => bench_decode(&file, native),
+        Command::BenchDecode { file, reassembly: true, .. } => bench_reassembly(&file),
+        Command::BenchDecode { file, native, .. } => bench_decode(&file, native),
     }
 }
 
@@ -725,6 +729,74 @@ fn bench_read(file: &std::path::Path) -> anyhow::Result<u8> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!("packets={packets} bytes={bytes} seconds={secs:.6} checksum={checksum}");
+    Ok(0)
+}
+
+/// TCP reassembly alone: the capture is read, dissected and batched first (as the dispatcher
+/// does, one worker), then every batch goes through a stream stage's reassembly with one
+/// `tcp:*` listener, twice; the second pass is timed.
+#[allow(clippy::print_stdout, reason = "benchmark output")]
+fn bench_reassembly(file: &std::path::Path) -> anyhow::Result<u8> {
+    use crate::capture::PacketSource;
+    let mut src = crate::capture::file::FileSource::open(file, None)?;
+    let mut d = crate::dissect::Dissection::default();
+    let mut batches: Vec<crate::worker::Batch> = Vec::new();
+    let mut cur = crate::worker::Batch::default();
+    let mut seq = 0u64;
+    while let Some(p) = src.next_packet()? {
+        crate::dissect::dissect(p.link_type, p.data, &mut d);
+        cur.starts.push(cur.data.len() as u32);
+        cur.masks.push(d.mask);
+        cur.flows.push(d.hash);
+        cur.any_mask |= d.mask;
+        netcap_sdk::push_packet(&mut cur.data, seq, p.ts_nanos, p.link_type, p.orig_len, d.layers(), p.data);
+        seq += 1;
+        if cur.starts.len() == 512 {
+            batches.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.starts.is_empty() {
+        batches.push(cur);
+    }
+    let tcp = crate::dissect::layer_bit(netcap_sdk::layer::TCP);
+    let mut elapsed = std::time::Duration::ZERO;
+    let (mut events, mut event_bytes) = (0usize, 0usize);
+    let mut stats = crate::reassembly::Stats::default();
+    for pass in 0..2 {
+        let mut table = crate::reassembly::Table::new(crate::reassembly::Config::default());
+        let mut ev = crate::reassembly::Events::default();
+        let start = std::time::Instant::now();
+        for b in &batches {
+            for (j, m) in b.masks.iter().enumerate() {
+                if m & tcp == 0 {
+                    continue;
+                }
+                let (a, e) = (b.starts[j] as usize, b.starts.get(j + 1).map_or(b.data.len(), |&e| e as usize));
+                let Some(p) = netcap_sdk::packets(&b.data[a..e]).next() else { continue };
+                if let Some(seg) = crate::streams::segment(&p, (b.flows[j] & 0xff) as u8) {
+                    table.segment(&seg, 1, &mut ev);
+                }
+            }
+            if pass == 1 {
+                events += ev.index.len();
+                event_bytes += ev.data.len();
+            }
+            ev.clear();
+        }
+        table.finish(&mut ev);
+        if pass == 1 {
+            elapsed = start.elapsed();
+            stats = table.stats.clone();
+        }
+    }
+    let ns = elapsed.as_nanos() as f64 / seq.max(1) as f64;
+    println!(
+        "reassembly packets={seq} seconds={:.6} ns_per_packet={ns:.1} streams={} segments={} bytes={} events={events} event_bytes={event_bytes}",
+        elapsed.as_secs_f64(),
+        stats.streams,
+        stats.segments,
+        stats.bytes
+    );
     Ok(0)
 }
 

@@ -248,6 +248,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 return Err(RunError::Config(format!("decoder {}: more than 64 stream decoders", d.spec.id)));
             }
             stream_interests.add(1 << n, &sports, any);
+            // TCP packets feed the stream decoders: they are not unknown.
+            interest |= layer_bit(netcap_sdk::layer::TCP);
             let config = decoder_config(&names, &opts);
             for slots in stream_slots[..nworkers].iter_mut() {
                 let instance = d

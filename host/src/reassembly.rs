@@ -13,7 +13,9 @@
 //!   from buffered bytes are counted as conflicts (bytes already delivered are no longer held, so
 //!   they are not compared).
 //! - Gaps: a hole is never filled with invented bytes. It becomes a gap event with its size when
-//!   (a) the other side acknowledges data beyond it (the capture lost it), (b) a limit is reached,
+//!   (a) the other side acknowledged the hole and data behind it is buffered (the capture lost
+//!   the hole's bytes; this is also when tshark's `follow,tcp` marks bytes missing), (b) a limit
+//!   is reached,
 //!   (c) the stream closes (RST, timeout, end of input, eviction) with data buffered behind it, or
 //!   (d) the segment's tail was not captured (snap length) and the segment was in order.
 //! - SYN gives the initial sequence number (the SYN and the FIN each take one sequence number);
@@ -229,6 +231,8 @@ struct Half {
     fin: Option<u64>,
     /// Every byte up to the FIN was delivered.
     done: bool,
+    /// The stream offset up to which the other side acknowledged receipt.
+    acked: u64,
     /// Out-of-order data by stream offset; entries never overlap and all start after `off`.
     ooo: BTreeMap<u64, Vec<u8>>,
     /// Bytes held in `ooo` (data only).
@@ -342,6 +346,22 @@ fn drain(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
 fn release(h: &mut Half, used: &mut usize, len: usize) {
     h.ooo_bytes -= len;
     *used = used.saturating_sub(len + SEGMENT_COST);
+}
+
+/// Turns the holes the other side has acknowledged into gaps, as far as data is buffered behind
+/// them: the receiver has those bytes, the capture does not, and they will not be sent again. An
+/// acknowledgment with nothing buffered behind it proves nothing yet (the data may come later in
+/// the capture, which sometimes has the ACK first).
+fn gap_acked(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
+    while let Some(&k) = h.ooo.keys().next() {
+        if h.acked <= h.off || k <= h.off {
+            break;
+        }
+        let upto = k.min(h.acked);
+        out.gap(dir, upto - h.off);
+        h.advance(upto - h.off);
+        drain(h, dir, used, out);
+    }
 }
 
 /// Delivers everything buffered, holes as gaps.
@@ -640,6 +660,7 @@ impl Table {
                         flush(h, dir, used, &mut out);
                     } else {
                         drain(h, dir, used, &mut out);
+                        gap_acked(h, dir, used, &mut out);
                     }
                 }
             }
@@ -649,7 +670,7 @@ impl Table {
             h.fin = Some(f);
             h.done |= h.off >= f;
         }
-        // Acknowledged bytes the capture does not have: a gap (they will not be retransmitted).
+        // What the other side acknowledges of the capture's holes will not be retransmitted.
         if s.flags & flags::ACK != 0 {
             let o = &mut st.half[1 - d];
             if o.known {
@@ -657,15 +678,10 @@ impl Table {
                 if let Some(f) = o.fin {
                     a = a.min(f as i64);
                 }
-                let off = o.off as i64;
-                if a > off && a - off <= MAX_AHEAD {
-                    let upto = o.ooo.first_key_value().map_or(a as u64, |(&k, _)| k.min(a as u64));
-                    if upto > o.off {
-                        out.gap(dir_of(1 - d), upto - o.off);
-                        o.advance(upto - o.off);
-                        drain(o, dir_of(1 - d), used, &mut out);
-                    }
+                if a > o.acked as i64 && a - o.off as i64 <= MAX_AHEAD {
+                    o.acked = a as u64;
                 }
+                gap_acked(o, dir_of(1 - d), used, &mut out);
             }
         }
         if rst {

@@ -570,3 +570,21 @@ fn rst_must_be_in_window_or_acknowledge_the_syn() {
     let (seen, _) = run(Config::default(), &[p(1, flags::RST | A, 9, 9, b"diagnostic")], true);
     assert_eq!((only(&seen).data(0), only(&seen).close), (b"diagnostic".to_vec(), Some(CloseReason::Rst)));
 }
+
+#[test]
+fn an_ack_ahead_of_its_data_is_no_gap_until_later_data_is_buffered() {
+    // Capture reordering: the server's ACK is captured before the data it acknowledges.
+    let mut v = hs(0, 0);
+    v.push(p(1, A, 1, 6, b""));
+    v.push(p(0, PA, 1, 1, b"hello"));
+    let (seen, st) = run(Config::default(), &v, true);
+    assert_eq!((only(&seen).data(0), st.gaps), (b"hello".to_vec(), 0));
+    // The hole is gapped only as far as it is acknowledged; the rest waits for its data.
+    let mut v = hs(0, 0);
+    v.push(p(0, PA, 11, 1, b"late")); // hole 1..11
+    v.push(p(1, A, 1, 5, b"")); // acknowledges 1..5
+    v.push(p(0, PA, 5, 1, b"567890")); // the rest of the hole arrives
+    let (seen, st) = run(Config::default(), &v, true);
+    assert_eq!(only(&seen).chunks[0], vec![Err(4), Ok(b"567890".to_vec()), Ok(b"late".to_vec())]);
+    assert_eq!(st.gaps, 1);
+}
