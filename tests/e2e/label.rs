@@ -403,10 +403,12 @@ fn duplicate_alerts_collect_strict_and_exclude() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(labels(&out, "IPv4"), ["SCAN SYN to web", "normal", "DNS to odd resolver", "PING"]);
 
-    // --disable-layers with no flow record types: nothing to label, and it says so.
-    let (o, _) = run_label(&sy, "nolayers", &["--alerts", s(&fast), "--tz", "+01:00", "--disable-layers"]);
+    // --disable-layers: only the flow record types (Connection, Flow) are labelled.
+    let (o, out) = run_label(&sy, "nolayers", &["--alerts", s(&fast), "--tz", "+01:00", "--disable-layers"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("--disable-layers: no flow record types"), "{}", stderr(&o));
+    assert!(!out.join("IPv4_labeled.csv").exists() && !out.join("TCP_labeled.csv").exists());
+    let conn = labels(&out, "Connection");
+    assert!(!conn.is_empty() && conn.iter().all(|l| l != "normal"), "{conn:?}");
 }
 
 #[test]
