@@ -52,14 +52,46 @@ fn mac_text(m: &[u8; 6]) -> String {
     s
 }
 
+/// Time span and traffic of one address, both directions.
 #[derive(Debug, Default)]
-struct Device {
+struct Counts {
     first: i64,
     last: i64,
     packets_sent: u64,
     bytes_sent: u64,
     packets_received: u64,
     bytes_received: u64,
+}
+
+impl Counts {
+    fn add(&mut self, ts: i64, len: u64, sent: bool) {
+        if self.packets_sent + self.packets_received == 0 || ts < self.first {
+            self.first = ts;
+        }
+        if self.packets_sent + self.packets_received == 0 || ts > self.last {
+            self.last = ts;
+        }
+        if sent {
+            self.packets_sent += 1;
+            self.bytes_sent += len;
+        } else {
+            self.packets_received += 1;
+            self.bytes_received += len;
+        }
+    }
+}
+
+/// The entry for `key`, created when the table has room; `None` when it is full.
+fn entry<K: std::hash::Hash + Eq, V: Default>(t: &mut HashMap<K, V>, key: K, max: usize) -> Option<&mut V> {
+    if t.len() >= max && !t.contains_key(&key) {
+        return None;
+    }
+    Some(t.entry(key).or_default())
+}
+
+#[derive(Debug, Default)]
+struct Device {
+    c: Counts,
     ips: BTreeSet<Ip>,
     contacts: BTreeSet<Ip>,
 }
@@ -69,12 +101,7 @@ type Ports = HashMap<(u16, u16), (u64, u64)>;
 
 #[derive(Debug, Default)]
 struct Host {
-    first: i64,
-    last: i64,
-    packets_sent: u64,
-    bytes_sent: u64,
-    packets_received: u64,
-    bytes_received: u64,
+    c: Counts,
     src_ports: Ports,
     contacted_ports: Ports,
     dst_ports: Ports,
@@ -82,15 +109,6 @@ struct Host {
     contacts: BTreeSet<Ip>,
     macs: BTreeSet<[u8; 6]>,
     apps: BTreeSet<u16>,
-}
-
-fn touch(first: &mut i64, last: &mut i64, ts: i64, new: bool) {
-    if new || ts < *first {
-        *first = ts;
-    }
-    if new || ts > *last {
-        *last = ts;
-    }
 }
 
 fn count_port(t: &mut Ports, key: (u16, u16), bytes: u64, dropped: &mut u64) {
@@ -195,58 +213,33 @@ impl Profiles {
         if self.want_devices {
             for (mac, sent) in [(a.src_mac, true), (a.dst_mac, false)] {
                 let Some(mac) = mac else { continue };
-                let n = self.devices.len();
-                let d = match self.devices.get_mut(&mac) {
-                    Some(d) => d,
-                    None if n >= self.max => {
-                        full = true;
-                        continue;
-                    }
-                    None => {
-                        let d = self.devices.entry(mac).or_default();
-                        touch(&mut d.first, &mut d.last, ts, true);
-                        d
-                    }
+                let Some(d) = entry(&mut self.devices, mac, self.max) else {
+                    full = true;
+                    continue;
                 };
-                touch(&mut d.first, &mut d.last, ts, false);
+                d.c.add(ts, len, sent);
                 if sent {
-                    d.packets_sent += 1;
-                    d.bytes_sent += len;
                     if let Some(ip) = a.src_ip {
                         add_capped(&mut d.ips, ip, MAX_ADDRS);
                     }
                     if let Some(ip) = a.dst_ip {
                         add_capped(&mut d.contacts, ip, MAX_ADDRS);
                     }
-                } else {
-                    d.packets_received += 1;
-                    d.bytes_received += len;
                 }
             }
         }
         if self.want_hosts {
             for (ip, sent) in [(a.src_ip, true), (a.dst_ip, false)] {
                 let Some(ip) = ip else { continue };
-                let n = self.hosts.len();
-                let h = match self.hosts.get_mut(&ip) {
-                    Some(h) => h,
-                    None if n >= self.max => {
-                        full = true;
-                        continue;
-                    }
-                    None => {
-                        let h = self.hosts.entry(ip).or_default();
-                        touch(&mut h.first, &mut h.last, ts, true);
-                        h
-                    }
+                let Some(h) = entry(&mut self.hosts, ip, self.max) else {
+                    full = true;
+                    continue;
                 };
-                touch(&mut h.first, &mut h.last, ts, false);
+                h.c.add(ts, len, sent);
                 if p.app != 0 {
                     add_capped(&mut h.apps, p.app, 64);
                 }
                 if sent {
-                    h.packets_sent += 1;
-                    h.bytes_sent += len;
                     if let Some(mac) = a.src_mac {
                         add_capped(&mut h.macs, mac, MAX_MACS);
                     }
@@ -257,12 +250,8 @@ impl Profiles {
                         count_port(&mut h.src_ports, (t, sp), len, &mut h.ports_dropped);
                         count_port(&mut h.contacted_ports, (t, dp), len, &mut h.ports_dropped);
                     }
-                } else {
-                    h.packets_received += 1;
-                    h.bytes_received += len;
-                    if let Some((t, _, dp)) = a.ports {
-                        count_port(&mut h.dst_ports, (t, dp), len, &mut h.ports_dropped);
-                    }
+                } else if let Some((t, _, dp)) = a.ports {
+                    count_port(&mut h.dst_ports, (t, dp), len, &mut h.ports_dropped);
                 }
             }
         }
@@ -282,18 +271,18 @@ impl Profiles {
                 &DeviceProfile {
                     mac: mac_text(&mac),
                     vendor: vendor.unwrap_or_default(),
-                    timestamp_first: d.first,
-                    timestamp_last: d.last,
-                    packets_sent: d.packets_sent,
-                    bytes_sent: d.bytes_sent,
-                    packets_received: d.packets_received,
-                    bytes_received: d.bytes_received,
+                    timestamp_first: d.c.first,
+                    timestamp_last: d.c.last,
+                    packets_sent: d.c.packets_sent,
+                    bytes_sent: d.c.bytes_sent,
+                    packets_received: d.c.packets_received,
+                    bytes_received: d.c.bytes_received,
                     num_ips: ips.len() as u32,
                     ips,
                     num_contacts: contacts.len() as u32,
                     contacts,
-                    num_packets: d.packets_sent + d.packets_received,
-                    bytes: d.bytes_sent + d.bytes_received,
+                    num_packets: d.c.packets_sent + d.c.packets_received,
+                    bytes: d.c.bytes_sent + d.c.bytes_received,
                 },
             );
         }
@@ -320,12 +309,12 @@ impl Profiles {
                 &IpProfile {
                     addr,
                     ip_version: if ip.len == 4 { 4 } else { 6 },
-                    timestamp_first: h.first,
-                    timestamp_last: h.last,
-                    packets_sent: h.packets_sent,
-                    bytes_sent: h.bytes_sent,
-                    packets_received: h.packets_received,
-                    bytes_received: h.bytes_received,
+                    timestamp_first: h.c.first,
+                    timestamp_last: h.c.last,
+                    packets_sent: h.c.packets_sent,
+                    bytes_sent: h.c.bytes_sent,
+                    packets_received: h.c.packets_received,
+                    bytes_received: h.c.bytes_received,
                     src_ports: port_list(&h.src_ports),
                     contacted_ports: port_list(&h.contacted_ports),
                     dst_ports: port_list(&h.dst_ports),
@@ -338,8 +327,8 @@ impl Profiles {
                     asn: geo.asn,
                     as_org: geo.as_org,
                     applications,
-                    num_packets: h.packets_sent + h.packets_received,
-                    bytes: h.bytes_sent + h.bytes_received,
+                    num_packets: h.c.packets_sent + h.c.packets_received,
+                    bytes: h.c.bytes_sent + h.c.bytes_received,
                     ports_dropped: h.ports_dropped,
                 },
             );
