@@ -61,9 +61,30 @@ fn tshark_convs(file: &Path) -> Option<Convs> {
         let (a, b) = (ep(t[0])?, ep(t[2])?);
         let ba = (t[3].parse().ok()?, format!("{} {}", t[4], t[5]));
         let ab = (t[6].parse().ok()?, format!("{} {}", t[7], t[8]));
-        m.insert((proto, a, b), [ab, ba]);
+        insert_conv(&mut m, (proto, a, b), [ab, ba]);
     }
     Some(m)
+}
+
+/// Adds one line of tshark's table. Some dissectors (SNMP, for one) open a conversation of their
+/// own for a request, which splits one 5-tuple over two lines of `-z conv,udp`, sometimes in
+/// opposite orientations: such lines are summed back into one conversation. A sum that tshark
+/// printed rounded (kB) cannot be made exact and becomes "0 split", which fails loudly.
+fn insert_conv(m: &mut Convs, (proto, a, b): (u32, Ep, Ep), [ab, ba]: [(u64, String); 2]) {
+    let sum = |x: &(u64, String), y: &(u64, String)| {
+        let exact = |s: &str| s.ends_with(" bytes").then(|| parse_bytes(s));
+        match (exact(&x.1), exact(&y.1)) {
+            (Some(p), Some(q)) => (x.0 + y.0, format!("{} bytes", p + q)),
+            _ => (x.0 + y.0, "0 split".to_string()),
+        }
+    };
+    if let Some([o_ab, o_ba]) = m.get_mut(&(proto, a.clone(), b.clone())) {
+        (*o_ab, *o_ba) = (sum(o_ab, &ab), sum(o_ba, &ba));
+    } else if let Some([o_ab, o_ba]) = m.get_mut(&(proto, b.clone(), a.clone())) {
+        (*o_ab, *o_ba) = (sum(o_ab, &ba), sum(o_ba, &ab));
+    } else {
+        m.insert((proto, a, b), [ab, ba]);
+    }
 }
 
 /// Whether `bytes` prints as tshark's `shown` (Wireshark's format_size: SI prefixes, integer

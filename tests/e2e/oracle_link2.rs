@@ -96,7 +96,11 @@ struct Kind {
 /// Other carriers (Cisco HDLC, PPI) have no layer in the host's registry.
 fn host_chain(p: &P<'_>, token: &str) -> bool {
     let t = p.protocols();
-    matches!(t.first().copied(), Some("eth" | "sll" | "radiotap" | "wlan" | "fddi")) && t.contains(&token)
+    // CAPWAP data (802.11 frames in UDP 5247, internet/ndpi_capwap.pcap) is not dissected by the
+    // host: the frames inside it get no link records.
+    matches!(t.first().copied(), Some("eth" | "sll" | "radiotap" | "wlan" | "fddi"))
+        && t.contains(&token)
+        && !t.contains(&"capwap.data")
 }
 
 const BASE: [&str; 2] = ["frame.time_epoch", "frame.protocols"];
@@ -519,6 +523,7 @@ fn kinds() -> Vec<Kind> {
                 "lldp.orgtlv.oui",
                 "lldp.ieee.802_1.subtype",
                 "lldp.ieee.802_3.subtype",
+                "lldp.profinet.subtype",
                 "lldp.tlv.type",
             ],
             want: |p| {
@@ -530,6 +535,10 @@ fn kinds() -> Vec<Kind> {
                     .collect();
                 org.extend(
                     p.list("lldp.ieee.802_3.subtype").iter().map(|s| format!("4623:{}", num(s).unwrap_or_default())),
+                );
+                // PROFINET's organizationally specific TLVs (OUI 00-0E-CF).
+                org.extend(
+                    p.list("lldp.profinet.subtype").iter().map(|s| format!("3791:{}", num(s).unwrap_or_default())),
                 );
                 org.sort();
                 let unknown = p

@@ -159,9 +159,10 @@ fn host_reaches(tokens: &[&str]) -> bool {
     if !matches!(tokens.first().copied(), Some("eth" | "sll" | "null" | "loop" | "raw" | "ip" | "ipv6")) {
         return false;
     }
-    // Encapsulations the host does not follow: AYIYA and Teredo (IPv6 in UDP) and PPP in GRE
-    // (PPTP, tunnels/pcapplusplus_GrePackets.cap).
-    !tokens.iter().any(|t| matches!(*t, "ayiya" | "teredo" | "ppp"))
+    // Encapsulations the host does not follow: AYIYA and Teredo (IPv6 in UDP), PPP in GRE
+    // (PPTP, tunnels/pcapplusplus_GrePackets.cap) and CAPWAP data (802.11 frames in UDP,
+    // internet/ndpi_capwap.pcap).
+    !tokens.iter().any(|t| matches!(*t, "ayiya" | "teredo" | "ppp" | "capwap.data"))
 }
 
 /// Per record type: our rows and tshark's.

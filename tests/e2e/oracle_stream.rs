@@ -32,6 +32,66 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "TLS after the MySQL SSL request: tshark follows MySQL's switch to TLS; the stream decoder does not (the stream is MySQL)",
     ),
     (
+        "ndpi_smtp-starttls.pcap",
+        "tls",
+        "TLS after SMTP STARTTLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
+    ),
+    (
+        "suricata-verify_smtp-startssl.pcap",
+        "tls",
+        "TLS after SMTP STARTTLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
+    ),
+    (
+        "ndpi_pop3_stls.pcap",
+        "tls",
+        "TLS after POP3 STLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
+    ),
+    (
+        "ndpi_ftp-start-tls.pcap",
+        "tls",
+        "TLS after FTP AUTH TLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
+    ),
+    (
+        "ndpi_mysql.pcapng",
+        "tls",
+        "TLS after the MySQL SSL request: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
+    ),
+    (
+        "suricata-verify_pgsql_pgsql-upgrade-tls.pcap",
+        "tls",
+        "TLS after the PostgreSQL SSLRequest: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
+    ),
+    (
+        "ndpi_openvpn.pcap",
+        "tls",
+        "TLS inside OpenVPN's control channel: tshark dissects OpenVPN framing; the stream decoder does not yet (OpenVPN: the internet protocol issue)",
+    ),
+    (
+        "ndpi_openvpn_nohmac_tcp.pcapng",
+        "tls",
+        "TLS inside OpenVPN's control channel: tshark dissects OpenVPN framing; the stream decoder does not yet (OpenVPN: the internet protocol issue)",
+    ),
+    (
+        "ndpi_443-opvn.pcap",
+        "tls",
+        "TLS inside OpenVPN's control channel: tshark dissects OpenVPN framing; the stream decoder does not yet (OpenVPN: the internet protocol issue)",
+    ),
+    (
+        "ndpi_tls_heur__trojan-tcp-tls.pcapng",
+        "tls",
+        "the hellos of one connection inside a SOCKS tunnel (port 1080): tshark follows SOCKS; the stream decoder does not yet (SOCKS: the internet protocol issue)",
+    ),
+    (
+        "ndpi_tls_heur__vmess-tcp.pcapng",
+        "tls",
+        "the hellos of one connection inside a SOCKS tunnel (port 1080): tshark follows SOCKS; the stream decoder does not yet (SOCKS: the internet protocol issue)",
+    ),
+    (
+        "ndpi_socks.pcap",
+        "http",
+        "HTTP inside SOCKS tunnels: tshark follows SOCKS; the stream decoder does not yet (SOCKS: the internet protocol issue)",
+    ),
+    (
         "tcpdump_ipoib.pcap",
         "ssh",
         "link type IP over InfiniBand: the host does not dissect it (no TCP layer, no stream)",
