@@ -538,7 +538,7 @@ fn conn_app_name(c: &netcap_proto::v1::Connection) -> String {
 
 /// Connection records against `ndpiReader` on the whole corpus: for every 5-tuple that both have
 /// exactly once (one Connection record, one ndpiReader flow), the application names must agree.
-/// Before nDPI's guess reached Connection records, about one flow in seven that ndpiReader labels
+/// Before nDPI's guess reached Connection records, about one flow in eight that ndpiReader labels
 /// had an empty application here. Remaining differences are printed: flows whose packets nDPI sees
 /// differently in a capture (our DPI restarts a flow idle for 30 s and keys first IP fragments
 /// apart, ndpiReader expires flows when it happens to scan them) and guesses that depend on when
@@ -587,9 +587,12 @@ fn connection_applications_agree_with_ndpi_reader() {
     for e in examples.iter().take(30) {
         eprintln!("  {e}");
     }
-    assert!(compared > 3000, "too few flows compared: {compared}");
-    // Before the guess: 569 of 4,128 labelled flows had no application here.
-    assert!(empty * 100 <= compared, "{empty} of {compared} flows have no application while ndpiReader has one");
+    assert!(compared > 5000, "too few flows compared: {compared}");
+    // Before the guess: 727 of 5,830 flows compared had no application here (one in eight);
+    // with it none (5,836 of 5,839 agree; 3 other names: DNS subprotocols that depend on when
+    // nDPI gives up, and an IPv6 HTTP flow with fragments that ndpiReader leaves unknown).
+    assert_eq!(empty, 0, "flows without application while ndpiReader has one");
+    assert!(other * 100 <= compared, "{other} of {compared} flows have another application");
 }
 
 /// One capture: (flows compared, ndpiReader labels them but we have nothing, other names, examples).

@@ -89,6 +89,13 @@ fn bytes_match(bytes: u64, shown: &str) -> bool {
 /// PKTAP, ARCNET, IP over InfiniBand); their packets form no IP flow.
 const NOT_OUTER_IP: &[&str] = &["mpls", "pppoes", "ppi", "chdlc", "nflog", "pktap", "arcnet", "ipoib"];
 
+/// Fuzzer captures whose only UDP packet is a malformed first fragment (a frame beyond 65,535
+/// bytes, or an IP length beyond what was captured): the host's defragmenter drops it (counted in
+/// the summary), so it keeps the addresses-only flow, while tshark still dissects its UDP header
+/// and counts it into a conversation.
+const OVERSIZED_DATAGRAMS: &[&str] =
+    &["tcpdump_bootp_asan.pcap", "tcpdump_dhcp6_reconf_asan.pcap", "tcpdump_esp_truncated.pcap"];
+
 /// What one tshark pass found in a capture that the comparison must know.
 #[derive(Debug, Default)]
 struct Survey {
@@ -316,6 +323,11 @@ fn connections_agree_with_tshark_conversations() {
                                     Some(format!("{t}: not dissected as outer IP by the host")),
                                     Ok((0, 0)),
                                 );
+                            }
+                            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                            if OVERSIZED_DATAGRAMS.contains(&name.as_str()) {
+                                let why = "a malformed first fragment the defragmenter drops (tshark dissects its UDP header)";
+                                return (f.clone(), Some(why.to_string()), Ok((0, 0)));
                             }
                             match survey(f) {
                                 Err(why) => (f.clone(), Some(why), Ok((0, 0))),
