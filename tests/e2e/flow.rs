@@ -208,13 +208,12 @@ fn frame_convs(file: &Path) -> Option<Convs> {
     let mut m = BTreeMap::new();
     for ((proto, a, b), ab) in &dir {
         let key = if a <= b { (*proto, a.clone(), b.clone()) } else { (*proto, b.clone(), a.clone()) };
-        if m.contains_key(&key) {
-            continue;
+        let (x, y) = (key.1.clone(), key.2.clone());
+        if let std::collections::btree_map::Entry::Vacant(e) = m.entry(key) {
+            let get = |s: &Ep, d: &Ep| dir.get(&(*proto, s.clone(), d.clone())).copied().unwrap_or((0, 0));
+            let (xy, yx) = if x == y { (*ab, (0, 0)) } else { (get(&x, &y), get(&y, &x)) };
+            e.insert([(xy.0, format!("{} bytes", xy.1)), (yx.0, format!("{} bytes", yx.1))]);
         }
-        let (x, y) = (&key.1, &key.2);
-        let get = |s: &Ep, d: &Ep| dir.get(&(*proto, s.clone(), d.clone())).copied().unwrap_or((0, 0));
-        let (xy, yx) = if x == y { (*ab, (0, 0)) } else { (get(x, y), get(y, x)) };
-        m.insert(key.clone(), [(xy.0, format!("{} bytes", xy.1)), (yx.0, format!("{} bytes", yx.1))]);
     }
     Some(m)
 }
