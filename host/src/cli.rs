@@ -134,10 +134,20 @@ pub struct CaptureArgs {
     /// Largest output accepted from one decoder call, MiB (a bigger one is a fault).
     #[arg(long, default_value_t = 64, value_name = "MIB", env = "NETCAP_DECODER_OUTPUT")]
     pub decoder_output: usize,
-    /// Flow/Connection idle timeout: a flow without packets for longer ends (e.g. 90s, 5m;
-    /// default: the decoder's, see the README).
+    /// Flow/Connection idle timeout of every protocol (e.g. 90s, 5m): a flow without packets for
+    /// longer ends; --tcp-idle, --udp-idle and --icmp-idle override it for their protocol
+    /// (defaults, Zeek's: TCP 5m, UDP 1m, ICMP 1m, others 1m).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_FLOW_IDLE")]
     pub flow_idle: Option<u64>,
+    /// Idle timeout of TCP connections (default 5m); wins over --flow-idle.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_TCP_IDLE")]
+    pub tcp_idle: Option<u64>,
+    /// Idle timeout of UDP flows (default 1m); wins over --flow-idle.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_UDP_IDLE")]
+    pub udp_idle: Option<u64>,
+    /// Idle timeout of ICMP and ICMPv6 flows (default 1m); wins over --flow-idle.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_ICMP_IDLE")]
+    pub icmp_idle: Option<u64>,
     /// Flow/Connection active timeout: a longer flow is split into records flagged `continued`.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_FLOW_ACTIVE")]
     pub flow_active: Option<u64>,
@@ -408,6 +418,9 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         }
     };
     put("flow-idle", a.flow_idle.map(|v| v.to_string()));
+    put("tcp-idle", a.tcp_idle.map(|v| v.to_string()));
+    put("udp-idle", a.udp_idle.map(|v| v.to_string()));
+    put("icmp-idle", a.icmp_idle.map(|v| v.to_string()));
     put("flow-active", a.flow_active.map(|v| v.to_string()));
     put("flow-max", a.flow_max.map(|v| v.to_string()));
     put("tcp-close", a.tcp_close.map(|v| v.to_string()));

@@ -11,6 +11,13 @@
 //! dissector stops at a fragment's IP header: the transport header of a first fragment belongs
 //! to the reassembled datagram (as in Wireshark with reassembly on).
 //!
+//! A fragment belongs to its datagram's TCP or UDP flow as soon as that is known (the first
+//! fragment, which carries the ports, has arrived): [`Defrag::flow_hash`] then gives the flow hash
+//! of the datagram's 5-tuple, which the dispatcher uses for the fragment instead of the
+//! addresses-only hash, so the fragment reaches the worker (and the flow) of its connection.
+//! Fragments that arrive before their first fragment, and those of other protocols or inside
+//! tunnels, keep the addresses-only hash.
+//!
 //! Policy: fragments are matched by (addresses, identification, protocol for IPv4, tunnel depth);
 //! overlapping fragments: *first data wins*, counted (with differing bytes counted apart); a
 //! datagram is complete when the last fragment fixed its length and every byte before it is
@@ -115,6 +122,9 @@ pub struct Defrag {
     clock: i64,
     next_sweep: i64,
     out: Vec<u8>,
+    /// The flow hash of the datagram of the fragment last given to [`Defrag::add`], once its
+    /// 5-tuple is known.
+    last_flow: Option<u64>,
     pub stats: Stats,
 }
 
@@ -145,6 +155,7 @@ impl Defrag {
     /// its header region (the IP header; for IPv6 with the extension headers before the fragment
     /// header), which the fragments carried too.
     pub fn add(&mut self, data: &[u8], d: &Dissection, outer: u64, ts: i64) -> Option<(&[u8], u16, usize)> {
+        self.last_flow = None;
         let ipl = *d.layers().get(usize::from(d.fragment?))?;
         let depth = ipl.flags >> layer::DEPTH_SHIFT & layer::DEPTH_MASK;
         self.stats.fragments += 1;
@@ -170,6 +181,9 @@ impl Defrag {
             self.pending.insert(f.key, Datagram { first_ts: ts, order: self.order, ..Datagram::default() });
         }
         let g = self.pending.get_mut(&f.key)?;
+        // Known before this fragment's data, so that a fragment dropped below (beyond the
+        // datagram's end, one too many) still belongs to its datagram's flow.
+        self.last_flow = flow_of(&f.key, g);
         let before = g.cost();
         let end = f.offset + f.payload.len() as u32;
         let beyond = g.total.is_some_and(|t| end > t || (!f.more && end != t));
@@ -225,6 +239,7 @@ impl Defrag {
         self.stats.overlaps += u64::from(overlap);
         self.stats.conflicts += u64::from(conflict);
         self.used = self.used + g.cost() - before;
+        self.last_flow = self.last_flow.or_else(|| flow_of(&f.key, g));
         if !g.complete() {
             return None;
         }
@@ -322,6 +337,19 @@ impl Defrag {
         }
     }
 
+    /// The datagram the last [`Defrag::add`] completed (valid until the next call).
+    pub fn datagram(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// The flow hash of the TCP or UDP datagram (outside tunnels) of the fragment last given to
+    /// [`Defrag::add`], when its first fragment has arrived: the hash the dissector gives the
+    /// datagram's unfragmented packets. `None` for a fragment that was dropped, and while the
+    /// ports are unknown.
+    pub fn flow_hash(&self) -> Option<u64> {
+        self.last_flow
+    }
+
     /// Drops the incomplete datagrams that timed out.
     fn sweep(&mut self) {
         let clock = self.clock;
@@ -354,6 +382,21 @@ impl Defrag {
         self.pending.clear();
         self.used = 0;
     }
+}
+
+/// The flow hash of datagram `g` (key `k`), once it is known to be TCP or UDP with both ports.
+fn flow_of(k: &Key, g: &Datagram) -> Option<u64> {
+    let proto = if k.v6 { g.next } else { k.proto };
+    if k.depth != 0
+        || g.header.is_empty()
+        || !matches!(proto, 6 | 17)
+        || !g.have.first().is_some_and(|h| h.0 == 0 && h.1 >= 4)
+    {
+        return None;
+    }
+    let ports = (u16::from_be_bytes([g.data[0], g.data[1]]), u16::from_be_bytes([g.data[2], g.data[3]]));
+    let n = if k.v6 { 16 } else { 4 };
+    Some(crate::dissect::flow_hash((&k.src[..n], ports.0), (&k.dst[..n], ports.1), proto))
 }
 
 /// The IPv4 header checksum (RFC 1071) of `h` with its checksum field zeroed.

@@ -182,6 +182,12 @@ fn mix(h: u64, v: u64) -> u64 {
 }
 
 /// Symmetric hash of two endpoints: the smaller endpoint is hashed first.
+/// The flow hash of an unfragmented packet with addresses and ports `a` and `b` (either order)
+/// and IP protocol `proto`, as [`dissect`] computes it (for defragmentation).
+pub fn flow_hash(a: (&[u8], u16), b: (&[u8], u16), proto: u8) -> u64 {
+    hash_pair(a, b, proto)
+}
+
 fn hash_pair(a: (&[u8], u16), b: (&[u8], u16), proto: u8) -> u64 {
     let (x, y) = if (a.0, a.1) <= (b.0, b.1) { (a, b) } else { (b, a) };
     let mut h = mix(0x9e37_79b9_7f4a_7c15, u64::from(proto));

@@ -9,7 +9,10 @@
 //! same id. A [`Dpi`] is flow-affine: it keeps classification state per flow (keyed by the host's flow hash and the 5-tuple of the
 //! packet's IP layer), feeds each flow's packets to nDPI until nDPI classifies it or gives up
 //! (as `ndpiReader` does: 80 TCP / 24 UDP packets, or nDPI has nothing more to dissect), and
-//! returns an interned application id per packet. The interning table ([`AppTable`]) is shared
+//! returns an interned application id per packet. While nDPI has found nothing for a flow, that
+//! id is nDPI's *guess* (what `ndpi_detection_giveup` would answer if the flow ended now, asked on
+//! a copy of the flow state), marked [`AppInfo::guessed`], so the last packet of a flow that nDPI
+//! never classifies carries the answer `ndpiReader` prints for it. The interning table ([`AppTable`]) is shared
 //! by all [`Dpi`]s and the resolvers; a lock is taken only when a [`Dpi`] meets a
 //! classification it has not interned before. Ids are per-run handles (with one classifying
 //! thread, assigned in input order), so records carry the resolved names, not the number.
@@ -102,6 +105,9 @@ pub struct AppInfo {
     pub category: String,
     /// [`ENGINE_NDPI`] or [`ENGINE_LPI`].
     pub engine: &'static str,
+    /// nDPI's guess after giving up without a match (by port or address, or from a partial
+    /// dissection), not a classification.
+    pub guessed: bool,
 }
 
 impl AppInfo {
@@ -115,6 +121,7 @@ impl AppInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum RawApp {
     Ndpi(NdpiProtocol),
+    NdpiGuess(NdpiProtocol),
     Lpi { protocol: u32, category: u32 },
 }
 
@@ -381,6 +388,7 @@ impl DpiEngine {
             local: HashMap::new(),
             parts: (0..PARTITIONS).map(|_| None).collect(),
             spare: Vec::new(),
+            scratch: None,
             idle: self.options.idle_nanos.max(1),
             per_part,
             stats: DpiStats::default(),
@@ -590,12 +598,20 @@ struct FlowState {
     lpi: Option<LpiData>,
     lpi_app: u16,
     app: u16,
+    /// nDPI's guess while `app` is 0 (0: no guess).
+    guess: u16,
 }
 
 impl FlowState {
-    /// nDPI's classification so far, else libprotoident's (0: none yet).
+    /// nDPI's classification so far, else libprotoident's, else nDPI's guess (0: none yet).
     fn app_or_lpi(&self) -> u16 {
-        if self.app != 0 { self.app } else { self.lpi_app }
+        if self.app != 0 {
+            self.app
+        } else if self.lpi_app != 0 {
+            self.lpi_app
+        } else {
+            self.guess
+        }
     }
 }
 
@@ -634,6 +650,8 @@ pub struct Dpi {
     parts: Vec<Option<Box<Partition>>>,
     /// nDPI flow memory of finished flows, reused for new ones.
     spare: Vec<NdpiFlow>,
+    /// Where a flow's state is copied to ask nDPI for its guess.
+    scratch: Option<NdpiFlow>,
     idle: i64,
     per_part: usize,
     stats: DpiStats,
@@ -650,6 +668,11 @@ impl Dpi {
     /// Counters so far.
     pub fn stats(&self) -> DpiStats {
         self.stats
+    }
+
+    /// Whether application id `id` (from [`Dpi::classify`]) is nDPI's guess.
+    pub fn guessed(&self, id: u16) -> bool {
+        id != 0 && self.apps.get(id).is_some_and(|a| a.guessed)
     }
 
     /// Classifies `packet` (IP header at `ip_offset`) of the flow with host flow hash
@@ -723,6 +746,7 @@ impl Dpi {
                     lpi,
                     lpi_app: 0,
                     app: 0,
+                    guess: 0,
                 },
             );
         }
@@ -741,12 +765,15 @@ impl Dpi {
                 17 => flow.packets > MAX_UDP_PACKETS,
                 _ => false,
             };
+            let mut guessed = false;
             if enough || r.app != 0 {
                 if !enough && m.extra_possible(nf) {
                     // Classified, and nDPI wants more (certificates, DNS answers, ...).
                 } else {
                     if r.app == 0 {
                         flow.ndpi_result = m.giveup(nf);
+                        flow.guess = 0;
+                        guessed = true;
                     }
                     flow.risk = m.risk(nf);
                     flow.ndpi_done = true;
@@ -754,10 +781,16 @@ impl Dpi {
                         self.spare.push(m.release(done));
                     }
                 }
+            } else if r.master == 0 {
+                // Nothing found yet: what nDPI would guess if the flow ended with this packet.
+                let scratch = self.scratch.get_or_insert_with(|| m.new_flow(None));
+                let g = m.guess(nf, scratch);
+                flow.guess =
+                    if g.app != 0 || g.master != 0 { intern_ndpi(&self.apps, &mut self.local, m, g, true) } else { 0 };
             }
             let res = flow.ndpi_result;
             if res.app != 0 || res.master != 0 {
-                flow.app = intern_ndpi(&self.apps, &mut self.local, m, res);
+                flow.app = intern_ndpi(&self.apps, &mut self.local, m, res, guessed);
             }
         }
         if let (Some(l), Some(data)) = (self.lpi.as_ref(), flow.lpi.as_mut()) {
@@ -794,7 +827,7 @@ impl Dpi {
                 f.risk = m.risk(&nf);
                 self.spare.push(m.release(nf));
             }
-            let id = intern_ndpi(&self.apps, &mut self.local, m, f.ndpi_result);
+            let id = intern_ndpi(&self.apps, &mut self.local, m, f.ndpi_result, false);
             ndpi = self.apps.get(id).cloned();
             risks = (0..64u32).filter(|b| f.risk & (1u64 << b) != 0).map(|b| m.risk_name(b)).collect();
         }
@@ -842,9 +875,15 @@ impl Drop for Dpi {
     }
 }
 
-/// The id of nDPI's classification `res`, interned on first sight.
-fn intern_ndpi(apps: &AppTable, local: &mut HashMap<RawApp, u16>, m: &NdpiModule, res: NdpiProtocol) -> u16 {
-    let raw = RawApp::Ndpi(res);
+/// The id of nDPI's classification `res` (its guess when `guessed`), interned on first sight.
+fn intern_ndpi(
+    apps: &AppTable,
+    local: &mut HashMap<RawApp, u16>,
+    m: &NdpiModule,
+    res: NdpiProtocol,
+    guessed: bool,
+) -> u16 {
+    let raw = if guessed { RawApp::NdpiGuess(res) } else { RawApp::Ndpi(res) };
     if let Some(&id) = local.get(&raw) {
         return id;
     }
@@ -855,7 +894,7 @@ fn intern_ndpi(apps: &AppTable, local: &mut HashMap<RawApp, u16>, m: &NdpiModule
         } else {
             (m.proto_name(app), String::new())
         };
-        AppInfo { protocol, master, category: m.category_name(res.category), engine: ENGINE_NDPI }
+        AppInfo { protocol, master, category: m.category_name(res.category), engine: ENGINE_NDPI, guessed }
     });
     local.insert(raw, id);
     id
@@ -874,7 +913,13 @@ fn guess_lpi(apps: &AppTable, local: &mut HashMap<RawApp, u16>, l: &LpiLib, data
     if let Some(&id) = local.get(&raw) {
         return Some(id);
     }
-    let id = apps.intern(raw, || AppInfo { protocol: name, master: String::new(), category: cat, engine: ENGINE_LPI });
+    let id = apps.intern(raw, || AppInfo {
+        protocol: name,
+        master: String::new(),
+        category: cat,
+        engine: ENGINE_LPI,
+        guessed: false,
+    });
     local.insert(raw, id);
     Some(id)
 }
@@ -945,6 +990,7 @@ mod tests {
             master: String::new(),
             category: "Web".into(),
             engine: ENGINE_NDPI,
+            guessed: false,
         };
         let a = RawApp::Ndpi(NdpiProtocol { master: 0, app: 7, category: 5 });
         let b = RawApp::Ndpi(NdpiProtocol { master: 91, app: 126, category: 5 });

@@ -471,21 +471,39 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 next_tick = Some(p.ts_nanos.div_euclid(TICK_NANOS).saturating_add(1).saturating_mul(TICK_NANOS));
             }
         }
+        // A fragment: into the defragmenter first, so that a fragment whose datagram's 5-tuple is
+        // known goes with that flow (hash, worker, DPI flow, packet flag); the datagram it
+        // completes, if any, follows it below.
+        let (mut hash, mut of_flow, mut completed) = (d.hash, false, None);
+        if let Some(df) = defrag.as_mut()
+            && d.fragment.is_some()
+        {
+            completed = df.add(p.data, &d, d.hash, p.ts_nanos).map(|(_, depth, header_len)| (depth, header_len));
+            if let Some(h) = df.flow_hash() {
+                (hash, of_flow) = (h, true);
+            }
+        }
         // Partition = the low byte of the flow hash; a partition always meets the same worker, so
         // per-partition state (flow tables, TCP reassembly budgets) behaves the same for any
         // worker count.
-        let w = ((d.hash & 0xff) % nworkers as u64) as usize;
+        let w = ((hash & 0xff) % nworkers as u64) as usize;
         if ticking {
             dns_scan.scan(seq, p.data, d.layers());
         }
-        let app = match (&mut dpi, crate::dpi::ip_layer(d.layers())) {
-            (Some(dpi), Some(ip)) => dpi.classify(d.hash, p.data, ip, p.ts_nanos),
-            _ => 0,
+        let (app, guessed) = match (&mut dpi, crate::dpi::ip_layer(d.layers())) {
+            (Some(dpi), Some(ip)) => {
+                let app = dpi.classify(hash, p.data, ip, p.ts_nanos);
+                (app, dpi.guessed(app))
+            }
+            _ => (0, false),
         };
+        let flags = if d.error.is_some() { netcap_sdk::PACKET_FLAG_DISSECT_ERROR } else { 0 }
+            | if guessed { netcap_sdk::PACKET_FLAG_APP_GUESSED } else { 0 }
+            | if of_flow { netcap_sdk::PACKET_FLAG_FRAGMENT_OF_FLOW } else { 0 };
         let meta = netcap_sdk::PacketMeta {
             seq,
             ts_nanos: p.ts_nanos,
-            flow: d.hash,
+            flow: hash,
             app,
             link_type: p.link_type,
             orig_len: p.orig_len,
@@ -496,21 +514,21 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             let start = b.data.len();
             b.starts.push(start as u32);
             b.masks.push(d.mask);
-            b.flows.push(d.hash);
+            b.flows.push(hash);
             b.any_mask |= d.mask;
             netcap_sdk::push_packet_with(&mut b.data, meta, d.layers(), p.data);
-            if d.error.is_some() {
-                netcap_sdk::set_packet_flags(&mut b.data, start, netcap_sdk::PACKET_FLAG_DISSECT_ERROR);
+            if flags != 0 {
+                netcap_sdk::set_packet_flags(&mut b.data, start, flags);
             }
         }
         seq += 1;
         in_epoch += 1;
         // A fragment that completes a datagram: the datagram follows as an entry of its own (for
         // the flow workers only: global decoders count the fragments).
-        if let Some(df) = defrag.as_mut()
-            && d.fragment.is_some()
-            && let Some((dgram, depth, header_len)) = df.add(p.data, &d, d.hash, p.ts_nanos)
+        if let Some(df) = defrag.as_ref()
+            && let Some((depth, header_len)) = completed
         {
+            let dgram = df.datagram();
             dissect::dissect(dissect::linktype::RAW, dgram, &mut rd);
             crate::defrag::mark_seen(&mut rd, header_len, depth);
             if !ports.is_empty() {

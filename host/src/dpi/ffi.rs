@@ -245,6 +245,20 @@ impl NdpiModule {
         unsafe { (self.lib.giveup)(self.ptr, flow.mem.as_mut_ptr().cast(), 1, &mut guessed) }
     }
 
+    /// What [`NdpiModule::giveup`] would answer for `flow` now, without changing `flow`: the flow
+    /// memory is copied into `scratch` (same size) and nDPI gives up on the copy.
+    pub(crate) fn guess(&mut self, flow: &NdpiFlow, scratch: &mut NdpiFlow) -> NdpiProtocol {
+        scratch.mem.copy_from_slice(&flow.mem);
+        let mut guessed = 0u8;
+        // SAFETY: `scratch` is a bitwise copy of a live flow of this module, so it is as valid as
+        // `flow` for nDPI to read; `ndpi_detection_giveup` only writes plain fields of the flow it
+        // is given (protocol stack, guessed ids, category) and looks up the module's caches
+        // without removing entries; it neither frees nor allocates the heap buffers the copy
+        // shares with `flow` (those stay owned by `flow`; the copy is never released through
+        // nDPI, only overwritten by the next copy).
+        unsafe { (self.lib.giveup)(self.ptr, scratch.mem.as_mut_ptr().cast(), 1, &mut guessed) }
+    }
+
     /// `ndpi_extra_dissection_possible`: nDPI wants more packets of a classified flow.
     pub(crate) fn extra_possible(&mut self, flow: &mut NdpiFlow) -> bool {
         // SAFETY: as in `process`.

@@ -133,8 +133,11 @@ pub struct Conn {
     pub continued: bool,
     /// When TCP close (FIN both ways and the last ACK, or a RST) was seen.
     pub closed_at: Option<i64>,
-    /// The latest non-zero DPI classification id of the connection's packets.
+    /// The latest non-zero DPI classification id of the connection's packets (a guess never
+    /// replaces a classification).
     pub app: u16,
+    /// Whether `app` is nDPI's guess rather than a classification.
+    pub app_guessed: bool,
     ep: [Endpoint; 2],
     history: [u8; HISTORY_MAX],
     hist_len: u8,
@@ -167,6 +170,7 @@ impl Conn {
             continued: false,
             closed_at: None,
             app: 0,
+            app_guessed: false,
             ep: [Endpoint::default(); 2],
             history: [0; HISTORY_MAX],
             hist_len: 0,
@@ -228,8 +232,9 @@ impl Conn {
             self.last = p.ts;
         }
         self.last = self.last.max(p.ts);
-        if app != 0 {
+        if app != 0 && (!p.app_guessed || self.app == 0 || self.app_guessed) {
             self.app = app;
+            self.app_guessed = p.app_guessed;
         }
         if self.macs.is_none() {
             self.macs = p.macs.map(|(s, t)| if d == 0 { (s, t) } else { (t, s) });
@@ -247,6 +252,8 @@ impl Conn {
         self.ep[d].payload_total += u64::from(p.payload);
         match p.tcp {
             Some(t) => self.tcp(d, t.flags, t.seq, t.ack, t.window, p.payload, p.ts),
+            // A TCP fragment after the first one (no TCP header) only counts.
+            None if self.proto == crate::community_id::TCP => false,
             None => {
                 if p.payload > 0 {
                     self.check_history(d, H_DATA, b'D');

@@ -6,13 +6,14 @@
 
 pub mod community_id;
 pub mod conn;
+pub mod fragments;
 pub mod packet;
 pub mod record;
 pub mod table;
 
 use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
 use record::{Out, Records};
-use table::{Limits, Table};
+use table::{Class, Limits, Table};
 
 /// The decoder: one flow table (256 partitions by the host's flow hash) and the record builders.
 pub struct FlowDecoder {
@@ -20,6 +21,8 @@ pub struct FlowDecoder {
     records: Records,
     /// DPI verdicts by id.
     app_cache: record::AppCache,
+    /// Ports of fragmented datagrams the host put into their flows.
+    fragments: fragments::Fragments,
 }
 
 /// Parses config value `key` with `parse`, `default` when absent.
@@ -30,14 +33,21 @@ fn value<T>(config: &Config, key: &str, default: T, parse: impl Fn(&str) -> Opti
     }
 }
 
-/// The limits from the configuration keys `flow-idle`, `flow-active`, `tcp-close` (ns of packet
-/// time) and `flow-max` (connections); idle and active timeouts and the cap must be positive.
+/// The limits from the configuration keys `flow-idle`, `tcp-idle`, `udp-idle`, `icmp-idle`,
+/// `flow-active`, `tcp-close` (ns of packet time) and `flow-max` (connections); idle and active
+/// timeouts and the cap must be positive. `flow-idle` sets the idle timeout of every protocol
+/// class; `tcp-idle`, `udp-idle` and `icmp-idle` (ICMP and ICMPv6) override it for theirs.
 pub fn limits(config: &Config) -> Result<Limits, String> {
     let d = Limits::default();
     let ns = |v: &str| v.parse::<u64>().ok().and_then(|n| i64::try_from(n).ok());
     let positive = |v: &str| ns(v).filter(|&n| n > 0);
+    let all = value(config, "flow-idle", None, |v| positive(v).map(Some))?;
+    let mut idle = all.map_or(d.idle, |n| [n; table::CLASSES]);
+    for (key, class) in [("tcp-idle", Class::Tcp), ("udp-idle", Class::Udp), ("icmp-idle", Class::Icmp)] {
+        idle[class as usize] = value(config, key, idle[class as usize], positive)?;
+    }
     Ok(Limits {
-        idle: value(config, "flow-idle", d.idle, positive)?,
+        idle,
         active: value(config, "flow-active", d.active, positive)?,
         tcp_close: value(config, "tcp-close", d.tcp_close, ns)?,
         max: value(config, "flow-max", d.max, |v| v.parse::<usize>().ok().filter(|&n| n > 0))?,
@@ -52,7 +62,12 @@ impl FlowDecoder {
         for (i, (name, _)) in record::RECORD_TYPES.iter().enumerate() {
             records.enabled[i] = config.record_type_enabled(name);
         }
-        Ok(FlowDecoder { table: Table::new(limits(config)?), records, app_cache: Vec::new() })
+        Ok(FlowDecoder {
+            table: Table::new(limits(config)?),
+            records,
+            app_cache: Vec::new(),
+            fragments: fragments::Fragments::default(),
+        })
     }
 
     /// Connections tracked now.
@@ -82,9 +97,19 @@ impl Decoder for FlowDecoder {
         if p.flags & netcap_sdk::PACKET_FLAG_REASSEMBLED != 0 {
             return;
         }
-        let Some(info) = packet::read(p) else { return };
+        let Some(mut info) = packet::read(p) else { return };
+        let part = (p.flow & 0xff) as u8;
+        if info.frag.is_some() && p.flags & netcap_sdk::PACKET_FLAG_FRAGMENT_OF_FLOW != 0 {
+            // A fragment of a TCP/UDP datagram: into the connection of the datagram's ports.
+            if let Some(ports) = packet::first_fragment_ports(p, &info) {
+                self.fragments.remember(part, &info, ports);
+            }
+            if let Some(ports) = self.fragments.ports(part, &info) {
+                packet::into_flow(p, &mut info, ports);
+            }
+        }
         let mut sink = Out { records: &mut self.records, em: out, apps: &mut self.app_cache };
-        self.table.packet((p.flow & 0xff) as u8, &info, p.app, &mut sink);
+        self.table.packet(part, &info, p.app, &mut sink);
     }
 
     fn tick(&mut self, now_nanos: i64, _seq: u64, out: &mut Emitter<'_>) {
@@ -146,6 +171,27 @@ mod tests {
             Layer { id: layer::UDP, flags: 0, offset: 34 },
         ];
         (f, layers)
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        Config::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    #[test]
+    fn idle_timeouts_default_to_zeeks_and_flow_idle_sets_all_but_explicit_ones() {
+        let s = 1_000_000_000i64;
+        let idle = |pairs: &[(&str, &str)]| limits(&config(pairs)).map(|l| l.idle);
+        // TCP, UDP, ICMP, other.
+        assert_eq!(idle(&[]), Ok([300 * s, 60 * s, 60 * s, 60 * s]));
+        assert_eq!(idle(&[("flow-idle", "5000000000")]), Ok([5 * s; 4]));
+        assert_eq!(idle(&[("udp-idle", "7000000000")]), Ok([300 * s, 7 * s, 60 * s, 60 * s]));
+        assert_eq!(
+            idle(&[("tcp-idle", "1000000000"), ("flow-idle", "5000000000"), ("icmp-idle", "2000000000")]),
+            Ok([s, 5 * s, 2 * s, 5 * s]),
+            "an explicit per-protocol timeout wins over flow-idle, in any order"
+        );
+        assert!(idle(&[("tcp-idle", "0")]).is_err());
+        assert!(idle(&[("icmp-idle", "soon")]).is_err());
     }
 
     #[test]

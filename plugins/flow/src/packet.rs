@@ -5,9 +5,10 @@
 //! Keys follow the host's flow hash (`host/src/dissect.rs`): the outermost (tunnel depth 0) IP
 //! header, the protocol after IPv6 extension headers and IPv4 AH, the TCP/UDP/SCTP ports, or for
 //! ICMP the type and code mapped to ports as the Community ID spec does. IP fragments (IPv4 MF or a
-//! non-zero offset, an IPv6 fragment header) carry no ports: every fragment of a datagram, the
-//! first one included, belongs to the flow of its addresses and protocol with ports 0, until the
-//! host reassembles fragments. Without an IP layer, Ethernet (MACs and the EtherType after any
+//! non-zero offset, an IPv6 fragment header) carry no ports of their own: [`Info::frag`] says
+//! where they belong, and [`crate::fragments`] gives those of a TCP or UDP datagram the host put
+//! into its flow (packet flag `PACKET_FLAG_FRAGMENT_OF_FLOW`) that flow's ports; the others belong
+//! to the flow of their addresses and protocol with ports 0. Without an IP layer, Ethernet (MACs and the EtherType after any
 //! VLAN tags), Linux cooked capture (source address and protocol) and FDDI (MACs) form link-layer
 //! flows; other frames (802.11 management frames, unknown link types) form none.
 
@@ -45,6 +46,19 @@ pub const ECE: u16 = 0x40;
 pub const CWR: u16 = 0x80;
 pub const NS: u16 = 0x100;
 
+/// Where an IP fragment sits in its datagram.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Frag {
+    /// IPv4 identification or IPv6 fragment identification.
+    pub id: u32,
+    /// Offset of the fragment's data in the datagram's payload, bytes.
+    pub offset: u32,
+    /// Where the fragment's data starts in the packet.
+    pub data_at: usize,
+    /// Where the IP packet ends (by its length field).
+    pub ip_end: usize,
+}
+
 /// One packet as a flow sees it, in the packet's own direction.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Info {
@@ -78,6 +92,10 @@ pub struct Info {
     pub network_proto: &'static str,
     /// "TCP", "UDP", "ICMPv4", ... (the IP protocol's name; "" when unnamed).
     pub transport_proto: &'static str,
+    /// The packet's DPI verdict is nDPI's guess (packet flag `PACKET_FLAG_APP_GUESSED`).
+    pub app_guessed: bool,
+    /// An IP fragment (outermost header): its place in the datagram.
+    pub frag: Option<Frag>,
 }
 
 fn be16(d: &[u8], at: usize) -> Option<u16> {
@@ -145,7 +163,12 @@ pub fn ethertype_name(et: u16) -> &'static str {
 /// Reads `p`; `None` when the packet has no IP layer and no link-layer addresses.
 pub fn read(p: &Packet<'_>) -> Option<Info> {
     let d = p.data;
-    let mut info = Info { ts: p.ts_nanos, wire_len: p.orig_len, ..Info::default() };
+    let mut info = Info {
+        ts: p.ts_nanos,
+        wire_len: p.orig_len,
+        app_guessed: p.flags & netcap_sdk::PACKET_FLAG_APP_GUESSED != 0,
+        ..Info::default()
+    };
     let n = p.layer_count();
     let mut ip_at = None;
     let mut link_end = 0usize;
@@ -231,12 +254,45 @@ pub fn read(p: &Packet<'_>) -> Option<Info> {
     Some(info)
 }
 
+/// Gives fragment `p` (read into `info`) the ports of its TCP or UDP datagram, `ports`; for the
+/// first fragment, which carries the transport header, also the TCP header fields, and its payload
+/// without that header.
+pub fn into_flow(p: &Packet<'_>, info: &mut Info, ports: (u16, u16)) {
+    let Some(f) = info.frag else { return };
+    (info.sport, info.dport, info.has_ports) = (ports.0, ports.1, true);
+    if f.offset != 0 {
+        return;
+    }
+    let d = p.data;
+    let to = f.data_at;
+    match info.proto {
+        community_id::UDP => info.payload = info.payload.saturating_sub(8),
+        community_id::TCP => {
+            if let (Some(seq), Some(ack), Some(off_flags), Some(window)) =
+                (be32(d, to + 4), be32(d, to + 8), be16(d, to + 12), be16(d, to + 14))
+            {
+                let hdr = usize::from(off_flags >> 12) * 4;
+                info.payload = f.ip_end.saturating_sub(to + hdr.max(20)) as u32;
+                info.tcp = Some(Tcp { flags: off_flags & 0x1ff, seq, ack, window });
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The ports at the start of first fragment `p`'s data (`None` for other fragments).
+pub fn first_fragment_ports(p: &Packet<'_>, info: &Info) -> Option<(u16, u16)> {
+    let f = info.frag.filter(|f| f.offset == 0)?;
+    Some((be16(p.data, f.data_at)?, be16(p.data, f.data_at + 2)?))
+}
+
 /// Fills the IP part of `info` from the IP layer at index `i` (tunnel depth 0).
 fn ip(p: &Packet<'_>, i: usize, info: &mut Info) -> Option<()> {
     let d = p.data;
     let l = p.layer(i)?;
     let o = l.offset;
     let mut fragmented = false;
+    let (mut frag_id, mut frag_offset) = (0u32, 0u32);
     // Where the IP packet ends according to its length field (on the wire), and where its payload
     // (after the header and extension headers) starts.
     let (ip_end, mut proto, mut next_at);
@@ -250,6 +306,8 @@ fn ip(p: &Packet<'_>, i: usize, info: &mut Info) -> Option<()> {
         let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
         let frag = u16::from_be_bytes([h[6], h[7]]);
         fragmented = frag & 0x2000 != 0 || frag & 0x1fff != 0;
+        frag_id = u32::from(u16::from_be_bytes([h[4], h[5]]));
+        frag_offset = u32::from(frag & 0x1fff) * 8;
         proto = h[9];
         next_at = o + ihl.max(20);
         // A total length of 0 (TCP segmentation offload captures): the wire length decides.
@@ -278,6 +336,8 @@ fn ip(p: &Packet<'_>, i: usize, info: &mut Info) -> Option<()> {
                 44 => {
                     let f = u16::from_be_bytes([e[2], e[3]]);
                     fragmented = f & 0xfff8 != 0 || f & 1 != 0;
+                    frag_id = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+                    frag_offset = u32::from(f & 0xfff8);
                     8
                 }
                 51 => (usize::from(e[1]) + 2) * 4,
@@ -298,6 +358,7 @@ fn ip(p: &Packet<'_>, i: usize, info: &mut Info) -> Option<()> {
     let ip_payload = ip_end.saturating_sub(next_at);
     info.payload = ip_payload as u32;
     if fragmented {
+        info.frag = Some(Frag { id: frag_id, offset: frag_offset, data_at: next_at, ip_end });
         return Some(());
     }
     let Some(t) = transport else { return Some(()) };

@@ -103,6 +103,7 @@ impl Records {
         set_str(&mut r.application_proto, &app.protocol);
         set_str(&mut r.application_master, &app.master);
         set_str(&mut r.application_category, &app.category);
+        r.application_guessed = c.app != 0 && c.app_guessed;
         if c.family == Family::Link {
             let (mut s, mut d) = ([0u8; 6], [0u8; 6]);
             s.copy_from_slice(&c.client[..6]);
@@ -166,6 +167,7 @@ impl Records {
         set_str(&mut r.application_proto, &app.protocol);
         set_str(&mut r.application_master, &app.master);
         set_str(&mut r.application_category, &app.category);
+        r.application_guessed = c.app != 0 && c.app_guessed;
         let (src, dst, sp, dp) =
             if d == 0 { (&c.client, &c.server, c.cport, c.sport) } else { (&c.server, &c.client, c.sport, c.cport) };
         if c.family == Family::Link {

@@ -6,7 +6,8 @@
 //! not depend on the number of workers.
 //!
 //! Time is packet time only. A connection's record ends
-//! - on the idle timeout: the next packet comes more than `idle` after the last one;
+//! - on the idle timeout of its protocol class ([`Class`]: TCP, UDP, ICMP/ICMPv6, other): the next
+//!   packet comes more than that class's `idle` after the last one;
 //! - on the active timeout: the next packet comes more than `active` after the record's first
 //!   packet; the connection goes on in a new record flagged `continued`;
 //! - on TCP close (FIN both ways and the ACK of the second FIN, or a RST), once `tcp_close` has
@@ -18,9 +19,9 @@
 //! "More than" is strict: a packet exactly `idle` after the last one still belongs to the flow.
 //! A packet that exceeds a timeout first ends the old record (emitted for that packet), then
 //! starts the new one. `tick(now)` ends what has timed out by `now` without waiting for a packet,
-//! in O(expired + partitions): per partition, connections sit in three intrusive lists ordered by
-//! last packet (LRU), by record start (active timeout) and by close time, so only list heads are
-//! looked at.
+//! in O(expired + partitions): per partition, connections sit in intrusive lists ordered by last
+//! packet (one LRU list per protocol class, so each is also ordered by idle deadline), by record
+//! start (active timeout) and by close time, so only list heads are looked at.
 
 use crate::conn::Conn;
 use crate::packet::{Family, Info, SYN};
@@ -77,21 +78,53 @@ impl End {
     }
 }
 
+/// Protocol classes with an idle timeout of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Tcp = 0,
+    Udp = 1,
+    /// ICMP and ICMPv6.
+    Icmp = 2,
+    /// Every other IP protocol and link-layer flows.
+    Other = 3,
+}
+
+/// Number of [`Class`]es.
+pub const CLASSES: usize = 4;
+
+impl Class {
+    /// The class of IP protocol `proto` (0 for link-layer flows).
+    pub fn of(family: Family, proto: u8) -> Class {
+        match (family, proto) {
+            (Family::Link, _) => Class::Other,
+            (_, 6) => Class::Tcp,
+            (_, 17) => Class::Udp,
+            (_, 1 | 58) => Class::Icmp,
+            _ => Class::Other,
+        }
+    }
+}
+
 /// Timeouts (ns of packet time) and the table cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    pub idle: i64,
+    /// Idle timeout per [`Class`].
+    pub idle: [i64; CLASSES],
     pub active: i64,
     pub tcp_close: i64,
     /// Connections tracked at most; each partition holds `ceil(max / 256)`.
     pub max: usize,
 }
 
-/// Defaults: idle 60 s (Zeek's UDP and ICMP inactivity timeout), active 30 min (the usual
-/// NetFlow/IPFIX active timeout), TCP close 5 s (Zeek's `tcp_close_delay`), 131,072 connections.
+/// Zeek's inactivity timeouts: TCP 5 min (`tcp_inactivity_timeout`), UDP and ICMP 1 min
+/// (`udp_inactivity_timeout`, `icmp_inactivity_timeout`); other protocols 1 min.
+pub const DEFAULT_IDLE: [i64; CLASSES] = [300_000_000_000, 60_000_000_000, 60_000_000_000, 60_000_000_000];
+
+/// Defaults: idle [`DEFAULT_IDLE`], active 30 min (the usual NetFlow/IPFIX active timeout), TCP
+/// close 5 s (Zeek's `tcp_close_delay`), 131,072 connections.
 impl Default for Limits {
     fn default() -> Self {
-        Limits { idle: 60_000_000_000, active: 1_800_000_000_000, tcp_close: 5_000_000_000, max: 1 << 17 }
+        Limits { idle: DEFAULT_IDLE, active: 1_800_000_000_000, tcp_close: 5_000_000_000, max: 1 << 17 }
     }
 }
 
@@ -123,6 +156,11 @@ impl Hash for Key {
 }
 
 impl Key {
+    /// The protocol class whose idle timeout applies.
+    fn class(&self) -> Class {
+        Class::of(self.family, self.proto)
+    }
+
     /// A well-mixed 64-bit hash of every field (multiply-rotate over 64-bit words, then the
     /// splitmix64 finalizer, as the host's flow hash).
     fn mix(&self) -> u64 {
@@ -178,13 +216,21 @@ struct List {
 
 const EMPTY: List = List { head: NIL, tail: NIL };
 
-/// Which intrusive list.
+/// Which intrusive list: a slot is in at most one of each (its LRU list is its class's).
 #[derive(Clone, Copy)]
 enum Which {
     Lru = 0,
     Active = 1,
     Closing = 2,
 }
+
+/// Index of a partition's LRU list of class `c` in [`Partition::lists`]; the active and closing
+/// lists follow them.
+const fn lru(c: Class) -> usize {
+    c as usize
+}
+const ACTIVE: usize = CLASSES;
+const CLOSING: usize = CLASSES + 1;
 
 struct Slot {
     key: Key,
@@ -195,7 +241,8 @@ struct Slot {
 
 #[derive(Clone, Copy)]
 struct Partition {
-    lists: [List; 3],
+    /// The LRU list of each class, then the active and the closing list.
+    lists: [List; CLASSES + 2],
     count: usize,
 }
 
@@ -222,7 +269,7 @@ impl Table {
             chunks: Vec::new(),
             free: Vec::new(),
             next_slot: 0,
-            parts: vec![Partition { lists: [EMPTY; 3], count: 0 }; PARTITIONS],
+            parts: vec![Partition { lists: [EMPTY; CLASSES + 2], count: 0 }; PARTITIONS],
         }
     }
 
@@ -263,9 +310,20 @@ impl Table {
         i
     }
 
+    /// The partition and the list index of slot `i`'s list `w`.
+    fn list_of(&self, i: u32, w: Which) -> (usize, usize) {
+        let key = &self.slot(i).key;
+        let l = match w {
+            Which::Lru => lru(key.class()),
+            Which::Active => ACTIVE,
+            Which::Closing => CLOSING,
+        };
+        (usize::from(key.part), l)
+    }
+
     fn push_back(&mut self, i: u32, w: Which) {
-        let part = usize::from(self.slot(i).key.part);
-        let tail = self.parts[part].lists[w as usize].tail;
+        let (part, li) = self.list_of(i, w);
+        let tail = self.parts[part].lists[li].tail;
         {
             let s = self.slot_mut(i);
             debug_assert!(!s.member[w as usize]);
@@ -273,28 +331,29 @@ impl Table {
             s.member[w as usize] = true;
         }
         if tail == NIL {
-            self.parts[part].lists[w as usize].head = i;
+            self.parts[part].lists[li].head = i;
         } else {
             self.slot_mut(tail).links[w as usize].next = i;
         }
-        self.parts[part].lists[w as usize].tail = i;
+        self.parts[part].lists[li].tail = i;
     }
 
     fn unlink(&mut self, i: u32, w: Which) {
-        let (part, l, member) = {
+        let (l, member) = {
             let s = self.slot(i);
-            (usize::from(s.key.part), s.links[w as usize], s.member[w as usize])
+            (s.links[w as usize], s.member[w as usize])
         };
         if !member {
             return;
         }
+        let (part, li) = self.list_of(i, w);
         if l.prev == NIL {
-            self.parts[part].lists[w as usize].head = l.next;
+            self.parts[part].lists[li].head = l.next;
         } else {
             self.slot_mut(l.prev).links[w as usize].next = l.next;
         }
         if l.next == NIL {
-            self.parts[part].lists[w as usize].tail = l.prev;
+            self.parts[part].lists[li].tail = l.prev;
         } else {
             self.slot_mut(l.next).links[w as usize].prev = l.prev;
         }
@@ -339,7 +398,7 @@ impl Table {
         if let Some(i) = found {
             let c = &self.slot(i).conn;
             let syn_only = p.tcp.is_some_and(|t| t.flags & (SYN | crate::packet::ACK) == SYN);
-            if p.ts.saturating_sub(c.last) > lim.idle {
+            if p.ts.saturating_sub(c.last) > lim.idle[key.class() as usize] {
                 self.remove(i, End::Idle, sink);
                 found = None;
             } else if let Some(at) = c.closed_at {
@@ -356,7 +415,7 @@ impl Table {
             None => {
                 let pi = usize::from(part);
                 if self.parts[pi].count >= self.per_part {
-                    let victim = self.parts[pi].lists[Which::Lru as usize].head;
+                    let victim = self.lru_victim(pi);
                     if victim != NIL {
                         self.remove(victim, End::Evicted, sink);
                         sink.evicted();
@@ -391,19 +450,34 @@ impl Table {
         }
     }
 
+    /// The least recently seen connection of partition `pi` (the oldest head of its class LRU
+    /// lists; on equal times the lower class), `NIL` when it is empty.
+    fn lru_victim(&self, pi: usize) -> u32 {
+        let mut best = NIL;
+        for c in 0..CLASSES {
+            let h = self.parts[pi].lists[c].head;
+            if h != NIL && (best == NIL || self.slot(h).conn.last < self.slot(best).conn.last) {
+                best = h;
+            }
+        }
+        best
+    }
+
     /// Packet time advanced to `now`: ends every record that has timed out.
     pub fn tick(&mut self, now: i64, sink: &mut impl Sink) {
         let lim = self.limits;
         for part in 0..PARTITIONS {
-            loop {
-                let h = self.parts[part].lists[Which::Lru as usize].head;
-                if h == NIL || now.saturating_sub(self.slot(h).conn.last) <= lim.idle {
-                    break;
+            for c in 0..CLASSES {
+                loop {
+                    let h = self.parts[part].lists[c].head;
+                    if h == NIL || now.saturating_sub(self.slot(h).conn.last) <= lim.idle[c] {
+                        break;
+                    }
+                    self.remove(h, End::Idle, sink);
                 }
-                self.remove(h, End::Idle, sink);
             }
             loop {
-                let h = self.parts[part].lists[Which::Closing as usize].head;
+                let h = self.parts[part].lists[CLOSING].head;
                 let Some(at) = (h != NIL).then(|| self.slot(h).conn.closed_at).flatten() else { break };
                 if now.saturating_sub(at) <= lim.tcp_close {
                     break;
@@ -411,7 +485,7 @@ impl Table {
                 self.remove(h, End::Closed, sink);
             }
             loop {
-                let h = self.parts[part].lists[Which::Active as usize].head;
+                let h = self.parts[part].lists[ACTIVE].head;
                 if h == NIL || now.saturating_sub(self.slot(h).conn.first) <= lim.active {
                     break;
                 }
@@ -485,7 +559,87 @@ mod tests {
     }
 
     fn limits(idle: i64, active: i64, tcp_close: i64) -> Limits {
-        Limits { idle, active, tcp_close, max: 1 << 16 }
+        Limits { idle: [idle; CLASSES], active, tcp_close, max: 1 << 16 }
+    }
+
+    fn icmp(ts: i64, from_client: bool) -> Info {
+        // Echo request (8) and reply (0) map to the same ports (Community ID).
+        let mut p = udp(ts, from_client, 8);
+        p.proto = 1;
+        (p.sport, p.dport) = if from_client { (8, 0) } else { (0, 8) };
+        p
+    }
+
+    fn gre(ts: i64, from_client: bool) -> Info {
+        let mut p = udp(ts, from_client, 0);
+        p.proto = 47;
+        (p.sport, p.dport, p.has_ports) = (0, 0, false);
+        p
+    }
+
+    /// A packet of class `c`, ended by the idle timeout of that class only.
+    fn of_class(c: Class, ts: i64, from_client: bool) -> Info {
+        match c {
+            Class::Tcp => tcp(ts, from_client, ACK, 1, 1),
+            Class::Udp => udp(ts, from_client, 1),
+            Class::Icmp => icmp(ts, from_client),
+            Class::Other => gre(ts, from_client),
+        }
+    }
+
+    /// Distinct idle timeouts per class (TCP 40 s, UDP 10 s, ICMP 20 s, other 30 s).
+    fn per_class() -> Limits {
+        Limits { idle: [40 * S, 10 * S, 20 * S, 30 * S], ..limits(0, 1000 * S, 0) }
+    }
+
+    #[test]
+    fn idle_timeout_boundaries_per_protocol_on_packets() {
+        for c in [Class::Tcp, Class::Udp, Class::Icmp, Class::Other] {
+            let idle = per_class().idle[c as usize];
+            let mut t = Table::new(per_class());
+            let mut g = Got::default();
+            t.packet(0, &of_class(c, 0, true), 0, &mut g);
+            t.packet(0, &of_class(c, idle - 1, false), 0, &mut g); // 1 ns before the timeout
+            t.packet(0, &of_class(c, 2 * idle - 1, true), 0, &mut g); // exactly the timeout
+            assert!(g.records.is_empty(), "{c:?}: a gap of exactly the idle timeout does not end the flow");
+            t.packet(0, &of_class(c, 3 * idle, true), 0, &mut g); // 1 ns after
+            assert_eq!(g.records, vec![(3, End::Idle, false, 0, 2 * idle - 1)], "{c:?}");
+        }
+    }
+
+    #[test]
+    fn idle_timeout_boundaries_per_protocol_at_ticks() {
+        let mut t = Table::new(per_class());
+        let mut g = Got::default();
+        let classes = [Class::Tcp, Class::Udp, Class::Icmp, Class::Other];
+        for (i, c) in classes.into_iter().enumerate() {
+            t.packet(i as u8, &of_class(c, 0, true), 0, &mut g);
+        }
+        // Each class ends exactly 1 ns after its own timeout, not at it nor 1 ns before.
+        let mut order = Vec::new();
+        for c in [Class::Udp, Class::Icmp, Class::Other, Class::Tcp] {
+            let idle = per_class().idle[c as usize];
+            t.tick(idle - 1, &mut g);
+            t.tick(idle, &mut g);
+            assert_eq!(g.records.len(), order.len(), "{c:?} ended at or before its timeout");
+            t.tick(idle + 1, &mut g);
+            order.push(c);
+            assert_eq!(g.records.len(), order.len(), "{c:?} did not end 1 ns after its timeout");
+            assert_eq!(*g.records.last().unwrap(), (1, End::Idle, false, 0, 0));
+        }
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn eviction_takes_the_least_recently_seen_of_any_class() {
+        let mut t = Table::new(Limits { max: 512, ..per_class() });
+        let mut g = Got::default();
+        t.packet(5, &udp(0, true, 1), 0, &mut g);
+        t.packet(5, &tcp(1, true, ACK, 1, 1), 0, &mut g);
+        t.packet(5, &udp(2, true, 1), 0, &mut g); // the UDP one is now the more recent
+        t.packet(5, &icmp(3, true), 0, &mut g);
+        assert_eq!(g.evicted, 1);
+        assert_eq!(g.records, vec![(1, End::Evicted, false, 1, 1)], "the TCP connection was least recently seen");
     }
 
     #[test]

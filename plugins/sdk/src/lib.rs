@@ -282,6 +282,15 @@ pub const PACKET_FLAG_DISSECT_ERROR: u8 = 1;
 /// (link type 101, raw IP). Its sequence number follows the fragment that completed it; the
 /// headers that the fragments already carried are marked [`layer::FLAG_SEEN`].
 pub const PACKET_FLAG_REASSEMBLED: u8 = 2;
+/// Packet flag: the packet's `app` is nDPI's *guess* for its flow (by port or address, or from a
+/// partial dissection), what nDPI would answer if it gave up on the flow now without a match;
+/// not a classification of the traffic.
+pub const PACKET_FLAG_APP_GUESSED: u8 = 4;
+/// Packet flag: an IP fragment of a TCP or UDP datagram whose 5-tuple the host knew when it
+/// dispatched the fragment (the first fragment, with the ports, had arrived; the first fragment
+/// itself is flagged too): `flow` is the hash of that 5-tuple, as for the flow's unfragmented
+/// packets, so the fragment reaches the instance that holds the flow.
+pub const PACKET_FLAG_FRAGMENT_OF_FLOW: u8 = 8;
 
 /// Sets the flags of the packet that starts at `start` in a flat input batch.
 pub fn set_packet_flags(batch: &mut [u8], start: usize, flags: u8) {
