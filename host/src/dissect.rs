@@ -1359,11 +1359,8 @@ mod tests {
         let mut v6 = Vec::new();
         PacketBuilder::ipv6([0x20; 16], [0x30; 16], 64).udp(1000, 53).write(&mut v6, b"x").unwrap();
         t.extend_from_slice(&v6);
-        let want = [
-            &IN_UDP[..],
-            &[(layer::TEREDO, 0), (layer::IPV6, 1), (layer::UDP, 1), (layer::PAYLOAD, 1)],
-        ]
-        .concat();
+        let want =
+            [&IN_UDP[..], &[(layer::TEREDO, 0), (layer::IPV6, 1), (layer::UDP, 1), (layer::PAYLOAD, 1)]].concat();
         check(linktype::ETHERNET, &in_udp(3544, &t), &want);
         // Not Teredo: no IPv6 where it must start.
         check(linktype::ETHERNET, &in_udp(3544, &[0; 48]), &IN_UDP);
@@ -1377,7 +1374,11 @@ mod tests {
         let want = [&IN_UDP[..], &[(layer::GTP, 0)], &inner_at(1)].concat();
         check(linktype::ETHERNET, &in_udp(2152, &u), &want);
         // An echo request: the GTP header only. GTPv2 (version 2) is not GTPv1.
-        check(linktype::ETHERNET, &in_udp(2152, &[0x32, 1, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0]), &[&IN_UDP[..], &[(layer::GTP, 0)]].concat());
+        check(
+            linktype::ETHERNET,
+            &in_udp(2152, &[0x32, 1, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0]),
+            &[&IN_UDP[..], &[(layer::GTP, 0)]].concat(),
+        );
         check(linktype::ETHERNET, &in_udp(2123, &[0x48, 1, 0, 8, 0, 0, 0, 0, 0, 1, 0, 0]), &IN_UDP);
         // VXLAN-GPE carrying NSH (MD type 2, no metadata) carrying IPv4: two tunnel levels.
         let mut n = vec![0x0c, 0, 0, 4, 0, 0, 1, 0, 0x0f, 0xc2, 0x02, 0x01, 0, 0, 42, 0xff];
@@ -1399,9 +1400,17 @@ mod tests {
         dissect(linktype::ETHERNET, &eth(0x0800, &inner), &mut plain);
         assert_eq!(d.hash, plain.hash);
         // PPPoE discovery (PADI), and a session carrying LCP: the PPP layer is the innermost.
-        check(linktype::ETHERNET, &eth(0x8863, &[0x11, 0x09, 0, 0, 0, 4, 1, 1, 0, 0]), &[(layer::ETHERNET, 0), (layer::PPPOE_DISCOVERY, 0)]);
+        check(
+            linktype::ETHERNET,
+            &eth(0x8863, &[0x11, 0x09, 0, 0, 0, 4, 1, 1, 0, 0]),
+            &[(layer::ETHERNET, 0), (layer::PPPOE_DISCOVERY, 0)],
+        );
         let lcp = [0x11, 0, 0, 1, 0, 6, 0xc0, 0x21, 9, 1, 0, 4];
-        check(linktype::ETHERNET, &eth(0x8864, &lcp), &[(layer::ETHERNET, 0), (layer::PPPOE_SESSION, 0), (layer::PPP, 0)]);
+        check(
+            linktype::ETHERNET,
+            &eth(0x8864, &lcp),
+            &[(layer::ETHERNET, 0), (layer::PPPOE_SESSION, 0), (layer::PPP, 0)],
+        );
         // PPP carrying IPX: counted as not dissected.
         let mut d = Dissection::default();
         dissect(linktype::ETHERNET, &eth(0x8864, &[0x11, 0, 0, 1, 0, 6, 0x00, 0x2b, 0xff, 0xff]), &mut d);
@@ -1428,19 +1437,30 @@ mod tests {
         let mut g = vec![0, 0, 0x89, 0x4f, 0x0f, 0xc2, 0x02, 0x01, 0, 0, 1, 0xff];
         g.extend_from_slice(&inner);
         let mut p = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64).write(&mut p, etherparse::IpNumber(47), &g).unwrap();
-        let want = [&[(layer::ETHERNET, 0), (layer::IPV4, 0), (layer::GRE, 0), (layer::NSH, 1)][..], &inner_at(2)].concat();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .write(&mut p, etherparse::IpNumber(47), &g)
+            .unwrap();
+        let want =
+            [&[(layer::ETHERNET, 0), (layer::IPV4, 0), (layer::GRE, 0), (layer::NSH, 1)][..], &inner_at(2)].concat();
         check(linktype::ETHERNET, &p, &want);
         // PPTP: enhanced GRE with key and sequence number, PPP with address and control bytes.
         let mut g = vec![0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 5, 0, 0, 0, 1, 0xff, 0x03, 0x00, 0x21];
         g.extend_from_slice(&inner);
         let mut p = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64).write(&mut p, etherparse::IpNumber(47), &g).unwrap();
-        let want = [&[(layer::ETHERNET, 0), (layer::IPV4, 0), (layer::GRE, 0), (layer::PPP, 1)][..], &inner_at(1)].concat();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .write(&mut p, etherparse::IpNumber(47), &g)
+            .unwrap();
+        let want =
+            [&[(layer::ETHERNET, 0), (layer::IPV4, 0), (layer::GRE, 0), (layer::PPP, 1)][..], &inner_at(1)].concat();
         check(linktype::ETHERNET, &p, &want);
         // GRE with an EtherType nobody dissects: counted as not dissected.
         let mut p = Vec::new();
-        PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64).write(&mut p, etherparse::IpNumber(47), &[0, 0, 0x12, 0x34, 1, 2, 3, 4]).unwrap();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .write(&mut p, etherparse::IpNumber(47), &[0, 0, 0x12, 0x34, 1, 2, 3, 4])
+            .unwrap();
         dissect(linktype::ETHERNET, &p, &mut d);
         assert_eq!(d.undissected, Some("tunnel: inner protocol not dissected"));
     }
@@ -1479,7 +1499,11 @@ mod tests {
             assert_eq!(d.layers()[0].offset, head.len() - if head.len() == 1 { 1 } else { 2 });
         }
         // Frame Relay: RFC 2427 NLPID IPv4, SNAP, and Cisco encapsulation.
-        for head in [&[0x18, 0x41, 0x03, 0xcc][..], &[0x18, 0x41, 0x03, 0x00, 0x80, 0, 0, 0, 0x08, 0x00], &[0x18, 0x41, 0x08, 0x00]] {
+        for head in [
+            &[0x18, 0x41, 0x03, 0xcc][..],
+            &[0x18, 0x41, 0x03, 0x00, 0x80, 0, 0, 0, 0x08, 0x00],
+            &[0x18, 0x41, 0x08, 0x00],
+        ] {
             let mut f = head.to_vec();
             f.extend_from_slice(&inner);
             check(linktype::FRELAY, &f, &[&[(layer::FRAME_RELAY, 0)][..], &ip0].concat());
