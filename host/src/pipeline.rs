@@ -447,6 +447,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         } else if d.unknown_net {
             stats.unknown.add("no decoder for the network layer", 1);
             true
+        } else if let Some(why) = d.undissected {
+            stats.unknown.add(why, 1);
+            true
         } else if let Some(inner) = d.innermost().filter(|&l| interest != 0 && interest & layer_bit(l) == 0) {
             stats.unknown.add(&unknown_names[usize::from(inner.min(127))], 1);
             true

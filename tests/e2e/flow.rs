@@ -105,10 +105,15 @@ fn bytes_match(bytes: u64, shown: &str) -> bool {
 }
 
 /// Protocols (tshark's `frame.protocols` tokens) of captures left out because the host does not
-/// dissect the IP packet in them as the outermost one: MPLS (a tunnel: the flow is the outer
-/// link-layer one), PPPoE sessions, and link types the host does not read (PPI, Cisco HDLC, NFLOG,
-/// PKTAP, ARCNET, IP over InfiniBand); their packets form no IP flow.
-const NOT_OUTER_IP: &[&str] = &["mpls", "pppoes", "ppi", "chdlc", "nflog", "pktap", "arcnet", "ipoib"];
+/// dissect the IP packet in them as the outermost one, with the reason. PPPoE sessions, VN-Tag,
+/// E-Tag, Cisco HDLC, Frame Relay, PPP and the link types PPI, NFLOG, PKTAP and IPoIB carry the
+/// outermost IP packet and are compared.
+const NOT_OUTER_IP: &[(&str, &str)] = &[
+    ("mpls", "MPLS is a tunnel: the flow is the outer link-layer one (Ethernet, EtherType 0x8847)"),
+    ("ieee8021ah", "802.1ah PBB is a tunnel (MAC in MAC): the flow is the backbone frame's"),
+    ("nsh", "NSH is a tunnel: the flow is the outer frame's"),
+    ("arcnet", "ARCNET is a link type the host does not dissect"),
+];
 
 /// Fuzzer captures whose only UDP packet is a malformed first fragment (a frame beyond 65,535
 /// bytes, or an IP length beyond what was captured): the host's defragmenter drops it (counted in
@@ -337,12 +342,10 @@ fn connections_agree_with_tshark_conversations() {
                         .iter()
                         .map(|f| {
                             let tokens = index.get(f);
-                            if let Some(t) = NOT_OUTER_IP.iter().find(|t| tokens.is_some_and(|s| s.contains(**t))) {
-                                return (
-                                    f.clone(),
-                                    Some(format!("{t}: not dissected as outer IP by the host")),
-                                    Ok((0, 0)),
-                                );
+                            if let Some((t, why)) =
+                                NOT_OUTER_IP.iter().find(|t| tokens.is_some_and(|s| s.contains(t.0)))
+                            {
+                                return (f.clone(), Some(format!("{t}: {why}")), Ok((0, 0)));
                             }
                             let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                             if OVERSIZED_DATAGRAMS.contains(&name.as_str()) {

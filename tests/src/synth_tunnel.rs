@@ -383,3 +383,179 @@ pub fn truncated_pcap_bytes(packets: &[(i64, Vec<u8>, u32)]) -> Vec<u8> {
     }
     v
 }
+
+/// A TCP segment (20-byte header, flags PSH|ACK, checksum 0: tshark does not check it).
+pub fn tcp(sp: u16, dp: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&sp.to_be_bytes());
+    v.extend_from_slice(&dp.to_be_bytes());
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&[0, 0, 0, 1, 0x50, 0x18, 0x20, 0x00, 0, 0, 0, 0]);
+    v.extend_from_slice(payload);
+    v
+}
+
+const C1: [u8; 4] = [10, 1, 0, 1];
+const C2: [u8; 4] = [10, 1, 0, 2];
+const T1: [u8; 4] = [198, 51, 100, 1];
+const T2: [u8; 4] = [198, 51, 100, 2];
+
+fn v6(last: u8) -> [u8; 16] {
+    [0x20, 0x01, 0, 0, 0x4, 0x5, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]
+}
+
+/// Inner packets: a UDP datagram and a TCP segment over IPv4, a UDP datagram over IPv6, on
+/// ports no tshark dissector claims (their payloads are plain data).
+fn inner4_udp(n: u8) -> Vec<u8> {
+    ipv4(C1, C2, 17, 64, &udp(31024 + u16::from(n), 33433, &[n; 12]))
+}
+
+fn inner4_tcp(n: u8) -> Vec<u8> {
+    ipv4(C2, C1, 6, 64, &tcp(33080, 32048 + u16::from(n), 1000, &[n; 10]))
+}
+
+fn inner6_udp(n: u8) -> Vec<u8> {
+    ipv6(v6(1), v6(2), 17, 64, &udp(35000 + u16::from(n), 33434, &[n; 8]))
+}
+
+/// A synthesized capture: file name, pcap link type, packets (time, bytes).
+pub type Capture = (&'static str, u32, Vec<(i64, Vec<u8>)>);
+
+/// The encapsulations the shared corpus lacks (or has only a few of), one capture per link type:
+/// (file name, pcap link type, packets). Every tunnel carries IPv4/UDP, IPv4/TCP and IPv6/UDP
+/// packets; tshark dissects the written files as the oracle.
+pub fn encapsulation_captures() -> Vec<Capture> {
+    let inners = [inner4_udp(1), inner4_tcp(2), inner6_udp(3)];
+    let mut eth_frames: Vec<Vec<u8>> = Vec::new();
+    let outer_udp = |port: u16, payload: &[u8]| eth(0x0800, &ipv4(T1, T2, 17, 64, &udp(40000, port, payload)));
+    for (i, inner) in inners.iter().enumerate() {
+        let et: u16 = if inner[0] >> 4 == 6 { 0x86dd } else { 0x0800 };
+        let ppp_proto: [u8; 2] = if et == 0x86dd { [0x00, 0x57] } else { [0x00, 0x21] };
+        // GRE-in-UDP (RFC 8086).
+        let mut g = vec![0, 0];
+        g.extend_from_slice(&et.to_be_bytes());
+        g.extend_from_slice(inner);
+        eth_frames.push(outer_udp(4754, &g));
+        // GTP-U G-PDU: plain, then with a sequence number and two extension headers (PDU
+        // session container, UDP port).
+        let mut u = vec![0x30, 0xff, 0, 0, 0, 0, 0x10, i as u8];
+        u.extend_from_slice(inner);
+        let n = (u.len() - 8) as u16;
+        u[2..4].copy_from_slice(&n.to_be_bytes());
+        eth_frames.push(outer_udp(2152, &u));
+        let mut u = vec![0x36, 0xff, 0, 0, 0, 0, 0x20, i as u8, 0x01, i as u8, 0, 0x85];
+        u.extend_from_slice(&[1, 0x10, 0x09, 0x40, 1, 0x08, 0x68, 0]);
+        u.extend_from_slice(inner);
+        let n = (u.len() - 8) as u16;
+        u[2..4].copy_from_slice(&n.to_be_bytes());
+        eth_frames.push(outer_udp(2152, &u));
+        // PPPoE session.
+        let mut s = vec![0x11, 0, 0x12, 0x34];
+        s.extend_from_slice(&((inner.len() + 2) as u16).to_be_bytes());
+        s.extend_from_slice(&ppp_proto);
+        s.extend_from_slice(inner);
+        eth_frames.push(eth(0x8864, &s));
+        // PPTP: enhanced GRE (key, sequence number), PPP with address and control bytes.
+        let mut g = vec![0x30, 0x01, 0x88, 0x0b];
+        g.extend_from_slice(&((inner.len() + 4) as u16).to_be_bytes());
+        g.extend_from_slice(&[0x40, 0x01, 0, 0, 0, i as u8, 0xff, 0x03]);
+        g.extend_from_slice(&ppp_proto);
+        g.extend_from_slice(inner);
+        eth_frames.push(eth(0x0800, &ipv4(T1, T2, 47, 64, &g)));
+        // 802.1ah: I-tag (I-SID 0x0100ab), then the customer frame.
+        let mut b = vec![0x00, 0x01, 0x00, 0xab];
+        b.extend_from_slice(&eth(et, inner));
+        eth_frames.push(eth(0x88e7, &b));
+        // VN-Tag, then 802.1BR E-Tag.
+        let mut v = vec![0x80, 0x05, 0x00, 0x07];
+        v.extend_from_slice(&et.to_be_bytes());
+        v.extend_from_slice(inner);
+        eth_frames.push(eth(0x8926, &v));
+        let mut e = vec![0x20, 0x01, 0x00, 0x05, 0x00, 0x00];
+        e.extend_from_slice(&et.to_be_bytes());
+        e.extend_from_slice(inner);
+        eth_frames.push(eth(0x893f, &e));
+        // NSH (MD type 2 without metadata) over Ethernet, in GRE and in VXLAN-GPE.
+        let np = if et == 0x86dd { 2 } else { 1 };
+        let mut n = vec![0x0f, 0xc2, 0x02, np, 0, 0, 1, 0xff];
+        n.extend_from_slice(inner);
+        eth_frames.push(eth(0x894f, &n));
+        let mut g = vec![0, 0, 0x89, 0x4f];
+        g.extend_from_slice(&n);
+        eth_frames.push(eth(0x0800, &ipv4(T1, T2, 47, 64, &g)));
+        let mut x = vec![0x0c, 0, 0, 4, 0, 0x10, 0, 0];
+        x.extend_from_slice(&n);
+        eth_frames.push(outer_udp(4790, &x));
+    }
+    // Teredo: IPv6 in UDP 3544, without indicators, with an origin indicator, with an
+    // authentication indicator (client id 2 bytes, value 1 byte) and an origin indicator.
+    let t6 = inners[2].clone();
+    for head in [
+        &[][..],
+        &[0, 0, 0xed, 0xfe, 0x3f, 0xff, 0xfe, 0xfd][..],
+        &[0, 1, 2, 1, 0xaa, 0xbb, 0xcc, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0xed, 0xfe, 0x3f, 0xff, 0xfe, 0xfd][..],
+    ] {
+        let mut t = head.to_vec();
+        t.extend_from_slice(&t6);
+        eth_frames.push(eth(0x0800, &ipv4(T1, T2, 17, 64, &udp(3544, 40001, &t))));
+    }
+    // PPPoE discovery: PADI with Service-Name and Host-Uniq tags.
+    eth_frames.push(eth(0x8863, &[0x11, 0x09, 0, 0, 0, 12, 0x01, 0x01, 0, 0, 0x01, 0x03, 0, 4, 1, 2, 3, 4]));
+    let mut out = vec![("encap-ethernet.pcap", 1, timed(eth_frames))];
+    // Frame Relay (link type 107): RFC 2427 NLPID for IPv4 and IPv6, Cisco encapsulation.
+    let fr: Vec<Vec<u8>> = inners
+        .iter()
+        .map(|inner| {
+            let mut f = if inner[0] >> 4 == 6 { vec![0x18, 0x41, 0x03, 0x8e] } else { vec![0x18, 0x41, 0x03, 0xcc] };
+            f.extend_from_slice(inner);
+            f
+        })
+        .collect();
+    out.push(("encap-frame-relay.pcap", 107, timed(fr)));
+    // PPP (link type 9) with address and control bytes.
+    let ppp: Vec<Vec<u8>> = inners
+        .iter()
+        .map(|inner| {
+            let mut f = vec![0xff, 0x03, 0x00, if inner[0] >> 4 == 6 { 0x57 } else { 0x21 }];
+            f.extend_from_slice(inner);
+            f
+        })
+        .collect();
+    out.push(("encap-ppp.pcap", 9, timed(ppp)));
+    // Cisco HDLC (link type 104).
+    let hdlc: Vec<Vec<u8>> = inners
+        .iter()
+        .map(|inner| {
+            let mut f = vec![0x0f, 0x00];
+            f.extend_from_slice(&(if inner[0] >> 4 == 6 { 0x86ddu16 } else { 0x0800 }).to_be_bytes());
+            f.extend_from_slice(inner);
+            f
+        })
+        .collect();
+    out.push(("encap-chdlc.pcap", 104, timed(hdlc)));
+    out
+}
+
+/// Packets in encapsulations netcap does not decapsulate, each counted as unknown by its reason:
+/// L2TP (UDP 1701), AYIYA (UDP 5072), GRE carrying an EtherType nobody dissects (0x88b5, local
+/// experimental), PPP in PPPoE carrying IPX, and a GTP-U G-PDU whose payload is not IP.
+pub fn undissected_packets() -> Vec<(i64, Vec<u8>)> {
+    let inner = inner4_udp(9);
+    let mut l2tp = vec![0x02, 0x02, 0, 1, 0, 1, 0xff, 0x03, 0x00, 0x21];
+    l2tp.extend_from_slice(&inner);
+    let mut ayiya = vec![0x41, 0x52, 0x11, 0x04, 0, 0, 0, 0];
+    ayiya.extend_from_slice(&[0; 16]);
+    ayiya.extend_from_slice(&inner);
+    let mut gre = vec![0, 0, 0x88, 0xb5];
+    gre.extend_from_slice(&[0; 20]);
+    let mut gtp = vec![0x30, 0xff, 0, 20, 0, 0, 0, 1];
+    gtp.extend_from_slice(&[0; 20]);
+    let frames = vec![
+        eth(0x0800, &ipv4(T1, T2, 17, 64, &udp(1701, 1701, &l2tp))),
+        eth(0x0800, &ipv4(T1, T2, 17, 64, &udp(5072, 40002, &ayiya))),
+        eth(0x0800, &ipv4(T1, T2, 47, 64, &gre)),
+        eth(0x8864, &[0x11, 0, 0, 1, 0, 12, 0x00, 0x2b, 0xff, 0xff, 0, 8, 0, 0, 0, 0, 0, 0]),
+        eth(0x0800, &ipv4(T1, T2, 17, 64, &udp(2152, 2152, &gtp))),
+    ];
+    timed(frames)
+}

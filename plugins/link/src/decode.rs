@@ -1,5 +1,5 @@
 //! Link-layer field extraction from the layers the host dissected: ARP, 802.1Q, LLC, SNAP,
-//! Ethernet CTP, EAPOL/EAP/EAPOL-Key, FDDI and Nortel discovery here; LLDP, CDP and 802.11 in
+//! Ethernet CTP, EAPOL/EAP/EAPOL-Key, FDDI, Nortel discovery and PPPoE here; LLDP, CDP and 802.11 in
 //! their own modules. ARP addresses are printed in their usual text forms when their size says
 //! what they are (6-byte MAC, 4-byte IPv4 with protocol 0x0800), otherwise as hex. A packet cut
 //! short yields a partial record (missing values 0/empty) and a counted error. Message values
@@ -26,9 +26,10 @@ pub const T_EAPOL_KEY: u16 = 12;
 pub const T_DOT11: u16 = 13;
 pub const T_FDDI: u16 = 14;
 pub const T_NDP: u16 = 15;
+pub const T_PPPOE: u16 = 16;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 16] = [
+pub const RECORD_TYPES: [(&str, &str); 17] = [
     ("ARP", "netcap.v1.ARP"),
     ("Dot1Q", "netcap.v1.Dot1Q"),
     ("LLC", "netcap.v1.LLC"),
@@ -45,10 +46,11 @@ pub const RECORD_TYPES: [(&str, &str); 16] = [
     ("Dot11", "netcap.v1.Dot11"),
     ("FDDI", "netcap.v1.FDDI"),
     ("NortelDiscovery", "netcap.v1.NortelDiscovery"),
+    ("PPPoE", "netcap.v1.PPPoE"),
 ];
 
 /// The layer names the decoder asks the host for.
-pub const LAYERS: [&str; 13] = [
+pub const LAYERS: [&str; 15] = [
     "arp",
     "dot1q",
     "llc",
@@ -62,12 +64,14 @@ pub const LAYERS: [&str; 13] = [
     "dot11",
     "fddi",
     "nortel-discovery",
+    "pppoe-discovery",
+    "pppoe-session",
 ];
 
 /// Per-instance decoder state: one reused message per record type.
 #[derive(Default)]
 pub struct Link {
-    pub(crate) enabled: [bool; 16],
+    pub(crate) enabled: [bool; 17],
     arp: v1::Arp,
     vlan: v1::Dot1Q,
     llc: v1::Llc,
@@ -84,6 +88,7 @@ pub struct Link {
     pub(crate) dot11: v1::Dot11,
     fddi: v1::Fddi,
     ndp: v1::NortelDiscovery,
+    pppoe: v1::PpPoE,
 }
 
 impl Link {
@@ -119,6 +124,7 @@ impl Link {
                 layer::DOT11 if self.on(T_DOT11) => self.dot11_frame(p, i, l, out),
                 layer::FDDI if self.on(T_FDDI) => self.fddi(p, l, out),
                 layer::NORTEL_DISCOVERY if self.on(T_NDP) => self.ndp(p, l, out),
+                layer::PPPOE_DISCOVERY | layer::PPPOE_SESSION if self.on(T_PPPOE) => self.pppoe(p, l, out),
                 _ => {}
             }
         }
@@ -233,6 +239,63 @@ impl Link {
         }
         if r.short {
             out.error("ethernet-ctp: function truncated");
+        } else if let Some(e) = err {
+            out.error(e);
+        }
+    }
+
+    /// PPPoE: the 6-byte header, then a discovery packet's tags (type, length, value; within
+    /// the payload length and the captured bytes, up to the end-of-list tag) or a session's PPP
+    /// protocol field.
+    fn pppoe(&mut self, p: &Packet<'_>, l: Layer, out: &mut Emitter<'_>) {
+        let mut r = Rd::at(p, l);
+        let m = &mut self.pppoe;
+        m.timestamp = p.ts_nanos;
+        let vt = r.u8(0);
+        m.version = u32::from(vt >> 4);
+        m.r#type = u32::from(vt & 0x0f);
+        m.code = u32::from(r.u8(1));
+        m.session_id = u32::from(r.be16(2));
+        m.length = u32::from(r.be16(4));
+        m.ppp_protocol = 0;
+        let mut n = 0;
+        let mut err = None;
+        if l.id == layer::PPPOE_SESSION {
+            m.ppp_protocol = u32::from(r.be16(6));
+        } else {
+            let end = (6 + m.length as usize).min(r.d.len());
+            let mut at = 6;
+            while at + 4 <= end {
+                let (ty, len) = (r.be16(at), usize::from(r.be16(at + 2)));
+                if ty == 0 {
+                    break; // end of list
+                }
+                if n == m.tags.len() {
+                    m.tags.push(v1::PpPoETag::default());
+                }
+                let t = &mut m.tags[n];
+                n += 1;
+                t.r#type = u32::from(ty);
+                t.length = len as u32;
+                t.value.clear();
+                t.value.extend_from_slice(r.d.get(at + 4..(at + 4 + len).min(end)).unwrap_or_default());
+                if at + 4 + len > end {
+                    err = Some("pppoe: tag truncated");
+                    break;
+                }
+                at += 4 + len;
+            }
+        }
+        m.tags.truncate(n);
+        m.src_mac.clear();
+        m.dst_mac.clear();
+        if let Some(e) = p.layers().take_while(|x| x.offset < l.offset).filter(|x| x.id == layer::ETHERNET).last() {
+            set_mac(&mut m.dst_mac, p.data.get(e.offset..e.offset + 6).unwrap_or_default());
+            set_mac(&mut m.src_mac, p.data.get(e.offset + 6..e.offset + 12).unwrap_or_default());
+        }
+        out.record(T_PPPOE, &self.pppoe);
+        if r.short {
+            out.error("pppoe: header truncated");
         } else if let Some(e) = err {
             out.error(e);
         }

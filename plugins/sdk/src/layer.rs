@@ -80,6 +80,38 @@ pub const GENEVE: u16 = 67;
 pub const VRRP: u16 = 68;
 /// OSPF, version 2 or 3 (IP protocol 89).
 pub const OSPF: u16 = 69;
+/// Apple PKTAP header (link type 258); the packet of the link type it names follows.
+pub const PKTAP: u16 = 53;
+/// IP over InfiniBand pseudo-header (link type 242): 40 bytes of addresses, EtherType, reserved.
+pub const IPOIB: u16 = 54;
+/// Linux NFLOG header (link type 239): family, version, resource id, then TLVs.
+pub const NFLOG: u16 = 55;
+/// Per-Packet Information header (link type 192); the packet of the link type it names follows.
+pub const PPI: u16 = 56;
+/// Cisco HDLC header (link type 104, or 50 with address 0x0f/0x8f): address, control, EtherType.
+pub const CISCO_HDLC: u16 = 57;
+/// Frame Relay Q.922 address (link type 107), then NLPID (RFC 2427) or Cisco encapsulation.
+pub const FRAME_RELAY: u16 = 58;
+/// PPP protocol field (after any HDLC address and control bytes; one byte when compressed).
+pub const PPP: u16 = 59;
+/// PPPoE discovery header (EtherType 0x8863).
+pub const PPPOE_DISCOVERY: u16 = 70;
+/// PPPoE session header (EtherType 0x8864); a PPP protocol field follows.
+pub const PPPOE_SESSION: u16 = 71;
+/// 802.1ah provider backbone bridging I-tag (EtherType 0x88e7); the customer frame follows.
+pub const PBB: u16 = 72;
+/// Cisco VN-Tag (EtherType 0x8926), 4 bytes before the next EtherType.
+pub const VNTAG: u16 = 73;
+/// 802.1BR E-Tag (EtherType 0x893f), 6 bytes before the next EtherType.
+pub const ETAG: u16 = 74;
+/// Network Service Header (RFC 8300; EtherType 0x894f, GRE, VXLAN-GPE); the packet follows.
+pub const NSH: u16 = 75;
+/// Teredo (UDP 3544): the authentication and origin indicators, if any, before the IPv6 packet.
+pub const TEREDO: u16 = 76;
+/// GTPv1 header (GTP-U on UDP 2152, GTPv1-C on UDP 2123); a G-PDU's IP packet follows.
+pub const GTP: u16 = 77;
+/// VXLAN-GPE header (UDP 4790; the next-protocol field says what follows).
+pub const VXLAN_GPE: u16 = 78;
 
 /// Layer flag: the layer's data is cut short (snap length or a length field).
 pub const FLAG_TRUNCATED: u16 = 1;
@@ -88,7 +120,9 @@ pub const FLAG_TRUNCATED: u16 = 1;
 /// may still read it for context, e.g. addresses).
 pub const FLAG_SEEN: u16 = 2;
 /// Layer flags bits 4..8: tunnel depth, 0 for the outermost packet, 1 for the packet inside the
-/// first tunnel (GRE, VXLAN, Geneve, IP-in-IP, IPv6-in-IPv4, MPLS), and so on.
+/// first tunnel (GRE, GRE-in-UDP, VXLAN, VXLAN-GPE, Geneve, IP-in-IP, IPv6-in-IPv4, MPLS, NSH,
+/// Teredo, GTP-U, 802.1ah PBB), and so on. Link-layer encapsulations (PPPoE, PPP, Cisco HDLC,
+/// Frame Relay, VN-Tag, E-Tag and the link-type headers) carry the outermost packet: depth 0.
 pub const DEPTH_SHIFT: u16 = 4;
 /// Mask of the tunnel depth bits (after shifting).
 pub const DEPTH_MASK: u16 = 0xf;
@@ -132,6 +166,22 @@ pub const ALL: &[(u16, &str)] = &[
     (GENEVE, "geneve"),
     (VRRP, "vrrp"),
     (OSPF, "ospf"),
+    (PKTAP, "pktap"),
+    (IPOIB, "ipoib"),
+    (NFLOG, "nflog"),
+    (PPI, "ppi"),
+    (CISCO_HDLC, "cisco-hdlc"),
+    (FRAME_RELAY, "frame-relay"),
+    (PPP, "ppp"),
+    (PPPOE_DISCOVERY, "pppoe-discovery"),
+    (PPPOE_SESSION, "pppoe-session"),
+    (PBB, "pbb"),
+    (VNTAG, "vntag"),
+    (ETAG, "etag"),
+    (NSH, "nsh"),
+    (TEREDO, "teredo"),
+    (GTP, "gtp"),
+    (VXLAN_GPE, "vxlan-gpe"),
 ];
 
 /// The id of a layer name.

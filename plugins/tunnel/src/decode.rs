@@ -1,4 +1,4 @@
-//! GRE, VXLAN, Geneve and MPLS header fields from the layers the host dissected. The host has
+//! GRE, VXLAN, Geneve, MPLS and GTPv1 header fields from the layers the host dissected. The host has
 //! already found where each header starts (and dissects the encapsulated packet as inner layers
 //! with a higher tunnel depth); this module reads the header fields. A header cut short yields a
 //! record with the fields that were present and a counted error. Message values are reused
@@ -12,26 +12,29 @@ pub const T_GRE: u16 = 0;
 pub const T_VXLAN: u16 = 1;
 pub const T_GENEVE: u16 = 2;
 pub const T_MPLS: u16 = 3;
+pub const T_GTP: u16 = 4;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 4] = [
+pub const RECORD_TYPES: [(&str, &str); 5] = [
     ("GRE", "netcap.v1.GRE"),
     ("VXLAN", "netcap.v1.VXLAN"),
     ("Geneve", "netcap.v1.Geneve"),
     ("MPLS", "netcap.v1.MPLS"),
+    ("GTP", "netcap.v1.GTP"),
 ];
 
 /// The layers this decoder asks the host for.
-pub const LAYERS: [&str; 4] = ["gre", "vxlan", "geneve", "mpls"];
+pub const LAYERS: [&str; 5] = ["gre", "vxlan", "geneve", "mpls", "gtp"];
 
 /// Per-instance decoder state.
 #[derive(Default)]
 pub struct Tunnel {
-    enabled: [bool; 4],
+    enabled: [bool; 5],
     gre: v1::Gre,
     vxlan: v1::Vxlan,
     geneve: v1::Geneve,
     mpls: v1::Mpls,
+    gtp: v1::Gtp,
 }
 
 fn be16(d: &[u8], at: usize) -> Option<u32> {
@@ -58,6 +61,7 @@ impl Tunnel {
                 layer::VXLAN if self.enabled[T_VXLAN as usize] => self.vxlan(p, i, l, out),
                 layer::GENEVE if self.enabled[T_GENEVE as usize] => self.geneve(p, i, l, out),
                 layer::MPLS if self.enabled[T_MPLS as usize] => self.mpls(p, l, out),
+                layer::GTP if self.enabled[T_GTP as usize] => self.gtp(p, i, l, out),
                 _ => {}
             }
         }
@@ -207,6 +211,82 @@ impl Tunnel {
         r.ttl = v & 0xff;
         out.record(T_MPLS, &self.mpls);
     }
+}
+
+impl Tunnel {
+    fn gtp(&mut self, p: &Packet<'_>, i: usize, l: Layer, out: &mut Emitter<'_>) {
+        let d = p.data.get(l.offset..).unwrap_or_default();
+        let r = &mut self.gtp;
+        r.timestamp = p.ts_nanos;
+        r.tunnel_depth = l.depth();
+        let e = p.endpoints(i);
+        fmt::set_ip(&mut r.src_ip, e.src);
+        fmt::set_ip(&mut r.dst_ip, e.dst);
+        r.src_port = u32::from(e.src_port);
+        r.dst_port = u32::from(e.dst_port);
+        let flags = d.first().copied().unwrap_or(0);
+        r.version = u32::from(flags >> 5);
+        r.protocol_type = u32::from(flags >> 4 & 1);
+        r.extension_header_flag = flags & 4 != 0;
+        r.sequence_number_flag = flags & 2 != 0;
+        r.npdu_number_flag = flags & 1 != 0;
+        r.message_type = d.get(1).copied().map_or(0, u32::from);
+        r.length = be16(d, 2).unwrap_or(0);
+        r.teid = be32(d, 4).unwrap_or(0);
+        r.sequence_number = 0;
+        r.npdu_number = 0;
+        r.next_extension_header_type = 0;
+        let complete = gtp_rest(r, d, flags & 7 != 0);
+        out.record(T_GTP, &self.gtp);
+        if let Err(e) = complete {
+            out.error(e);
+        }
+    }
+}
+
+/// The GTP fields after the mandatory 8 bytes: the optional word and the extension headers
+/// (message values reused; only this packet's are kept).
+fn gtp_rest(r: &mut v1::Gtp, d: &[u8], optional: bool) -> Result<(), &'static str> {
+    let mut n = 0;
+    let result = gtp_extensions(r, d, optional, &mut n);
+    r.extension_headers.truncate(n);
+    result
+}
+
+/// Reads the optional word and the extension headers into `r`, counting them in `n`.
+fn gtp_extensions(r: &mut v1::Gtp, d: &[u8], optional: bool, n: &mut usize) -> Result<(), &'static str> {
+    if d.len() < 8 {
+        return Err("gtp: header truncated");
+    }
+    if !optional {
+        return Ok(());
+    }
+    let o = d.get(8..12).ok_or("gtp: header truncated")?;
+    r.sequence_number = u32::from(u16::from_be_bytes([o[0], o[1]]));
+    r.npdu_number = u32::from(o[2]);
+    r.next_extension_header_type = u32::from(o[3]);
+    let mut next = o[3];
+    let mut at = 12;
+    while next != 0 {
+        let len = usize::from(*d.get(at).ok_or("gtp: header truncated")?) * 4;
+        if len == 0 || *n == 16 {
+            return Err("gtp: extension header malformed");
+        }
+        let h = d.get(at..at + len).ok_or("gtp: header truncated")?;
+        if *n == r.extension_headers.len() {
+            r.extension_headers.push(v1::GtpExtensionHeader::default());
+        }
+        let x = &mut r.extension_headers[*n];
+        *n += 1;
+        x.r#type = u32::from(next);
+        x.length = len as u32;
+        x.content.clear();
+        x.content.extend_from_slice(&h[1..len - 1]);
+        next = h[len - 1];
+        x.next_type = u32::from(next);
+        at += len;
+    }
+    Ok(())
 }
 
 /// The GRE fields after the flags word; false when the header is cut short.
