@@ -174,6 +174,10 @@ pub struct CaptureArgs {
     /// Do not reassemble fragmented IP datagrams (decoders then see each fragment on its own).
     #[arg(long, env = "NETCAP_NO_DEFRAG")]
     pub no_defrag: bool,
+    /// Live capture: write every file out, complete up to there, at least this often (e.g. 1s,
+    /// 250ms), so that a killed capture leaves readable files.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_FLUSH_INTERVAL")]
+    pub flush_interval: u64,
     #[command(flatten)]
     pub dpi: DpiArgs,
     #[command(flatten)]
@@ -387,7 +391,8 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
-        // A second Ctrl-C exits at once; the first finishes the files written so far.
+        // SIGINT, SIGTERM and SIGHUP (ctrlc's `termination` feature) stop the capture: the files
+        // are finished cleanly. A second signal exits at once.
         let _ = ctrlc::set_handler(move || {
             if stop.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
@@ -455,6 +460,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         },
         defrag: !a.no_defrag,
         stop,
+        flush_interval: std::time::Duration::from_nanos(a.flush_interval),
     };
     let summary = crate::pipeline::capture(opts)?;
     let mut err = std::io::stderr().lock();
@@ -463,8 +469,16 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
     }
     if !quiet {
         let _ = write!(err, "{}", summary.render());
-    } else if let Some(e) = &summary.input_error {
-        let _ = writeln!(err, "netcap: input ended early: {e}");
+    } else {
+        if let Some(e) = &summary.input_error {
+            let _ = writeln!(err, "netcap: input ended early: {e}");
+        }
+        if summary.interrupted {
+            let _ = writeln!(err, "netcap: stopped by a signal: the input was not read to the end");
+        }
+        if let Some(e) = &summary.output_error {
+            let _ = writeln!(err, "netcap: output failed: {e}");
+        }
     }
     Ok(summary.exit_code())
 }
@@ -484,7 +498,12 @@ fn dump(a: DumpArgs) -> anyhow::Result<u8> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
     match crate::dump::dump(&a.read, mode, &a.select, &mut out) {
-        Ok(code) => Ok(code),
+        Ok(None) => Ok(0),
+        Ok(Some(e)) => {
+            // After the good records, once.
+            eprintln!("netcap: {e}");
+            Ok(1)
+        }
         // A closed pipe (`netcap dump ... | head`) is a normal end.
         Err(DumpError::Write(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
         Err(e) => Err(e.into()),
@@ -507,7 +526,17 @@ fn label(a: LabelArgs) -> anyhow::Result<u8> {
         description: a.description,
         disable_layers: a.disable_layers,
         threads: a.workers.unwrap_or(0),
+        stop: Arc::new(AtomicBool::new(false)),
     };
+    {
+        // SIGINT, SIGTERM, SIGHUP: stop, remove the .part files; a second signal exits at once.
+        let stop = opts.stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
     let summary = crate::label::label(&opts)?;
     let _ = write!(std::io::stderr().lock(), "{}", summary.render(a.verbose));
     Ok(summary.exit_code())
@@ -859,6 +888,7 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         reassembly: crate::reassembly::Config::default(),
         defrag: true,
         stop: Arc::new(AtomicBool::new(false)),
+        flush_interval: std::time::Duration::from_secs(1),
     };
     let mut notices = Vec::new();
     let (decoders, _rt) = crate::pipeline::load_decoders(&opts, &mut notices)?;

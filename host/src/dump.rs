@@ -1,6 +1,12 @@
 //! Reading record files (`.ncap`, `.ncap.zst`, `.ncap.gz`; compression detected from the content)
 //! and `netcap dump`, which prints them as JSON lines, CSV, an aligned table, their field names or
 //! their header — for any record type, through the schema in the file's header.
+//!
+//! Damage is reported once, with the number of good records before it and where it is: the byte
+//! of the (decompressed) record stream where the first unreadable record starts, and how far into
+//! the file the reader had got. zstd frame checksums and gzip's CRC-32 are checked, so a bit flip
+//! in a compressed file is an error, never silently wrong values (`.ncap` without compression has
+//! no checksum).
 
 use crate::render::{Renderer, SchemaError};
 use netcap_proto::v1::Header;
@@ -8,6 +14,8 @@ use prost::Message;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Errors reading a record file.
 #[derive(Debug, thiserror::Error)]
@@ -22,15 +30,12 @@ pub enum ReadError {
     Empty { path: PathBuf },
     #[error("{path} is not a netcap record file: its first message is not a header")]
     NoHeader { path: PathBuf },
-    #[error("{path} is cut short after {records} records")]
-    Truncated { path: PathBuf, records: u64 },
-    #[error("reading {path} after {records} records")]
-    Read {
-        path: PathBuf,
-        records: u64,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{path} is cut short after {records} records (at byte {offset} of the record stream)")]
+    Truncated { path: PathBuf, records: u64, offset: u64 },
+    #[error(
+        "{path} is damaged after {records} records: {reason} (the next record starts at byte {offset} of the record stream; detected at byte {file_offset} of the file)"
+    )]
+    Damaged { path: PathBuf, records: u64, offset: u64, file_offset: u64, reason: String },
     #[error("{path}: {source}")]
     Schema {
         path: PathBuf,
@@ -47,7 +52,26 @@ pub struct RecordFile {
     path: PathBuf,
     reader: Box<dyn BufRead>,
     pub header: Header,
+    /// Records read so far (complete and good).
     pub records: u64,
+    /// Bytes of the record stream (decompressed) read so far: where the next message starts.
+    offset: u64,
+    /// Bytes of the file the reader (and its decompressor) consumed so far.
+    file_offset: Arc<AtomicU64>,
+}
+
+/// Counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    n: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
 }
 
 impl RecordFile {
@@ -59,7 +83,8 @@ impl RecordFile {
         if n == 0 {
             return Err(ReadError::Empty { path: path.into() });
         }
-        let head = io::Cursor::new(magic[..n].to_vec()).chain(f);
+        let file_offset = Arc::new(AtomicU64::new(0));
+        let head = Counting { inner: io::Cursor::new(magic[..n].to_vec()).chain(f), n: file_offset.clone() };
         let reader: Box<dyn BufRead> = if magic[..n] == [0x28, 0xb5, 0x2f, 0xfd] {
             let dec = zstd::stream::read::Decoder::new(head)
                 .map_err(|source| ReadError::Open { path: path.into(), source })?;
@@ -69,7 +94,8 @@ impl RecordFile {
         } else {
             Box::new(BufReader::with_capacity(256 << 10, head))
         };
-        let mut rf = RecordFile { path: path.into(), reader, header: Header::default(), records: 0 };
+        let mut rf =
+            RecordFile { path: path.into(), reader, header: Header::default(), records: 0, offset: 0, file_offset };
         let mut buf = Vec::new();
         match rf.next_message(&mut buf) {
             Ok(true) => {}
@@ -98,48 +124,64 @@ impl RecordFile {
         Ok(r)
     }
 
+    /// The error for damage found at the current record (`reason`).
+    pub fn damaged(&self, reason: impl Into<String>) -> ReadError {
+        ReadError::Damaged {
+            path: self.path.clone(),
+            records: self.records,
+            offset: self.offset,
+            file_offset: self.file_offset.load(Ordering::Relaxed),
+            reason: reason.into(),
+        }
+    }
+
+    fn truncated(&self) -> ReadError {
+        ReadError::Truncated { path: self.path.clone(), records: self.records, offset: self.offset }
+    }
+
+    fn io_error(&self, e: io::Error) -> ReadError {
+        if e.kind() == io::ErrorKind::UnexpectedEof { self.truncated() } else { self.damaged(e.to_string()) }
+    }
+
     fn next_message(&mut self, buf: &mut Vec<u8>) -> Result<bool, ReadError> {
-        let records = self.records;
-        let path = self.path.clone();
-        let io_err = |source: io::Error| {
-            if source.kind() == io::ErrorKind::UnexpectedEof {
-                ReadError::Truncated { path: path.clone(), records }
-            } else {
-                ReadError::Read { path: path.clone(), records, source }
-            }
-        };
         let mut len: u64 = 0;
         let mut shift = 0;
-        let mut first = true;
+        let mut used = 0u64;
         loop {
             let mut b = [0u8; 1];
-            let n = read_full(&mut self.reader, &mut b).map_err(&io_err)?;
+            let n = read_full(&mut self.reader, &mut b).map_err(|e| self.io_error(e))?;
             if n == 0 {
-                if first {
+                if used == 0 {
                     return Ok(false);
                 }
-                return Err(ReadError::Truncated { path: self.path.clone(), records });
+                return Err(self.truncated());
             }
-            first = false;
+            used += 1;
             len |= u64::from(b[0] & 0x7f) << shift;
             if b[0] < 0x80 {
                 break;
             }
             shift += 7;
             if shift > 63 {
-                return Err(ReadError::Truncated { path: self.path.clone(), records });
+                return Err(self.damaged("record length is not a varint"));
             }
         }
         if len > MAX_RECORD_BYTES {
-            return Err(ReadError::Truncated { path: self.path.clone(), records });
+            return Err(self.damaged(format!("record length {len} is implausible")));
         }
         buf.resize(len as usize, 0);
-        let n = read_full(&mut self.reader, buf).map_err(io_err)?;
+        let n = read_full(&mut self.reader, buf).map_err(|e| self.io_error(e))?;
         if n < buf.len() {
-            return Err(ReadError::Truncated { path: self.path.clone(), records });
+            return Err(self.truncated());
         }
+        self.offset += used + len;
         Ok(true)
     }
+}
+
+/// Bytes of `n` as a uvarint.
+fn uvarint_len(n: u64) -> u64 {
+    u64::from((64 - (n | 1).leading_zeros()).div_ceil(7))
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.
@@ -169,8 +211,14 @@ pub enum DumpMode {
 /// Rows per table block: column widths are measured over each block.
 const TABLE_BLOCK: usize = 1000;
 
-/// `netcap dump`. Returns the exit code: 0, or 1 when the file was cut short.
-pub fn dump(path: &Path, mode: DumpMode, select: &[String], out: &mut dyn Write) -> Result<u8, DumpError> {
+/// `netcap dump`: prints every good record. Returns the damage (or cut) that ended the file
+/// early, if any, for the caller to report once (exit code 1).
+pub fn dump(
+    path: &Path,
+    mode: DumpMode,
+    select: &[String],
+    out: &mut dyn Write,
+) -> Result<Option<ReadError>, DumpError> {
     let mut rf = RecordFile::open(path)?;
     let mut r = rf.renderer()?;
     if !select.is_empty() {
@@ -188,11 +236,11 @@ pub fn dump(path: &Path, mode: DumpMode, select: &[String], out: &mut dyn Write)
             writeln!(out, "wit version:     {}", h.wit_version)?;
             writeln!(out, "payloads:        {}", h.contains_payloads)?;
             writeln!(out, "schema:          {} bytes", h.schema.len())?;
-            return Ok(0);
+            return Ok(None);
         }
         DumpMode::Fields => {
             writeln!(out, "{}", r.header().join(","))?;
-            return Ok(0);
+            return Ok(None);
         }
         _ => {}
     }
@@ -233,14 +281,7 @@ pub fn dump(path: &Path, mode: DumpMode, select: &[String], out: &mut dyn Write)
         })?,
     };
     out.flush()?;
-    match end {
-        None => Ok(0),
-        Some(e @ ReadError::Truncated { .. }) => {
-            let _ = writeln!(io::stderr(), "netcap: {e}");
-            Ok(1)
-        }
-        Some(e) => Err(e.into()),
-    }
+    Ok(end)
 }
 
 /// Calls `f` for every record; returns the read error that ended the file early, if any.
@@ -259,11 +300,10 @@ fn each_record(
         match r.decode(buf) {
             Ok(m) => f(&m)?,
             Err(e) => {
-                return Ok(Some(ReadError::Read {
-                    path: rf.path.clone(),
-                    records: rf.records,
-                    source: io::Error::other(e),
-                }));
+                // The record was read but is not good: it does not count.
+                rf.records -= 1;
+                rf.offset -= buf.len() as u64 + uvarint_len(buf.len() as u64);
+                return Ok(Some(rf.damaged(format!("the record does not decode ({e})"))));
             }
         }
     }

@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use windows::{Window, WindowError};
 
 /// Errors of `netcap label`.
@@ -62,6 +62,8 @@ pub enum LabelError {
         "--strict: conflicting labels for a {record_type} record at {time} (record {record}): {labels}; nothing was written"
     )]
     Conflict { record_type: String, record: u64, time: String, labels: String },
+    #[error("stopped by a signal: nothing was written (the unfinished .part files were removed)")]
+    Interrupted,
 }
 
 /// What `netcap label` was asked to do.
@@ -91,6 +93,8 @@ pub struct LabelOptions {
     pub disable_layers: bool,
     /// Threads (0: number of cores).
     pub threads: usize,
+    /// Set by a signal (SIGINT, SIGTERM, SIGHUP): stop, remove the `.part` files, write nothing.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// One labelled record type.
@@ -290,6 +294,16 @@ pub fn label(opts: &LabelOptions) -> Result<LabelSummary, LabelError> {
         Some(p) => alerts::read_alerts(p, &tz)?,
         None => alerts::AlertFile::default(),
     };
+    if let Some(p) = &alert_file
+        && af.alerts.is_empty()
+    {
+        let what = if opts.windows.is_some() {
+            "records are labelled by the windows only"
+        } else {
+            "every record is labelled normal"
+        };
+        notices.push(format!("warning: {} holds no alerts: {what}", p.display()));
+    }
     if af.format == Some(AlertFormat::Eve) && opts.tz.is_some() {
         notices.push("--tz does not apply to eve.json (its timestamps carry their offset)".into());
     }
@@ -360,7 +374,7 @@ pub fn label(opts: &LabelOptions) -> Result<LabelSummary, LabelError> {
     } else {
         opts.threads
     };
-    let ctx = Ctx { matcher: &matcher, labels: &labels, mode, out_dir: &out_dir };
+    let ctx = Ctx { matcher: &matcher, labels: &labels, mode, out_dir: &out_dir, stop: &opts.stop };
 
     // Phase 1: types with addresses (and flows); phase 2: the others, with the anchors.
     let (first, second): (Vec<&Job>, Vec<&Job>) = jobs.iter().partition(|j| j.kind == RecordKind::Flow || j.addressed);
@@ -491,6 +505,7 @@ struct Ctx<'a> {
     labels: &'a Labels,
     mode: Mode,
     out_dir: &'a Path,
+    stop: &'a AtomicBool,
 }
 
 /// A labelled file, before its output is renamed into place.
@@ -558,6 +573,9 @@ fn label_file(ctx: &Ctx<'_>, job: &Job, anchors: &HashMap<i64, Vec<u32>>) -> Res
     let mut read_error = None;
     let any_windows = !m.windows.is_empty();
     loop {
+        if ctx.stop.load(Ordering::Relaxed) {
+            return Err(LabelError::Interrupted);
+        }
         match rf.next_record(&mut buf) {
             Ok(true) => {}
             Ok(false) => break,
@@ -569,7 +587,8 @@ fn label_file(ctx: &Ctx<'_>, job: &Job, anchors: &HashMap<i64, Vec<u32>>) -> Res
         let msg = match renderer.decode(&buf) {
             Ok(msg) => msg,
             Err(e) => {
-                read_error = Some(format!("record {} does not decode: {e}", rf.records));
+                rf.records -= 1;
+                read_error = Some(rf.damaged(format!("the record does not decode ({e})")).to_string());
                 break;
             }
         };

@@ -13,6 +13,7 @@ pub mod dissect;
 pub mod dpi;
 pub mod dump;
 pub mod label;
+pub mod outdir;
 pub mod output;
 pub mod pcapout;
 pub mod pipeline;

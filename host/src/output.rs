@@ -5,13 +5,18 @@
 //! `netcap.v1.Header` that carries the record schema. The writer merges the workers' runs of each
 //! epoch by packet sequence number, so files are byte-identical for any worker count. Files are
 //! finished on every exit path (including errors), so what was written stays readable.
+//!
+//! zstd frames carry a content checksum, so a damaged file is detected when read. `flush` (called
+//! periodically in live captures) ends the current zstd frame or gzip member and writes it out, so
+//! a file cut at any later point (SIGKILL, power loss after the OS wrote it back) is readable up
+//! to there. A file whose write failed is marked incomplete with the error.
 
 use crate::render::Renderer;
 use crate::worker::Run;
 use netcap_proto::v1::Header;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Output compression for `.ncap` files.
@@ -68,6 +73,8 @@ pub struct OutputConfig {
     pub format: Format,
     pub input_source: String,
     pub payload: bool,
+    /// The output directory's manifest, told of every file before it is created.
+    pub manifest: Option<Arc<crate::outdir::Manifest>>,
 }
 
 enum Stream {
@@ -76,13 +83,44 @@ enum Stream {
     Plain(BufWriter<File>),
 }
 
+fn zstd_encoder(f: BufWriter<File>) -> io::Result<zstd::stream::write::Encoder<'static, BufWriter<File>>> {
+    let mut e = zstd::stream::write::Encoder::new(f, ZSTD_LEVEL)?;
+    e.include_checksum(true)?;
+    Ok(e)
+}
+
+fn gzip_encoder(f: BufWriter<File>) -> flate2::write::GzEncoder<BufWriter<File>> {
+    flate2::write::GzEncoder::new(f, flate2::Compression::fast())
+}
+
 impl Stream {
-    fn open(path: &Path, compression: Compression) -> io::Result<Self> {
-        let f = BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(path)?);
+    fn open(file: File, compression: Compression) -> io::Result<Self> {
+        let f = BufWriter::with_capacity(FILE_BUFFER_BYTES, file);
         Ok(match compression {
-            Compression::Zstd => Stream::Zstd(zstd::stream::write::Encoder::new(f, ZSTD_LEVEL)?),
-            Compression::Gzip => Stream::Gzip(flate2::write::GzEncoder::new(f, flate2::Compression::fast())),
+            Compression::Zstd => Stream::Zstd(zstd_encoder(f)?),
+            Compression::Gzip => Stream::Gzip(gzip_encoder(f)),
             Compression::None => Stream::Plain(f),
+        })
+    }
+
+    /// Ends the zstd frame or gzip member, writes everything out and starts a new one: the file
+    /// is complete up to here (readers read concatenated frames and members).
+    fn end_frame(self) -> io::Result<Self> {
+        Ok(match self {
+            Stream::Zstd(e) => {
+                let mut f = e.finish()?;
+                f.flush()?;
+                Stream::Zstd(zstd_encoder(f)?)
+            }
+            Stream::Gzip(e) => {
+                let mut f = e.finish()?;
+                f.flush()?;
+                Stream::Gzip(gzip_encoder(f))
+            }
+            Stream::Plain(mut f) => {
+                f.flush()?;
+                Stream::Plain(f)
+            }
         })
     }
 
@@ -115,14 +153,30 @@ pub struct Writer {
     types: Vec<TypeOut>,
     sinks: Vec<Option<Sink>>,
     counts: Vec<u64>,
+    /// Types written to since the last `flush`.
+    dirty: Vec<bool>,
+    /// Types whose file failed (the first error): their files are incomplete.
+    failed: Vec<Option<String>>,
     /// Header `created`: the first packet's time.
     created: i64,
 }
 
+/// One finished record type: name, records handed to its file, path, and why the file is
+/// incomplete (a write error), if it is.
+pub type Written = (String, u64, PathBuf, Option<String>);
+
 impl Writer {
     pub fn new(cfg: OutputConfig, types: Vec<TypeOut>) -> Self {
         let n = types.len();
-        Writer { cfg, types, sinks: (0..n).map(|_| None).collect(), counts: vec![0; n], created: 0 }
+        Writer {
+            cfg,
+            types,
+            sinks: (0..n).map(|_| None).collect(),
+            counts: vec![0; n],
+            dirty: vec![false; n],
+            failed: vec![None; n],
+            created: 0,
+        }
     }
 
     /// Sets the header's `created` time (before the first record is written).
@@ -135,8 +189,10 @@ impl Writer {
     }
 
     fn sink(&mut self, t: usize) -> io::Result<&mut Sink> {
+        self.dirty[t] = true;
         if self.sinks[t].is_none() {
             let path = self.path_of(t);
+            let file = crate::outdir::create(self.cfg.manifest.as_deref(), &path)?;
             let ty = &self.types[t];
             let renderer = || {
                 Renderer::new(&ty.schema, &ty.message)
@@ -144,7 +200,7 @@ impl Writer {
             };
             let sink = match self.cfg.format {
                 Format::Ncap(c) => {
-                    let mut s = Stream::open(&path, c)?;
+                    let mut s = Stream::open(file, c)?;
                     let header = Header {
                         created: self.created,
                         input_source: self.cfg.input_source.clone(),
@@ -164,15 +220,14 @@ impl Writer {
                 }
                 Format::Csv => {
                     let r = renderer()?;
-                    let mut w =
-                        csv::Writer::from_writer(BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(&path)?));
+                    let mut w = csv::Writer::from_writer(BufWriter::with_capacity(FILE_BUFFER_BYTES, file));
                     w.write_record(r.header()).map_err(io::Error::other)?;
                     Sink::Csv { w: Box::new(w), r: Box::new(r), cells: Vec::new() }
                 }
                 Format::Json => {
                     let r = renderer()?;
                     Sink::Json {
-                        w: BufWriter::with_capacity(FILE_BUFFER_BYTES, File::create(&path)?),
+                        w: BufWriter::with_capacity(FILE_BUFFER_BYTES, file),
                         r: Box::new(r),
                         line: String::new(),
                     }
@@ -203,8 +258,17 @@ impl Writer {
     }
 
     /// Writes type `t`'s records from the runs of all workers, merged by packet sequence number
-    /// (ties, which only `finish` output can have, by record bytes).
+    /// (ties, which only `finish` output can have, by record bytes). An error marks the file
+    /// incomplete.
     pub fn write_runs(&mut self, t: usize, runs: &[&Run]) -> io::Result<()> {
+        let r = self.write_runs_inner(t, runs);
+        if let Err(e) = &r {
+            self.failed[t].get_or_insert_with(|| e.to_string());
+        }
+        r
+    }
+
+    fn write_runs_inner(&mut self, t: usize, runs: &[&Run]) -> io::Result<()> {
         let nonempty: Vec<&Run> = runs.iter().copied().filter(|r| !r.index.is_empty()).collect();
         match nonempty.len() {
             0 => Ok(()),
@@ -256,23 +320,52 @@ impl Writer {
         }
     }
 
-    /// Finishes every file; returns (type name, records, path) for the types that had records.
-    pub fn finish(mut self) -> (Vec<(String, u64, PathBuf)>, Option<io::Error>) {
+    /// Writes every file changed since the last flush out to the OS, each complete up to here
+    /// (zstd frame or gzip member ended). Returns the first error; a failing file is marked
+    /// incomplete and not written to again.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let mut first_err = None;
+        for t in 0..self.types.len() {
+            if !std::mem::take(&mut self.dirty[t]) || self.failed[t].is_some() {
+                continue;
+            }
+            let Some(sink) = self.sinks[t].take() else { continue };
+            let r = match sink {
+                Sink::Ncap(s) => s.end_frame().map(|s| Some(Sink::Ncap(s))),
+                Sink::Csv { mut w, r, cells } => w.flush().map(|()| Some(Sink::Csv { w, r, cells })),
+                Sink::Json { mut w, r, line } => w.flush().map(|()| Some(Sink::Json { w, r, line })),
+            };
+            match r {
+                Ok(s) => self.sinks[t] = s,
+                Err(e) => {
+                    self.failed[t] = Some(e.to_string());
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Finishes every file; returns the types that had records, and the first error.
+    pub fn finish(mut self) -> (Vec<Written>, Option<io::Error>) {
         let mut first_err = None;
         let mut done = Vec::new();
         for t in 0..self.types.len() {
-            let Some(sink) = self.sinks[t].take() else {
+            let sink = self.sinks[t].take();
+            if sink.is_none() && self.counts[t] == 0 {
                 continue;
-            };
+            }
             let r = match sink {
-                Sink::Ncap(s) => s.finish(),
-                Sink::Csv { mut w, .. } => w.flush(),
-                Sink::Json { mut w, .. } => w.flush(),
+                Some(Sink::Ncap(s)) => s.finish(),
+                Some(Sink::Csv { mut w, .. }) => w.flush(),
+                Some(Sink::Json { mut w, .. }) => w.flush(),
+                None => Ok(()),
             };
             if let Err(e) = r {
+                self.failed[t].get_or_insert_with(|| e.to_string());
                 first_err.get_or_insert(e);
             }
-            done.push((self.types[t].name.clone(), self.counts[t], self.path_of(t)));
+            done.push((self.types[t].name.clone(), self.counts[t], self.path_of(t), self.failed[t].take()));
         }
         (done, first_err)
     }
@@ -281,20 +374,4 @@ impl Writer {
 fn decode_framed(r: &Renderer, framed: &[u8]) -> io::Result<prost_reflect::DynamicMessage> {
     let (_, used) = netcap_proto::get_uvarint(framed).ok_or_else(|| io::Error::other("bad record framing"))?;
     r.decode(&framed[used..]).map_err(|e| io::Error::other(format!("undecodable record: {e}")))
-}
-
-/// Removes record files a previous run left for `names` in `dir`, so that the directory only
-/// holds this run's output. Returns how many were removed.
-pub fn remove_previous(dir: &Path, names: &[String]) -> io::Result<usize> {
-    let mut n = 0;
-    for name in names {
-        for ext in ALL_EXTENSIONS {
-            let p = dir.join(format!("{name}{ext}"));
-            if p.is_file() {
-                std::fs::remove_file(&p)?;
-                n += 1;
-            }
-        }
-    }
-    Ok(n)
 }

@@ -7,11 +7,13 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A lazily created pcap file.
 #[derive(Debug)]
 pub struct PcapOut {
     path: PathBuf,
+    manifest: Option<Arc<crate::outdir::Manifest>>,
     file: Option<BufWriter<File>>,
     link_type: u16,
     /// Packets written.
@@ -21,8 +23,14 @@ pub struct PcapOut {
 }
 
 impl PcapOut {
-    pub fn new(path: PathBuf) -> Self {
-        PcapOut { path, file: None, link_type: 0, written: 0, skipped: 0 }
+    /// A file at `path`, named in `manifest` before it is created.
+    pub fn new(path: PathBuf, manifest: Option<Arc<crate::outdir::Manifest>>) -> Self {
+        PcapOut { path, manifest, file: None, link_type: 0, written: 0, skipped: 0 }
+    }
+
+    /// Writes what is buffered out to the OS (live captures, periodically).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), |f| f.flush())
     }
 
     /// Appends one packet.
@@ -36,7 +44,8 @@ impl PcapOut {
                 f
             }
             None => {
-                let mut f = BufWriter::with_capacity(1 << 16, File::create(&self.path)?);
+                let file = crate::outdir::create(self.manifest.as_deref(), &self.path)?;
+                let mut f = BufWriter::with_capacity(1 << 16, file);
                 // Nanosecond-resolution magic, version 2.4, snap length 262144.
                 f.write_all(&0xa1b2_3c4du32.to_le_bytes())?;
                 f.write_all(&2u16.to_le_bytes())?;
@@ -79,7 +88,7 @@ mod tests {
     fn writes_a_pcap_that_reads_back() {
         let dir = std::env::temp_dir().join(format!("netcap-pcapout-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut w = PcapOut::new(dir.join("t.pcap"));
+        let mut w = PcapOut::new(dir.join("t.pcap"), None);
         w.write(1_500_000_000_123_456_789, 1, 60, &[1, 2, 3]).unwrap();
         w.write(1_500_000_001_000_000_000, 101, 3, &[4, 5, 6]).unwrap();
         assert_eq!((w.written, w.skipped), (1, 1));

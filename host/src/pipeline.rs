@@ -71,8 +71,10 @@ pub struct CaptureOptions {
     pub reassembly: crate::reassembly::Config,
     /// Reassemble fragmented IP datagrams before dispatching them.
     pub defrag: bool,
-    /// Set to stop reading (Ctrl-C); the run then finishes cleanly.
+    /// Set to stop reading (SIGINT, SIGTERM, SIGHUP); the run then finishes cleanly.
     pub stop: Arc<AtomicBool>,
+    /// Live captures: every file is written out (complete up to there) at least this often.
+    pub flush_interval: Duration,
 }
 
 /// Fatal errors: nothing (more) can be done.
@@ -92,6 +94,8 @@ pub enum RunError {
     },
     #[error("decoder {id} could not start: {message}")]
     Instantiate { id: String, message: String },
+    #[error(transparent)]
+    OutDir(#[from] crate::outdir::OutDirError),
 }
 
 /// Loads the decoders `opts` asks for.
@@ -153,6 +157,8 @@ fn decoder_config(record_types: &[&str], opts: &CaptureOptions) -> Vec<(String, 
 pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let started = Instant::now();
     let mut notices = Vec::new();
+    // The output directory is locked (and so known to be writable) before the input is opened.
+    let mut out_dir = crate::outdir::OutDir::lock(&opts.out_dir)?;
     let (mut source, source_name): (Box<dyn PacketSource>, String) = match &opts.input {
         Input::File(p) => {
             (Box::new(crate::capture::file::FileSource::open(p, opts.bpf.as_deref())?), p.display().to_string())
@@ -207,13 +213,23 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         type_maps.push(map);
     }
 
-    std::fs::create_dir_all(&opts.out_dir).map_err(|source| RunError::Output { path: opts.out_dir.clone(), source })?;
+    // Lock the output directory and remove an earlier run's files (only those netcap wrote)
+    // before reading any input.
     let all_names: Vec<String> =
         decoders.iter().flat_map(|d| d.spec.record_types.iter().map(|t| t.name.clone())).collect();
-    let removed = output::remove_previous(&opts.out_dir, &all_names)
-        .map_err(|source| RunError::Output { path: opts.out_dir.clone(), source })?;
-    if removed > 0 {
-        notices.push(format!("replaced {removed} record files of an earlier run in {}", opts.out_dir.display()));
+    let extra: Vec<&str> = [(opts.unknown_pcap, "unknown.pcap"), (opts.errors_pcap, "errors.pcap")]
+        .into_iter()
+        .filter_map(|(on, f)| on.then_some(f))
+        .collect();
+    let plan = crate::outdir::Plan { names: &all_names, extension: opts.format.extension(), extra: &extra };
+    out_dir.clean(&plan)?;
+    if !out_dir.removed.is_empty() {
+        // Said at once: the summary comes only at the end.
+        eprintln!(
+            "netcap: removed the files of an earlier run in {}: {}",
+            opts.out_dir.display(),
+            out_dir.removed.join(", ")
+        );
     }
 
     // Instantiate every decoder that has an enabled type: once per worker, or once on the global
@@ -316,6 +332,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         format: opts.format,
         input_source: source_name.clone(),
         payload: opts.payload,
+        manifest: out_dir.manifest(),
     };
     let writer = Writer::new(out_cfg, types);
 
@@ -351,19 +368,19 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     }
     drop(result_tx);
 
-    let errors_pcap = opts.errors_pcap.then(|| PcapOut::new(opts.out_dir.join("errors.pcap")));
-    let mut unknown_pcap = opts.unknown_pcap.then(|| PcapOut::new(opts.out_dir.join("unknown.pcap")));
-    for name in ["errors.pcap", "unknown.pcap"] {
-        // Packets of an earlier run must not pass for this run's.
-        let _ = std::fs::remove_file(opts.out_dir.join(name));
-    }
+    let errors_pcap = opts.errors_pcap.then(|| PcapOut::new(opts.out_dir.join("errors.pcap"), out_dir.manifest()));
+    let mut unknown_pcap =
+        opts.unknown_pcap.then(|| PcapOut::new(opts.out_dir.join("unknown.pcap"), out_dir.manifest()));
+    let live = matches!(opts.input, Input::Live { .. });
+    let flush_every = live.then_some(opts.flush_interval.max(Duration::from_millis(10)));
     let writer_handle = {
         let first_ts = first_ts.clone();
         let failed = output_failed.clone();
         std::thread::Builder::new()
             .name("netcap-writer".into())
             .spawn(move || {
-                write_loop(writer, errors_pcap, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
+                let io = WriterIo { errors_pcap, flush_every };
+                write_loop(writer, io, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
             })
             .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
     };
@@ -381,6 +398,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let mut in_epoch = 0usize;
     let mut seq: u64 = 0;
     let mut input_error = None;
+    let mut stopped = false;
     let mut last_flush = Instant::now();
     let unknown_names: Vec<String> =
         (0..128u16).map(|id| format!("no decoder for {}", dissect::layer::name(id).unwrap_or("layer"))).collect();
@@ -401,6 +419,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     };
     loop {
         if opts.stop.load(Ordering::Relaxed) || output_failed.load(Ordering::Relaxed) {
+            stopped = opts.stop.load(Ordering::Relaxed);
             break;
         }
         let p = match source.next_packet() {
@@ -415,6 +434,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                             break;
                         }
                         last_flush = Instant::now();
+                        if let Some(Err(e)) = unknown_pcap.as_mut().map(PcapOut::flush) {
+                            return Err(RunError::Output { path: opts.out_dir.join("unknown.pcap"), source: e });
+                        }
                     }
                     continue;
                 }
@@ -628,8 +650,15 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         workers: wstats,
         types: written
             .into_iter()
-            .map(|(name, records, path)| TypeCount { name, records, path: path.display().to_string() })
+            .map(|(name, records, path, incomplete)| TypeCount {
+                name,
+                records,
+                path: path.display().to_string(),
+                incomplete,
+            })
             .collect(),
+        // A live capture ends with a signal; a file capture stopped by one is partial.
+        interrupted: stopped && !live,
         elapsed: started.elapsed(),
         worker_count: nworkers,
         input_error: input_error.map(|e| format!("{e}")),
@@ -649,12 +678,18 @@ fn pcap_notice(n: u64, skipped: u64, path: &std::path::Path) -> String {
 
 /// What the writer thread leaves: (record type, records, file) per written type, the first
 /// output error, and notices about the pcaps it wrote.
-type WriteOutcome = (Vec<(String, u64, PathBuf)>, Option<String>, Vec<String>);
+type WriteOutcome = (Vec<output::Written>, Option<String>, Vec<String>);
+
+/// The writer thread's other output: `errors.pcap`, and how often to write files out (live).
+struct WriterIo {
+    errors_pcap: Option<PcapOut>,
+    flush_every: Option<Duration>,
+}
 
 #[allow(clippy::too_many_arguments, reason = "the writer thread's whole context")]
 fn write_loop(
     mut writer: Writer,
-    mut errors_pcap: Option<PcapOut>,
+    io: WriterIo,
     results: crossbeam_channel::Receiver<WorkResult>,
     pool: crossbeam_channel::Sender<WorkResult>,
     nworkers: usize,
@@ -666,7 +701,36 @@ fn write_loop(
     let mut next = 0u64;
     let mut error: Option<String> = None;
     let mut created_set = false;
-    for res in results {
+    let WriterIo { mut errors_pcap, flush_every } = io;
+    let mut last_flush = Instant::now();
+    loop {
+        // Live captures: every file is written out at least every `flush_every`, also when no
+        // result arrives.
+        let res = match flush_every {
+            None => results.recv().ok(),
+            Some(every) => match results.recv_timeout(every.saturating_sub(last_flush.elapsed())) {
+                Ok(r) => Some(r),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            },
+        };
+        if let Some(every) = flush_every
+            && last_flush.elapsed() >= every
+        {
+            last_flush = Instant::now();
+            if error.is_none()
+                && let Err(e) = writer.flush().and_then(|()| errors_pcap.as_mut().map_or(Ok(()), PcapOut::flush))
+            {
+                error = Some(e.to_string());
+                failed.store(true, Ordering::Relaxed);
+            }
+        }
+        let Some(res) = res else {
+            if flush_every.is_some() {
+                continue;
+            }
+            break;
+        };
         pending.entry(res.epoch).or_default().push(res);
         while pending.get(&next).is_some_and(|v| v.len() == nworkers) {
             let group = pending.remove(&next).unwrap_or_default();

@@ -106,6 +106,8 @@ pub struct TypeCount {
     pub name: String,
     pub records: u64,
     pub path: String,
+    /// Why the file is incomplete (a write error): not all its records reached the disk.
+    pub incomplete: Option<String>,
 }
 
 /// Everything the final summary shows.
@@ -120,6 +122,8 @@ pub struct Summary {
     /// Why the input ended early, if it did.
     pub input_error: Option<String>,
     pub output_error: Option<String>,
+    /// A file capture stopped by a signal before the end of its input.
+    pub interrupted: bool,
     pub notices: Vec<String>,
 }
 
@@ -128,6 +132,8 @@ impl Summary {
     pub fn exit_code(&self) -> u8 {
         let partial = self.input_error.is_some()
             || self.output_error.is_some()
+            || self.interrupted
+            || self.types.iter().any(|t| t.incomplete.is_some())
             || !self.workers.faults.is_empty()
             || !self.workers.disabled.is_empty();
         u8::from(partial)
@@ -158,7 +164,13 @@ impl Summary {
             let _ = writeln!(s, "\n{:<w$} {:>12} {:>9}  FILE", "RECORD TYPE", "RECORDS", "PER PKT");
             for t in &self.types {
                 let share = if d.packets > 0 { t.records as f64 / d.packets as f64 } else { 0.0 };
-                let _ = writeln!(s, "{:<w$} {:>12} {:>9.3}  {}", t.name, group(t.records), share, t.path);
+                let _ = write!(s, "{:<w$} {:>12} {:>9.3}  {}", t.name, group(t.records), share, t.path);
+                match &t.incomplete {
+                    Some(e) => {
+                        let _ = writeln!(s, "  INCOMPLETE: {e}");
+                    }
+                    None => s.push('\n'),
+                }
             }
         } else {
             let _ = writeln!(s, "\nno records");
@@ -247,8 +259,21 @@ impl Summary {
         if let Some(e) = &self.input_error {
             let _ = writeln!(s, "input ended early: {e}");
         }
+        if self.interrupted {
+            let _ = writeln!(
+                s,
+                "stopped by a signal after {} packets: the input was not read to the end (the files hold the records of the packets read)",
+                group(d.packets)
+            );
+        }
         if let Some(e) = &self.output_error {
             let _ = writeln!(s, "output failed: {e}");
+            let bad: Vec<&str> =
+                self.types.iter().filter(|t| t.incomplete.is_some()).map(|t| t.path.as_str()).collect();
+            if !bad.is_empty() {
+                let _ =
+                    writeln!(s, "incomplete files (not all the records counted above are in them): {}", bad.join(", "));
+            }
         }
         s
     }

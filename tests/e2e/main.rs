@@ -5,6 +5,7 @@ mod cli;
 mod corpus;
 mod determinism;
 mod dpi;
+mod durability;
 mod example_plugin;
 mod flow;
 mod formats;

@@ -304,10 +304,16 @@ pub fn file_bytes(p: &Path) -> Vec<u8> {
     v
 }
 
-/// Sorted file names of a directory.
+/// Sorted file names of a directory, without a capture's bookkeeping files (`.netcap.lock`,
+/// `.netcap.manifest`).
 pub fn file_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with(".netcap."))
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
