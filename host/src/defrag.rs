@@ -339,8 +339,7 @@ impl Defrag {
     /// front of its age map, until one is young enough.
     fn sweep(&mut self) {
         for (v6, timeout) in [(false, TIMEOUT_V4), (true, TIMEOUT_V6)] {
-            loop {
-                let Some((&(first_ts, _), _)) = self.by_age[usize::from(v6)].first_key_value() else { break };
+            while let Some((&(first_ts, _), _)) = self.by_age[usize::from(v6)].first_key_value() {
                 self.visited += 1;
                 if self.clock.saturating_sub(first_ts) <= timeout {
                     break;
