@@ -25,10 +25,15 @@
 //! make room), [`MAX_FRAGMENTS`] per datagram, 65,535 bytes per datagram; incomplete datagrams
 //! expire after [`TIMEOUT_V4`] / [`TIMEOUT_V6`] of packet time (Linux's defaults). Everything
 //! dropped is counted.
+//!
+//! Cost: pending datagrams are found by their key in a hash map, and ordered by (first fragment's
+//! time, arrival) in one ordered map per IP version, so expiry and eviction take the oldest
+//! entries from the front instead of scanning every pending datagram: a flood of N fragments that
+//! never complete costs O(N log N), not O(N²).
 
 use crate::dissect::Dissection;
 use netcap_sdk::layer;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Memory for all pending datagrams.
 pub const MAX_MEMORY: usize = 32 << 20;
@@ -117,6 +122,9 @@ struct Fragment<'a> {
 #[derive(Debug, Default)]
 pub struct Defrag {
     pending: HashMap<Key, Datagram>,
+    /// The pending datagrams by (first fragment's time, arrival order): IPv4 in `[0]`, IPv6 in
+    /// `[1]` (each version has its own timeout, so each map expires from its front).
+    by_age: [BTreeMap<(i64, u64), Key>; 2],
     used: usize,
     order: u64,
     clock: i64,
@@ -126,6 +134,9 @@ pub struct Defrag {
     /// 5-tuple is known.
     last_flow: Option<u64>,
     pub stats: Stats,
+    /// Pending datagrams looked at by expiry and eviction (for the test that a flood costs linear
+    /// work).
+    visited: u64,
 }
 
 /// The IPv6 extension header chain from `at` (next header `next`) up to the fragment header at
@@ -179,6 +190,7 @@ impl Defrag {
             self.order += 1;
             self.used += DATAGRAM_COST;
             self.pending.insert(f.key, Datagram { first_ts: ts, order: self.order, ..Datagram::default() });
+            self.by_age[usize::from(f.key.v6)].insert((ts, self.order), f.key);
         }
         let g = self.pending.get_mut(&f.key)?;
         // Known before this fragment's data, so that a fragment dropped below (beyond the
@@ -244,6 +256,7 @@ impl Defrag {
             return None;
         }
         let g = self.pending.remove(&f.key)?;
+        self.by_age[usize::from(f.key.v6)].remove(&(g.first_ts, g.order));
         self.used -= g.cost();
         self.out.clear();
         self.out.extend_from_slice(&g.header);
@@ -350,27 +363,37 @@ impl Defrag {
         self.last_flow
     }
 
-    /// Drops the incomplete datagrams that timed out.
+    /// Drops the incomplete datagrams that timed out: the oldest of each IP version, from the
+    /// front of its age map, until one is young enough.
     fn sweep(&mut self) {
-        let clock = self.clock;
-        let before = self.pending.len();
-        let mut freed = 0;
-        self.pending.retain(|k, g| {
-            let keep = clock - g.first_ts <= if k.v6 { TIMEOUT_V6 } else { TIMEOUT_V4 };
-            if !keep {
-                freed += g.cost();
+        for (v6, timeout) in [(false, TIMEOUT_V4), (true, TIMEOUT_V6)] {
+            while let Some((&(first_ts, _), _)) = self.by_age[usize::from(v6)].first_key_value() {
+                self.visited += 1;
+                if self.clock.saturating_sub(first_ts) <= timeout {
+                    break;
+                }
+                self.drop_oldest(v6);
             }
-            keep
-        });
-        self.used -= freed;
-        self.stats.incomplete += (before - self.pending.len()) as u64;
+        }
     }
 
+    /// Drops the oldest pending datagram of either IP version (to make room).
     fn evict_oldest(&mut self) {
-        let Some(k) = self.pending.iter().min_by_key(|(_, g)| (g.first_ts, g.order)).map(|(k, _)| *k) else {
-            return;
-        };
-        if let Some(g) = self.pending.remove(&k) {
+        let age = |m: &BTreeMap<(i64, u64), Key>| m.first_key_value().map(|(a, _)| *a);
+        self.visited += 1;
+        match (age(&self.by_age[0]), age(&self.by_age[1])) {
+            (Some(a), Some(b)) => self.drop_oldest(b < a),
+            (Some(_), None) => self.drop_oldest(false),
+            (None, Some(_)) => self.drop_oldest(true),
+            (None, None) => {}
+        }
+    }
+
+    /// Drops the oldest pending datagram of one IP version, counted as incomplete.
+    fn drop_oldest(&mut self, v6: bool) {
+        if let Some((_, k)) = self.by_age[usize::from(v6)].pop_first()
+            && let Some(g) = self.pending.remove(&k)
+        {
             self.used -= g.cost();
             self.stats.incomplete += 1;
         }
@@ -380,6 +403,7 @@ impl Defrag {
     pub fn finish(&mut self) {
         self.stats.incomplete += self.pending.len() as u64;
         self.pending.clear();
+        self.by_age = Default::default();
         self.used = 0;
     }
 }
@@ -454,6 +478,26 @@ mod tests {
         let fo = (a / 8) as u16 | if more { 0x2000 } else { 0 };
         f[14 + 6..14 + 8].copy_from_slice(&fo.to_be_bytes());
         f
+    }
+
+    /// An Ethernet + IPv6 + hop-by-hop + fragment header (identification `id`, next header UDP)
+    /// packet carrying `part` at fragment offset `off`.
+    fn ipv6_fragment(off: usize, more: bool, part: &[u8], id: u32) -> Vec<u8> {
+        let mut p = vec![0u8; 12];
+        p.extend_from_slice(&[0x86, 0xdd]);
+        let plen = (8 + 8 + part.len()) as u16;
+        p.extend_from_slice(&[0x60, 0, 0, 0]);
+        p.extend_from_slice(&plen.to_be_bytes());
+        p.extend_from_slice(&[0, 64]); // next: hop-by-hop
+        p.extend_from_slice(&[0x20, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0x20, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        p.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop, PadN; next: fragment
+        let fo = (off as u16) | u16::from(more);
+        p.extend_from_slice(&[17, 0]);
+        p.extend_from_slice(&fo.to_be_bytes());
+        p.extend_from_slice(&id.to_be_bytes());
+        p.extend_from_slice(part);
+        p
     }
 
     fn feed(df: &mut Defrag, pkt: &[u8], ts: i64) -> Option<(Vec<u8>, u16, usize)> {
@@ -544,29 +588,73 @@ mod tests {
         }
     }
 
+    /// Datagram `n` of a flood (24 bytes of IP payload): a distinct (source address,
+    /// identification) per `n`.
+    fn flood_datagram(n: u32) -> Vec<u8> {
+        let mut v = udp4(&[0x55; 16], n as u16);
+        v[14 + 12..14 + 16].copy_from_slice(&(0x0a00_0000 | n >> 16).to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn a_fragment_flood_costs_linear_work() {
+        // 150,000 first fragments 10 µs apart (1.5 s of packet time: nothing expires, so the
+        // memory cap evicts the oldest ones), then 50,000 1 ms apart (50 s: the sweeps expire
+        // them by time). None completes. The old table scanned every pending datagram to find
+        // the oldest (each eviction) and on every sweep: billions of visits for this flood.
+        const N: u32 = 200_000;
+        let mut df = Defrag::default();
+        let mut ts = 0i64;
+        for n in 0..N {
+            ts += if n < 150_000 { 10_000 } else { 1_000_000 };
+            assert!(feed(&mut df, &frag4(&flood_datagram(n), 0, 8, true), ts).is_none());
+            assert!(df.used <= MAX_MEMORY, "pending fragments stay within the memory cap");
+        }
+        let s = df.stats.clone();
+        assert_eq!((s.fragments, s.datagrams, s.dropped, s.overlaps), (u64::from(N), 0, 0, 0));
+        // Each datagram leaves the table once (evicted, expired, or at the end), each sweep
+        // stops at the first young datagram of each IP version, each eviction looks at both
+        // fronts: at most 3 visits per fragment.
+        assert!(df.visited <= 3 * u64::from(N), "visited {} pending datagrams for {N} fragments", df.visited);
+        // The latest 30 s of datagrams are still there; the memory cap evicted the oldest.
+        let pending = df.pending.len() as u64;
+        assert!(s.incomplete > 0 && pending > 0);
+        assert_eq!(s.incomplete + pending, u64::from(N));
+        // The newest pending datagram completes with its last fragment; the oldest was evicted,
+        // so its last fragment cannot complete it.
+        let last = |n: u32| frag4(&flood_datagram(n), 8, 24, false);
+        assert!(feed(&mut df, &last(N - 1), ts).is_some(), "the newest datagram was kept");
+        assert!(feed(&mut df, &last(0), ts).is_none(), "the oldest datagram was evicted");
+        df.finish();
+        assert_eq!(df.stats.incomplete + df.stats.datagrams, u64::from(N) + 1);
+        assert_eq!(df.used, 0);
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_expire_after_their_own_timeouts() {
+        let mut df = Defrag::default();
+        let v6 = ipv6_fragment(0, true, &[7; 16], 1);
+        assert!(feed(&mut df, &v6, 0).is_none());
+        assert!(feed(&mut df, &frag4(&udp4(&[1; 100], 1), 0, 48, true), 1).is_none());
+        // 31 s later the IPv4 datagram has expired, the IPv6 one (60 s) has not.
+        assert!(feed(&mut df, &frag4(&udp4(&[1; 100], 2), 0, 48, true), TIMEOUT_V4 + 2).is_none());
+        assert_eq!((df.stats.incomplete, df.pending.len()), (1, 2));
+        // 60 s after it, exactly at the timeout, the IPv6 datagram is still pending; a second
+        // later it is gone, and so is the second IPv4 one (30 s old and a little more).
+        assert!(feed(&mut df, &frag4(&udp4(&[1; 100], 3), 8, 48, true), TIMEOUT_V6).is_none());
+        assert_eq!((df.stats.incomplete, df.pending.len()), (1, 3));
+        assert!(feed(&mut df, &frag4(&udp4(&[1; 100], 4), 8, 48, true), TIMEOUT_V6 + 1_000_000_000).is_none());
+        assert_eq!((df.stats.incomplete, df.pending.len()), (3, 2));
+        assert_eq!((df.by_age[0].len(), df.by_age[1].len()), (2, 0));
+    }
+
     #[test]
     fn ipv6_fragments_drop_the_fragment_header() {
         // IPv6 + hop-by-hop + fragment header + UDP, built by hand: 2 fragments of a UDP datagram.
         let udp_payload = [0x42u8; 40];
         let mut udp = vec![0x14, 0xe9, 0x00, 0x35, 0, 48, 0, 0];
         udp.extend_from_slice(&udp_payload);
-        let mk = |off: usize, more: bool, part: &[u8]| {
-            let mut p = vec![0u8; 12];
-            p.extend_from_slice(&[0x86, 0xdd]);
-            let plen = (8 + 8 + part.len()) as u16;
-            p.extend_from_slice(&[0x60, 0, 0, 0]);
-            p.extend_from_slice(&plen.to_be_bytes());
-            p.extend_from_slice(&[0, 64]); // next: hop-by-hop
-            p.extend_from_slice(&[0x20, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-            p.extend_from_slice(&[0x20, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-            p.extend_from_slice(&[44, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop, PadN; next: fragment
-            let fo = (off as u16) | u16::from(more);
-            p.extend_from_slice(&[17, 0]);
-            p.extend_from_slice(&fo.to_be_bytes());
-            p.extend_from_slice(&0xdead_beefu32.to_be_bytes());
-            p.extend_from_slice(part);
-            p
-        };
+        let mk = |off: usize, more: bool, part: &[u8]| ipv6_fragment(off, more, part, 0xdead_beef);
         let mut df = Defrag::default();
         assert!(feed(&mut df, &mk(24, false, &udp[24..]), 0).is_none());
         let (dgram, _, hlen) = feed(&mut df, &mk(0, true, &udp[..24]), 1).expect("complete");

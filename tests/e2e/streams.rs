@@ -505,3 +505,38 @@ fn malformed_and_truncated_streams_are_counted_never_fatal() {
         assert!(!err.contains("echo: "), "{}: the echo decoder saw an inconsistent stream: {err}", f.display());
     }
 }
+
+/// A flood of 200,000 IPv4 fragments that never complete (10 µs apart, so the 32 MiB cap evicts
+/// the oldest pending datagrams): every fragment is counted, every datagram ends incomplete, and
+/// the run succeeds. The flood is written to `target/tmp/defrag-flood-200k.pcap` (kept, for timing
+/// by hand; the defragmenter's own test checks that its work is linear).
+#[test]
+fn a_fragment_flood_is_counted_and_every_datagram_ends_incomplete() {
+    let dir = netcap_tests::target_dir().join("tmp");
+    std::fs::create_dir_all(&dir).expect("target/tmp");
+    let pcap = dir.join("defrag-flood-200k.pcap");
+    netcap_tests::pcap::write_pcap(
+        &pcap,
+        netcap_tests::pcap::LINKTYPE_ETHERNET,
+        true,
+        &netcap_tests::pcap::fragment_flood(200_000),
+    )
+    .expect("write the flood");
+    let out = TempDir::new("defrag-flood");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        pcap.to_str().expect("utf-8"),
+        "-o",
+        out.path().to_str().expect("utf-8"),
+        "--include",
+        "IPv4",
+    ]);
+    let summary = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{summary}");
+    assert!(
+        summary.contains("ip defragmentation: 0 datagrams from 200,000 fragments; 200,000 incomplete datagrams, 0 overlapping fragments (0 with differing bytes), 0 fragments dropped"),
+        "{summary}"
+    );
+    assert_eq!(records::<netcap_proto::v1::IPv4>(out.path(), "IPv4").len(), 200_000);
+}

@@ -180,3 +180,38 @@ pub fn sample_packets() -> Vec<(i64, Vec<u8>)> {
     p.push((t0 + 200 * ms, ping));
     p
 }
+
+/// A flood of `n` IPv4 first fragments (8 bytes of a UDP datagram each, more fragments to come)
+/// that never complete, 10 µs apart: datagram `i` comes from 10.x.y.1 (x.y = i >> 16) with
+/// identification `i & 0xffff`, so every one is a datagram of its own.
+pub fn fragment_flood(n: u32) -> Vec<(i64, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let mut v = Vec::new();
+            let src = [10, (i >> 24) as u8, (i >> 16) as u8, 1];
+            PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+                .ipv4(src, [10, 0, 0, 2], 64)
+                .udp(4000, 4001)
+                .write(&mut v, &[0x5a; 16])
+                .expect("build a UDP packet");
+            // Keep the UDP header (the first 8 bytes of the IP payload) as the first fragment.
+            v.truncate(14 + 20 + 8);
+            v[14 + 2..14 + 4].copy_from_slice(&28u16.to_be_bytes());
+            v[14 + 4..14 + 6].copy_from_slice(&(i as u16).to_be_bytes());
+            v[14 + 6..14 + 8].copy_from_slice(&0x2000u16.to_be_bytes());
+            v[14 + 10..14 + 12].copy_from_slice(&[0, 0]);
+            let sum = ipv4_checksum(&v[14..14 + 20]);
+            v[14 + 10..14 + 12].copy_from_slice(&sum.to_be_bytes());
+            (1_700_000_000_000_000_000 + i64::from(i) * 10_000, v)
+        })
+        .collect()
+}
+
+/// The IPv4 header checksum (RFC 1071) of a header whose checksum field is zero.
+fn ipv4_checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = h.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}

@@ -11,6 +11,7 @@
 //!   same large capture.
 //! - `docs` regenerates `docs/decoders.md` from `netcap decoders --markdown`.
 //! - `new-plugin NAME` scaffolds a decoder crate (`scaffold.rs`).
+//! - `fuzz [--minutes N] [--target T] [--seed S]` runs the fuzzing harness (`fuzz/`) in release.
 //! - `setup` installs the system packages and Rust targets a fresh machine lacks.
 #![allow(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool")]
 
@@ -49,6 +50,7 @@ fn main() -> Result<()> {
         "run" => run(rest),
         "bench" => bench::bench(rest),
         "synth" => synth(),
+        "fuzz" => fuzz(rest),
         "docs" => docs(),
         "new-plugin" => scaffold::new_plugin(rest),
         _ => {
@@ -64,6 +66,8 @@ fn main() -> Result<()> {
                  bench [PCAP]     raw read vs netcap (wasm, native) vs tshark, packets/s; label\n  \
                                   with 30,000 alerts (--label: only that)\n  \
                  synth            regenerate tests/data/synth/sample.pcap\n  \
+                 fuzz [--minutes N] [--target T] [--seed S]\n                  \
+                                  fuzz the dissector, defragmentation, reassembly and record reader\n  \
                  docs             regenerate docs/decoders.md (netcap decoders --markdown)\n  \
                  new-plugin NAME  scaffold a decoder crate in plugins/NAME (see docs/plugin-guide.md)"
             );
@@ -363,4 +367,16 @@ fn synth() -> Result<()> {
         "--ignored",
         "--exact",
     ]))
+}
+
+/// `cargo xtask fuzz`: the fuzzing harness in release for a time (default 1 minute), seeds from
+/// the shared corpus; crashers go to `fuzz/crashers/`.
+fn fuzz(rest: &[String]) -> Result<()> {
+    let mut c = cargo();
+    c.args(["run", "--locked", "--release", "-p", "netcap-fuzz", "--"]).args(rest);
+    let corpus = root().join("..").join("shared").join("pcaps");
+    if std::env::var_os("NETCAP_PCAP_DIR").is_none() && corpus.is_dir() {
+        c.env("NETCAP_PCAP_DIR", &corpus);
+    }
+    run_cmd(&mut c)
 }
