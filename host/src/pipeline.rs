@@ -234,6 +234,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     // Stream decoders: their own slots per worker, bit i = the i-th stream decoder.
     let mut stream_slots: Vec<Vec<Slot>> = (0..nthreads).map(|_| Vec::new()).collect();
     let mut stream_interests = crate::streams::Interests::default();
+    // Set by the writer when a decoder is disabled for the run (see `worker::FaultLedger`).
+    let gates: Vec<Arc<AtomicBool>> = decoders.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
     for (di, d) in decoders.iter().enumerate() {
         let names: Vec<&str> =
             d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
@@ -263,7 +265,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                     instance,
                     layer_mask: 0,
                     type_map: type_maps[di].clone(),
-                    faults: 0,
+                    decoder: di as u16,
+                    gate: gates[di].clone(),
                     disabled: false,
                 });
             }
@@ -304,7 +307,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 instance,
                 layer_mask,
                 type_map: type_maps[di].clone(),
-                faults: 0,
+                decoder: di as u16,
+                gate: gates[di].clone(),
                 disabled: false,
             });
         }
@@ -318,6 +322,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         payload: opts.payload,
     };
     let writer = Writer::new(out_cfg, types);
+    let ledger = crate::worker::FaultLedger::new(decoders.iter().map(|d| d.spec.id.clone()).collect(), gates);
 
     // Channels and pools.
     let (result_tx, result_rx) = bounded::<WorkResult>(nthreads * 4);
@@ -363,7 +368,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         std::thread::Builder::new()
             .name("netcap-writer".into())
             .spawn(move || {
-                write_loop(writer, errors_pcap, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
+                write_loop(writer, ledger, errors_pcap, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
             })
             .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
     };
@@ -573,9 +578,13 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             Err(_) => wstats.faults.add("worker: panic", 1),
         }
     }
-    let (written, mut output_error, pcap_notices) =
-        writer_handle.join().unwrap_or_else(|_| (Vec::new(), Some("the writer thread panicked".into()), Vec::new()));
+    let (written, mut output_error, pcap_notices, ledger) = writer_handle.join().unwrap_or_else(|_| {
+        (Vec::new(), Some("the writer thread panicked".into()), Vec::new(), crate::worker::FaultLedger::new(Vec::new(), Vec::new()))
+    });
     notices.extend(pcap_notices);
+    wstats.faults.merge(&ledger.faults);
+    wstats.first_faults = ledger.first;
+    wstats.disabled = ledger.disabled;
     if let Some(u) = unknown_pcap {
         let (n, skipped) = (u.written, u.skipped);
         match u.finish() {
@@ -627,12 +636,13 @@ fn pcap_notice(n: u64, skipped: u64, path: &std::path::Path) -> String {
 }
 
 /// What the writer thread leaves: (record type, records, file) per written type, the first
-/// output error, and notices about the pcaps it wrote.
-type WriteOutcome = (Vec<(String, u64, PathBuf)>, Option<String>, Vec<String>);
+/// output error, notices about the pcaps it wrote, and the decoder faults of the run.
+type WriteOutcome = (Vec<(String, u64, PathBuf)>, Option<String>, Vec<String>, crate::worker::FaultLedger);
 
 #[allow(clippy::too_many_arguments, reason = "the writer thread's whole context")]
 fn write_loop(
     mut writer: Writer,
+    mut ledger: crate::worker::FaultLedger,
     mut errors_pcap: Option<PcapOut>,
     results: crossbeam_channel::Receiver<WorkResult>,
     pool: crossbeam_channel::Sender<WorkResult>,
@@ -648,7 +658,8 @@ fn write_loop(
     for res in results {
         pending.entry(res.epoch).or_default().push(res);
         while pending.get(&next).is_some_and(|v| v.len() == nworkers) {
-            let group = pending.remove(&next).unwrap_or_default();
+            let mut group = pending.remove(&next).unwrap_or_default();
+            ledger.apply(&mut group);
             if !created_set {
                 writer.set_created(first_ts.load(Ordering::Relaxed));
                 created_set = true;
@@ -689,7 +700,7 @@ fn write_loop(
             Err(e) => error = error.or(Some(format!("errors.pcap: {e}"))),
         }
     }
-    (done, error, notices)
+    (done, error, notices, ledger)
 }
 
 /// Writes one epoch's packets with errors, from every worker, in input order.
