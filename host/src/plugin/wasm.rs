@@ -408,14 +408,16 @@ struct WasmInstance {
     inst: bindings::Plugin,
 }
 
-/// Classifies a wasmtime error into a fault kind.
+/// Classifies a wasmtime error into a fault kind; the message is its root cause (the trap or
+/// limit), without wasm backtrace.
 fn classify(e: &wasmtime::Error) -> Fault {
-    let message = format!("{e:#}");
+    let full = format!("{e:#}");
+    let message = e.root_cause().to_string();
     let kind = match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => FaultKind::Deadline,
         Some(wasmtime::Trap::OutOfFuel) => FaultKind::Fuel,
         Some(_) => FaultKind::Trap,
-        None if message.contains("growing memory") || message.contains("memory") && message.contains("limit") => {
+        None if full.contains("growing memory") || full.contains("memory") && full.contains("limit") => {
             FaultKind::MemoryLimit
         }
         None => FaultKind::Trap,
