@@ -579,7 +579,12 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         }
     }
     let (written, mut output_error, pcap_notices, ledger) = writer_handle.join().unwrap_or_else(|_| {
-        (Vec::new(), Some("the writer thread panicked".into()), Vec::new(), crate::worker::FaultLedger::new(Vec::new(), Vec::new()))
+        (
+            Vec::new(),
+            Some("the writer thread panicked".into()),
+            Vec::new(),
+            crate::worker::FaultLedger::new(Vec::new(), Vec::new()),
+        )
     });
     notices.extend(pcap_notices);
     wstats.faults.merge(&ledger.faults);

@@ -348,7 +348,8 @@ impl Worker {
         if !reproduced {
             // Only the whole call faulted (state built up over its packets): charged to its
             // first packet.
-            let fault = Fault { kind: first.kind, message: format!("{} (no single packet faults alone)", first.message) };
+            let fault =
+                Fault { kind: first.kind, message: format!("{} (no single packet faults alone)", first.message) };
             res.faults.push(FaultEvent { decoder: self.slots[i].decoder, seq: first_seq, fault });
         }
     }
@@ -376,7 +377,8 @@ impl Worker {
                 }
             }
         }
-        let fault = Fault { kind: FaultKind::BadOutput, message: format!("still more output after {MAX_CHUNKS} calls") };
+        let fault =
+            Fault { kind: FaultKind::BadOutput, message: format!("still more output after {MAX_CHUNKS} calls") };
         fault_slot(&mut self.slots[i], res, seq, fault);
     }
 
@@ -412,7 +414,13 @@ impl Worker {
 
     /// Checks a decoder's output and splits it into runs; whether it said "more". On a fault
     /// nothing of the output is kept.
-    fn absorb(&mut self, i: usize, out: Result<Vec<u8>, Fault>, res: &mut WorkResult, phase: Phase) -> Result<bool, Fault> {
+    fn absorb(
+        &mut self,
+        i: usize,
+        out: Result<Vec<u8>, Fault>,
+        res: &mut WorkResult,
+        phase: Phase,
+    ) -> Result<bool, Fault> {
         let o = out?;
         check_output(&o, &self.slots[i], self.max_output, false)?;
         let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
@@ -441,7 +449,10 @@ pub(crate) fn fault_slot(slot: &mut Slot, res: &mut WorkResult, seq: u64, f: Fau
 /// declared record type, an error, "more" or (stream decoders) a stop entry.
 pub(crate) fn check_output(out: &[u8], slot: &Slot, max_output: usize, stops: bool) -> Result<(), Fault> {
     if out.len() > max_output {
-        return Err(Fault { kind: FaultKind::OutputLimit, message: format!("{} bytes of output from one call", out.len()) });
+        return Err(Fault {
+            kind: FaultKind::OutputLimit,
+            message: format!("{} bytes of output from one call", out.len()),
+        });
     }
     let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
     for entry in netcap_sdk::entries(out) {
@@ -506,7 +517,8 @@ impl FaultLedger {
             let key = format!("{}: {}", self.names[d], e.fault.kind.as_str());
             self.faults.add(&key, 1);
             if !self.first.iter().any(|(k, _)| *k == key) {
-                let at = if e.seq == u64::MAX { "at the end of input".to_string() } else { format!("packet {}", e.seq) };
+                let at =
+                    if e.seq == u64::MAX { "at the end of input".to_string() } else { format!("packet {}", e.seq) };
                 let msg: String = e.fault.message.split_whitespace().collect::<Vec<_>>().join(" ");
                 let msg: String = msg.chars().take(300).collect();
                 self.first.push((key, format!("{at}: {msg}")));
