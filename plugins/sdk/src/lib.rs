@@ -776,7 +776,7 @@ mod tests {
             n += 1;
         }
         assert!(em.chunk_full() && em.more());
-        assert!(n >= CHUNK_BYTES / 1100 && n <= CHUNK_BYTES / 1000 + 1, "{n}");
+        assert!((CHUNK_BYTES / 1100..=CHUNK_BYTES / 1000 + 1).contains(&n), "{n}");
         let tags: Vec<u16> = entries(&out).map(|e| e.unwrap().tag).collect();
         assert_eq!(tags.iter().filter(|&&t| t == TAG_MORE).count(), 1);
         assert_eq!(tags.len(), n + 1);
