@@ -128,9 +128,14 @@ pub struct CaptureArgs {
     /// Memory cap per decoder instance, MiB (0: no cap).
     #[arg(long, default_value_t = 256, value_name = "MIB", env = "NETCAP_DECODER_MEMORY")]
     pub decoder_memory: usize,
-    /// CPU deadline per decoder call, milliseconds (0: no deadline).
-    #[arg(long, default_value_t = 2000, value_name = "MS", env = "NETCAP_DECODER_TIMEOUT")]
+    /// Wall-clock safety net per decoder call, milliseconds (0: none). The work a call may do is
+    /// limited by --decoder-fuel, which does not depend on machine load.
+    #[arg(long, default_value_t = crate::plugin::DEFAULT_DEADLINE_MS, value_name = "MS", env = "NETCAP_DECODER_TIMEOUT")]
     pub decoder_timeout: u64,
+    /// Fuel (about one WebAssembly instruction each) per decoder call, plus as much again per
+    /// 100,000 bytes of input (0: no fuel limit).
+    #[arg(long, default_value_t = crate::plugin::DEFAULT_FUEL, value_name = "N", env = "NETCAP_DECODER_FUEL")]
+    pub decoder_fuel: u64,
     /// Largest output accepted from one decoder call, MiB (a bigger one is a fault).
     #[arg(long, default_value_t = 64, value_name = "MIB", env = "NETCAP_DECODER_OUTPUT")]
     pub decoder_output: usize,
@@ -446,6 +451,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         limits: Limits {
             memory_bytes: a.decoder_memory << 20,
             deadline_ms: a.decoder_timeout,
+            fuel: a.decoder_fuel,
             output_bytes: a.decoder_output << 20,
         },
         decoder_config,

@@ -250,6 +250,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     // Stream decoders: their own slots per worker, bit i = the i-th stream decoder.
     let mut stream_slots: Vec<Vec<Slot>> = (0..nthreads).map(|_| Vec::new()).collect();
     let mut stream_interests = crate::streams::Interests::default();
+    // Set by the writer when a decoder is disabled for the run (see `worker::FaultLedger`).
+    let gates: Vec<Arc<AtomicBool>> = decoders.iter().map(|_| Arc::new(AtomicBool::new(false))).collect();
     for (di, d) in decoders.iter().enumerate() {
         let names: Vec<&str> =
             d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
@@ -279,7 +281,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                     instance,
                     layer_mask: 0,
                     type_map: type_maps[di].clone(),
-                    faults: 0,
+                    decoder: di as u16,
+                    gate: gates[di].clone(),
                     disabled: false,
                 });
             }
@@ -320,7 +323,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
                 instance,
                 layer_mask,
                 type_map: type_maps[di].clone(),
-                faults: 0,
+                decoder: di as u16,
+                gate: gates[di].clone(),
                 disabled: false,
             });
         }
@@ -335,6 +339,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         manifest: out_dir.manifest(),
     };
     let writer = Writer::new(out_cfg, types);
+    let ledger = crate::worker::FaultLedger::new(decoders.iter().map(|d| d.spec.id.clone()).collect(), gates);
 
     // Channels and pools.
     let (result_tx, result_rx) = bounded::<WorkResult>(nthreads * 4);
@@ -379,7 +384,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         std::thread::Builder::new()
             .name("netcap-writer".into())
             .spawn(move || {
-                let io = WriterIo { errors_pcap, flush_every };
+                let io = WriterIo { errors_pcap, flush_every, ledger };
                 write_loop(writer, io, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
             })
             .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
@@ -616,9 +621,18 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             Err(_) => wstats.faults.add("worker: panic", 1),
         }
     }
-    let (written, mut output_error, pcap_notices) =
-        writer_handle.join().unwrap_or_else(|_| (Vec::new(), Some("the writer thread panicked".into()), Vec::new()));
+    let (written, mut output_error, pcap_notices, ledger) = writer_handle.join().unwrap_or_else(|_| {
+        (
+            Vec::new(),
+            Some("the writer thread panicked".into()),
+            Vec::new(),
+            crate::worker::FaultLedger::new(Vec::new(), Vec::new()),
+        )
+    });
     notices.extend(pcap_notices);
+    wstats.faults.merge(&ledger.faults);
+    wstats.first_faults = ledger.first;
+    wstats.disabled = ledger.disabled;
     if let Some(u) = unknown_pcap {
         let (n, skipped) = (u.written, u.skipped);
         match u.finish() {
@@ -677,13 +691,15 @@ fn pcap_notice(n: u64, skipped: u64, path: &std::path::Path) -> String {
 }
 
 /// What the writer thread leaves: (record type, records, file) per written type, the first
-/// output error, and notices about the pcaps it wrote.
-type WriteOutcome = (Vec<output::Written>, Option<String>, Vec<String>);
+/// output error, notices about the pcaps it wrote, and the decoder faults of the run.
+type WriteOutcome = (Vec<output::Written>, Option<String>, Vec<String>, crate::worker::FaultLedger);
 
-/// The writer thread's other output: `errors.pcap`, and how often to write files out (live).
+/// The writer thread's other output and state: `errors.pcap`, how often to write files out
+/// (live), and the run's decoder faults, counted in packet order as epochs are merged.
 struct WriterIo {
     errors_pcap: Option<PcapOut>,
     flush_every: Option<Duration>,
+    ledger: crate::worker::FaultLedger,
 }
 
 #[allow(clippy::too_many_arguments, reason = "the writer thread's whole context")]
@@ -701,7 +717,7 @@ fn write_loop(
     let mut next = 0u64;
     let mut error: Option<String> = None;
     let mut created_set = false;
-    let WriterIo { mut errors_pcap, flush_every } = io;
+    let WriterIo { mut errors_pcap, flush_every, mut ledger } = io;
     let mut last_flush = Instant::now();
     loop {
         // Live captures: every file is written out at least every `flush_every`, also when no
@@ -733,7 +749,8 @@ fn write_loop(
         };
         pending.entry(res.epoch).or_default().push(res);
         while pending.get(&next).is_some_and(|v| v.len() == nworkers) {
-            let group = pending.remove(&next).unwrap_or_default();
+            let mut group = pending.remove(&next).unwrap_or_default();
+            ledger.apply(&mut group);
             if !created_set {
                 writer.set_created(first_ts.load(Ordering::Relaxed));
                 created_set = true;
@@ -774,7 +791,7 @@ fn write_loop(
             Err(e) => error = error.or(Some(format!("errors.pcap: {e}"))),
         }
     }
-    (done, error, notices)
+    (done, error, notices, ledger)
 }
 
 /// Writes one epoch's packets with errors, from every worker, in input order.

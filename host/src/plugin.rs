@@ -86,7 +86,10 @@ impl std::fmt::Display for DecoderKind {
 pub enum FaultKind {
     /// The guest trapped (a panic, an out-of-bounds access, `unreachable`).
     Trap,
-    /// The call ran past its CPU deadline.
+    /// The call used up its fuel (the work a call may do; deterministic).
+    Fuel,
+    /// The call ran past the wall-clock safety net (depends on machine load; never expected
+    /// with the default limits, since fuel runs out long before).
     Deadline,
     /// The guest tried to grow its memory past the cap.
     MemoryLimit,
@@ -102,7 +105,8 @@ impl FaultKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FaultKind::Trap => "trap",
-            FaultKind::Deadline => "cpu deadline",
+            FaultKind::Fuel => "fuel exhausted",
+            FaultKind::Deadline => "wall-clock deadline",
             FaultKind::MemoryLimit => "memory limit",
             FaultKind::BadOutput => "bad output",
             FaultKind::OutputLimit => "output limit",
@@ -144,19 +148,41 @@ pub struct LoadedDecoder {
 }
 
 /// Sandbox limits for WebAssembly decoders.
+///
+/// Whether a call completes must never depend on machine load, so the work a call may do is
+/// measured in wasmtime *fuel* (about one unit per WebAssembly instruction): a call gets
+/// [`Limits::fuel_for`] its input. The wall-clock deadline is only a safety net far beyond what
+/// the fuel allows (a fault of its own kind, `wall-clock deadline`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Linear memory cap per instance, bytes.
     pub memory_bytes: usize,
-    /// CPU deadline per call, milliseconds.
+    /// Wall-clock safety net per call, milliseconds (0: none).
     pub deadline_ms: u64,
+    /// Fuel of a call, plus as much again per [`FUEL_INPUT_STEP`] bytes of input (0: no fuel limit).
+    pub fuel: u64,
     /// Largest output batch accepted from one call, bytes.
     pub output_bytes: usize,
 }
 
+/// Input bytes that add [`Limits::fuel`] to a call's budget.
+pub const FUEL_INPUT_STEP: u64 = 100_000;
+/// Default fuel per call: 10^9 (about a second of WebAssembly on one core; 10^4 per input byte).
+pub const DEFAULT_FUEL: u64 = 1_000_000_000;
+/// Default wall-clock safety net: 20 s.
+pub const DEFAULT_DEADLINE_MS: u64 = 20_000;
+
+impl Limits {
+    /// The fuel of a call with `input` bytes of input (`init`, `tick` and `finish`: 0).
+    pub fn fuel_for(&self, input: usize) -> u64 {
+        let per_byte = self.fuel / FUEL_INPUT_STEP;
+        self.fuel.saturating_add(per_byte.saturating_mul(input as u64))
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_bytes: 256 << 20, deadline_ms: 2_000, output_bytes: 64 << 20 }
+        Limits { memory_bytes: 256 << 20, deadline_ms: DEFAULT_DEADLINE_MS, fuel: DEFAULT_FUEL, output_bytes: 64 << 20 }
     }
 }
 

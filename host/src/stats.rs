@@ -67,6 +67,8 @@ pub struct WorkerStats {
     pub faults: Counts,
     /// Decoders disabled after repeated faults.
     pub disabled: Vec<String>,
+    /// The first fault of each "decoder: kind", as "packet N: message" (counted by the writer).
+    pub first_faults: Vec<(String, String)>,
     /// Wall time spent inside each decoder's `decode` calls (summed over workers).
     pub decoder_time: Vec<(String, Duration)>,
     /// TCP reassembly counters.
@@ -197,6 +199,9 @@ impl Summary {
             let _ = writeln!(s, "decoder faults: {}", group(self.workers.faults.total()));
             for (k, n) in self.workers.faults.sorted() {
                 let _ = writeln!(s, "  {:<kw$} {:>12}", k, group(n));
+                if let Some((_, first)) = self.workers.first_faults.iter().find(|(f, _)| *f == k) {
+                    let _ = writeln!(s, "    first: {first}");
+                }
             }
         }
         let f = &d.defrag;

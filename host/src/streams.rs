@@ -142,6 +142,8 @@ pub struct StreamStage {
     sub: Vec<u8>,
     stops: Vec<(u64, u8)>,
     max_output: usize,
+    /// The packet of the first event of the current `decode` call (a fault is charged to it).
+    first_event_seq: Option<u64>,
 }
 
 impl StreamStage {
@@ -156,6 +158,7 @@ impl StreamStage {
             sub: Vec::new(),
             stops: Vec::new(),
             max_output,
+            first_event_seq: None,
         }
     }
 
@@ -194,10 +197,7 @@ impl StreamStage {
         self.table.tick(now, seq, &mut self.events);
         self.deliver(res, stats, None, Phase::Tick(seq));
         for i in 0..self.slots.len() {
-            if !self.slots[i].disabled {
-                let out = self.slots[i].instance.tick(now, seq);
-                self.absorb(i, out, res, stats, None, Phase::Tick(seq));
-            }
+            self.chunked(i, res, stats, Phase::Tick(seq), |inst| inst.tick(now, seq));
         }
     }
 
@@ -207,10 +207,7 @@ impl StreamStage {
         self.table.finish(&mut self.events);
         self.deliver(res, stats, None, Phase::Finish);
         for i in 0..self.slots.len() {
-            if !self.slots[i].disabled {
-                let out = self.slots[i].instance.finish();
-                self.absorb(i, out, res, stats, None, Phase::Finish);
-            }
+            self.chunked(i, res, stats, Phase::Finish, |inst| inst.finish());
         }
         stats.reassembly.merge(&self.table.stats);
         self.table.stats = reassembly::Stats::default();
@@ -229,7 +226,7 @@ impl StreamStage {
         }
         for i in 0..self.slots.len().min(64) {
             let bit = 1u64 << i;
-            if self.slots[i].disabled || !self.events.index.iter().any(|e| e.1 & bit != 0) {
+            if !self.slots[i].active() || !self.events.index.iter().any(|e| e.1 & bit != 0) {
                 continue;
             }
             let input: &[u8] = if self.events.index.iter().all(|e| e.1 & bit != 0) {
@@ -243,6 +240,8 @@ impl StreamStage {
                 }
                 &self.sub
             };
+            // Event: stream u64 | seq u64 | ...
+            self.first_event_seq = input.get(8..16).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
             let started = std::time::Instant::now();
             let out = self.slots[i].instance.decode(input);
             stats.add_decoder_time(&self.slots[i].id, started.elapsed());
@@ -251,6 +250,29 @@ impl StreamStage {
         self.events.clear();
     }
 
+    /// Runs `tick` or `finish` of stream decoder `i` until it stops saying "more".
+    fn chunked(
+        &mut self,
+        i: usize,
+        res: &mut WorkResult,
+        stats: &mut WorkerStats,
+        phase: Phase,
+        mut call: impl FnMut(&mut dyn crate::plugin::DecoderInstance) -> Result<Vec<u8>, Fault>,
+    ) {
+        for _ in 0..crate::worker::MAX_CHUNKS {
+            if !self.slots[i].active() {
+                return;
+            }
+            let out = call(self.slots[i].instance.as_mut());
+            if !self.absorb(i, out, res, stats, None, phase) {
+                return;
+            }
+        }
+        let fault = Fault { kind: FaultKind::BadOutput, message: "still more output after many calls".into() };
+        self.fault(i, res, phase, fault);
+    }
+
+    /// Checks and splits a stream decoder's output; whether it said "more".
     fn absorb(
         &mut self,
         i: usize,
@@ -259,29 +281,38 @@ impl StreamStage {
         stats: &mut WorkerStats,
         error_seqs: Option<&mut Vec<u64>>,
         phase: Phase,
-    ) {
+    ) -> bool {
         self.stops.clear();
         let slot = &self.slots[i];
-        let result = out.and_then(|o| {
-            if o.len() > self.max_output {
-                return Err(Fault {
-                    kind: FaultKind::OutputLimit,
-                    message: format!("{} bytes of output from one call", o.len()),
-                });
+        let checked = out.and_then(|o| crate::worker::check_output(&o, slot, self.max_output, true).map(|()| o));
+        let o = match checked {
+            Ok(o) => o,
+            Err(f) => {
+                self.fault(i, res, phase, f);
+                return false;
             }
-            crate::worker::split_output(&o, slot, res, stats, error_seqs, phase, Some(&mut self.stops))
-        });
+        };
+        let more = crate::worker::split_output(&o, slot, res, stats, error_seqs, phase, Some(&mut self.stops));
         let bit = 1u64 << i;
         for &(stream, how) in &self.stops {
             self.table.stop(stream, bit);
             let what = if how == netcap_sdk::stream::STOP_DONE { "done" } else { "declined" };
             stats.stream_stops.add(&format!("{}: {what}", slot.id), 1);
         }
-        if let Err(f) = result {
-            // A restarted instance has lost its streams: it only gets new ones.
-            self.table.stop_all(bit);
-            crate::worker::fault_slot(&mut self.slots[i], stats, f);
-        }
+        more
+    }
+
+    /// A stream decoder faulted: its events of this call are lost, and the restarted instance
+    /// has lost its streams, so it only gets new ones. Charged to the packet of the call's first
+    /// event (the tick's packet, or the end of input).
+    fn fault(&mut self, i: usize, res: &mut WorkResult, phase: Phase, f: Fault) {
+        let seq = match phase {
+            Phase::Decode => self.first_event_seq.unwrap_or(0),
+            Phase::Tick(s) => s,
+            Phase::Finish => u64::MAX,
+        };
+        self.table.stop_all(1u64 << i);
+        crate::worker::fault_slot(&mut self.slots[i], res, seq, f);
     }
 }
 
@@ -391,7 +422,8 @@ mod tests {
                 instance: d.factory.instantiate(&[]).expect("instance"),
                 layer_mask: 0,
                 type_map: vec![Some(i)],
-                faults: 0,
+                decoder: i as u16,
+                gate: Default::default(),
                 disabled: false,
             });
         }

@@ -3,17 +3,28 @@
 //!
 //! A decoder is only called for a batch that has a layer it asked for; when only some packets
 //! qualify, a sub-batch is copied into a reused buffer. Decoder output is validated as it is
-//! split into runs: an unknown tag or a cut entry is a `bad output` fault. A fault restarts the
-//! instance; after [`MAX_FAULTS`] the decoder is disabled for the rest of the run (counted,
-//! shown in the summary, exit code 1), and the other decoders carry on.
+//! split into runs: an unknown tag or a cut entry is a `bad output` fault.
+//!
+//! A fault costs only the faulting packet's records: the instance is restarted and the packets
+//! of the failed call are decoded again one at a time, so the packet that faults alone is found
+//! (and faults again, and is skipped) while the others' records are kept. Which packet faults is
+//! therefore a property of the packet, not of how packets were batched, and the output is the
+//! same for any worker count. Faults are reported as [`FaultEvent`]s with the packet's sequence
+//! number; the writer counts them per run, in packet order, and disables a decoder after
+//! [`MAX_FAULTS`] (see [`FaultLedger`]).
 
 use crate::plugin::{DecoderInstance, DecoderKind, Fault, FaultKind};
 use crate::stats::WorkerStats;
 use crossbeam_channel::{Receiver, Sender};
-use netcap_sdk::TAG_ERROR;
+use netcap_sdk::{TAG_ERROR, TAG_MORE};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Faults after which a decoder is disabled for the run.
 pub const MAX_FAULTS: u32 = 3;
+/// Calls of `tick` or `finish` for one point in time: a decoder that keeps saying "more" after
+/// this many chunks faults (`bad output`).
+pub const MAX_CHUNKS: u32 = 1 << 16;
 
 /// A batch of packets for one worker in the flat WIT format, with the start offset and layer bit
 /// set of each packet (for sub-batching).
@@ -76,17 +87,49 @@ pub enum Job {
 /// `index[i] = (key, end offset in data)`. The key orders records across workers: `2 * seq + 1`
 /// for records of packet `seq`, `2 * seq` for records of a tick before packet `seq`, and
 /// `u64::MAX` for records of `finish` (see [`order_key`]).
+/// `owners[i]` is the decoder (its index in load order) that emitted record `i`: two decoders can
+/// share a record type, and a decoder disabled after repeated faults loses its later records only.
 #[derive(Debug, Default, Clone)]
 pub struct Run {
     pub data: Vec<u8>,
     pub index: Vec<(u64, u32)>,
+    pub owners: Vec<u16>,
 }
 
 impl Run {
     pub fn clear(&mut self) {
         self.data.clear();
         self.index.clear();
+        self.owners.clear();
     }
+
+    /// Drops the records of decoder `d` with an order key above `cutoff`.
+    pub fn drop_after(&mut self, d: u16, cutoff: u64) {
+        if !self.index.iter().zip(&self.owners).any(|(e, &o)| o == d && e.0 > cutoff) {
+            return;
+        }
+        let (mut data, mut index, mut owners) = (Vec::new(), Vec::new(), Vec::new());
+        let mut start = 0usize;
+        for (&(key, end), &o) in self.index.iter().zip(&self.owners) {
+            if !(o == d && key > cutoff) {
+                data.extend_from_slice(&self.data[start..end as usize]);
+                index.push((key, data.len() as u32));
+                owners.push(o);
+            }
+            start = end as usize;
+        }
+        (self.data, self.index, self.owners) = (data, index, owners);
+    }
+}
+
+/// A decoder fault, as the worker saw it.
+#[derive(Debug, Clone)]
+pub struct FaultEvent {
+    /// The decoder's index in load order.
+    pub decoder: u16,
+    /// The packet that faulted (the tick's packet for `tick`, `u64::MAX` for `finish`).
+    pub seq: u64,
+    pub fault: Fault,
 }
 
 /// The output of one worker for one epoch.
@@ -97,6 +140,8 @@ pub struct WorkResult {
     /// With `--errors-pcap`: the packets with errors, as `link u16 | ts i64 | orig_len u32 |
     /// cap_len u32 | bytes` (little-endian), indexed by packet.
     pub error_packets: Run,
+    /// Decoder faults of this epoch.
+    pub faults: Vec<FaultEvent>,
 }
 
 /// One decoder instance inside a worker.
@@ -109,8 +154,19 @@ pub struct Slot {
     pub layer_mask: u128,
     /// Local type id -> global record type index (None: disabled by the user).
     pub type_map: Vec<Option<usize>>,
-    pub faults: u32,
+    /// The decoder's index in load order (owner of its records, see [`Run::owners`]).
+    pub decoder: u16,
+    /// Set by the writer once the decoder is disabled for the run (shared by its instances).
+    pub gate: Arc<AtomicBool>,
+    /// The instance could not be restarted: no more calls in this worker.
     pub disabled: bool,
+}
+
+impl Slot {
+    /// Whether the decoder is still called.
+    pub fn active(&self) -> bool {
+        !self.disabled && !self.gate.load(Ordering::Relaxed)
+    }
 }
 
 /// The worker loop.
@@ -182,6 +238,7 @@ impl Worker {
             r.clear();
         }
         res.error_packets.clear();
+        res.faults.clear();
     }
 
     /// Decodes one batch with every interested decoder.
@@ -190,7 +247,7 @@ impl Worker {
             return;
         }
         for i in 0..self.slots.len() {
-            if self.slots[i].disabled {
+            if !self.slots[i].active() {
                 continue;
             }
             if self.slots[i].kind.stateful() {
@@ -228,13 +285,12 @@ impl Worker {
             let to = (t.index as usize).min(batch.starts.len());
             self.decode_range(i, batch, from..to, res);
             from = to;
-            if self.slots[i].disabled {
+            if !self.slots[i].active() {
                 return;
             }
             let started = std::time::Instant::now();
-            let out = self.slots[i].instance.tick(t.now, t.seq);
+            self.chunked(i, res, Phase::Tick(t.seq), |inst| inst.tick(t.now, t.seq));
             self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
-            self.absorb(i, out, res, Phase::Tick(t.seq));
         }
         self.decode_range(i, batch, from..batch.starts.len(), res);
     }
@@ -242,30 +298,88 @@ impl Worker {
     /// Decodes the packets `range` of `batch` that slot `i` wants (none: no call).
     fn decode_range(&mut self, i: usize, batch: &Batch, range: std::ops::Range<usize>, res: &mut WorkResult) {
         let slot = &self.slots[i];
-        if range.is_empty() || slot.disabled {
+        if range.is_empty() || !slot.active() {
             return;
         }
         let (mask, all) = (slot.layer_mask, slot.all);
         let masks = &batch.masks[range.clone()];
+        let mut sub = std::mem::take(&mut self.sub);
         let input: &[u8] = if all || masks.iter().all(|m| m & mask != 0) {
             let (a, b) = (batch.packet_range(range.start).start, batch.packet_range(range.end - 1).end);
             &batch.data[a..b]
         } else {
-            self.sub.clear();
+            sub.clear();
             for (j, m) in masks.iter().enumerate() {
                 if m & mask != 0 {
-                    self.sub.extend_from_slice(&batch.data[batch.packet_range(range.start + j)]);
+                    sub.extend_from_slice(&batch.data[batch.packet_range(range.start + j)]);
                 }
             }
-            if self.sub.is_empty() {
-                return;
-            }
-            &self.sub
+            &sub
         };
-        let started = std::time::Instant::now();
-        let out = self.slots[i].instance.decode(input);
-        self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
-        self.absorb(i, out, res, Phase::Decode);
+        if !input.is_empty() {
+            let started = std::time::Instant::now();
+            let out = self.slots[i].instance.decode(input);
+            if let Err(f) = self.absorb(i, out, res, Phase::Decode) {
+                self.isolate(i, input, f, res);
+            }
+            self.stats.add_decoder_time(&self.slots[i].id, started.elapsed());
+        }
+        self.sub = sub;
+    }
+
+    /// After a call on `input` faulted: restarts the instance and decodes the packets again one
+    /// at a time, so that only the packets that fault on their own lose their records.
+    fn isolate(&mut self, i: usize, input: &[u8], first: Fault, res: &mut WorkResult) {
+        let first_seq = netcap_sdk::packets(input).next().map_or(0, |p| p.seq);
+        if !restart(&mut self.slots[i], res, first_seq) {
+            return;
+        }
+        let mut reproduced = false;
+        for (seq, bytes) in netcap_sdk::packet_spans(input) {
+            let out = self.slots[i].instance.decode(bytes);
+            if let Err(f) = self.absorb(i, out, res, Phase::Decode) {
+                reproduced = true;
+                fault_slot(&mut self.slots[i], res, seq, f);
+                if self.slots[i].disabled {
+                    return;
+                }
+            }
+        }
+        if !reproduced {
+            // Only the whole call faulted (state built up over its packets): charged to its
+            // first packet.
+            let fault =
+                Fault { kind: first.kind, message: format!("{} (no single packet faults alone)", first.message) };
+            res.faults.push(FaultEvent { decoder: self.slots[i].decoder, seq: first_seq, fault });
+        }
+    }
+
+    /// Runs `tick` or `finish` until the decoder stops saying "more" (see [`TAG_MORE`]).
+    fn chunked(
+        &mut self,
+        i: usize,
+        res: &mut WorkResult,
+        phase: Phase,
+        mut call: impl FnMut(&mut dyn DecoderInstance) -> Result<Vec<u8>, Fault>,
+    ) {
+        let seq = match phase {
+            Phase::Tick(s) => s,
+            _ => u64::MAX,
+        };
+        for _ in 0..MAX_CHUNKS {
+            let out = call(self.slots[i].instance.as_mut());
+            match self.absorb(i, out, res, phase) {
+                Ok(true) => continue,
+                Ok(false) => return,
+                Err(f) => {
+                    fault_slot(&mut self.slots[i], res, seq, f);
+                    return;
+                }
+            }
+        }
+        let fault =
+            Fault { kind: FaultKind::BadOutput, message: format!("still more output after {MAX_CHUNKS} calls") };
+        fault_slot(&mut self.slots[i], res, seq, fault);
     }
 
     /// Copies the packets with a dissection or decoder error into `res.error_packets`.
@@ -292,44 +406,138 @@ impl Worker {
             st.finish(res, &mut self.stats);
         }
         for i in 0..self.slots.len() {
-            if self.slots[i].disabled {
-                continue;
+            if self.slots[i].active() {
+                self.chunked(i, res, Phase::Finish, |inst| inst.finish());
             }
-            let out = self.slots[i].instance.finish();
-            self.absorb(i, out, res, Phase::Finish);
         }
     }
 
-    /// Splits a decoder's output into runs, or handles its fault.
-    fn absorb(&mut self, i: usize, out: Result<Vec<u8>, Fault>, res: &mut WorkResult, phase: Phase) {
-        let result = out.and_then(|o| {
-            if o.len() > self.max_output {
-                return Err(Fault {
-                    kind: FaultKind::OutputLimit,
-                    message: format!("{} bytes of output from one call", o.len()),
-                });
-            }
-            let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
-            split_output(&o, &self.slots[i], res, &mut self.stats, seqs, phase, None)
-        });
-        if let Err(f) = result {
-            self.fault(i, f);
-        }
-    }
-
-    fn fault(&mut self, i: usize, f: Fault) {
-        fault_slot(&mut self.slots[i], &mut self.stats, f);
+    /// Checks a decoder's output and splits it into runs; whether it said "more". On a fault
+    /// nothing of the output is kept.
+    fn absorb(
+        &mut self,
+        i: usize,
+        out: Result<Vec<u8>, Fault>,
+        res: &mut WorkResult,
+        phase: Phase,
+    ) -> Result<bool, Fault> {
+        let o = out?;
+        check_output(&o, &self.slots[i], self.max_output, false)?;
+        let seqs = if self.collect_errors { Some(&mut self.error_seqs) } else { None };
+        Ok(split_output(&o, &self.slots[i], res, &mut self.stats, seqs, phase, None))
     }
 }
 
-/// Counts a decoder's fault; restarts the instance, or disables it after [`MAX_FAULTS`].
-pub(crate) fn fault_slot(slot: &mut Slot, stats: &mut WorkerStats, f: Fault) {
-    slot.faults += 1;
-    stats.faults.add(&format!("{}: {}", slot.id, f.kind.as_str()), 1);
-    if slot.faults >= MAX_FAULTS || slot.instance.restart().is_err() {
+/// Restarts a faulted instance; when that fails too, the slot is disabled in this worker and the
+/// failure reported. Whether the slot can still be called.
+fn restart(slot: &mut Slot, res: &mut WorkResult, seq: u64) -> bool {
+    if let Err(f) = slot.instance.restart() {
         slot.disabled = true;
-        if !stats.disabled.contains(&slot.id) {
-            stats.disabled.push(slot.id.clone());
+        res.faults.push(FaultEvent { decoder: slot.decoder, seq, fault: f });
+        return false;
+    }
+    true
+}
+
+/// Reports a decoder's fault at packet `seq` and restarts the instance.
+pub(crate) fn fault_slot(slot: &mut Slot, res: &mut WorkResult, seq: u64, f: Fault) {
+    res.faults.push(FaultEvent { decoder: slot.decoder, seq, fault: f });
+    restart(slot, res, seq);
+}
+
+/// Checks an output batch before any of it is used: size, framing, and that every tag is a
+/// declared record type, an error, "more" or (stream decoders) a stop entry.
+pub(crate) fn check_output(out: &[u8], slot: &Slot, max_output: usize, stops: bool) -> Result<(), Fault> {
+    if out.len() > max_output {
+        return Err(Fault {
+            kind: FaultKind::OutputLimit,
+            message: format!("{} bytes of output from one call", out.len()),
+        });
+    }
+    let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
+    for entry in netcap_sdk::entries(out) {
+        let tag = entry.map_err(|e| bad(e.0))?.tag;
+        let known = tag == TAG_ERROR
+            || tag == TAG_MORE
+            || (stops && tag == netcap_sdk::stream::TAG_STOP)
+            || usize::from(tag) < slot.type_map.len();
+        if !known {
+            return Err(bad("unknown record type id"));
+        }
+    }
+    Ok(())
+}
+
+/// Counts faults per run in packet order and decides when a decoder is disabled: after its
+/// [`MAX_FAULTS`]th fault (at packet `S`), the decoder's records after `S` are dropped and its
+/// instances are no longer called. The writer feeds it each epoch's results in epoch order, so
+/// the decision is the same for any number of workers (faults after `S` are not counted: a
+/// worker may or may not have reached them before it heard of the decision).
+#[derive(Debug)]
+pub struct FaultLedger {
+    names: Vec<String>,
+    gates: Vec<Arc<AtomicBool>>,
+    counts: Vec<u32>,
+    /// Per decoder: the order key after which its records are dropped.
+    cutoff: Vec<Option<u64>>,
+    /// Faults as "decoder: kind".
+    pub faults: crate::stats::Counts,
+    /// The first fault of each "decoder: kind": "packet N: message".
+    pub first: Vec<(String, String)>,
+    /// Decoders disabled for the run, in the order it happened.
+    pub disabled: Vec<String>,
+}
+
+impl FaultLedger {
+    /// A ledger for decoders `names` (load order) and their gates.
+    pub fn new(names: Vec<String>, gates: Vec<Arc<AtomicBool>>) -> Self {
+        let n = names.len();
+        FaultLedger {
+            names,
+            gates,
+            counts: vec![0; n],
+            cutoff: vec![None; n],
+            faults: Default::default(),
+            first: Vec::new(),
+            disabled: Vec::new(),
+        }
+    }
+
+    /// Counts an epoch's faults (every thread's) and drops the records of disabled decoders.
+    pub fn apply(&mut self, group: &mut [WorkResult]) {
+        let mut events: Vec<&FaultEvent> = group.iter().flat_map(|r| &r.faults).collect();
+        events.sort_by(|a, b| {
+            (a.seq, a.decoder, a.fault.kind, &a.fault.message).cmp(&(b.seq, b.decoder, b.fault.kind, &b.fault.message))
+        });
+        for e in events {
+            let d = usize::from(e.decoder);
+            if d >= self.names.len() || self.cutoff[d].is_some() {
+                continue;
+            }
+            let key = format!("{}: {}", self.names[d], e.fault.kind.as_str());
+            self.faults.add(&key, 1);
+            if !self.first.iter().any(|(k, _)| *k == key) {
+                let at =
+                    if e.seq == u64::MAX { "at the end of input".to_string() } else { format!("packet {}", e.seq) };
+                let msg: String = e.fault.message.split_whitespace().collect::<Vec<_>>().join(" ");
+                let msg: String = msg.chars().take(300).collect();
+                self.first.push((key, format!("{at}: {msg}")));
+            }
+            self.counts[d] += 1;
+            if self.counts[d] >= MAX_FAULTS {
+                self.cutoff[d] = Some(order_key(Phase::Decode, e.seq));
+                self.gates[d].store(true, Ordering::Relaxed);
+                self.disabled.push(self.names[d].clone());
+            }
+        }
+        for (d, cut) in self.cutoff.iter().enumerate() {
+            if let Some(cut) = *cut {
+                for r in group.iter_mut() {
+                    for run in &mut r.runs {
+                        run.drop_after(d as u16, cut);
+                    }
+                }
+            }
         }
     }
 }
@@ -359,8 +567,9 @@ pub fn canonical_key(key: u64) -> bool {
     key.is_multiple_of(2) || key == u64::MAX
 }
 
-/// Parses an output batch (`tag u16 | seq u64 | uvarint len | bytes`) into the result's runs.
-/// Stop entries (stream decoders only: `stops` is `Some`) are collected as (stream id, body byte).
+/// Splits an output batch (`tag u16 | seq u64 | uvarint len | bytes`) that [`check_output`]
+/// accepted into the result's runs; whether it holds a "more" entry. Stop entries (stream
+/// decoders only: `stops` is `Some`) are collected as (stream id, body byte).
 pub(crate) fn split_output(
     out: &[u8],
     slot: &Slot,
@@ -369,11 +578,11 @@ pub(crate) fn split_output(
     mut error_seqs: Option<&mut Vec<u64>>,
     phase: Phase,
     mut stops: Option<&mut Vec<(u64, u8)>>,
-) -> Result<(), Fault> {
-    let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
+) -> bool {
     let mut touched: u64 = 0;
+    let mut more = false;
     for entry in netcap_sdk::entries(out) {
-        let netcap_sdk::Entry { tag, seq, bytes: body } = entry.map_err(|e| bad(e.0))?;
+        let Ok(netcap_sdk::Entry { tag, seq, bytes: body }) = entry else { break };
         let len = body.len();
         if tag == TAG_ERROR {
             let kind = std::str::from_utf8(body).unwrap_or("invalid error kind");
@@ -389,16 +598,17 @@ pub(crate) fn split_output(
             }
             continue;
         }
+        if tag == TAG_MORE {
+            more = true;
+            continue;
+        }
         if tag == netcap_sdk::stream::TAG_STOP
             && let Some(v) = stops.as_deref_mut()
         {
             v.push((seq, body.first().copied().unwrap_or(0)));
             continue;
         }
-        let Some(global) = slot.type_map.get(usize::from(tag)) else {
-            return Err(bad("unknown record type id"));
-        };
-        let Some(g) = *global else { continue };
+        let Some(&Some(g)) = slot.type_map.get(usize::from(tag)) else { continue };
         let run = &mut res.runs[g];
         let key = order_key(phase, seq);
         if run.index.last().is_some_and(|&(k, _)| k > key) {
@@ -407,6 +617,7 @@ pub(crate) fn split_output(
         netcap_proto::put_uvarint(&mut run.data, len as u64);
         run.data.extend_from_slice(body);
         run.index.push((key, run.data.len() as u32));
+        run.owners.push(slot.decoder);
         if phase != Phase::Decode {
             touched |= 1 << (g % 64);
         }
@@ -418,16 +629,16 @@ pub(crate) fn split_output(
             }
         }
     }
-    Ok(())
+    more
 }
 
 /// Sorts a run by key (stable: a packet's records stay in emission order), and the records of a
 /// tick or of `finish` by their bytes.
 fn sort_run(run: &mut Run) {
-    let mut entries: Vec<(u64, &[u8])> = Vec::with_capacity(run.index.len());
+    let mut entries: Vec<(u64, &[u8], u16)> = Vec::with_capacity(run.index.len());
     let mut start = 0usize;
-    for &(key, end) in &run.index {
-        entries.push((key, &run.data[start..end as usize]));
+    for (&(key, end), &owner) in run.index.iter().zip(&run.owners) {
+        entries.push((key, &run.data[start..end as usize], owner));
         start = end as usize;
     }
     entries.sort_by(|a, b| {
@@ -435,10 +646,13 @@ fn sort_run(run: &mut Run) {
     });
     let mut data = Vec::with_capacity(run.data.len());
     let mut index = Vec::with_capacity(run.index.len());
-    for (seq, bytes) in entries {
+    let mut owners = Vec::with_capacity(run.owners.len());
+    for (seq, bytes, owner) in entries {
         data.extend_from_slice(bytes);
         index.push((seq, data.len() as u32));
+        owners.push(owner);
     }
     run.data = data;
     run.index = index;
+    run.owners = owners;
 }

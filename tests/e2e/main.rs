@@ -10,6 +10,7 @@ mod example_plugin;
 mod flow;
 mod formats;
 mod label;
+mod limits;
 mod live;
 mod oracle;
 mod oracle_app;

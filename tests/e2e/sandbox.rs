@@ -49,8 +49,8 @@ fn run(input: &Path, out: &Path, with_faulty: bool) -> std::process::Output {
         out.to_str().unwrap(),
         "--workers",
         "1",
-        "--decoder-timeout",
-        "1000",
+        "--decoder-fuel",
+        "100000000",
         "--decoder-memory",
         "32",
         "--decoder-output",
@@ -71,7 +71,7 @@ fn assert_others_unchanged(clean: &Path, faulty: &Path) {
 #[test]
 fn each_kind_of_misbehaviour_is_contained_and_counted() {
     for (port, kind) in [
-        (6661, "faulty: cpu deadline"),
+        (6661, "faulty: fuel exhausted"),
         (6662, "faulty: memory limit"),
         (6663, "faulty: trap"),
         (6664, "faulty: bad output"),

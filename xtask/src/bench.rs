@@ -182,12 +182,13 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         );
         rows.push((label, time_best(a.runs, || capture(w, native))?));
     }
-    // The sandbox's own cost: no CPU deadline (no epoch checks in the code) and no memory cap.
+    // The sandbox's own cost: no fuel, no wall-clock net (no fuel or epoch checks in the code) and
+    // no memory cap.
     rows.push((
         "netcap capture, WebAssembly, limits off, 1 worker".into(),
         time_best(a.runs, || {
             let mut c = capture(1, false);
-            c.args(["--decoder-timeout", "0", "--decoder-memory", "0"]);
+            c.args(["--decoder-timeout", "0", "--decoder-fuel", "0", "--decoder-memory", "0"]);
             c
         })?,
     ));

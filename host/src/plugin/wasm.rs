@@ -1,10 +1,11 @@
 //! The WebAssembly backend: one wasmtime `Engine`, one compiled `Component` + `InstancePre` per
 //! decoder shared by all workers, and one `Store` + instance per (worker, decoder).
 //!
-//! Sandbox: components get no WASI at all, only `netcap:decoder/host` (a rate-limited `log`); a
-//! `StoreLimits` memory cap per instance; a CPU deadline per call by epoch interruption, driven by a
-//! ticker thread. A trap or limit hit poisons only that instance: the worker counts the fault,
-//! restarts the instance from its `InstancePre`, and disables the decoder after repeated faults.
+//! Sandbox: components get no WASI at all, only `netcap:decoder/host` (a rate-limited `log` and
+//! the resolvers); a `StoreLimits` memory cap per instance; fuel per call (the work it may do,
+//! proportional to its input: deterministic), and a wall-clock safety net by epoch interruption,
+//! driven by a ticker thread. A trap or limit hit poisons only that instance: the worker reports
+//! the fault and restarts the instance from its `InstancePre`.
 //!
 //! Compiled code is cached (`cache_dir`): a component's machine code is stored under the SHA-256
 //! of its bytes and wasmtime's compatibility hash of the engine configuration, so a second start
@@ -129,9 +130,11 @@ impl Runtime {
     /// Creates the engine (epoch interruption on) and starts the ticker.
     pub fn new(limits: Limits) -> Result<Self, PluginError> {
         let mut cfg = Config::new();
-        // `--decoder-timeout 0` turns the CPU deadline off, and with it the epoch checks in the
+        // `--decoder-timeout 0` turns the wall-clock net off, and with it the epoch checks in the
         // generated code (what the benchmark's limits-off row measures).
         cfg.epoch_interruption(limits.deadline_ms > 0);
+        // Fuel: whether a call completes depends on its input only, never on machine load.
+        cfg.consume_fuel(limits.fuel > 0);
         cfg.wasm_component_model(true);
         let engine =
             Engine::new(&cfg).map_err(|e| PluginError::Load { path: "<engine>".into(), message: format!("{e:#}") })?;
@@ -327,8 +330,17 @@ fn new_store(engine: &Engine, limits: Limits, decoder: Arc<str>, logs: Arc<LogCo
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
-    store.set_epoch_deadline(deadline_ticks(limits));
+    arm(&mut store, limits, 0);
     store
+}
+
+/// Gives a call on `input` bytes its fuel and a fresh wall-clock deadline.
+fn arm(store: &mut Store<HostState>, limits: Limits, input: usize) {
+    store.set_epoch_deadline(deadline_ticks(limits));
+    if limits.fuel > 0 {
+        // Cannot fail: fuel is enabled in the engine whenever `limits.fuel > 0`.
+        let _ = store.set_fuel(limits.fuel_for(input));
+    }
 }
 
 fn deadline_ticks(limits: Limits) -> u64 {
@@ -362,7 +374,7 @@ impl WasmFactory {
         let init_fault = |m: String| Fault { kind: FaultKind::Init, message: m };
         let mut store = new_store(&self.engine, self.limits, self.decoder.clone(), self.logs.clone());
         let inst = self.pre.instantiate(&mut store).map_err(|e| init_fault(format!("{e:#}")))?;
-        store.set_epoch_deadline(deadline_ticks(self.limits));
+        arm(&mut store, self.limits, 0);
         inst.netcap_decoder_decoder()
             .call_init(&mut store, config)
             .map_err(|e| classify(&e))?
@@ -396,14 +408,16 @@ struct WasmInstance {
     inst: bindings::Plugin,
 }
 
-/// Classifies a wasmtime error into a fault kind.
+/// Classifies a wasmtime error into a fault kind; the message is its root cause (the trap or
+/// limit), without wasm backtrace.
 fn classify(e: &wasmtime::Error) -> Fault {
-    let message = format!("{e:#}");
+    let full = format!("{e:#}");
+    let message = e.root_cause().to_string();
     let kind = match e.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => FaultKind::Deadline,
-        Some(wasmtime::Trap::OutOfFuel) => FaultKind::Deadline,
+        Some(wasmtime::Trap::OutOfFuel) => FaultKind::Fuel,
         Some(_) => FaultKind::Trap,
-        None if message.contains("growing memory") || message.contains("memory") && message.contains("limit") => {
+        None if full.contains("growing memory") || full.contains("memory") && full.contains("limit") => {
             FaultKind::MemoryLimit
         }
         None => FaultKind::Trap,
@@ -413,13 +427,13 @@ fn classify(e: &wasmtime::Error) -> Fault {
 
 impl WasmInstance {
     fn arm(&mut self) {
-        self.store.set_epoch_deadline(deadline_ticks(self.factory.limits));
+        arm(&mut self.store, self.factory.limits, 0);
     }
 }
 
 impl DecoderInstance for WasmInstance {
     fn decode(&mut self, batch: &[u8]) -> Result<Vec<u8>, Fault> {
-        self.arm();
+        arm(&mut self.store, self.factory.limits, batch.len());
         self.inst.netcap_decoder_decoder().call_decode(&mut self.store, batch).map_err(|e| classify(&e))
     }
 

@@ -223,6 +223,10 @@ pub struct Out<'a, 'b> {
 }
 
 impl Sink for Out<'_, '_> {
+    fn full(&mut self) -> bool {
+        self.em.chunk_full()
+    }
+
     fn emit(&mut self, c: &Conn, why: End) {
         if c.app == 0 {
             self.records.emit(c, why, None, self.em);

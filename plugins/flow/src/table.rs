@@ -134,6 +134,11 @@ pub trait Sink {
     fn emit(&mut self, c: &Conn, why: End);
     /// A connection was evicted because its partition was full.
     fn evicted(&mut self);
+    /// Whether the output of this `tick` or `finish` call is full: the table stops and goes on
+    /// where it stopped in the next call (see `netcap_sdk::Emitter::chunk_full`).
+    fn full(&mut self) -> bool {
+        false
+    }
 }
 
 /// A flow key: the endpoints in canonical order (smaller address and port first), the protocol,
@@ -258,6 +263,8 @@ pub struct Table {
     free: Vec<u32>,
     next_slot: u32,
     parts: Vec<Partition>,
+    /// The next slot `finish` looks at (it returns its records in chunks).
+    finish_at: u32,
 }
 
 impl Table {
@@ -270,6 +277,7 @@ impl Table {
             free: Vec::new(),
             next_slot: 0,
             parts: vec![Partition { lists: [EMPTY; CLASSES + 2], count: 0 }; PARTITIONS],
+            finish_at: 0,
         }
     }
 
@@ -473,6 +481,9 @@ impl Table {
                     if h == NIL || now.saturating_sub(self.slot(h).conn.last) <= lim.idle[c] {
                         break;
                     }
+                    if sink.full() {
+                        return;
+                    }
                     self.remove(h, End::Idle, sink);
                 }
             }
@@ -481,6 +492,9 @@ impl Table {
                 let Some(at) = (h != NIL).then(|| self.slot(h).conn.closed_at).flatten() else { break };
                 if now.saturating_sub(at) <= lim.tcp_close {
                     break;
+                }
+                if sink.full() {
+                    return;
                 }
                 self.remove(h, End::Closed, sink);
             }
@@ -492,19 +506,28 @@ impl Table {
                 if self.slot(h).conn.closed_at.is_some() {
                     self.unlink(h, Which::Active);
                 } else {
+                    if sink.full() {
+                        return;
+                    }
                     self.split(h, sink);
                 }
             }
         }
     }
 
-    /// End of input: ends every record, in slot order.
+    /// End of input: ends every record, in slot order, until the sink is full (the next call
+    /// goes on from there).
     pub fn finish(&mut self, sink: &mut impl Sink) {
-        for i in 0..self.next_slot {
+        while self.finish_at < self.next_slot {
+            let i = self.finish_at;
             let idx = i as usize;
             if self.chunks[idx / CHUNK][idx % CHUNK].is_some() {
+                if sink.full() {
+                    return;
+                }
                 self.remove(i, End::EndOfInput, sink);
             }
+            self.finish_at += 1;
         }
     }
 }
@@ -521,15 +544,47 @@ mod tests {
         /// (packets, why, continued, first, last)
         records: Vec<(u64, End, bool, i64, i64)>,
         evicted: usize,
+        /// A chunk holds this many records (0: unbounded).
+        chunk: usize,
+        in_chunk: usize,
     }
 
     impl Sink for Got {
         fn emit(&mut self, c: &Conn, why: End) {
             self.records.push((c.packets(), why, c.continued, c.first, c.last));
+            self.in_chunk += 1;
         }
         fn evicted(&mut self) {
             self.evicted += 1;
         }
+        fn full(&mut self) -> bool {
+            self.chunk > 0 && self.in_chunk >= self.chunk
+        }
+    }
+
+    #[test]
+    fn finish_and_tick_go_on_where_a_full_chunk_stopped() {
+        let mut t = Table::new(limits(10 * S, 1000 * S, 0));
+        let mut g = Got { chunk: 3, ..Got::default() };
+        for port in 0..10 {
+            t.packet((port % 4) as u8, &udp(S, true, port), 0, &mut g);
+        }
+        t.packet(0, &udp(5 * S, true, 100), 0, &mut g);
+        let mut calls = 0;
+        while calls == 0 || g.in_chunk == 3 {
+            g.in_chunk = 0;
+            t.tick(12 * S, &mut g);
+            calls += 1;
+        }
+        assert_eq!((calls, g.records.len(), t.len()), (4, 10, 1), "10 idle records in chunks of 3");
+        let mut calls = 0;
+        while calls == 0 || g.in_chunk == 3 {
+            g.in_chunk = 0;
+            t.finish(&mut g);
+            calls += 1;
+        }
+        assert_eq!((calls, g.records.len()), (1, 11));
+        assert!(t.is_empty());
     }
 
     fn udp(ts: i64, from_client: bool, port: u16) -> Info {

@@ -6,7 +6,7 @@
 //!
 //! Addresses come from the outermost packet: the first Ethernet header's MACs, the first IP
 //! header's addresses and the transport header right after it. Tables are bounded: at most
-//! `profile-max` (default 1,000,000) profiles per type (packets of further hosts are counted as
+//! `profile-max` (default 300,000) profiles per type (packets of further hosts are counted as
 //! `profile: table full`), 4096 ports per port table, 1024 addresses per address list.
 
 pub mod profile;

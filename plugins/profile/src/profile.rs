@@ -11,8 +11,9 @@ pub const RECORD_TYPES: [(&str, &str); 2] =
 const T_DEVICE: u16 = 0;
 const T_IP: u16 = 1;
 
-/// Default cap on profiles per table.
-pub const DEFAULT_MAX: usize = 1_000_000;
+/// Default cap on profiles per table: what fits the default 256 MiB of a decoder instance,
+/// measured (300,000 hosts seen in one packet each fit, 360,000 do not; README, "Host profiles").
+pub const DEFAULT_MAX: usize = 300_000;
 /// Distinct ports kept per port table of a profile.
 pub const MAX_PORTS: usize = 4096;
 /// Addresses kept per address list of a profile.
@@ -180,10 +181,17 @@ pub fn addrs(p: &Packet<'_>) -> Addrs {
 /// The two tables.
 pub struct Profiles {
     devices: HashMap<[u8; 6], Device>,
-    hosts: HashMap<Ip, Host>,
+    /// Boxed: a host's tables are a few hundred bytes, and the map's slots (allocated ahead,
+    /// doubled when it grows) should not be.
+    hosts: HashMap<Ip, Box<Host>>,
     want_devices: bool,
     want_hosts: bool,
     max: usize,
+    /// The keys of the profiles `finish` has still to emit (it returns them in chunks, removing
+    /// each from its table: no second copy of the tables).
+    draining: Option<(Vec<[u8; 6]>, Vec<Ip>)>,
+    /// Application names by DPI id, for `finish`.
+    app_names: HashMap<u16, String>,
 }
 
 impl Profiles {
@@ -198,6 +206,8 @@ impl Profiles {
             want_devices: config.record_type_enabled("DeviceProfile"),
             want_hosts: config.record_type_enabled("IPProfile"),
             max,
+            draining: None,
+            app_names: HashMap::new(),
         })
     }
 
@@ -260,79 +270,95 @@ impl Profiles {
         }
     }
 
-    /// Emits every profile.
+    /// Emits every profile, in chunks: when the output is full (`Emitter::chunk_full`) it
+    /// returns, and the next call goes on.
     pub fn finish(&mut self, out: &mut Emitter<'_>) {
-        for (mac, d) in std::mem::take(&mut self.devices) {
-            let vendor = if mac[0] & 0x02 != 0 { None } else { host::mac_vendor(&mac) };
-            let ips: Vec<String> = d.ips.iter().map(Ip::text).collect();
-            let contacts: Vec<String> = d.contacts.iter().map(Ip::text).collect();
-            out.record(
-                T_DEVICE,
-                &DeviceProfile {
-                    mac: mac_text(&mac),
-                    vendor: vendor.unwrap_or_default(),
-                    timestamp_first: d.c.first,
-                    timestamp_last: d.c.last,
-                    packets_sent: d.c.packets_sent,
-                    bytes_sent: d.c.bytes_sent,
-                    packets_received: d.c.packets_received,
-                    bytes_received: d.c.bytes_received,
-                    num_ips: ips.len() as u32,
-                    ips,
-                    num_contacts: contacts.len() as u32,
-                    contacts,
-                    num_packets: d.c.packets_sent + d.c.packets_received,
-                    bytes: d.c.bytes_sent + d.c.bytes_received,
-                },
-            );
-        }
-        let mut app_names: HashMap<u16, String> = HashMap::new();
-        for (ip, h) in std::mem::take(&mut self.hosts) {
-            let addr = ip.text();
-            let geo = host::geo(&addr).unwrap_or_default();
-            let mut applications: Vec<String> = Vec::new();
-            for &id in &h.apps {
-                let name =
-                    app_names.entry(id).or_insert_with(|| host::app_info(id).map(|a| a.protocol).unwrap_or_default());
-                if !name.is_empty() {
-                    applications.push(name.clone());
-                }
+        let (devices, hosts) = self
+            .draining
+            .get_or_insert_with(|| (self.devices.keys().copied().collect(), self.hosts.keys().copied().collect()));
+        loop {
+            if out.chunk_full() {
+                return;
             }
-            applications.sort();
-            applications.dedup();
-            let mut dns_names = host::ip_names(&addr, u64::MAX);
-            dns_names.sort();
-            dns_names.dedup();
-            let contacts: Vec<String> = h.contacts.iter().map(Ip::text).collect();
-            out.record(
-                T_IP,
-                &IpProfile {
-                    addr,
-                    ip_version: if ip.len == 4 { 4 } else { 6 },
-                    timestamp_first: h.c.first,
-                    timestamp_last: h.c.last,
-                    packets_sent: h.c.packets_sent,
-                    bytes_sent: h.c.bytes_sent,
-                    packets_received: h.c.packets_received,
-                    bytes_received: h.c.bytes_received,
-                    src_ports: port_list(&h.src_ports),
-                    contacted_ports: port_list(&h.contacted_ports),
-                    dst_ports: port_list(&h.dst_ports),
-                    num_contacts: contacts.len() as u32,
-                    contacts,
-                    macs: h.macs.iter().map(mac_text).collect(),
-                    dns_names,
-                    country: geo.country,
-                    city: geo.city,
-                    asn: geo.asn,
-                    as_org: geo.as_org,
-                    applications,
-                    num_packets: h.c.packets_sent + h.c.packets_received,
-                    bytes: h.c.bytes_sent + h.c.bytes_received,
-                    ports_dropped: h.ports_dropped,
-                },
-            );
+            let Some(mac) = devices.pop() else { break };
+            if let Some(d) = self.devices.remove(&mac) {
+                out.record(T_DEVICE, &device_record(mac, d));
+            }
         }
+        loop {
+            if out.chunk_full() {
+                return;
+            }
+            let Some(ip) = hosts.pop() else { break };
+            if let Some(h) = self.hosts.remove(&ip) {
+                out.record(T_IP, &host_record(ip, *h, &mut self.app_names));
+            }
+        }
+    }
+}
+
+fn device_record(mac: [u8; 6], d: Device) -> DeviceProfile {
+    let vendor = if mac[0] & 0x02 != 0 { None } else { host::mac_vendor(&mac) };
+    let ips: Vec<String> = d.ips.iter().map(Ip::text).collect();
+    let contacts: Vec<String> = d.contacts.iter().map(Ip::text).collect();
+    DeviceProfile {
+        mac: mac_text(&mac),
+        vendor: vendor.unwrap_or_default(),
+        timestamp_first: d.c.first,
+        timestamp_last: d.c.last,
+        packets_sent: d.c.packets_sent,
+        bytes_sent: d.c.bytes_sent,
+        packets_received: d.c.packets_received,
+        bytes_received: d.c.bytes_received,
+        num_ips: ips.len() as u32,
+        ips,
+        num_contacts: contacts.len() as u32,
+        contacts,
+        num_packets: d.c.packets_sent + d.c.packets_received,
+        bytes: d.c.bytes_sent + d.c.bytes_received,
+    }
+}
+
+fn host_record(ip: Ip, h: Host, app_names: &mut HashMap<u16, String>) -> IpProfile {
+    let addr = ip.text();
+    let geo = host::geo(&addr).unwrap_or_default();
+    let mut applications: Vec<String> = Vec::new();
+    for &id in &h.apps {
+        let name = app_names.entry(id).or_insert_with(|| host::app_info(id).map(|a| a.protocol).unwrap_or_default());
+        if !name.is_empty() {
+            applications.push(name.clone());
+        }
+    }
+    applications.sort();
+    applications.dedup();
+    let mut dns_names = host::ip_names(&addr, u64::MAX);
+    dns_names.sort();
+    dns_names.dedup();
+    let contacts: Vec<String> = h.contacts.iter().map(Ip::text).collect();
+    IpProfile {
+        addr,
+        ip_version: if ip.len == 4 { 4 } else { 6 },
+        timestamp_first: h.c.first,
+        timestamp_last: h.c.last,
+        packets_sent: h.c.packets_sent,
+        bytes_sent: h.c.bytes_sent,
+        packets_received: h.c.packets_received,
+        bytes_received: h.c.bytes_received,
+        src_ports: port_list(&h.src_ports),
+        contacted_ports: port_list(&h.contacted_ports),
+        dst_ports: port_list(&h.dst_ports),
+        num_contacts: contacts.len() as u32,
+        contacts,
+        macs: h.macs.iter().map(mac_text).collect(),
+        dns_names,
+        country: geo.country,
+        city: geo.city,
+        asn: geo.asn,
+        as_org: geo.as_org,
+        applications,
+        num_packets: h.c.packets_sent + h.c.packets_received,
+        bytes: h.c.bytes_sent + h.c.bytes_received,
+        ports_dropped: h.ports_dropped,
     }
 }
 

@@ -246,6 +246,18 @@ impl<'a> Packet<'a> {
     }
 }
 
+/// The sequence number and the bytes of each packet of a flat input batch (for the host, which
+/// re-runs a faulted batch one packet at a time); stops at the first malformed entry.
+pub fn packet_spans(batch: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    let mut rest = batch;
+    packets(batch).map(move |p| {
+        let len = PACKET_HEADER_LEN + p.layer_count() * LAYER_ENTRY_LEN + p.data.len();
+        let (span, tail) = rest.split_at(len);
+        rest = tail;
+        (p.seq, span)
+    })
+}
+
 /// Iterates the packets of a flat input batch; stops at the first malformed entry.
 pub fn packets(batch: &[u8]) -> impl Iterator<Item = Packet<'_>> {
     let mut rest = batch;
@@ -350,6 +362,12 @@ pub fn push_packet_with(batch: &mut Vec<u8>, m: PacketMeta, layers: &[Layer], da
 
 /// Output tag of an error entry.
 pub const TAG_ERROR: u16 = 0xfffe;
+/// Output tag of a "more" entry (empty body, any `seq`), from `tick` and `finish` only: the call
+/// returned one chunk of its records and the host calls it again (same arguments) for the rest.
+/// Decoders that never emit it return everything in one call.
+pub const TAG_MORE: u16 = 0xfffc;
+/// Output bytes after which [`Emitter::chunk_full`] ends a `tick` or `finish` chunk.
+pub const CHUNK_BYTES: usize = 1 << 20;
 
 /// One entry of an output batch: a record (`tag` = type id) or an error (`tag` = [`TAG_ERROR`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -417,12 +435,38 @@ pub fn record_types(list: &[(&str, &str)]) -> Vec<RecordType> {
 pub struct Emitter<'a> {
     out: &'a mut Vec<u8>,
     seq: u64,
+    /// Where this call's output starts in `out`.
+    start: usize,
+    more: bool,
 }
 
 impl<'a> Emitter<'a> {
     /// An emitter appending to `out`, attributing entries to packet `seq`.
     pub fn new(out: &'a mut Vec<u8>, seq: u64) -> Self {
-        Emitter { out, seq }
+        let start = out.len();
+        Emitter { out, seq, start, more: false }
+    }
+
+    /// For `tick` and `finish`, which may have millions of records to return: whether this
+    /// call's output has reached [`CHUNK_BYTES`]. When it has, the output is marked "more" (see
+    /// [`TAG_MORE`]): the decoder returns now, keeping the rest for the next call, which the host
+    /// makes with the same arguments. A loop that emits one record per iteration checks it
+    /// before each record.
+    pub fn chunk_full(&mut self) -> bool {
+        if self.out.len() - self.start < CHUNK_BYTES {
+            return false;
+        }
+        if !self.more {
+            self.head(TAG_MORE);
+            self.out.push(0);
+            self.more = true;
+        }
+        true
+    }
+
+    /// Whether [`Emitter::chunk_full`] marked this call's output "more".
+    pub fn more(&self) -> bool {
+        self.more
     }
 
     /// The packet the next entries belong to.
@@ -728,6 +772,36 @@ mod tests {
         let cut: Vec<_> = entries(&out[..out.len() - 1]).collect();
         assert_eq!(cut.last(), Some(&Err(BadEntry("output entry cut short"))));
         assert_eq!(cut.len(), 2);
+    }
+
+    #[test]
+    fn a_full_chunk_is_marked_more_once() {
+        let mut out = Vec::new();
+        let mut em = Emitter::new(&mut out, u64::MAX);
+        let big = vec![7u8; 1000];
+        let mut n = 0;
+        while !em.chunk_full() {
+            em.record(0, &big);
+            n += 1;
+        }
+        assert!(em.chunk_full() && em.more());
+        assert!((CHUNK_BYTES / 1100..=CHUNK_BYTES / 1000 + 1).contains(&n), "{n}");
+        let tags: Vec<u16> = entries(&out).map(|e| e.unwrap().tag).collect();
+        assert_eq!(tags.iter().filter(|&&t| t == TAG_MORE).count(), 1);
+        assert_eq!(tags.len(), n + 1);
+    }
+
+    #[test]
+    fn packet_spans_cut_a_batch_into_packets() {
+        let mut b = Vec::new();
+        let l = [Layer { id: layer::ETHERNET, flags: 0, offset: 0 }];
+        push_packet(&mut b, 3, 0, 1, 3, &l, &[1, 2, 3]);
+        push_packet(&mut b, 9, 0, 1, 1, &[], &[4]);
+        let spans: Vec<(u64, &[u8])> = packet_spans(&b).collect();
+        assert_eq!(spans.len(), 2);
+        assert_eq!(spans[0].1.len() + spans[1].1.len(), b.len());
+        assert_eq!(packets(spans[1].1).next().map(|p| (p.seq, p.data)), Some((9, &[4u8][..])));
+        assert_eq!(spans[0].0, 3);
     }
 
     #[test]

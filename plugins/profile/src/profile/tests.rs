@@ -45,15 +45,22 @@ fn run(
         let mut em = Emitter::new(&mut out, pk.seq);
         p.packet(&pk, &mut em);
     }
-    let mut fin = Vec::new();
-    p.finish(&mut Emitter::new(&mut fin, u64::MAX));
     let (mut devs, mut ips) = (Vec::new(), Vec::new());
-    for e in netcap_sdk::entries(&fin) {
-        let e = e.unwrap();
-        match e.tag {
-            T_DEVICE => devs.push(DeviceProfile::decode(e.bytes).unwrap()),
-            T_IP => ips.push(IpProfile::decode(e.bytes).unwrap()),
-            t => panic!("tag {t}"),
+    // `finish` in chunks, as the host calls it: again while the output says "more".
+    let mut more = true;
+    while more {
+        let mut fin = Vec::new();
+        let mut em = Emitter::new(&mut fin, u64::MAX);
+        p.finish(&mut em);
+        more = em.more();
+        for e in netcap_sdk::entries(&fin) {
+            let e = e.unwrap();
+            match e.tag {
+                T_DEVICE => devs.push(DeviceProfile::decode(e.bytes).unwrap()),
+                T_IP => ips.push(IpProfile::decode(e.bytes).unwrap()),
+                netcap_sdk::TAG_MORE => assert!(more),
+                t => panic!("tag {t}"),
+            }
         }
     }
     devs.sort_by(|a, b| a.mac.cmp(&b.mac));
@@ -126,4 +133,20 @@ fn truncated_and_layerless_packets_do_not_panic() {
     }
     let (devs, ips, _) = run(&[(0, vec![1, 2, 3], Vec::new())], &[]);
     assert!(devs.is_empty() && ips.is_empty());
+}
+
+#[test]
+fn finish_returns_many_profiles_in_chunks() {
+    let packets: Vec<(i64, Vec<u8>, Vec<Layer>)> = (0..20_000u32)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            let (d, l) = udp((A_MAC, [10, b[1], b[2], b[3]], 1000), (B_MAC, [192, 0, 2, 1], 53), 60);
+            (i64::from(i), d, l)
+        })
+        .collect();
+    let (_, ips, _) = run(&packets, &[("record-types", "IPProfile")]);
+    assert_eq!(ips.len(), 20_001, "every sender and the receiver, over several chunks");
+    let mut addrs: Vec<&str> = ips.iter().map(|p| p.addr.as_str()).collect();
+    addrs.dedup();
+    assert_eq!(addrs.len(), 20_001, "each once");
 }

@@ -1,5 +1,5 @@
 //! A test-only decoder that misbehaves when it sees certain UDP destination ports, to show that
-//! the host contains it: 6661 loops forever (CPU deadline), 6662 allocates without bound (memory
+//! the host contains it: 6661 loops forever (out of fuel), 6662 allocates without bound (memory
 //! cap), 6663 panics (trap), 6664 returns a record of an undeclared type (bad output), 6665
 //! returns 5 MiB of records for the packet (output cap). Any other
 //! UDP packet yields a `Faulty` record (a `netcap.v1.UDP` with the ports). Built by
