@@ -59,10 +59,10 @@ const LINGER_NANOS: i64 = 30_000_000_000;
 /// After one side's RST, how long (packet time) the other side's data still in flight is taken.
 const RESET_LINGER_NANOS: i64 = 1_000_000_000;
 /// How far ahead of a direction's next expected byte a segment, an acknowledgment or a FIN may
-/// be beyond the payload bytes the capture showed for that direction (the largest window without
-/// scaling). Further is another sequence space (a stray or stale packet), never a gap: a hole is
-/// at most what the capture's packets could have carried.
-const WINDOW: u64 = 65_535;
+/// be beyond the payload bytes the capture showed for that direction: a generous receive window
+/// (16 MiB; Linux's default maximum is 6 MiB), since a capture that lost packets still shows
+/// holes that large. Further is another sequence space (a stray or stale packet), never a gap.
+const WINDOW: u64 = 16 << 20;
 /// How far from the next expected byte a RST's sequence number may be.
 const RST_WINDOW: i64 = 1 << 20;
 /// Bytes a stream costs beyond its buffers (state, map entries), for the budget.

@@ -631,13 +631,13 @@ fn an_absurd_gap_is_never_reported() {
     v.push(p(0, PA, 1 + 500_000_000, 1, b"stale")); // 500 MB ahead: not this stream
     v.push(p(1, A, 1, 1 + 600_000_000, b"")); // an acknowledgment as far ahead
     v.push(p(0, PA, 4, 1, b"def"));
-    v.push(p(0, PA, 7 + 1000, 1, b"ghi")); // 1000 bytes lost: a plausible gap
+    v.push(p(0, PA, 7 + 3_000_000, 1, b"ghi")); // 3 MB lost: a plausible gap
     let (seen, st) = run(Config::default(), &v, true);
     assert_eq!(
         only(&seen).chunks[0],
-        vec![Ok(b"abc".to_vec()), Ok(b"def".to_vec()), Err(1000), Ok(b"ghi".to_vec())]
+        vec![Ok(b"abc".to_vec()), Ok(b"def".to_vec()), Err(3_000_000), Ok(b"ghi".to_vec())]
     );
-    assert_eq!((st.dropped, st.gap_bytes), (1, 1000));
+    assert_eq!((st.dropped, st.gap_bytes), (1, 3_000_000));
     // Without a SYN, a direction whose first packet was out of its space starts at its data.
     let v = vec![p(0, PA, 50, 900, b"req"), p(1, A, 123_456_789, 53, b""), p(1, PA, 900, 53, b"reply")];
     let (seen, st) = run(Config::default(), &v, true);
@@ -667,8 +667,5 @@ fn buffered_data_keeps_its_packet_time() {
     })
     .expect("well-formed");
     let ts = |i: i64| 1_000_000_000 + i * 1000;
-    assert_eq!(
-        got,
-        [("hello".into(), 4, ts(4)), ("world".into(), 4, ts(3)), ("close".into(), 99, ts(4))]
-    );
+    assert_eq!(got, [("hello".into(), 4, ts(4)), ("world".into(), 4, ts(3)), ("close".into(), 99, ts(4))]);
 }

@@ -64,7 +64,7 @@ fn is_tchar(c: u8) -> bool {
 }
 
 /// Whether `b` starts a request line: `Some(true)` a method of [`METHODS`] and a space, or a
-/// whole line `token SP target SP HTTP/d.d` (RFC 9112 3: RPC_IN_DATA, CCM_POST, SUBSCRIBE,
+/// whole line `token SP target SP HTTP/1.d` (RFC 9112 3: RPC_IN_DATA, CCM_POST, SUBSCRIBE,
 /// WebDAV, ...); `Some(false)` not; `None` too few bytes to tell.
 pub fn request_line(b: &[u8]) -> Option<bool> {
     for m in METHODS.iter().map(|m| m.as_bytes()) {
@@ -94,7 +94,8 @@ pub fn request_line(b: &[u8]) -> Option<bool> {
     }
     let Some(sp) = line.iter().rposition(|&c| c == b' ') else { return Some(false) };
     let (target, version) = (&line[..sp], &line[sp + 1..]);
-    let is_version = |v: &[u8]| matches!(v, [b'H', b'T', b'T', b'P', b'/', a, b'.', c] if a.is_ascii_digit() && c.is_ascii_digit());
+    // HTTP/1.x only: "PRI * HTTP/2.0" is the HTTP/2 connection preface, not an HTTP/1 request.
+    let is_version = |v: &[u8]| matches!(v, [b'H', b'T', b'T', b'P', b'/', b'1', b'.', c] if c.is_ascii_digit());
     Some(!target.trim_ascii().is_empty() && is_version(version))
 }
 

@@ -339,7 +339,10 @@ fn tls_hello_retry_request() {
     );
     assert!(o.errors.is_empty(), "{:?}", o.errors);
     let c: Vec<v1::TlsClientHello> = o.of(T_TLS_CLIENT_HELLO);
-    assert_eq!(c.iter().map(|r| (r.ja3.as_str(), r.timestamp)).collect::<Vec<_>>(), [(JA3_HASH, 1000), (JA3_HASH, 3000)]);
+    assert_eq!(
+        c.iter().map(|r| (r.ja3.as_str(), r.timestamp)).collect::<Vec<_>>(),
+        [(JA3_HASH, 1000), (JA3_HASH, 3000)]
+    );
     assert_eq!(c[1].ja4, JA4);
     let s: Vec<v1::TlsServerHello> = o.of(T_TLS_SERVER_HELLO);
     let got: Vec<(bool, &str, i64)> = s.iter().map(|r| (r.hello_retry_request, r.ja3s.as_str(), r.timestamp)).collect();
@@ -777,7 +780,8 @@ fn ssh_record_times() {
     let r = &run(22, &steps).of::<v1::Ssh>(T_SSH)[0];
     assert_eq!((r.timestamp, r.hassh.is_empty()), (3000, false));
     // Held while the protocol was unknown: the first byte's time still.
-    let r = &run(2222, &[Step::D(Dir::ToServer, b"SS"), Step::D(Dir::ToServer, b"H-2.0-x\r\n"), Step::Close]).of::<v1::Ssh>(T_SSH)[0];
+    let r = &run(2222, &[Step::D(Dir::ToServer, b"SS"), Step::D(Dir::ToServer, b"H-2.0-x\r\n"), Step::Close])
+        .of::<v1::Ssh>(T_SSH)[0];
     assert_eq!(r.timestamp, 1000);
     let o = run(80, &[Step::D(Dir::ToServer, b"G"), Step::D(Dir::ToServer, b"ET / HTTP/1.1\r\n\r\n"), Step::Close]);
     assert_eq!(o.of::<v1::Http>(T_HTTP)[0].timestamp, 1000);
@@ -832,7 +836,8 @@ fn dns_update_over_tcp() {
     let o = run(53, &[Step::D(Dir::ToServer, &framed(&m))]);
     assert!(o.errors.is_empty(), "{:?}", o.errors);
     let d: Vec<v1::Dns> = o.of(T_DNS);
-    let up: Vec<(&str, u32, &str)> = d[0].authorities.iter().map(|a| (a.name.as_str(), a.class, a.ip.as_str())).collect();
+    let up: Vec<(&str, u32, &str)> =
+        d[0].authorities.iter().map(|a| (a.name.as_str(), a.class, a.ip.as_str())).collect();
     assert_eq!(up, [("h.a", 255, ""), ("h.a", 1, "192.0.2.9")]);
 }
 
@@ -921,6 +926,7 @@ fn http_methods_by_grammar() {
         b"FOO /x HTTP/1.1\x01\r\n",
         b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA / HTTP/1.1\r\n",
         b"* OK IMAP4rev1 ready\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     ] {
         assert_eq!(http::request_line(line), Some(false), "{:?}", String::from_utf8_lossy(line));
         let o = run(8000, &[Step::D(Dir::ToServer, line), Step::D(Dir::ToClient, line)]);
