@@ -22,6 +22,14 @@
 //!   without one (a connection picked up mid-way) a direction starts at its first packet.
 //!   The client is the SYN's sender (the SYN-ACK's receiver), else the first packet's sender.
 //!   A SYN with another initial sequence number on a live connection starts a new one (`Reused`).
+//!   A SYN or SYN-ACK re-initialises the sequence space of a direction that has delivered nothing
+//!   (as tshark and Zeek do), so a stale or challenge ACK seen before the handshake does not shift
+//!   it; without a SYN, such a direction starts at its first data when that is out of its space.
+//! - Plausibility: a segment, acknowledgment or FIN further ahead of the next expected byte than
+//!   the direction's payload bytes seen plus [`WINDOW`] is another sequence space (dropped,
+//!   counted), so no gap is ever larger than what the capture's packets could have carried.
+//! - Time: a data event carries the time of the packet that carried its bytes (buffered pieces
+//!   keep theirs); gap and close events carry the stream's last packet's time.
 //! - FIN ends a direction once every byte before it is delivered; both directions ended close the
 //!   stream (`Fin`). An acceptable RST (see [`rst_acceptable`]) ends its sender's direction (its
 //!   own data and what is buffered are delivered, holes as gaps); the other side's data still in
@@ -50,8 +58,11 @@ const SWEEP_NANOS: i64 = 1_000_000_000;
 const LINGER_NANOS: i64 = 30_000_000_000;
 /// After one side's RST, how long (packet time) the other side's data still in flight is taken.
 const RESET_LINGER_NANOS: i64 = 1_000_000_000;
-/// Segments starting further ahead than this are not TCP (the largest window is 1 GiB).
-const MAX_AHEAD: i64 = 1 << 30;
+/// How far ahead of a direction's next expected byte a segment, an acknowledgment or a FIN may
+/// be beyond the payload bytes the capture showed for that direction: a generous receive window
+/// (16 MiB; Linux's default maximum is 6 MiB), since a capture that lost packets still shows
+/// holes that large. Further is another sequence space (a stray or stale packet), never a gap.
+const WINDOW: u64 = 16 << 20;
 /// How far from the next expected byte a RST's sequence number may be.
 const RST_WINDOW: i64 = 1 << 20;
 /// Bytes a stream costs beyond its buffers (state, map entries), for the budget.
@@ -233,8 +244,12 @@ struct Half {
     done: bool,
     /// The stream offset up to which the other side acknowledged receipt.
     acked: u64,
-    /// Out-of-order data by stream offset; entries never overlap and all start after `off`.
-    ooo: BTreeMap<u64, Vec<u8>>,
+    /// Payload bytes of every segment of this direction (captured or cut by the snap length,
+    /// retransmissions included): with [`WINDOW`], the bound of any gap.
+    seen: u64,
+    /// Out-of-order data by stream offset, with the time of the packet that carried it;
+    /// entries never overlap and all start after `off`.
+    ooo: BTreeMap<u64, (i64, Vec<u8>)>,
     /// Bytes held in `ooo` (data only).
     ooo_bytes: usize,
 }
@@ -249,6 +264,12 @@ impl Half {
     /// The stream offset of sequence number `s` (within 2 GiB of the next expected byte).
     fn rel(&self, s: u32) -> i64 {
         self.off as i64 + i64::from(s.wrapping_sub(self.next_seq) as i32)
+    }
+
+    /// Whether stream offset `at` is within reach of this direction: not further ahead of the
+    /// next expected byte than the bytes seen plus a window.
+    fn reachable(&self, at: i64) -> bool {
+        at - self.off as i64 <= self.seen.saturating_add(WINDOW).min(i64::MAX as u64) as i64
     }
 
     fn advance(&mut self, n: u64) {
@@ -304,12 +325,18 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
+    /// Data of the segment being handled.
     fn data(&mut self, dir: Dir, bytes: &[u8]) {
+        self.data_at(dir, bytes, self.meta.ts_nanos);
+    }
+
+    /// Data carried by a packet of time `ts` (buffered out of order until now).
+    fn data_at(&mut self, dir: Dir, bytes: &[u8], ts: i64) {
         if bytes.is_empty() {
             return;
         }
         self.stats.bytes += bytes.len() as u64;
-        let meta = self.meta;
+        let meta = EventMeta { ts_nanos: ts, ..self.meta };
         // One event carries at most 4 GiB; a segment never comes close.
         self.ev.push(self.mask, |b| sdk::push_data(b, &meta, dir, bytes));
     }
@@ -336,9 +363,9 @@ fn drain(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
         if *e.key() != h.off {
             break;
         }
-        let data = e.remove();
+        let (ts, data) = e.remove();
         release(h, used, data.len());
-        out.data(dir, &data);
+        out.data_at(dir, &data, ts);
         h.advance(data.len() as u64);
     }
 }
@@ -366,14 +393,14 @@ fn gap_acked(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
 
 /// Delivers everything buffered, holes as gaps.
 fn flush(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
-    while let Some((k, data)) = h.ooo.pop_first() {
+    while let Some((k, (ts, data))) = h.ooo.pop_first() {
         release(h, used, data.len());
         let skip = (h.off.saturating_sub(k) as usize).min(data.len());
         if k > h.off {
             out.gap(dir, k - h.off);
             h.advance(k - h.off);
         }
-        out.data(dir, &data[skip..]);
+        out.data_at(dir, &data[skip..], ts);
         h.advance((data.len() - skip) as u64);
     }
 }
@@ -392,6 +419,23 @@ fn rst_acceptable(h: &Half, other: &Half, s: &Segment<'_>) -> bool {
     }
 }
 
+/// Restarts direction `d` at initial sequence number `isn` (it delivered nothing): what it
+/// buffered belongs to the old sequence space and is dropped, and the other side's
+/// acknowledgments of that space are forgotten.
+fn resync(half: &mut [Half; 2], d: usize, isn: u32, used: &mut usize, stats: &mut Stats) {
+    let h = &mut half[d];
+    if !h.ooo.is_empty() {
+        stats.dropped += h.ooo.len() as u64;
+        *used = used.saturating_sub(h.cost());
+    }
+    let seen = h.seen;
+    *h = Half { seen, ..Half::default() };
+    h.start(isn.wrapping_add(1));
+    h.isn = Some(isn);
+    let o = &mut half[1 - d];
+    o.acked = o.off;
+}
+
 /// Ends a direction at close: everything buffered, then the missing bytes before its FIN.
 fn end(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
     flush(h, dir, used, out);
@@ -405,7 +449,7 @@ fn end(h: &mut Half, dir: Dir, used: &mut usize, out: &mut Out<'_>) {
 
 /// Places `data` at stream offset `start` (not before `h.off`) into the buffer, first data wins;
 /// returns the memory newly accounted. Counts overlaps and conflicts.
-fn insert(h: &mut Half, start: u64, data: &[u8], stats: &mut Stats) -> usize {
+fn insert(h: &mut Half, start: u64, data: &[u8], ts: i64, stats: &mut Stats) -> usize {
     let end = start + data.len() as u64;
     let mut pos = start;
     let mut added = 0usize;
@@ -414,12 +458,12 @@ fn insert(h: &mut Half, start: u64, data: &[u8], stats: &mut Stats) -> usize {
     // The entries that overlap [start, end): the one starting before `start` that reaches into
     // it, and those starting inside.
     let mut cuts: Vec<(u64, u64)> = Vec::new();
-    if let Some((&k, v)) = h.ooo.range(..start).next_back()
+    if let Some((&k, (_, v))) = h.ooo.range(..start).next_back()
         && k + v.len() as u64 > start
     {
         cuts.push((k, k + v.len() as u64));
     }
-    for (&k, v) in h.ooo.range(start..end) {
+    for (&k, (_, v)) in h.ooo.range(start..end) {
         cuts.push((k, k + v.len() as u64));
     }
     let mut pieces: Vec<(u64, Vec<u8>)> = Vec::new();
@@ -430,7 +474,7 @@ fn insert(h: &mut Half, start: u64, data: &[u8], stats: &mut Stats) -> usize {
         let (a, b) = (k.max(start), kend.min(end));
         if b > a {
             overlap += b - a;
-            let old = &h.ooo[&k][(a - k) as usize..(b - k) as usize];
+            let old = &h.ooo[&k].1[(a - k) as usize..(b - k) as usize];
             conflict |= old != &data[(a - start) as usize..(b - start) as usize];
         }
         pos = pos.max(kend);
@@ -442,7 +486,7 @@ fn insert(h: &mut Half, start: u64, data: &[u8], stats: &mut Stats) -> usize {
     for (k, v) in pieces {
         added += v.len();
         cost += v.len() + SEGMENT_COST;
-        h.ooo.insert(k, v);
+        h.ooo.insert(k, (ts, v));
     }
     h.ooo_bytes += added;
     if overlap > 0 {
@@ -606,22 +650,32 @@ impl Table {
             out.stats.rst_ignored += 1;
             return;
         }
-        let h = &mut st.half[d];
         let syn = s.flags & flags::SYN != 0;
-        if syn && h.isn.is_none() && !h.known {
-            h.start(s.tcp_seq.wrapping_add(1));
-            h.isn = Some(s.tcp_seq);
+        if syn && st.half[d].isn != Some(s.tcp_seq) && st.half[d].off == 0 {
+            // A SYN or SYN-ACK (re)defines the sequence space of a direction that has delivered
+            // nothing yet, as in tshark and Zeek: a bare ACK or RST seen before it (a stale or
+            // challenge ACK from another connection's state) must not hold its place.
+            resync(&mut st.half, d, s.tcp_seq, used, out.stats);
         }
+        let h = &mut st.half[d];
         let data_seq = s.tcp_seq.wrapping_add(u32::from(syn));
         if !h.known {
             h.start(data_seq);
         }
-        let start = h.rel(data_seq);
         let len = s.payload.len() as i64;
+        h.seen += len as u64 + u64::from(s.missing);
+        let mut start = h.rel(data_seq);
+        if len > 0 && (start < 0 || !h.reachable(start)) && h.off == 0 && h.ooo.is_empty() && h.isn.is_none() {
+            // Data out of the sequence space of a direction without SYN that has delivered
+            // nothing: its base came from a stray packet (a bare ACK of another connection's
+            // state) or from a later packet captured first. The data decides.
+            h.start(data_seq);
+            start = 0;
+        }
         if len > 0 {
             out.stats.segments += 1;
         }
-        if start - h.off as i64 > MAX_AHEAD {
+        if !h.reachable(start) {
             out.stats.dropped += 1;
         } else if len > 0 || s.missing > 0 {
             let end = start + len;
@@ -654,7 +708,7 @@ impl Table {
                     if at > h.off {
                         out.stats.out_of_order += 1;
                     }
-                    *used += insert(h, at, data, out.stats);
+                    *used += insert(h, at, data, s.ts, out.stats);
                     if h.ooo_bytes > max_stream || *used > budget {
                         out.stats.limit_skips += 1;
                         flush(h, dir, used, &mut out);
@@ -665,7 +719,7 @@ impl Table {
                 }
             }
         }
-        if s.flags & flags::FIN != 0 && h.fin.is_none() && start - h.off as i64 <= MAX_AHEAD {
+        if s.flags & flags::FIN != 0 && h.fin.is_none() && h.reachable(start) {
             let f = (start + len + i64::from(s.missing)).max(0) as u64;
             h.fin = Some(f);
             h.done |= h.off >= f;
@@ -678,7 +732,7 @@ impl Table {
                 if let Some(f) = o.fin {
                     a = a.min(f as i64);
                 }
-                if a > o.acked as i64 && a - o.off as i64 <= MAX_AHEAD {
+                if a > o.acked as i64 && o.reachable(a) {
                     o.acked = a as u64;
                 }
                 gap_acked(o, dir_of(1 - d), used, &mut out);
@@ -719,7 +773,10 @@ impl Table {
         } else {
             reason
         };
-        let mut out = Out { ev, stats: &mut self.stats, meta: EventMeta { stream: st.id, ..meta }, mask: st.feed };
+        // The events belong to the packet that caused the close (`meta.seq`), but carry the time
+        // of the stream's last packet: nothing of the stream happened later.
+        let meta = EventMeta { stream: st.id, seq: meta.seq, ts_nanos: st.last_ts };
+        let mut out = Out { ev, stats: &mut self.stats, meta, mask: st.feed };
         for i in 0..2 {
             end(&mut st.half[i], dir_of(i), used, &mut out);
         }

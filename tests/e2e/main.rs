@@ -24,6 +24,7 @@ mod oracle_stream;
 mod oracle_tunnel;
 mod resolve;
 mod sandbox;
+mod stream_fidelity;
 mod streams;
 mod synth;
 mod tunnels;

@@ -343,5 +343,5 @@ pub fn parse_ns(s: &str) -> Option<i64> {
     }
     let frac_ns: i64 = format!("{frac:0<9}").parse().ok()?;
     let secs: i64 = secs.parse().ok()?;
-    Some(secs * 1_000_000_000 + if secs < 0 { -frac_ns } else { frac_ns })
+    secs.checked_mul(1_000_000_000)?.checked_add(if secs < 0 { -frac_ns } else { frac_ns })
 }

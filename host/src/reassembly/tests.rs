@@ -588,3 +588,84 @@ fn an_ack_ahead_of_its_data_is_no_gap_until_later_data_is_buffered() {
     assert_eq!(only(&seen).chunks[0], vec![Err(4), Ok(b"567890".to_vec()), Ok(b"late".to_vec())]);
     assert_eq!(st.gaps, 1);
 }
+
+/// Issue 13: the client's SYN; a bare ACK from the server in another sequence space (a
+/// challenge ACK from stale state); the client's RST with that ACK's number; the SYN again with
+/// the same initial sequence number; the real SYN-ACK and data. The SYN-ACK re-initialises the
+/// server's sequence space, which had delivered nothing: every server byte is delivered.
+#[test]
+fn a_syn_ack_resynchronises_a_direction_that_delivered_nothing() {
+    let (ci, si, stale_seq, stale_ack) = (1000u32, 5000u32, 0x3000_0000u32, 0x7777_0000u32);
+    let mut v = vec![
+        p(0, flags::SYN, ci, 0, b""),
+        p(1, A, stale_seq, stale_ack, b""),
+        p(0, flags::RST, stale_ack, 0, b""),
+        p(0, flags::SYN, ci, 0, b""),
+    ];
+    v.extend(hs(ci, si).into_iter().skip(1));
+    v.push(p(0, PA, ci + 1, si + 1, b"GET / HTTP/1.1\r\n\r\n"));
+    v.push(p(1, PA, si + 1, ci + 19, b"HTTP/1.1 200 OK\r\n\r\n"));
+    v.push(p(0, A, ci + 19, si + 20, b""));
+    let (seen, st) = run(Config::default(), &v, true);
+    let s = only(&seen);
+    assert_eq!(s.chunks[0], vec![Ok(b"GET / HTTP/1.1\r\n\r\n".to_vec())]);
+    assert_eq!(s.chunks[1], vec![Ok(b"HTTP/1.1 200 OK\r\n\r\n".to_vec())]);
+    assert_eq!((st.gaps, st.rst_ignored), (0, 1), "the RST is in the stale space, not the connection's");
+    // The same with the stale ACK's sequence number just behind the real one's, and ahead.
+    for stale in [si - 100, si + 100_000, si.wrapping_add(0x8000_0000)] {
+        let mut w = v.clone();
+        w[1].seq = stale;
+        let (seen, st) = run(Config::default(), &w, true);
+        assert_eq!(only(&seen).chunks[1], vec![Ok(b"HTTP/1.1 200 OK\r\n\r\n".to_vec())], "stale seq {stale}");
+        assert_eq!(st.gaps, 0);
+    }
+}
+
+/// A gap is at most what the capture's packets could have carried: a segment (or an
+/// acknowledgment) further ahead than the direction's payload plus a window is another sequence
+/// space, counted as dropped, never a gap of hundreds of megabytes.
+#[test]
+fn an_absurd_gap_is_never_reported() {
+    let mut v = hs(0, 0);
+    v.push(p(0, PA, 1, 1, b"abc"));
+    v.push(p(0, PA, 1 + 500_000_000, 1, b"stale")); // 500 MB ahead: not this stream
+    v.push(p(1, A, 1, 1 + 600_000_000, b"")); // an acknowledgment as far ahead
+    v.push(p(0, PA, 4, 1, b"def"));
+    v.push(p(0, PA, 7 + 3_000_000, 1, b"ghi")); // 3 MB lost: a plausible gap
+    let (seen, st) = run(Config::default(), &v, true);
+    assert_eq!(
+        only(&seen).chunks[0],
+        vec![Ok(b"abc".to_vec()), Ok(b"def".to_vec()), Err(3_000_000), Ok(b"ghi".to_vec())]
+    );
+    assert_eq!((st.dropped, st.gap_bytes), (1, 3_000_000));
+    // Without a SYN, a direction whose first packet was out of its space starts at its data.
+    let v = vec![p(0, PA, 50, 900, b"req"), p(1, A, 123_456_789, 53, b""), p(1, PA, 900, 53, b"reply")];
+    let (seen, st) = run(Config::default(), &v, true);
+    assert_eq!(only(&seen).chunks[1], vec![Ok(b"reply".to_vec())]);
+    assert_eq!(st.gaps, 0);
+}
+
+/// Data held out of order carries the time of the packet that carried it, not of the packet
+/// that filled the hole; a close carries the stream's last packet's time.
+#[test]
+fn buffered_data_keeps_its_packet_time() {
+    let mut v = hs(0, 0);
+    v.push(p(0, PA, 6, 1, b"world")); // packet 3: buffered
+    v.push(p(0, PA, 1, 1, b"hello")); // packet 4: fills the hole
+    let mut t = Table::new(Config::default());
+    let mut ev = Events::default();
+    for (i, pk) in v.iter().enumerate() {
+        t.segment(&seg(i as u64, pk), 1, &mut ev);
+    }
+    // Much later, a tick closes the idle stream.
+    t.tick(1_000_000_000 + 1_000_000_000_000, 99, &mut ev);
+    let mut got = Vec::new();
+    visit_stream_batch(&ev.data, |m, e| match e {
+        StreamEvent::Data { bytes, .. } => got.push((String::from_utf8_lossy(bytes).into_owned(), m.seq, m.ts_nanos)),
+        StreamEvent::Close { .. } => got.push(("close".into(), m.seq, m.ts_nanos)),
+        _ => {}
+    })
+    .expect("well-formed");
+    let ts = |i: i64| 1_000_000_000 + i * 1000;
+    assert_eq!(got, [("hello".into(), 4, ts(4)), ("world".into(), 4, ts(3)), ("close".into(), 99, ts(4))]);
+}

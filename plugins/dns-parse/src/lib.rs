@@ -276,6 +276,11 @@ fn resource_record(msg: &[u8], at: usize, mdns: bool, rr: &mut ResourceRecord) -
         return Err("dns: rdata truncated");
     };
     rr.data.extend_from_slice(rd);
+    if rd.is_empty() {
+        // Empty RDATA is legal (RFC 2136 2.4 and 2.5: the prerequisites and deletions of an
+        // UPDATE, class ANY or NONE): an empty value, never an error.
+        return Ok(data_end);
+    }
     let bad = Err("dns: bad rdata");
     match ty {
         // A

@@ -283,6 +283,53 @@ mod tests {
         assert_eq!((recs[0].tunnel_depth, recs[0].id, recs[0].dst_port), (1, 7, 53));
     }
 
+    /// A dynamic update as Windows clients send it (RFC 2136): zone SOA; prerequisite "no CNAME
+    /// at the name" (class NONE, RDLENGTH 0); update "delete all AAAA" and "delete all A" (class
+    /// ANY, RDLENGTH 0), then "add A". Empty RDATA is an empty value: every record is kept.
+    #[test]
+    fn update_with_empty_rdata() {
+        let m = B::header(0x6b2e, 0x2800, [1, 1, 3, 0])
+            .name("corp.example")
+            .u16(6)
+            .u16(1)
+            .name("ws1.corp.example")
+            .rr(5, 254, 0, &[])
+            .raw(&[0xc0, 30])
+            .rr(28, 255, 0, &[])
+            .raw(&[0xc0, 30])
+            .rr(1, 255, 0, &[])
+            .raw(&[0xc0, 30])
+            .rr(1, 1, 1200, &[192, 0, 2, 55])
+            .0;
+        let (p, l) = udp_packet(53001, 53, &m);
+        let (recs, errs) = run(&p, &l);
+        assert!(errs.is_empty(), "{errs:?}");
+        let r = &recs[0];
+        assert_eq!((r.op_code, r.qd_count, r.an_count, r.ns_count), (5, 1, 1, 3));
+        assert_eq!(r.questions[0].name, "corp.example");
+        let pre = &r.answers[0];
+        assert_eq!((pre.name.as_str(), pre.r#type, pre.class, pre.data_length), ("ws1.corp.example", 5, 254, 0));
+        assert!(pre.cname.is_empty() && pre.data.is_empty());
+        let up: Vec<(String, u32, u32, u32, String)> =
+            r.authorities.iter().map(|a| (a.name.clone(), a.r#type, a.class, a.ttl, a.ip.clone())).collect();
+        assert_eq!(
+            up,
+            vec![
+                ("ws1.corp.example".into(), 28, 255, 0, String::new()),
+                ("ws1.corp.example".into(), 1, 255, 0, String::new()),
+                ("ws1.corp.example".into(), 1, 1, 1200, "192.0.2.55".into()),
+            ]
+        );
+        // Empty RDATA is legal for every type, also those whose RDATA holds a name (NS, SOA, MX).
+        for ty in [2u16, 6, 12, 15, 16, 33, 41] {
+            let m = B::header(1, 0x2800, [0, 0, 1, 0]).name("a").rr(ty, 255, 0, &[]).0;
+            let (p, l) = udp_packet(1, 53, &m);
+            let (recs, errs) = run(&p, &l);
+            assert!(errs.is_empty(), "type {ty}: {errs:?}");
+            assert_eq!(recs[0].authorities.len(), 1, "type {ty}");
+        }
+    }
+
     #[test]
     fn label_escapes() {
         let mut s = String::new();

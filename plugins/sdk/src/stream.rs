@@ -159,7 +159,10 @@ pub struct EventMeta {
     pub stream: u64,
     /// The packet that caused the event; records emitted for the event belong to it.
     pub seq: u64,
-    /// That packet's time, ns since the Unix epoch.
+    /// Packet time, ns since the Unix epoch: for [`StreamEvent::Data`] the time of the packet
+    /// that carried the bytes (also when they were held out of order and are delivered by a
+    /// later packet); for the other events the time of the stream's latest packet. Never later
+    /// than packet `seq`'s time, never outside the connection's first and last packet.
     pub ts_nanos: i64,
 }
 

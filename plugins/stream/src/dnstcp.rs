@@ -52,6 +52,14 @@ impl Conn {
         }
     }
 
+    /// Direction `dir` is not DNS (its first bytes were none of ours): not read.
+    pub fn ignore(&mut self, dir: Dir) {
+        match dir {
+            Dir::ToServer => self.client.dead = true,
+            Dir::ToClient => self.server.dead = true,
+        }
+    }
+
     /// Bytes of one direction that were not captured.
     pub fn gap(&mut self, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         let s = match dir {

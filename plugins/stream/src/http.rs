@@ -32,7 +32,8 @@ pub const MAX_FORM: usize = 64 * 1024;
 /// Body bytes kept for content sniffing (as Go's `http.DetectContentType`).
 pub const SNIFF_LEN: usize = 512;
 
-/// Request methods recognised when telling HTTP from other protocols by a stream's first bytes.
+/// Request methods recognised from their first bytes alone (a method followed by a space); any
+/// other method is recognised by the grammar of the whole request line.
 pub const METHODS: [&str; 16] = [
     "GET",
     "POST",
@@ -52,23 +53,75 @@ pub const METHODS: [&str; 16] = [
     "UNLOCK",
 ];
 
+/// Longest request line looked at to recognise a method that is not in [`METHODS`].
+pub const MAX_LINE: usize = 8 * 1024;
+/// Longest method recognised by the request-line grammar.
+pub const MAX_METHOD: usize = 32;
+
+/// A token character (RFC 9110 5.6.2).
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+/// Whether `b` starts a request line: `Some(true)` a method of [`METHODS`] and a space, or a
+/// whole line `token SP target SP HTTP/1.d` (RFC 9112 3: RPC_IN_DATA, CCM_POST, SUBSCRIBE,
+/// WebDAV, ...); `Some(false)` not; `None` too few bytes to tell.
+pub fn request_line(b: &[u8]) -> Option<bool> {
+    for m in METHODS.iter().map(|m| m.as_bytes()) {
+        if b.len() > m.len() && b.starts_with(m) && b[m.len()] == b' ' {
+            return Some(true);
+        }
+    }
+    let t = b.iter().take_while(|&&c| is_tchar(c)).count();
+    if t > MAX_METHOD || (t == 0 && !b.is_empty()) {
+        return Some(false);
+    }
+    match b.get(t) {
+        None => return None,
+        Some(b' ') => {}
+        Some(_) => return Some(false),
+    }
+    let rest = &b[t + 1..];
+    let line_end = rest.iter().position(|&c| c == b'\n');
+    let line = trim_cr(&rest[..line_end.unwrap_or(rest.len())]);
+    // The target and the version: visible characters and spaces (lenient readers accept a
+    // target with spaces; the version is the last word).
+    if line.iter().any(|&c| c < b' ' || c == 0x7f) {
+        return Some(false);
+    }
+    if line_end.is_none() {
+        return if b.len() >= MAX_LINE { Some(false) } else { None };
+    }
+    let Some(sp) = line.iter().rposition(|&c| c == b' ') else { return Some(false) };
+    let (target, version) = (&line[..sp], &line[sp + 1..]);
+    // HTTP/1.x only: "PRI * HTTP/2.0" is the HTTP/2 connection preface, not an HTTP/1 request.
+    let is_version = |v: &[u8]| matches!(v, [b'H', b'T', b'T', b'P', b'/', b'1', b'.', c] if c.is_ascii_digit());
+    Some(!target.trim_ascii().is_empty() && is_version(version))
+}
+
+/// Whether `b` starts a status line ("HTTP/1."): `None` when too short to tell.
+pub fn status_line(b: &[u8]) -> Option<bool> {
+    let p = b"HTTP/1.";
+    let n = b.len().min(p.len());
+    if b[..n] != p[..n] {
+        Some(false)
+    } else if n == p.len() {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 /// What a stream's first bytes in direction `dir` say: `Some(Some(swap))` HTTP (`swap`: a
 /// response in the client's direction or a request in the server's, the capture began after
 /// the connection), `Some(None)` not HTTP, `None` too few bytes to tell.
 pub fn sniff_start(dir: Dir, b: &[u8]) -> Option<Option<bool>> {
-    let mut undecided = false;
-    for (p, is_request) in METHODS.iter().map(|m| (m.as_bytes(), true)).chain([(&b"HTTP/1."[..], false)]) {
-        let n = (p.len() + usize::from(is_request)).min(b.len());
-        let m = p.len().min(n);
-        let matched = b[..m] == p[..m] && (n == m || b[m] == b' ');
-        if matched {
-            if n == p.len() + usize::from(is_request) {
-                return Some(Some(is_request != (dir == Dir::ToServer)));
-            }
-            undecided = true;
-        }
+    match (request_line(b), status_line(b)) {
+        (Some(true), _) => Some(Some(dir != Dir::ToServer)),
+        (_, Some(true)) => Some(Some(dir == Dir::ToServer)),
+        (Some(false), Some(false)) => Some(None),
+        _ => None,
     }
-    if undecided { None } else { Some(None) }
 }
 
 /// How the body of the current message is delimited.
@@ -188,7 +241,11 @@ impl Conn {
             if side.dead {
                 // Framing was lost (a gap): resume where a segment starts a new message, as
                 // Wireshark does; until then the bytes are skipped.
-                if sniff_start(dir, b) == Some(Some(false)) {
+                let starts = match dir {
+                    Dir::ToServer => request_line(b),
+                    Dir::ToClient => status_line(b),
+                };
+                if starts == Some(true) {
                     side.dead = false;
                 } else {
                     return;
@@ -199,6 +256,15 @@ impl Conn {
                 Some(body) => self.body(dir, body, b, cx, out),
             };
             b = &b[used..];
+        }
+    }
+
+    /// Skips the bytes of host direction `dir` until data starts a message (its first bytes
+    /// were not HTTP, the other direction's were).
+    pub fn skip_until_message(&mut self, dir: Dir) {
+        match self.role(dir) {
+            Dir::ToServer => self.req.dead = true,
+            Dir::ToClient => self.res.dead = true,
         }
     }
 

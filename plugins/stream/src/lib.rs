@@ -4,11 +4,13 @@
 //!
 //! One decoder for all four, rather than one per protocol: the host copies a stream's bytes into
 //! the sandbox once instead of once per protocol, and the choice of protocol for a stream is made
-//! in one place, deterministically. DNS is chosen by port 53 and SSH by server port 22; the others by the stream's first
-//! bytes in either direction (a TLS handshake record, `SSH-`, an HTTP request line or status
-//! line), so they are found on any port. A stream that is none of them is declined after its first
-//! bytes (at most 10 are looked at), and a stream whose protocol has said all it has to say is
-//! `Done`: the host stops feeding it.
+//! in one place, deterministically. Content decides first, on any port: a direction's first bytes
+//! are a TLS handshake record, `SSH-`, an HTTP request line (a known method and a space, or any
+//! method token by the grammar of the whole line) or a status line. Only when they are none of
+//! these (or a gap or the end comes first) do the ports decide: DNS on port 53, SSH on server port
+//! 22. Otherwise the other direction may still show the protocol (a server answering non-HTTP
+//! bytes with a status line); a connection none of whose directions is ours is declined, and a
+//! stream whose protocol has said all it has to say is `Done`: the host stops feeding it.
 //!
 //! This file holds the connection table and the dispatch; the protocol modules are plain Rust
 //! state machines driven by [`Conn`] events, unit-tested natively.
@@ -116,12 +118,48 @@ enum Proto {
     Dns(Box<dnstcp::Conn>),
 }
 
+/// What a connection's ports suggest, used only when its first bytes show none of the
+/// protocols that are recognised by content.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PortGuess {
+    None,
+    Dns,
+    Ssh,
+}
+
+impl PortGuess {
+    fn of(info: &StreamInfo, e: &Enabled) -> Self {
+        if e.dns && (info.server_port == PORT_DNS || info.client_port == PORT_DNS) {
+            PortGuess::Dns
+        } else if e.ssh && info.server_port == PORT_SSH {
+            // Servers may send other lines before their identification (RFC 4253 4.2).
+            PortGuess::Ssh
+        } else {
+            PortGuess::None
+        }
+    }
+
+    fn proto(self) -> Option<Proto> {
+        match self {
+            PortGuess::None => None,
+            PortGuess::Dns => Some(Proto::Dns(Box::default())),
+            PortGuess::Ssh => Some(Proto::Ssh(Box::default())),
+        }
+    }
+}
+
 /// One connection.
 struct Conn {
     info: StreamInfo,
     proto: Proto,
-    /// First bytes of each direction while the protocol is unknown (client, server).
+    port: PortGuess,
+    /// First bytes of each direction while the protocol is unknown (client, server), and the
+    /// time of the packet that carried the first of them.
     sniff: [Vec<u8>; 2],
+    sniff_ts: [i64; 2],
+    /// Per direction, once its first bytes showed none of our protocols: the bytes it sent
+    /// since (the protocol may still show in the other direction).
+    foreign: [Option<u64>; 2],
     /// Which direction sent bytes first while unknown.
     first: Option<Dir>,
     /// A leading one-byte keep-alive was skipped (per direction).
@@ -129,8 +167,12 @@ struct Conn {
     last_ts: i64,
 }
 
-/// Most first bytes looked at to tell the protocol.
-pub const SNIFF_MAX: usize = 16;
+/// Most first bytes of a direction held to tell the protocol: a request line with a method
+/// not in [`http::METHODS`] is recognised by its grammar once the line is complete.
+pub const SNIFF_MAX: usize = http::MAX_LINE;
+/// Most bytes a direction whose first bytes are none of ours may send while the other
+/// direction has not shown its protocol; then the connection is declined.
+pub const FOREIGN_MAX: u64 = 1 << 20;
 
 /// The decoder state of one instance.
 pub struct Stream {
@@ -151,19 +193,13 @@ impl Stream {
             if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns) {
                 return Verdict::Decline;
             }
-            let port = |p: u16| info.server_port == p || info.client_port == p;
-            let proto = if e.dns && port(PORT_DNS) {
-                Proto::Dns(Box::default())
-            } else if e.ssh && info.server_port == PORT_SSH {
-                // Servers may send other lines before their identification (RFC 4253 4.2).
-                Proto::Ssh(Box::default())
-            } else {
-                Proto::Unknown
-            };
             let c = Conn {
                 info: **info,
-                proto,
+                proto: Proto::Unknown,
+                port: PortGuess::of(info, e),
                 sniff: Default::default(),
+                sniff_ts: [meta.ts_nanos; 2],
+                foreign: [None; 2],
                 first: None,
                 keepalive_skipped: [false; 2],
                 last_ts: meta.ts_nanos,
@@ -172,13 +208,18 @@ impl Stream {
             return Verdict::Continue;
         }
         let Some(c) = self.conns.get_mut(&meta.stream) else { return Verdict::Decline };
-        c.last_ts = meta.ts_nanos;
-        let cx = Ctx { info: &c.info, meta, enabled: &self.enabled };
+        c.last_ts = c.last_ts.max(meta.ts_nanos);
+        let e = &self.enabled;
+        if matches!(c.proto, Proto::Unknown) && !matches!(ev, StreamEvent::Data { .. }) {
+            // A gap or the end before the first bytes told the protocol: the port's, if any.
+            fall_back_to_port(c, e, meta, out);
+        }
+        let cx = Ctx { info: &c.info, meta, enabled: e };
         let verdict = match *ev {
             StreamEvent::Open(_) => Verdict::Continue,
             StreamEvent::Data { dir, bytes } => {
                 if matches!(c.proto, Proto::Unknown) {
-                    sniff(c, dir, bytes, &self.enabled, meta, out)
+                    sniff(c, dir, bytes, e, meta, out)
                 } else {
                     data(&mut c.proto, dir, bytes, &cx, out);
                     verdict_of(&c.proto)
@@ -189,7 +230,7 @@ impl Stream {
                     Proto::Unknown => c.sniff[idx(dir)].clear(),
                     Proto::Http(h) => h.gap(dir, len, &cx, out),
                     Proto::Tls(t) => t.gap(dir, &cx, out),
-                    Proto::Ssh(s) => s.gap(dir, &cx, out),
+                    Proto::Ssh(s) => s.gap(dir, out),
                     Proto::Dns(d) => d.gap(dir, &cx, out),
                 }
                 verdict_of(&c.proto)
@@ -226,7 +267,7 @@ fn idx(dir: Dir) -> usize {
     }
 }
 
-fn other(dir: Dir) -> Dir {
+pub(crate) fn other(dir: Dir) -> Dir {
     match dir {
         Dir::ToServer => Dir::ToClient,
         Dir::ToClient => Dir::ToServer,
@@ -251,51 +292,100 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled) -> Option<Option<Proto>> {
     if tls == Some(false) && ssh == Some(false) && http == Some(None) { Some(None) } else { None }
 }
 
-/// Data while the protocol is unknown: decide, then replay what was held back.
+/// Data while the protocol is unknown. Content decides first (either direction); when a
+/// direction's first bytes are none of ours, the port's protocol is taken, else the other
+/// direction may still show one (a server answering garbage with an HTTP status line). Once
+/// decided, what was held back is replayed.
 fn sniff(c: &mut Conn, dir: Dir, bytes: &[u8], e: &Enabled, meta: &EventMeta, out: &mut Emitter<'_>) -> Verdict {
     if bytes.is_empty() {
         return Verdict::Continue;
     }
+    let d = idx(dir);
+    if let Some(n) = c.foreign[d].as_mut() {
+        *n += bytes.len() as u64;
+        return if *n > FOREIGN_MAX { Verdict::Decline } else { Verdict::Continue };
+    }
     c.first.get_or_insert(dir);
-    let held = &mut c.sniff[idx(dir)];
-    let room = SNIFF_MAX.saturating_sub(held.len());
-    let mut look = std::mem::take(held);
+    if c.sniff[d].is_empty() {
+        c.sniff_ts[d] = meta.ts_nanos;
+    }
+    let room = SNIFF_MAX.saturating_sub(c.sniff[d].len());
+    let mut look = std::mem::take(&mut c.sniff[d]);
     look.extend_from_slice(&bytes[..room.min(bytes.len())]);
-    let decided = classify(dir, &look, e);
-    let proto = match decided {
+    let proto = match classify(dir, &look, e) {
         Some(Some(p)) => p,
-        Some(None) if look.len() == 1 && !c.keepalive_skipped[idx(dir)] => {
-            // A single byte that starts nothing: a TCP keep-alive probe (the byte before the
-            // next sequence number) that began a capture picked up mid-connection. Skip it once.
-            c.keepalive_skipped[idx(dir)] = true;
+        None if look.len() < SNIFF_MAX => {
+            // Undecided: hold the bytes (all of them are within `look`).
+            c.sniff[d] = look;
             return Verdict::Continue;
         }
-        Some(None) => return Verdict::Decline,
-        None if look.len() >= SNIFF_MAX => return Verdict::Decline,
-        None => {
-            // Hold the bytes (all of them are within `look`, since undecided means few bytes).
-            if bytes.len() > room {
-                return Verdict::Decline;
+        _ => match c.port.proto() {
+            Some(p) => p,
+            None if look.len() == 1 && !c.keepalive_skipped[d] => {
+                // A single byte that starts nothing: a TCP keep-alive probe (the byte before the
+                // next sequence number) that began a capture picked up mid-connection. Skip it once.
+                c.keepalive_skipped[d] = true;
+                return Verdict::Continue;
             }
-            c.sniff[idx(dir)] = look;
-            return Verdict::Continue;
-        }
+            None => {
+                if c.foreign[1 - d].is_some() {
+                    return Verdict::Decline;
+                }
+                c.foreign[d] = Some(bytes.len() as u64);
+                return Verdict::Continue;
+            }
+        },
     };
     c.proto = proto;
-    let cx = Ctx { info: &c.info, meta, enabled: e };
-    // Replay held bytes in arrival order: the other direction's first if it spoke first.
+    // Replay held bytes in arrival order (the other direction's first if it spoke first), each
+    // with the time of the packet that carried its first byte.
     let o = other(dir);
+    let at = |ts: i64| EventMeta { ts_nanos: ts, ..*meta };
+    let (meta_this, meta_other) = (at(c.sniff_ts[d]), at(c.sniff_ts[1 - d]));
     let held_other = std::mem::take(&mut c.sniff[idx(o)]);
     let held_this = look.len() - room.min(bytes.len());
+    if c.foreign[1 - d].is_some() {
+        // The other direction's first bytes were none of this protocol's messages.
+        ignore_until_message(&mut c.proto, o);
+    }
+    let (info, p) = (&c.info, &mut c.proto);
     if c.first == Some(o) && !held_other.is_empty() {
-        data(&mut c.proto, o, &held_other, &cx, out);
+        data(p, o, &held_other, &Ctx { info, meta: &meta_other, enabled: e }, out);
     }
-    data(&mut c.proto, dir, &look[..held_this], &cx, out);
-    data(&mut c.proto, dir, bytes, &cx, out);
+    data(p, dir, &look[..held_this], &Ctx { info, meta: &meta_this, enabled: e }, out);
+    data(p, dir, bytes, &Ctx { info, meta, enabled: e }, out);
     if c.first != Some(o) && !held_other.is_empty() {
-        data(&mut c.proto, o, &held_other, &cx, out);
+        data(p, o, &held_other, &Ctx { info, meta: &meta_other, enabled: e }, out);
     }
-    verdict_of(&c.proto)
+    verdict_of(p)
+}
+
+/// The first bytes held were inconclusive when a gap or the end came: the port's protocol, if
+/// any, gets them (in arrival order, each with its packet's time).
+fn fall_back_to_port(c: &mut Conn, e: &Enabled, meta: &EventMeta, out: &mut Emitter<'_>) {
+    let Some(p) = c.port.proto() else { return };
+    c.proto = p;
+    let order = match c.first {
+        Some(Dir::ToClient) => [Dir::ToClient, Dir::ToServer],
+        _ => [Dir::ToServer, Dir::ToClient],
+    };
+    for d in order {
+        let held = std::mem::take(&mut c.sniff[idx(d)]);
+        let m = EventMeta { ts_nanos: c.sniff_ts[idx(d)], ..*meta };
+        data(&mut c.proto, d, &held, &Ctx { info: &c.info, meta: &m, enabled: e }, out);
+    }
+}
+
+/// Direction `dir` of a connection whose protocol was found in the other direction began with
+/// bytes that are none of its messages: the protocol skips them (HTTP resumes at a message start).
+fn ignore_until_message(p: &mut Proto, dir: Dir) {
+    match p {
+        Proto::Unknown => {}
+        Proto::Http(h) => h.skip_until_message(dir),
+        Proto::Tls(t) => t.ignore(dir),
+        Proto::Ssh(s) => s.ignore(dir),
+        Proto::Dns(d) => d.ignore(dir),
+    }
 }
 
 fn data(p: &mut Proto, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
@@ -316,7 +406,7 @@ fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         Proto::Unknown => {}
         Proto::Http(h) => h.close(cx, out),
         Proto::Tls(t) => t.close(cx, out),
-        Proto::Ssh(s) => s.close(cx, out),
+        Proto::Ssh(s) => s.close(out),
         Proto::Dns(d) => d.close(cx, out),
     }
 }

@@ -5,6 +5,10 @@
 //! Each side buffers at most [`MAX_BUF`] bytes: the lines before the identification, the
 //! identification and the binary packets up to the KEXINIT (usually the first). After that the
 //! side is finished: everything later is key exchange and encrypted traffic.
+//!
+//! A record's time is that of the packet that carried the first byte of its KEXINIT, or of its
+//! identification line when no KEXINIT follows (SSH-1, a cut stream), never the time the
+//! record is emitted.
 
 use crate::tls::fingerprint::md5_hex;
 use crate::{Ctx, T_SSH};
@@ -44,6 +48,26 @@ struct Side {
     buf: Vec<u8>,
     state: State,
     rec: Option<v1::Ssh>,
+    /// Bytes drained from the front of `buf` so far (the stream offset of `buf[0]`).
+    drained: u64,
+    /// (stream offset, packet time) of the first byte of each data event still in `buf`, in
+    /// order: the time of any buffered byte.
+    marks: Vec<(u64, i64)>,
+}
+
+impl Side {
+    /// The time of the packet that carried the byte at stream offset `off`.
+    fn time_at(&self, off: u64) -> i64 {
+        self.marks.iter().rev().find(|m| m.0 <= off).or(self.marks.first()).map_or(0, |m| m.1)
+    }
+
+    /// Drops the first `n` bytes of `buf` (and the marks before them).
+    fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.drained += n as u64;
+        let keep = self.marks.iter().rposition(|m| m.0 <= self.drained).unwrap_or(0);
+        self.marks.drain(..keep);
+    }
 }
 
 /// Per-connection SSH state.
@@ -51,23 +75,33 @@ struct Side {
 pub struct Conn {
     client: Side,
     server: Side,
+    /// One side identified itself as SSH 1.x (not 1.99): the exchange is SSH-1, whose packets
+    /// are not SSH-2 binary packets, also on a side that offered 1.99 (RFC 4253 5.1).
+    ssh1: bool,
 }
 
 impl Conn {
     /// Bytes of one direction.
     pub fn data(&mut self, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+        let ssh1 = self.ssh1;
         let s = self.side(dir);
         if s.state == State::Finished {
             return;
         }
+        let mut became_ssh1 = false;
         let room = MAX_BUF.saturating_sub(s.buf.len());
+        if room > 0 {
+            s.marks.push((s.drained + s.buf.len() as u64, cx.meta.ts_nanos));
+        }
         s.buf.extend_from_slice(&b[..room.min(b.len())]);
         loop {
             match s.state {
                 State::Finished => break,
                 State::Ident => {
                     let Some(nl) = s.buf.iter().position(|&c| c == b'\n') else { break };
-                    let line: Vec<u8> = s.buf.drain(..=nl).collect();
+                    let line_ts = s.time_at(s.drained);
+                    let line: Vec<u8> = s.buf[..=nl].to_vec();
+                    s.consume(nl + 1);
                     let line = line.strip_suffix(b"\n").unwrap_or(&line);
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
                     if !line.starts_with(b"SSH-") {
@@ -75,15 +109,20 @@ impl Conn {
                         continue;
                     }
                     let mut r = new_record(dir, cx);
+                    r.timestamp = line_ts;
                     ident(&String::from_utf8_lossy(line), &mut r);
-                    let ssh1 = r.proto_version.starts_with("1.") && r.proto_version != "1.99";
+                    became_ssh1 = r.proto_version.starts_with("1.") && r.proto_version != "1.99";
                     s.rec = Some(r);
-                    if ssh1 {
+                    if became_ssh1 || ssh1 {
                         // SSH-1 has no KEXINIT: the identification is all there is.
-                        finish(s, cx, out);
+                        finish(s, out);
                     } else {
                         s.state = State::Packets(0);
                     }
+                }
+                State::Packets(_) if ssh1 => {
+                    // The peer speaks SSH-1: so does this side, whatever it offered.
+                    finish(s, out);
                 }
                 State::Packets(n) => {
                     if s.buf.len() < 5 {
@@ -93,29 +132,31 @@ impl Conn {
                     let pad = usize::from(s.buf[4]);
                     if !(5..=MAX_PACKET).contains(&len) || pad + 1 > len {
                         out.error("ssh: bad packet length");
-                        finish(s, cx, out);
+                        finish(s, out);
                         break;
                     }
                     if s.buf.len() < 4 + len {
                         if s.buf.len() >= MAX_BUF {
                             out.error("ssh: packet too long");
-                            finish(s, cx, out);
+                            finish(s, out);
                         }
                         break;
                     }
                     let payload = &s.buf[5..4 + len - pad];
                     if payload.first() == Some(&MSG_KEXINIT) {
-                        if let Some(r) = s.rec.as_mut()
-                            && let Err(kind) = kexinit(&payload[1..], dir, r)
-                        {
-                            out.error(kind);
+                        let ts = s.time_at(s.drained);
+                        if let Some(r) = s.rec.as_mut() {
+                            r.timestamp = ts;
+                            if let Err(kind) = kexinit(&payload[1..], dir, r) {
+                                out.error(kind);
+                            }
                         }
-                        finish(s, cx, out);
+                        finish(s, out);
                         break;
                     }
-                    s.buf.drain(..4 + len);
+                    s.consume(4 + len);
                     if n + 1 >= MAX_PACKETS {
-                        finish(s, cx, out);
+                        finish(s, out);
                     } else {
                         s.state = State::Packets(n + 1);
                     }
@@ -127,19 +168,34 @@ impl Conn {
             s.state = State::Finished;
             s.buf = Vec::new();
         }
+        if became_ssh1 {
+            self.ssh1 = true;
+            // A side that offered 1.99 stops here: what it sends next are SSH-1 packets.
+            let o = self.side(crate::other(dir));
+            if matches!(o.state, State::Packets(_)) {
+                finish(o, out);
+            }
+        }
+    }
+
+    /// Direction `dir` is not SSH (its first bytes were none of ours): not read.
+    pub fn ignore(&mut self, dir: Dir) {
+        let s = self.side(dir);
+        s.state = State::Finished;
+        s.buf = Vec::new();
     }
 
     /// Bytes of one direction that were not captured.
-    pub fn gap(&mut self, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    pub fn gap(&mut self, dir: Dir, out: &mut Emitter<'_>) {
         let s = self.side(dir);
         if s.state != State::Finished {
             out.error("ssh: gap before kexinit");
-            finish(s, cx, out);
+            finish(s, out);
         }
     }
 
     /// End of the connection.
-    pub fn close(&mut self, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    pub fn close(&mut self, out: &mut Emitter<'_>) {
         for dir in [Dir::ToServer, Dir::ToClient] {
             let s = self.side(dir);
             match s.state {
@@ -154,7 +210,7 @@ impl Conn {
                     if !s.buf.is_empty() {
                         out.error("ssh: kexinit truncated");
                     }
-                    finish(s, cx, out);
+                    finish(s, out);
                 }
             }
         }
@@ -174,13 +230,13 @@ impl Conn {
 }
 
 /// Emits the side's record (if it has an identification) and stops reading the side.
-fn finish(s: &mut Side, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
-    if let Some(mut r) = s.rec.take() {
-        r.timestamp = cx.meta.ts_nanos;
+fn finish(s: &mut Side, out: &mut Emitter<'_>) {
+    if let Some(r) = s.rec.take() {
         out.record(T_SSH, &r);
     }
     s.state = State::Finished;
     s.buf = Vec::new();
+    s.marks = Vec::new();
 }
 
 fn new_record(dir: Dir, cx: &Ctx<'_>) -> v1::Ssh {

@@ -310,6 +310,71 @@ fn tls_done_after_both_sides_encrypt() {
     assert!(o.errors.is_empty());
 }
 
+/// The HelloRetryRequest random (RFC 8446 4.1.3: SHA-256 of "HelloRetryRequest").
+const HRR: [u8; 32] = [
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91, 0xC2, 0xA2, 0x11,
+    0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+];
+
+/// After a HelloRetryRequest, each side sends a ChangeCipherSpec, then the client its second
+/// ClientHello and the server the real ServerHello: both hellos of each side are recorded.
+#[test]
+fn tls_hello_retry_request() {
+    let ch = records(22, &handshake(1, &client_hello_body()), 16384);
+    let mut hrr = server_hello_body();
+    hrr[2..34].copy_from_slice(&HRR);
+    let ccs = records(20, &[1], 10);
+    let server1 = [records(22, &handshake(2, &hrr), 16384), ccs.clone()].concat();
+    let client2 = [ccs, ch.clone()].concat();
+    let server2 = [records(22, &handshake(2, &server_hello_body()), 16384), records(23, &[9; 20], 100)].concat();
+    let o = run(
+        443,
+        &[
+            Step::D(Dir::ToServer, &ch),
+            Step::D(Dir::ToClient, &server1),
+            Step::D(Dir::ToServer, &client2),
+            Step::D(Dir::ToClient, &server2),
+            Step::D(Dir::ToServer, &records(23, &[9; 20], 100)),
+        ],
+    );
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
+    let c: Vec<v1::TlsClientHello> = o.of(T_TLS_CLIENT_HELLO);
+    assert_eq!(
+        c.iter().map(|r| (r.ja3.as_str(), r.timestamp)).collect::<Vec<_>>(),
+        [(JA3_HASH, 1000), (JA3_HASH, 3000)]
+    );
+    assert_eq!(c[1].ja4, JA4);
+    let s: Vec<v1::TlsServerHello> = o.of(T_TLS_SERVER_HELLO);
+    let got: Vec<(bool, &str, i64)> = s.iter().map(|r| (r.hello_retry_request, r.ja3s.as_str(), r.timestamp)).collect();
+    assert_eq!(got, [(true, JA3S_HASH, 2000), (false, JA3S_HASH, 4000)]);
+    assert_eq!(o.verdicts.last(), Some(&Verdict::Done));
+}
+
+/// A whole ServerHello with a malformed extension block gets the JA3S of what was read, as
+/// Wireshark computes it: none of the extensions when the block claims more bytes than the
+/// message has, the types read before the problem when an extension overruns the block.
+#[test]
+fn tls_malformed_server_hello_keeps_its_ja3s() {
+    let mut b = server_hello_body();
+    let at = 2 + 32 + 1 + 32 + 3;
+    let n = u16::from_be_bytes([b[at], b[at + 1]]);
+    b[at..at + 2].copy_from_slice(&u16be(n + 10));
+    let o = run(443, &[Step::D(Dir::ToClient, &records(22, &handshake(2, &b), 16384))]);
+    assert_eq!(o.errors, ["tls: server hello truncated"]);
+    let s: Vec<v1::TlsServerHello> = o.of(T_TLS_SERVER_HELLO);
+    // md5sum of "771,4865,".
+    assert_eq!((s[0].ja3s_full.as_str(), s[0].ja3s.as_str()), ("771,4865,", "e8c07683aecf9b16e8e33f10a5161e4e"));
+    assert_eq!(s[0].extensions, [43, 51], "the record keeps what it read");
+    // The key_share extension claims 10 more bytes than the block has.
+    let mut b = server_hello_body();
+    let ks = at + 2 + 6 + 2;
+    let n = u16::from_be_bytes([b[ks], b[ks + 1]]);
+    b[ks..ks + 2].copy_from_slice(&u16be(n + 10));
+    let o = run(443, &[Step::D(Dir::ToClient, &records(22, &handshake(2, &b), 16384))]);
+    assert_eq!(o.errors, ["tls: server hello truncated"]);
+    assert_eq!(o.of::<v1::TlsServerHello>(T_TLS_SERVER_HELLO)[0].ja3s_full, JA3S);
+}
+
 /// JA4 vectors of the specification (FoxIO technical_details/JA4.md): its example hello and
 /// the ALPN rules' examples.
 #[test]
@@ -539,8 +604,11 @@ fn http_gap_and_garbage() {
         ("198.51.100.7", 80),
         "the HTTP client is the host's server"
     );
-    // Not HTTP at all: declined after the first bytes.
+    // Not HTTP at all: held while the line may still be a request line, declined once both
+    // directions have shown none of the protocols.
     let o = run(80, &[Step::D(Dir::ToServer, b"HELLO THERE")]);
+    assert_eq!(o.verdicts.last(), Some(&Verdict::Continue));
+    let o = run(80, &[Step::D(Dir::ToServer, b"HELLO THERE\r\n"), Step::D(Dir::ToClient, b"\x00\x01")]);
     assert_eq!(o.verdicts.last(), Some(&Verdict::Decline));
 }
 
@@ -672,6 +740,53 @@ fn ssh_cut_at_every_length() {
     assert_eq!(o.of::<v1::Ssh>(T_SSH)[0].proto_version, "1.5");
 }
 
+/// A server offering 1.99 and a client answering 1.5: the exchange is SSH-1, whose packets
+/// (random padding first) are not read as SSH-2 binary packets.
+#[test]
+fn ssh1_exchange_is_not_read_as_ssh2() {
+    let mut pk = vec![0, 0, 0, 0x8c, 0xe7, 0x1a, 0x5c, 0x90, 2];
+    pk.extend([0x33; 0x8b]);
+    let o = run(
+        22,
+        &[
+            Step::D(Dir::ToClient, b"SSH-1.99-OpenSSH_3.9p1\n"),
+            Step::D(Dir::ToServer, b"SSH-1.5-1.2.27\n"),
+            Step::D(Dir::ToClient, &pk),
+            Step::Close,
+        ],
+    );
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
+    let recs: Vec<v1::Ssh> = o.of(T_SSH);
+    assert_eq!(recs.iter().map(|r| r.proto_version.as_str()).collect::<Vec<_>>(), ["1.5", "1.99"]);
+}
+
+/// A record's time is its first byte's packet: the identification's (without KEXINIT), the
+/// KEXINIT's first byte's (with), never the close's.
+#[test]
+fn ssh_record_times() {
+    let o = run(22, &[Step::D(Dir::ToClient, b"SSH-2.0-a\r\n"), Step::D(Dir::ToServer, b"SSH-2.0-b\r\n"), Step::Close]);
+    let mut t: Vec<(bool, i64)> = o.of::<v1::Ssh>(T_SSH).iter().map(|r| (r.is_client, r.timestamp)).collect();
+    t.sort();
+    assert_eq!(t, [(false, 1000), (true, 2000)]);
+    let (c, _) = ssh_streams();
+    let ident = b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3\r\n".len();
+    // Identification in pieces, the KEXINIT starting in the third step and ending in the fourth.
+    let steps = [
+        Step::D(Dir::ToServer, &c[..5]),
+        Step::D(Dir::ToServer, &c[5..ident]),
+        Step::D(Dir::ToServer, &c[ident..ident + 10]),
+        Step::D(Dir::ToServer, &c[ident + 10..]),
+    ];
+    let r = &run(22, &steps).of::<v1::Ssh>(T_SSH)[0];
+    assert_eq!((r.timestamp, r.hassh.is_empty()), (3000, false));
+    // Held while the protocol was unknown: the first byte's time still.
+    let r = &run(2222, &[Step::D(Dir::ToServer, b"SS"), Step::D(Dir::ToServer, b"H-2.0-x\r\n"), Step::Close])
+        .of::<v1::Ssh>(T_SSH)[0];
+    assert_eq!(r.timestamp, 1000);
+    let o = run(80, &[Step::D(Dir::ToServer, b"G"), Step::D(Dir::ToServer, b"ET / HTTP/1.1\r\n\r\n"), Step::Close]);
+    assert_eq!(o.of::<v1::Http>(T_HTTP)[0].timestamp, 1000);
+}
+
 // ---------------------------------------------------------------- DNS over TCP
 
 fn dns_query(id: u16, name: &str) -> Vec<u8> {
@@ -712,6 +827,20 @@ fn dns_over_tcp() {
     }
 }
 
+/// A dynamic update over TCP: records without RDATA are empty values, every section is kept.
+#[test]
+fn dns_update_over_tcp() {
+    let mut m = vec![0x6b, 0x2e, 0x28, 0x00, 0, 1, 0, 0, 0, 2, 0, 0, 1, b'a', 0, 0, 6, 0, 1];
+    m.extend([1, b'h', 0xc0, 12, 0, 1, 0, 255, 0, 0, 0, 0, 0, 0]);
+    m.extend([1, b'h', 0xc0, 12, 0, 1, 0, 1, 0, 0, 4, 0xb0, 0, 4, 192, 0, 2, 9]);
+    let o = run(53, &[Step::D(Dir::ToServer, &framed(&m))]);
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
+    let d: Vec<v1::Dns> = o.of(T_DNS);
+    let up: Vec<(&str, u32, &str)> =
+        d[0].authorities.iter().map(|a| (a.name.as_str(), a.class, a.ip.as_str())).collect();
+    assert_eq!(up, [("h.a", 255, ""), ("h.a", 1, "192.0.2.9")]);
+}
+
 // ---------------------------------------------------------------- selection
 
 #[test]
@@ -734,14 +863,97 @@ fn selection_by_content_and_port() {
     assert_eq!(run(2222, &steps).of::<v1::Ssh>(T_SSH).len(), 2, "SSH- on another port");
     // Disabled record types are not decoded.
     let cfg = Config::new(vec![("record-types".into(), "SSH".into())]);
-    assert_eq!(run_with(443, &[Step::D(Dir::ToServer, &ch)], &cfg).verdicts.last(), Some(&Verdict::Decline));
+    let o = run_with(443, &[Step::D(Dir::ToServer, &ch), Step::D(Dir::ToClient, b"\x15\x03")], &cfg);
+    assert_eq!(o.verdicts.last(), Some(&Verdict::Decline));
+    // Binary bytes: the other direction may still show a protocol; when it does not, declined.
     let o = run(443, &[Step::D(Dir::ToServer, b"\x00\x01binary")]);
+    assert_eq!(o.verdicts.last(), Some(&Verdict::Continue));
+    let o = run(443, &[Step::D(Dir::ToServer, b"\x00\x01binary"), Step::D(Dir::ToClient, b"\x00\x02binary")]);
     assert_eq!(o.verdicts.last(), Some(&Verdict::Decline));
     // A leading keep-alive byte (capture started mid-connection) is skipped once.
     let o = run(80, &[Step::D(Dir::ToServer, b"\x00"), Step::D(Dir::ToServer, REQ3)]);
     assert_eq!(o.of::<v1::Http>(T_HTTP).len(), 1);
     let o = run(80, &[Step::D(Dir::ToServer, b"\x00"), Step::D(Dir::ToServer, b"\x00"), Step::D(Dir::ToServer, REQ3)]);
-    assert_eq!(o.verdicts.last(), Some(&Verdict::Decline));
+    assert!(o.of::<v1::Http>(T_HTTP).is_empty());
+}
+
+/// Content before ports: HTTP on the SSH and DNS ports, SSH on the HTTP port; the port decides
+/// only when the first bytes are none of the content-recognised protocols, also when they are
+/// cut before they tell (the SSH cut tests above).
+#[test]
+fn content_decides_before_the_port() {
+    for port in [22, 53] {
+        let o = run(port, &[Step::D(Dir::ToServer, REQ3), Step::D(Dir::ToClient, b"HTTP/1.1 204 x\r\n\r\n")]);
+        let h: Vec<v1::Http> = o.of(T_HTTP);
+        assert_eq!(h.iter().map(|r| (r.method.as_str(), r.status_code)).collect::<Vec<_>>(), [("HEAD", 204)]);
+        assert!(o.errors.is_empty(), "port {port}: {:?}", o.errors);
+    }
+    let (c, s) = ssh_streams();
+    let s = &s[b"banner line\r\n".len()..];
+    let o = run(80, &[Step::D(Dir::ToClient, s), Step::D(Dir::ToServer, &c)]);
+    assert_eq!(o.of::<v1::Ssh>(T_SSH).len(), 2);
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
+    // A banner line before the identification on port 22: inconclusive content, the port's SSH.
+    let (c, s) = ssh_streams();
+    let o = run(22, &[Step::D(Dir::ToClient, &s), Step::D(Dir::ToServer, &c)]);
+    assert_eq!(o.of::<v1::Ssh>(T_SSH).len(), 2);
+}
+
+/// HTTP by grammar: any RFC 9110 method token; the line is held until it shows its version.
+#[test]
+fn http_methods_by_grammar() {
+    for req in [
+        &b"RPC_IN_DATA /rpc/rpcproxy.dll?srv:6001 HTTP/1.1\r\nHost: m\r\nContent-Length: 0\r\n\r\n"[..],
+        b"CCM_POST /ccm_system/request HTTP/1.1\r\nHost: s\r\n\r\n",
+        b"NOTIFY * HTTP/1.1\r\nHost: 239.255.255.250:1900\r\n\r\n",
+        b"M-SEARCH * HTTP/1.1\r\nHost: 239.255.255.250:1900\r\n\r\n",
+        b"BASELINE-CONTROL /d HTTP/1.0\r\n\r\n",
+    ] {
+        let method = std::str::from_utf8(&req[..req.iter().position(|&c| c == b' ').unwrap()]).unwrap();
+        for size in 1..=req.len() {
+            let mut steps = chunks(Dir::ToServer, req, size);
+            steps.push(Step::D(Dir::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+            let o = run(8000, &steps);
+            let h: Vec<v1::Http> = o.of(T_HTTP);
+            assert_eq!(h.len(), 1, "{method}, segments of {size}");
+            assert_eq!((h[0].method.as_str(), h[0].status_code, h[0].timestamp), (method, 200, 1000));
+        }
+    }
+    // Lines that are not requests: no version, a control character, a method too long.
+    for line in [
+        &b"EHLO mail.example.org\r\n"[..],
+        b"220 ProFTPD ready\r\n",
+        b"FOO /x HTTP/1.1\x01\r\n",
+        b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA / HTTP/1.1\r\n",
+        b"* OK IMAP4rev1 ready\r\n",
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ] {
+        assert_eq!(http::request_line(line), Some(false), "{:?}", String::from_utf8_lossy(line));
+        let o = run(8000, &[Step::D(Dir::ToServer, line), Step::D(Dir::ToClient, line)]);
+        assert_eq!(o.verdicts.last(), Some(&Verdict::Decline), "{:?}", String::from_utf8_lossy(line));
+    }
+    assert_eq!(http::request_line(b"SUBSCRIBE /ev"), None, "undecided until the line ends");
+}
+
+/// Client bytes that are not HTTP, answered with a status line: the response is recorded (and
+/// the client side resumes at a request line).
+#[test]
+fn http_response_to_bytes_that_are_not_http() {
+    let o = run(
+        8080,
+        &[
+            Step::D(Dir::ToServer, b"\x16\xfe\xff garbage that is no request\r\n"),
+            Step::D(Dir::ToClient, b"HTTP/1.1 400 Bad Request\r\nServer: s\r\nContent-Length: 3\r\n\r\nbad"),
+            Step::D(Dir::ToServer, b"GET /again HTTP/1.1\r\n\r\n"),
+            Step::D(Dir::ToClient, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+            Step::Close,
+        ],
+    );
+    let h: Vec<v1::Http> = o.of(T_HTTP);
+    let got: Vec<(&str, &str, i32, i64)> =
+        h.iter().map(|r| (r.method.as_str(), r.server_name.as_str(), r.status_code, r.response_timestamp)).collect();
+    assert_eq!(got, [("", "s", 400, 2000), ("GET", "", 200, 4000)]);
+    assert!(o.errors.is_empty(), "{:?}", o.errors);
 }
 
 // ---------------------------------------------------------------- robustness

@@ -5,7 +5,9 @@
 //! handshake byte stream, so a hello split over several TCP segments or several TLS records is
 //! found whole. Only hello messages are kept (at most [`MAX_HELLO`] bytes); other handshake
 //! messages (certificates, ...) are skipped by length. A direction stops being read at its first
-//! ChangeCipherSpec or application-data record (what follows is encrypted), and after a malformed
+//! ChangeCipherSpec or application-data record (what follows is encrypted; a TLS 1.3
+//! HelloRetryRequest is followed by a ChangeCipherSpec from each side and then the second
+//! plaintext ClientHello and the real ServerHello, which are read), and after a malformed
 //! record header or a gap (record boundaries are lost). The fixed fields of a hello are read by a
 //! small cursor here, so that a cut hello still gives its leading fields; the extension contents
 //! are decoded with `tls-parser`.
@@ -89,8 +91,9 @@ struct Side {
     hello_ts: i64,
     /// Encrypted or unreadable from here on.
     stopped: bool,
-    /// This side sent a HelloRetryRequest.
+    /// This side sent a HelloRetryRequest, and the ServerHello after it.
     sent_hrr: bool,
+    sent_second_hello: bool,
     /// Records read so far; the first may be an SSL 2.0-format ClientHello (2-byte header).
     records_seen: u64,
     v2: bool,
@@ -154,7 +157,11 @@ impl Conn {
                 if s.rec_type == CT_HANDSHAKE && s.keeping {
                     s.hello_records += 1;
                 }
-                if (s.rec_type == CT_CCS && !peer_hrr) || s.rec_type == CT_APP_DATA {
+                // After a HelloRetryRequest both sides may send a ChangeCipherSpec (TLS 1.3
+                // middlebox compatibility) before their second, plaintext hello: the client
+                // before its second ClientHello, the server before its real ServerHello.
+                let retry = peer_hrr || (s.sent_hrr && !s.sent_second_hello);
+                if (s.rec_type == CT_CCS && !retry) || s.rec_type == CT_APP_DATA {
                     // Encrypted from here on (TLS 1.3 sends its encrypted handshake as application
                     // data; earlier versions encrypt what follows ChangeCipherSpec).
                     s.stopped = true;
@@ -171,6 +178,11 @@ impl Conn {
             s.rec_left -= n;
             b = &b[n..];
         }
+    }
+
+    /// Direction `dir` is not TLS (its first bytes were none of ours): not read.
+    pub fn ignore(&mut self, dir: Dir) {
+        self.side(dir).stopped = true;
     }
 
     /// Bytes of one direction that were not captured: record boundaries are lost.
@@ -324,18 +336,25 @@ fn emit_hello(s: &mut Side, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>, whole
                 ..Default::default()
             };
             (r.src_port, r.dst_port) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
-            match parse_server_hello(&s.hello, &mut r) {
-                Ok(()) if whole => {
-                    r.ja3s_full = fingerprint::ja3s_string(&r);
-                    r.ja3s = fingerprint::md5_hex(r.ja3s_full.as_bytes());
-                }
-                Ok(()) => {}
-                Err(kind) => {
+            let ja3s_exts = match parse_server_hello(&s.hello, &mut r) {
+                Ok(()) => Some(r.extensions.len()),
+                Err((kind, n)) => {
                     if whole {
                         out.error(kind);
                     }
+                    n
                 }
+            };
+            // A whole hello gets the JA3S of what was read, also when its extensions are
+            // malformed (as Wireshark and Arkime); a hello cut by the capture gets none.
+            if let Some(n) = ja3s_exts.filter(|_| whole) {
+                let all = std::mem::take(&mut r.extensions);
+                r.extensions.extend_from_slice(&all[..n]);
+                r.ja3s_full = fingerprint::ja3s_string(&r);
+                r.ja3s = fingerprint::md5_hex(r.ja3s_full.as_bytes());
+                r.extensions = all;
             }
+            s.sent_second_hello |= s.sent_hrr && !r.hello_retry_request;
             s.sent_hrr |= r.hello_retry_request;
             out.record(T_TLS_SERVER_HELLO, &r);
         }
@@ -424,32 +443,35 @@ pub fn parse_client_hello(b: &[u8], r: &mut v1::TlsClientHello, alpn0: &mut Vec<
     if cut { Err("tls: client hello truncated") } else { Ok(()) }
 }
 
-/// Fills `r` from a ServerHello body. On error the fields read before the problem are kept.
-pub fn parse_server_hello(b: &[u8], r: &mut v1::TlsServerHello) -> Result<(), &'static str> {
+/// Fills `r` from a ServerHello body. On error the fields read before the problem are kept, and
+/// the error comes with the number of `r.extensions` that JA3S takes, once the version and the
+/// cipher suite were read (`None` before): as in Wireshark, the types read before the problem,
+/// none when the extensions block claims more bytes than the message has.
+pub fn parse_server_hello(b: &[u8], r: &mut v1::TlsServerHello) -> Result<(), (&'static str, Option<usize>)> {
     let mut c = Cur { b, err: "tls: server hello truncated" };
-    let version = c.u16()?;
+    let version = c.u16().map_err(|e| (e, None))?;
     r.version = u32::from(version);
-    r.random = c.take(32)?.to_vec();
+    r.random = c.take(32).map_err(|e| (e, None))?.to_vec();
     r.hello_retry_request = r.random == HRR_RANDOM;
     // TLS 1.3 drafts before 22 have no session id and no compression method.
     let draft = version & 0xff00 == 0x7f00;
     if !draft {
-        let sid_len = c.u8()?;
-        r.session_id = c.take(usize::from(sid_len))?.to_vec();
+        let sid_len = c.u8().map_err(|e| (e, None))?;
+        r.session_id = c.take(usize::from(sid_len)).map_err(|e| (e, None))?.to_vec();
     }
-    r.cipher_suite = u32::from(c.u16()?);
+    r.cipher_suite = u32::from(c.u16().map_err(|e| (e, None))?);
     if !draft {
-        r.compression_method = u32::from(c.u8()?);
+        r.compression_method = u32::from(c.u8().map_err(|e| (e, Some(0)))?);
     }
     if c.b.is_empty() {
         return Ok(());
     }
-    let el = c.u16()?;
+    let el = c.u16().map_err(|e| (e, Some(0)))?;
     let (ext, cut) = match c.take(usize::from(el)) {
         Ok(e) => (e, false),
         Err(_) => (c.b, true),
     };
-    extensions(ext, false, |ty, data, parsed| {
+    let walked = extensions(ext, false, |ty, data, parsed| {
         r.extensions.push(u32::from(ty));
         match parsed {
             Some(TlsExtension::ALPN(a)) => {
@@ -465,8 +487,12 @@ pub fn parse_server_hello(b: &[u8], r: &mut v1::TlsServerHello) -> Result<(), &'
         if ty == 51 && data.len() >= 2 {
             r.selected_group = u32::from(u16::from_be_bytes([data[0], data[1]]));
         }
-    })?;
-    if cut { Err("tls: server hello truncated") } else { Ok(()) }
+    });
+    match (walked, cut) {
+        (_, true) => Err(("tls: server hello truncated", Some(0))),
+        (Err(e), false) => Err((e, Some(r.extensions.len()))),
+        (Ok(()), false) => Ok(()),
+    }
 }
 
 /// Walks an extensions block: `f(type, data, decoded)` for each extension in order, with the
