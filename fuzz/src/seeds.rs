@@ -83,7 +83,7 @@ fn read_capture(path: &Path) -> Vec<Pkt> {
 }
 
 fn dissection(lt: u16, data: &[u8]) -> Dissection {
-    let mut d = Dissection { defrag: true, ..Dissection::default() };
+    let mut d = Dissection::new(true);
     dissect::dissect(lt, data, &mut d);
     d
 }

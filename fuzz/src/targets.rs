@@ -160,7 +160,7 @@ fn run_dissect(input: &[u8]) -> u64 {
     ports.add(dissect::layer::UDP, 53, 1 << dissect::PORT_BITS_START);
     ports.add(dissect::layer::TCP, 443, 1 << (dissect::PORT_BITS_START + 1));
     for defrag in [false, true] {
-        let mut d = Dissection { defrag, ..Dissection::default() };
+        let mut d = Dissection::new(defrag);
         dissect::dissect(lt, data, &mut d);
         check_dissection(data, &d);
         ports.apply(data, &mut d);
@@ -185,11 +185,7 @@ struct Dispatch {
 
 impl Dispatch {
     fn new() -> Self {
-        Dispatch {
-            d: Dissection { defrag: true, ..Dissection::default() },
-            rd: Dissection::default(),
-            defrag: Defrag::default(),
-        }
+        Dispatch { d: Dissection::new(true), rd: Dissection::default(), defrag: Defrag::default() }
     }
 
     fn packet(&mut self, lt: u16, data: &[u8], ts: i64, mut f: impl FnMut(u16, &[u8], &Dissection, u64)) {

@@ -161,6 +161,11 @@ impl Default for Dissection {
 }
 
 impl Dissection {
+    /// An empty dissection; `defrag` as the field says.
+    pub fn new(defrag: bool) -> Self {
+        Dissection { defrag, ..Dissection::default() }
+    }
+
     fn reset(&mut self) {
         self.count = 0;
         self.mask = 0;

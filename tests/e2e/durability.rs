@@ -435,3 +435,110 @@ fn label_stopped_by_a_signal_removes_its_part_files() {
         c => panic!("exit {c:?}: {err}"),
     }
 }
+
+#[test]
+fn a_second_capture_into_the_same_directory_is_refused_another_directory_works() {
+    let dir = TempDir::new("lock");
+    let (x, y) = (dir.path().join("x"), dir.path().join("y"));
+    // The first capture holds x's lock until its FIFO input ends: it cannot finish first.
+    let mut first = FifoCapture::start(dir.path(), &x, &["--workers", "1", "--include", "UDP"]);
+    assert!(first.send(0, 100));
+    wait_until("the first capture locked its directory", || x.join(".netcap.lock").exists());
+    let second = capture(&sample(), &x, &["--include", "TCP"]);
+    let err = stderr(&second);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one clear message: {err}");
+    assert!(err.contains(s(&x)) && err.contains("another netcap"), "{err}");
+    assert!(!x.join("TCP.ncap.zst").exists(), "the refused run wrote nothing");
+    let other = capture(&sample(), &y, &["--include", "TCP"]);
+    assert_eq!(other.status.code(), Some(0), "{}", stderr(&other));
+    assert!(y.join("TCP.ncap.zst").exists());
+    let o = first.finish();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (code, rows) = dump_column(&x.join("UDP.ncap.zst"), "dst_port");
+    assert_eq!((code, rows.len()), (Some(0), 100));
+}
+
+/// Flips one bit at a time in copies of `file`: in each of its first 64 and last 16 bytes (the
+/// compression format's headers and trailer) and at 160 places spread over the rest, and dumps
+/// each damaged copy: a copy must either dump exactly as the undamaged file does, or fail (exit 1
+/// or 2); never exit 0 with other values. Returns (copies that failed, copies identical to the
+/// original).
+fn flip_bits(dir: &Path, file: &Path) -> (usize, usize) {
+    let raw = std::fs::read(file).unwrap();
+    let good = netcap(&["dump", "-r", s(file)]);
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap();
+    let n = raw.len();
+    assert!(n > 1000, "{name} is large enough to sample");
+    let mut places: Vec<usize> = (0..64).chain((64..n - 16).step_by((n - 80) / 160)).chain(n - 16..n).collect();
+    places.dedup();
+    let (mut failed, mut same) = (0, 0);
+    for at in places {
+        let mut bad = raw.clone();
+        bad[at] ^= 1 << (at % 8);
+        let f = dir.join(format!("flip-{at}-{name}"));
+        std::fs::write(&f, &bad).unwrap();
+        let d = netcap(&["dump", "-r", s(&f)]);
+        match d.status.code() {
+            Some(0) => {
+                assert!(d.stdout == good.stdout, "{name}: bit flipped at byte {at}: exit 0 with other values");
+                same += 1;
+            }
+            Some(1 | 2) => failed += 1,
+            c => panic!("{name}: bit flipped at byte {at}: exit {c:?}: {}", stderr(&d)),
+        }
+        std::fs::remove_file(&f).unwrap();
+    }
+    (failed, same)
+}
+
+#[test]
+fn bit_flipped_compressed_record_files_never_dump_wrong_values() {
+    let dir = TempDir::new("bitflip");
+    for (compression, ext) in [("zstd", "zst"), ("gzip", "gz")] {
+        let out = dir.path().join(compression);
+        let o = capture(&sample(), &out, &["--compression", compression, "--include", "TCP"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let (failed, same) = flip_bits(dir.path(), &out.join(format!("TCP.ncap.{ext}")));
+        // Almost every flip is detected (checksums); the few that are not change nothing (a bit
+        // of the zstd window size, gzip's time stamp or OS byte).
+        assert!(failed >= 10 * same, "TCP.ncap.{ext}: {failed} detected, {same} harmless");
+    }
+}
+
+/// Waits for `child` to exit; kills it and fails when it does not within `DEADLINE` (a capture
+/// blocked on its input instead of refusing its output first).
+fn wait_or_kill(mut child: Child, what: &str) -> Output {
+    let start = Instant::now();
+    while child.try_wait().expect("poll netcap").is_none() {
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("{what}: netcap did not exit (it waits for its input)");
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("wait for netcap")
+}
+
+#[test]
+fn an_output_path_that_is_a_file_is_refused_before_any_input_is_read() {
+    let dir = TempDir::new("outfile");
+    // Input from a FIFO nobody writes: reading it would block forever.
+    let fifo = dir.path().join("silent.pcap");
+    mkfifo(&fifo);
+    let out = dir.path().join("not-a-dir");
+    std::fs::write(&out, b"a user's file").unwrap();
+    let child = netcap_cmd()
+        .args(["capture", "-r", s(&fifo), "-o", s(&out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netcap");
+    let o = wait_or_kill(child, "output path is a file");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one clear message: {err}");
+    assert!(err.contains(s(&out)), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"a user's file", "the user's file is untouched");
+}

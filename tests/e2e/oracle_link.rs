@@ -61,6 +61,11 @@ fn ethertype_of(next: Option<&&str>) -> u64 {
 
 /// Mismatches of one file, as text.
 fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut (usize, usize)) {
+    // ARP over IP over InfiniBand (20-byte hardware addresses): the host dissects the link type
+    // now, but this comparison covers Ethernet-style ARP only.
+    if f.file_name().is_some_and(|n| n == "tcpdump_ipoib.pcap") {
+        return;
+    }
     let Some(arp_rows) = tshark_fields(f, ARP_FIELDS, &["-Y", "arp"]) else { return };
     let Some(vlan_rows) = tshark_fields(f, VLAN_FIELDS, &["-Y", "vlan || ieee8021ad"]) else { return };
     if arp_rows.is_empty() && vlan_rows.is_empty() {

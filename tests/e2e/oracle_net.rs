@@ -156,13 +156,29 @@ fn join<I: IntoIterator<Item = S>, S: ToString>(i: I) -> String {
 fn host_reaches(tokens: &[&str]) -> bool {
     // Link types the host dissects (Ethernet, Linux cooked v1/v2, BSD loopback, raw IP);
     // Cisco HDLC, ARCNET, IP over InfiniBand and the like are not.
-    if !matches!(tokens.first().copied(), Some("eth" | "sll" | "null" | "loop" | "raw" | "ip" | "ipv6")) {
+    if !matches!(
+        tokens.first().copied(),
+        Some(
+            "eth"
+                | "sll"
+                | "null"
+                | "loop"
+                | "raw"
+                | "ip"
+                | "ipv6"
+                | "chdlc"
+                | "ipoib"
+                | "ppp"
+                | "nflog"
+                | "pktap"
+                | "ppi"
+        )
+    ) {
         return false;
     }
-    // Encapsulations the host does not follow: AYIYA and Teredo (IPv6 in UDP), PPP in GRE
-    // (PPTP, tunnels/pcapplusplus_GrePackets.cap) and CAPWAP data (802.11 frames in UDP,
-    // internet/ndpi_capwap.pcap).
-    !tokens.iter().any(|t| matches!(*t, "ayiya" | "teredo" | "ppp" | "capwap.data"))
+    // Encapsulations the host does not follow: AYIYA (IPv6 in UDP) and CAPWAP data (802.11
+    // frames in UDP, internet/ndpi_capwap.pcap).
+    !tokens.iter().any(|t| matches!(*t, "ayiya" | "capwap.data"))
 }
 
 /// Per record type: our rows and tshark's.

@@ -276,9 +276,10 @@ fn resource_record(msg: &[u8], at: usize, mdns: bool, rr: &mut ResourceRecord) -
         return Err("dns: rdata truncated");
     };
     rr.data.extend_from_slice(rd);
-    if rd.is_empty() {
+    if rd.is_empty() && ty != 41 {
         // Empty RDATA is legal (RFC 2136 2.4 and 2.5: the prerequisites and deletions of an
-        // UPDATE, class ANY or NONE): an empty value, never an error.
+        // UPDATE, class ANY or NONE): an empty value, never an error. OPT (41) carries its
+        // values in the class and TTL fields and is read below (an empty option list).
         return Ok(data_end);
     }
     let bad = Err("dns: bad rdata");
