@@ -54,6 +54,30 @@ fn udp4(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, from_client: bool, payload
     v
 }
 
+/// Sets the TCP flags named in `flags` (`S`yn, `A`ck with `ack`, `P`sh, `F`in, `R`st).
+pub fn tcp_flags(
+    mut b: etherparse::PacketBuilderStep<etherparse::TcpHeader>,
+    flags: &str,
+    ack: u32,
+) -> etherparse::PacketBuilderStep<etherparse::TcpHeader> {
+    if flags.contains('S') {
+        b = b.syn();
+    }
+    if flags.contains('A') {
+        b = b.ack(ack);
+    }
+    if flags.contains('P') {
+        b = b.psh();
+    }
+    if flags.contains('F') {
+        b = b.fin();
+    }
+    if flags.contains('R') {
+        b = b.rst();
+    }
+    b
+}
+
 struct Tcp4 {
     seq_c: u32,
     seq_s: u32,
@@ -69,18 +93,7 @@ impl Tcp4 {
         let (seq, ack) = if from_client { (self.seq_c, self.seq_s) } else { (self.seq_s, self.seq_c) };
         let mut b =
             PacketBuilder::ethernet2(sm, dm).ipv4(s, d, if from_client { 64 } else { 52 }).tcp(sp, dp, seq, 64240);
-        if flags.contains('S') {
-            b = b.syn();
-        }
-        if flags.contains('A') {
-            b = b.ack(ack);
-        }
-        if flags.contains('P') {
-            b = b.psh();
-        }
-        if flags.contains('F') {
-            b = b.fin();
-        }
+        b = tcp_flags(b, flags, ack);
         if flags.contains('S') {
             b = b
                 .options(&[

@@ -172,22 +172,11 @@ impl Conv {
     pub fn raw(&mut self, from_client: bool, seq: u32, ack: u32, flags: &str, payload: &[u8]) {
         let (src, dst) = if from_client { (self.client, self.server) } else { (self.server, self.client) };
         let (sm, dm) = if from_client { (CLIENT_MAC, SERVER_MAC) } else { (SERVER_MAC, CLIENT_MAC) };
-        let mut b = PacketBuilder::ethernet2(sm, dm).ipv4(src.0, dst.0, 64).tcp(src.1, dst.1, seq, 64240);
-        if flags.contains('S') {
-            b = b.syn();
-        }
-        if flags.contains('A') {
-            b = b.ack(ack);
-        }
-        if flags.contains('P') {
-            b = b.psh();
-        }
-        if flags.contains('F') {
-            b = b.fin();
-        }
-        if flags.contains('R') {
-            b = b.rst();
-        }
+        let b = crate::pcap::tcp_flags(
+            PacketBuilder::ethernet2(sm, dm).ipv4(src.0, dst.0, 64).tcp(src.1, dst.1, seq, 64240),
+            flags,
+            ack,
+        );
         let mut v = Vec::new();
         b.write(&mut v, payload).expect("build tcp");
         self.pkts.push((self.t, v));
