@@ -241,6 +241,28 @@ pub struct ResolveArgs {
     /// CSV database of fingerprint descriptions (`kind,hash,description`); repeatable.
     #[arg(long = "fingerprint-db", value_name = "FILE")]
     pub fingerprint_db: Vec<PathBuf>,
+    /// A data file a decoder reads by name (`netcap plugins inspect FILE.wasm` lists what a
+    /// decoder asks for), e.g. `--resource nmap-service-probes=/usr/share/nmap/nmap-service-probes`;
+    /// repeatable. Decoders read nothing else of the file system.
+    #[arg(long = "resource", value_name = "NAME=PATH", value_parser = parse_resource)]
+    pub resource: Vec<(String, PathBuf)>,
+    /// A directory of data files for decoders: the file NAME or NAME.<ext> is resource NAME
+    /// (`--resource` wins for a name it gives).
+    #[arg(long = "resources", value_name = "DIR")]
+    pub resources: Option<PathBuf>,
+}
+
+/// `NAME=PATH` of `--resource`.
+fn parse_resource(s: &str) -> Result<(String, PathBuf), String> {
+    let (name, path) = s.split_once('=').ok_or_else(|| format!("expected NAME=PATH, got {s:?}"))?;
+    let ok = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok {
+        return Err(format!("resource name {name:?}: use lowercase letters, digits and '-'"));
+    }
+    if path.is_empty() {
+        return Err(format!("resource {name}: no path"));
+    }
+    Ok((name.to_string(), PathBuf::from(path)))
 }
 
 impl ResolveArgs {
@@ -251,6 +273,8 @@ impl ResolveArgs {
             hosts_file: self.hosts_file.clone(),
             reverse_dns: self.reverse_dns,
             fingerprint_dbs: self.fingerprint_db.clone(),
+            resources: self.resource.clone(),
+            resources_dir: self.resources.clone(),
             ..crate::resolve::ResolverOptions::default()
         }
     }
@@ -641,7 +665,26 @@ fn plugins_inspect(file: &std::path::Path) -> anyhow::Result<u8> {
     };
     let s = &d.spec;
     writeln!(out, "decoder:  {} {} ({} decoder, netcap:decoder@{})", s.id, s.version, s.kind, s.wit_version)?;
-    writeln!(out, "input:    {}", s.layers.join(", "))?;
+    if s.kind == crate::plugin::DecoderKind::Record {
+        let c: Vec<String> = s
+            .consumes
+            .iter()
+            .map(|t| if t.message.is_empty() { t.name.clone() } else { format!("{} ({})", t.name, t.message) })
+            .collect();
+        writeln!(out, "input:    records {}", c.join(", "))?;
+    } else {
+        writeln!(out, "input:    {}", s.layers.join(", "))?;
+    }
+    if s.mergeable {
+        writeln!(out, "state:    mergeable (save-state, merge-state)")?;
+    }
+    if !s.resources.is_empty() {
+        writeln!(out, "resources (give them with --resource NAME=PATH or --resources DIR):")?;
+        for r in &s.resources {
+            let req = if r.required { "required" } else { "optional" };
+            writeln!(out, "  {} ({req}): {}", r.name, r.description)?;
+        }
+    }
     writeln!(out, "records:")?;
     for t in &s.record_types {
         let fields = crate::render::Renderer::new(&s.schema, &t.message)

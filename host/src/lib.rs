@@ -19,6 +19,7 @@ pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;
 pub mod reassembly;
+pub mod records;
 pub mod render;
 pub mod resolve;
 pub mod stats;

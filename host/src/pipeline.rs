@@ -142,6 +142,112 @@ pub fn enabled_types(
         .collect())
 }
 
+/// Record decoders read the records of the types they consume: those types are produced (and
+/// written) whenever an enabled record decoder reads them. A consumed type no loaded decoder
+/// produces is a notice (the input stays empty); one with another protobuf message than the
+/// record decoder expects is refused.
+fn enable_record_inputs(
+    decoders: &[LoadedDecoder],
+    enabled: &mut [Vec<bool>],
+    notices: &mut Vec<String>,
+) -> Result<(), RunError> {
+    for (i, d) in decoders.iter().enumerate() {
+        if d.spec.kind != DecoderKind::Record || !enabled[i].iter().any(|&on| on) {
+            continue;
+        }
+        for c in &d.spec.consumes {
+            let mut found = false;
+            for (j, p) in decoders.iter().enumerate() {
+                for (k, t) in p.spec.record_types.iter().enumerate() {
+                    if t.name != c.name {
+                        continue;
+                    }
+                    if !c.message.is_empty() && c.message != t.message {
+                        return Err(RunError::Config(format!(
+                            "decoder {} reads {} records as {}, but decoder {} writes them as {}",
+                            d.spec.id, c.name, c.message, p.spec.id, t.message
+                        )));
+                    }
+                    enabled[j][k] = true;
+                    found = true;
+                }
+            }
+            if !found {
+                notices.push(format!("decoder {} reads {} records, which no loaded decoder writes", d.spec.id, c.name));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A decoder that requires a resource the user did not give stops the run before any input.
+fn check_resources(
+    decoders: &[LoadedDecoder],
+    enabled: &[Vec<bool>],
+    resources: &crate::resolve::resources::Resources,
+) -> Result<(), RunError> {
+    for (d, en) in decoders.iter().zip(enabled) {
+        if !en.iter().any(|&on| on) {
+            continue;
+        }
+        for r in d.spec.resources.iter().filter(|r| r.required) {
+            if resources.path(&r.name).is_none() {
+                return Err(RunError::Config(format!(
+                    "decoder {} needs the resource {} ({}): give it with --resource {}=PATH or --resources DIR",
+                    d.spec.id, r.name, r.description, r.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The record stage: one instance of each enabled record decoder, in dependency order.
+fn record_stage(
+    decoders: &[LoadedDecoder],
+    enabled: &[Vec<bool>],
+    types: &[TypeOut],
+    type_maps: &[Vec<Option<usize>>],
+    gates: &[Arc<AtomicBool>],
+    opts: &CaptureOptions,
+) -> Result<Option<crate::records::RecordStage>, RunError> {
+    let order = crate::records::dependency_order(decoders, enabled).map_err(RunError::Config)?;
+    if order.is_empty() {
+        return Ok(None);
+    }
+    let mut slots = Vec::new();
+    for di in order {
+        let d = &decoders[di];
+        let names: Vec<&str> =
+            d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
+        let instance = d
+            .factory
+            .instantiate(&decoder_config(&names, opts))
+            .map_err(|f| RunError::Instantiate { id: d.spec.id.clone(), message: f.message.clone() })?;
+        let mut inputs: Vec<(usize, u16)> = d
+            .spec
+            .consumes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| types.iter().position(|t| t.name == c.name).map(|g| (g, i as u16)))
+            .collect();
+        inputs.sort();
+        let slot = Slot {
+            id: d.spec.id.clone(),
+            kind: DecoderKind::Record,
+            all: false,
+            instance,
+            layer_mask: 0,
+            type_map: type_maps[di].clone(),
+            decoder: di as u16,
+            gate: gates[di].clone(),
+            disabled: false,
+        };
+        slots.push(crate::records::RecordSlot { slot, inputs });
+    }
+    Ok(Some(crate::records::RecordStage::new(slots, types.len(), opts.limits.output_bytes)))
+}
+
 /// The configuration every decoder instance gets at `init`.
 fn decoder_config(record_types: &[&str], opts: &CaptureOptions) -> Vec<(String, String)> {
     let mut c = vec![
@@ -169,7 +275,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         ),
     };
     let (decoders, runtime) = load_decoders(&opts, &mut notices)?;
-    let enabled = enabled_types(&decoders, &opts.include, &opts.exclude)?;
+    let mut enabled = enabled_types(&decoders, &opts.include, &opts.exclude)?;
+    enable_record_inputs(&decoders, &mut enabled, &mut notices)?;
     // DPI and resolvers. The dispatcher classifies every packet's flow (so that worker and
     // global batches carry the same `app` id) and scans DNS answers for `ip-names`; decoders
     // reach the resolvers through the host imports, answered by the installed resolver.
@@ -182,6 +289,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let resolver =
         Arc::new(crate::resolve::Resolver::new(opts.resolve.clone(), dpi_engine.active().then(|| dpi_engine.apps())));
     notices.extend(resolver.take_warnings());
+    check_resources(&decoders, &enabled, &resolver.resources)?;
     netcap_sdk::host::set_resolver(Some(resolver.clone()));
     let names = resolver.name_table();
     let mut dns_scan = crate::resolve::names::DnsScan::default();
@@ -255,8 +363,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     for (di, d) in decoders.iter().enumerate() {
         let names: Vec<&str> =
             d.spec.record_types.iter().zip(&enabled[di]).filter(|(_, on)| **on).map(|(t, _)| t.name.as_str()).collect();
-        if names.is_empty() {
-            continue;
+        if names.is_empty() || d.spec.kind == DecoderKind::Record {
+            continue; // record decoders: see `record_stage`
         }
         if d.spec.kind == DecoderKind::Stream {
             let (sports, any) = plugin::stream_interests(&d.spec.layers)
@@ -330,6 +438,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         }
     }
 
+    let records = record_stage(&decoders, &enabled, &types, &type_maps, &gates, &opts)?;
     let ntypes = types.len();
     let out_cfg = OutputConfig {
         dir: opts.out_dir.clone(),
@@ -384,7 +493,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         std::thread::Builder::new()
             .name("netcap-writer".into())
             .spawn(move || {
-                let io = WriterIo { errors_pcap, flush_every, ledger };
+                let io = WriterIo { errors_pcap, flush_every, ledger, records };
                 write_loop(writer, io, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
             })
             .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
@@ -621,14 +730,16 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
             Err(_) => wstats.faults.add("worker: panic", 1),
         }
     }
-    let (written, mut output_error, pcap_notices, ledger) = writer_handle.join().unwrap_or_else(|_| {
+    let (written, mut output_error, pcap_notices, ledger, record_stats) = writer_handle.join().unwrap_or_else(|_| {
         (
             Vec::new(),
             Some("the writer thread panicked".into()),
             Vec::new(),
             crate::worker::FaultLedger::new(Vec::new(), Vec::new()),
+            WorkerStats::default(),
         )
     });
+    wstats.merge(&record_stats);
     notices.extend(pcap_notices);
     wstats.faults.merge(&ledger.faults);
     wstats.first_faults = ledger.first;
@@ -692,7 +803,7 @@ fn pcap_notice(n: u64, skipped: u64, path: &std::path::Path) -> String {
 
 /// What the writer thread leaves: (record type, records, file) per written type, the first
 /// output error, notices about the pcaps it wrote, and the decoder faults of the run.
-type WriteOutcome = (Vec<output::Written>, Option<String>, Vec<String>, crate::worker::FaultLedger);
+type WriteOutcome = (Vec<output::Written>, Option<String>, Vec<String>, crate::worker::FaultLedger, WorkerStats);
 
 /// The writer thread's other output and state: `errors.pcap`, how often to write files out
 /// (live), and the run's decoder faults, counted in packet order as epochs are merged.
@@ -700,6 +811,8 @@ struct WriterIo {
     errors_pcap: Option<PcapOut>,
     flush_every: Option<Duration>,
     ledger: crate::worker::FaultLedger,
+    /// Record decoders, run on each merged epoch.
+    records: Option<crate::records::RecordStage>,
 }
 
 #[allow(clippy::too_many_arguments, reason = "the writer thread's whole context")]
@@ -717,7 +830,7 @@ fn write_loop(
     let mut next = 0u64;
     let mut error: Option<String> = None;
     let mut created_set = false;
-    let WriterIo { mut errors_pcap, flush_every, mut ledger } = io;
+    let WriterIo { mut errors_pcap, flush_every, mut ledger, mut records } = io;
     let mut last_flush = Instant::now();
     loop {
         // Live captures: every file is written out at least every `flush_every`, also when no
@@ -751,6 +864,11 @@ fn write_loop(
         while pending.get(&next).is_some_and(|v| v.len() == nworkers) {
             let mut group = pending.remove(&next).unwrap_or_default();
             ledger.apply(&mut group);
+            if let Some(stage) = records.as_mut() {
+                let mut r = stage.epoch(&group);
+                ledger.apply(std::slice::from_mut(&mut r));
+                group.push(r);
+            }
             if !created_set {
                 writer.set_created(first_ts.load(Ordering::Relaxed));
                 created_set = true;
@@ -778,6 +896,19 @@ fn write_loop(
             next += 1;
         }
     }
+    let mut record_stats = WorkerStats::default();
+    if let Some(mut stage) = records {
+        let mut r = stage.finish();
+        ledger.apply(std::slice::from_mut(&mut r));
+        for (t, run) in r.runs.iter().enumerate() {
+            if error.is_none()
+                && let Err(e) = writer.write_runs(t, &[run])
+            {
+                error = Some(e.to_string());
+            }
+        }
+        record_stats = stage.stats;
+    }
     let (done, finish_err) = writer.finish();
     if error.is_none() {
         error = finish_err.map(|e| e.to_string());
@@ -791,7 +922,7 @@ fn write_loop(
             Err(e) => error = error.or(Some(format!("errors.pcap: {e}"))),
         }
     }
-    (done, error, notices, ledger)
+    (done, error, notices, ledger, record_stats)
 }
 
 /// Writes one epoch's packets with errors, from every worker, in input order.

@@ -13,8 +13,10 @@ pub mod wasm;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// WIT contract versions this host supports: `netcap:decoder@0.2.x`.
-pub const SUPPORTED_WIT: &str = "0.2";
+/// The WIT contract version this host implements: `netcap:decoder@0.3.x`.
+pub const SUPPORTED_WIT: &str = "0.3";
+/// Older contract versions whose plugins still load (through the frozen `wit/v0.2` bindings).
+pub const LEGACY_WIT: &[&str] = &["0.2"];
 /// The exported interface a decoder component must have, without its version.
 pub const DECODER_INTERFACE: &str = "netcap:decoder/decoder";
 /// The interface the host offers to decoders (the only one they may import).
@@ -41,6 +43,12 @@ pub struct DecoderSpec {
     pub record_types: Vec<RecordTypeInfo>,
     /// Serialized FileDescriptorSet.
     pub schema: Arc<Vec<u8>>,
+    /// Record decoders: the record types they read (name, expected message or empty).
+    pub consumes: Vec<RecordTypeInfo>,
+    /// Data files the decoder reads (`read-resource`).
+    pub resources: Vec<netcap_sdk::ResourceNeed>,
+    /// Global decoders: whether the state can be saved in parts and merged.
+    pub mergeable: bool,
     pub wit_version: String,
     /// The `.wasm` file, or `native`.
     pub source: String,
@@ -57,6 +65,8 @@ pub enum DecoderKind {
     Global,
     /// Reassembled TCP streams.
     Stream,
+    /// Other decoders' records, in the canonical output order; one instance, in the writer.
+    Record,
 }
 
 impl DecoderKind {
@@ -66,18 +76,73 @@ impl DecoderKind {
             DecoderKind::Packet => "packet",
             DecoderKind::Global => "global",
             DecoderKind::Stream => "stream",
+            DecoderKind::Record => "record",
         }
     }
 
-    /// Whether the decoder keeps state across packets and gets `tick`.
+    /// Whether the decoder keeps state across packets and gets `tick` (record decoders see no
+    /// packets).
     pub fn stateful(self) -> bool {
-        self != DecoderKind::Layer
+        !matches!(self, DecoderKind::Layer | DecoderKind::Record)
+    }
+
+    fn from_sdk(k: netcap_sdk::Kind) -> Self {
+        match k {
+            netcap_sdk::Kind::Layer => DecoderKind::Layer,
+            netcap_sdk::Kind::Packet => DecoderKind::Packet,
+            netcap_sdk::Kind::Global => DecoderKind::Global,
+            netcap_sdk::Kind::Stream => DecoderKind::Stream,
+            netcap_sdk::Kind::Record => DecoderKind::Record,
+        }
     }
 }
 
 impl std::fmt::Display for DecoderKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl DecoderSpec {
+    /// The spec of a decoder that described itself as `info` (the SDK's form of WIT
+    /// `decoder-info`); an error names what is wrong with its interests or resources.
+    pub fn from_info(info: netcap_sdk::DecoderInfo, wit_version: String, source: String) -> Result<Self, String> {
+        let kind = DecoderKind::from_sdk(info.kind);
+        let (layer_mask, ports) = match kind {
+            DecoderKind::Stream => stream_interests(&info.layers).map(|_| (0, Vec::new()))?,
+            DecoderKind::Record if !info.layers.is_empty() => {
+                return Err("a record decoder names the record types it reads in `consumes`, not layers".into());
+            }
+            DecoderKind::Record => (0, Vec::new()),
+            _ => layer_mask(&info.layers)?,
+        };
+        if kind == DecoderKind::Record && info.consumes.is_empty() {
+            return Err("a record decoder must name at least one record type in `consumes`".into());
+        }
+        for r in &info.resources {
+            let ok =
+                !r.name.is_empty() && r.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !ok {
+                return Err(format!("resource name {:?}: use lowercase letters, digits and '-'", r.name));
+            }
+        }
+        let types =
+            |v: Vec<netcap_sdk::RecordType>| v.into_iter().map(|t| RecordTypeInfo { name: t.name, message: t.message });
+        Ok(DecoderSpec {
+            id: info.name,
+            version: info.version,
+            kind,
+            layers: info.layers,
+            layer_mask,
+            ports,
+            record_types: types(info.record_types).collect(),
+            schema: Arc::new(info.schema),
+            consumes: types(info.consumes).collect(),
+            resources: info.resources,
+            mergeable: info.mergeable && kind == DecoderKind::Global,
+            wit_version,
+            source,
+        })
     }
 }
 
@@ -202,7 +267,7 @@ pub enum PluginError {
     #[error("plugin {path}: {message}")]
     Load { path: PathBuf, message: String },
     #[error(
-        "plugin {id} ({path}) targets netcap:decoder@{wit}, but this netcap supports netcap:decoder@{SUPPORTED_WIT}.x; rebuild it against a supported version of the contract"
+        "plugin {id} ({path}) targets netcap:decoder@{wit}, but this netcap supports netcap:decoder@{SUPPORTED_WIT}.x (and loads 0.2.x); rebuild it against a supported version of the contract"
     )]
     UnsupportedVersion { path: PathBuf, id: String, wit: String },
     #[error("record type {name:?} is declared by both {a} and {b}")]

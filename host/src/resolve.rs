@@ -12,6 +12,7 @@ pub mod fingerprints;
 pub mod geo;
 pub mod mac;
 pub mod names;
+pub mod resources;
 pub mod services;
 
 use crate::dpi::{AppInfo, AppTable};
@@ -38,6 +39,10 @@ pub struct ResolverOptions {
     pub reverse_dns: bool,
     /// `--fingerprint-db` files.
     pub fingerprint_dbs: Vec<PathBuf>,
+    /// `--resource NAME=PATH` (decoders' data files, `read-resource`).
+    pub resources: Vec<(String, PathBuf)>,
+    /// `--resources DIR`.
+    pub resources_dir: Option<PathBuf>,
 }
 
 impl Default for ResolverOptions {
@@ -52,6 +57,8 @@ impl Default for ResolverOptions {
             hosts_file: None,
             reverse_dns: false,
             fingerprint_dbs: Vec::new(),
+            resources: Vec::new(),
+            resources_dir: None,
         }
     }
 }
@@ -66,6 +73,8 @@ pub struct Resolver {
     names: Arc<names::NameTable>,
     fingerprints: fingerprints::Fingerprints,
     apps: Option<Arc<AppTable>>,
+    /// The decoders' data files.
+    pub resources: resources::Resources,
     warnings: Mutex<Vec<String>>,
 }
 
@@ -77,7 +86,9 @@ impl Resolver {
         let geo = geo::GeoDb::open(opts.geoip_db.as_deref(), opts.asn_db.as_deref(), &mut w);
         let names = Arc::new(names::NameTable::new(opts.hosts_file.as_deref(), opts.reverse_dns, &mut w));
         let fingerprints = fingerprints::Fingerprints::load(&opts.fingerprint_dbs, &mut w);
+        let resources = resources::Resources::new(opts.resources.clone(), opts.resources_dir.clone());
         Resolver {
+            resources,
             opts,
             mac: OnceLock::new(),
             services: OnceLock::new(),
@@ -193,5 +204,8 @@ impl netcap_sdk::host::Resolver for Resolver {
     }
     fn fingerprint_description(&self, kind: &str, hash: &str) -> Option<String> {
         Resolver::fingerprint_description(self, kind, hash).map(str::to_string)
+    }
+    fn read_resource(&self, name: &str) -> Result<Vec<u8>, String> {
+        self.resources.read(name).map(|b| b.as_ref().clone())
     }
 }

@@ -339,6 +339,7 @@ mod tests {
                 layers: vec![if HTTP { "tcp:80" } else { "tcp:*" }.into()],
                 record_types: vec![RecordType { name: "T".into(), message: "google.protobuf.StringValue".into() }],
                 schema: Vec::new(),
+                ..Default::default()
             }
         }
         fn init(_: &Config) -> Result<Self, String> {

@@ -459,6 +459,8 @@ pub(crate) fn check_output(out: &[u8], slot: &Slot, max_output: usize, stops: bo
         let tag = entry.map_err(|e| bad(e.0))?.tag;
         let known = tag == TAG_ERROR
             || tag == TAG_MORE
+            || tag == netcap_sdk::TAG_FILE_DATA
+            || tag == netcap_sdk::TAG_FILE_END
             || (stops && tag == netcap_sdk::stream::TAG_STOP)
             || usize::from(tag) < slot.type_map.len();
         if !known {

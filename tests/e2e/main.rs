@@ -22,6 +22,7 @@ mod oracle_net;
 mod oracle_profile;
 mod oracle_stream;
 mod oracle_tunnel;
+mod record_decoders;
 mod resolve;
 mod sandbox;
 mod stream_fidelity;

@@ -140,14 +140,14 @@ fn refused(id: &str) -> String {
 fn a_plugin_importing_anything_but_the_host_interface_is_refused_by_name() {
     let err = refused("forbidden");
     assert!(err.contains("forbidden.wasm: imports wasi:cli/environment@0.2.0"), "{err}");
-    assert!(err.contains("decoders may import only netcap:decoder/host@0.2.x"), "{err}");
+    assert!(err.contains("decoders may import only netcap:decoder/host@0.3.x"), "{err}");
 }
 
 #[test]
 fn a_plugin_for_another_contract_version_is_refused_with_both_versions() {
     let err = refused("future");
-    assert!(err.contains("plugin future (") && err.contains("targets netcap:decoder@0.3.0"), "{err}");
-    assert!(err.contains("supports netcap:decoder@0.2.x"), "{err}");
+    assert!(err.contains("plugin future (") && err.contains("targets netcap:decoder@0.9.0"), "{err}");
+    assert!(err.contains("supports netcap:decoder@0.3.x (and loads 0.2.x)"), "{err}");
 }
 
 #[test]
@@ -157,8 +157,8 @@ fn plugins_inspect_shows_a_decoder_and_why_a_component_is_refused() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}");
     for want in [
-        "exports:  netcap:decoder/decoder@0.2.0",
-        "imports:  netcap:decoder/host@0.2.0",
+        "exports:  netcap:decoder/decoder@0.3.0",
+        "imports:  netcap:decoder/host@0.3.0",
         "decoder:  l2l4 ",
         "input:    ethernet, ipv4, ipv6, tcp, udp",
         "TCP (netcap.v1.TCP): timestamp, src_port",
@@ -168,7 +168,7 @@ fn plugins_inspect_shows_a_decoder_and_why_a_component_is_refused() {
     let o = netcap(&["plugins", "inspect", testing_plugins_dir().join("forbidden.wasm").to_str().unwrap()]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(2), "{out}");
-    assert!(out.contains("imports:  netcap:decoder/host@0.2.0, wasi:cli/environment@0.2.0"), "{out}");
+    assert!(out.contains("imports:  netcap:decoder/host@0.3.0, wasi:cli/environment@0.2.0"), "{out}");
     assert!(out.contains("refused:") && out.contains("which the sandbox does not offer"), "{out}");
     let o = netcap(&["plugins", "inspect", netcap_tests::workspace_root().join("Cargo.toml").to_str().unwrap()]);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -185,7 +185,7 @@ fn user_plugin_directory_and_replacing_a_standard_decoder() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}");
     let row = out.lines().find(|l| l.starts_with("faulty ")).unwrap_or_else(|| panic!("no faulty row in {out}"));
-    assert!(row.contains("layer") && row.contains("0.2.0") && row.contains("Faulty"), "{row}");
+    assert!(row.contains("layer") && row.contains("0.3.0") && row.contains("Faulty"), "{row}");
     assert!(row.ends_with(user.join("faulty.wasm").to_str().unwrap()), "{row}");
     // A plugin with a standard decoder's name replaces it, with a notice.
     let mine = dir.path().join("mine");
@@ -198,4 +198,46 @@ fn user_plugin_directory_and_replacing_a_standard_decoder() {
         out.lines().any(|l| l.starts_with("link ") && l.ends_with(mine.join("link.wasm").to_str().unwrap())),
         "{out}"
     );
+}
+
+#[test]
+fn a_plugin_built_for_the_previous_contract_still_loads_and_runs() {
+    // `legacy` is built with wit-bindgen against the frozen wit/v0.2: one LegacyUDP record per
+    // UDP packet, and a log line from `init` through the 0.2 host interface.
+    let dir = TempDir::new("sandbox-legacy");
+    let input = pcap(dir.path(), 5, &[]);
+    let out = dir.path().join("out");
+    let plugins = plugin_dir(dir.path(), "legacy");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--plugins",
+        plugins.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("decoder legacy info: an 0.2 decoder, running"), "{err}");
+    let got: Vec<netcap_proto::v1::Udp> = records(&out, "LegacyUDP");
+    let want: Vec<netcap_proto::v1::Udp> = records(&out, "UDP");
+    assert_eq!(got.len(), 5);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!((g.timestamp, g.src_port, g.dst_port), (w.timestamp, w.src_port, w.dst_port));
+    }
+    let o = netcap(&["plugins", "inspect", plugins.join("legacy.wasm").to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("exports:  netcap:decoder/decoder@0.2.0"), "{out}");
+    assert!(out.contains("decoder:  legacy 0.2.0 (layer decoder, netcap:decoder@0.2.0)"), "{out}");
+}
+
+#[test]
+fn the_sdk_carries_the_same_contract_as_wit() {
+    // The SDK builds on its own (out of tree), so it has its own copy of the WIT file.
+    let root = netcap_tests::workspace_root();
+    let canonical = std::fs::read(root.join("wit/decoder.wit")).unwrap();
+    let sdk = std::fs::read(root.join("plugins/sdk/wit/decoder.wit")).unwrap();
+    assert!(canonical == sdk, "plugins/sdk/wit/decoder.wit differs from wit/decoder.wit: copy it over");
 }

@@ -26,7 +26,7 @@ const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
 /// Code generation flags for plugins.
 const PLUGIN_RUSTFLAGS: &str = "-C target-feature=+simd128,+bulk-memory";
 /// The only interface a plugin may import (any 0.2.x patch version).
-const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.2.";
+const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.3.";
 /// Debian packages the build and tests need: libpcap; tshark (the field oracle); tcpreplay;
 /// nDPI (loaded at run time: `libndpi-dev` brings the library and its headers, which a test
 /// compares our ABI declarations with) and `libndpi-bin` (ndpiReader, the DPI oracle);
@@ -170,6 +170,9 @@ struct Plugin {
     /// A test plugin whose point is a forbidden import (`forbidden_imports = true`): xtask lets
     /// it through so that the host's own refusal can be tested.
     forbidden_imports: bool,
+    /// The contract version of a test plugin built against another one (`wit = "0.2"`): its
+    /// imports are checked against that version's host interface.
+    wit: Option<String>,
     /// Example plugins (`example = true`) go to `target/plugins-examples/`, loaded only with
     /// `--plugins` (see `plugins/examples/`).
     example: bool,
@@ -199,7 +202,9 @@ fn plugins() -> Result<Vec<Plugin>> {
             let krate = toml_str(&d.join("Cargo.toml"), "name")?;
             let flag = |k: &str| toml_str(&d.join("plugin.toml"), k).is_ok_and(|v| v == "true");
             let (testing, forbidden_imports, example) = (flag("testing"), flag("forbidden_imports"), flag("example"));
-            Ok(Plugin { id, krate, testing, forbidden_imports: testing && forbidden_imports, example })
+            // Test plugins for other contract versions say which (`wit = "0.2"`).
+            let wit = toml_str(&d.join("plugin.toml"), "wit").ok().filter(|_| testing);
+            Ok(Plugin { id, krate, testing, forbidden_imports: testing && forbidden_imports, example, wit })
         })
         .collect()
 }
@@ -251,7 +256,11 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
             .encode()
             .with_context(|| format!("plugin {}: making a component", p.id))?;
         if !p.forbidden_imports {
-            check_imports(&p.id, &component)?;
+            let allowed = match &p.wit {
+                Some(v) => format!("netcap:decoder/host@{v}."),
+                None => ALLOWED_IMPORT_PREFIX.to_string(),
+            };
+            check_imports(&p.id, &component, &allowed)?;
         }
         let dir = if p.testing {
             &testing_dir
@@ -269,7 +278,7 @@ pub(crate) fn build_plugins(debug: bool) -> Result<Vec<PathBuf>> {
 }
 
 /// Refuses a component that imports anything but the netcap host interface.
-fn check_imports(id: &str, component: &[u8]) -> Result<()> {
+fn check_imports(id: &str, component: &[u8], allowed: &str) -> Result<()> {
     use wasmparser::{Parser, Payload};
     // Only the outermost component's imports reach the host; nested modules and components
     // (wit-component's adapters) have their own, internal ones.
@@ -284,8 +293,8 @@ fn check_imports(id: &str, component: &[u8]) -> Result<()> {
         if let (0, Payload::ComponentImportSection(reader)) = (depth, payload) {
             for imp in reader {
                 let name = imp?.name.name;
-                if !name.starts_with(ALLOWED_IMPORT_PREFIX) {
-                    bail!("plugin {id} imports {name:?}; only {ALLOWED_IMPORT_PREFIX}x is allowed");
+                if !name.starts_with(allowed) {
+                    bail!("plugin {id} imports {name:?}; only {allowed}x is allowed");
                 }
             }
         }

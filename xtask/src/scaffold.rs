@@ -230,7 +230,7 @@ mod tests {
         let module = std::fs::read(&core).unwrap();
         let component =
             wit_component::ComponentEncoder::default().module(&module).unwrap().validate(true).encode().unwrap();
-        crate::check_imports(&names.name, &component).unwrap();
+        crate::check_imports(&names.name, &component, crate::ALLOWED_IMPORT_PREFIX).unwrap();
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! standard decoders so that `cargo xtask bench` can measure what the sandbox costs on identical
 //! decoder code; [`packet`] and [`stream`] adapt any decoder crate (tests, benchmarks).
 
-use super::{DecoderFactory, DecoderInstance, DecoderSpec, Fault, LoadedDecoder, RecordTypeInfo};
+use super::{DecoderFactory, DecoderInstance, DecoderSpec, Fault, LoadedDecoder};
 use netcap_sdk::{Config, Decoder, DecoderInfo, StreamDecoder, StreamRunner};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -27,26 +27,10 @@ pub fn standard() -> Vec<LoadedDecoder> {
 }
 
 fn spec(i: DecoderInfo) -> DecoderSpec {
-    let stream = i.kind == netcap_sdk::Kind::Stream;
-    let (layer_mask, ports) =
-        if stream { (0, Vec::new()) } else { super::layer_mask(&i.layers).unwrap_or((u128::MAX, Vec::new())) };
-    DecoderSpec {
-        id: i.name,
-        version: i.version,
-        kind: match i.kind {
-            netcap_sdk::Kind::Layer => super::DecoderKind::Layer,
-            netcap_sdk::Kind::Packet => super::DecoderKind::Packet,
-            netcap_sdk::Kind::Global => super::DecoderKind::Global,
-            netcap_sdk::Kind::Stream => super::DecoderKind::Stream,
-        },
-        layer_mask,
-        ports,
-        layers: i.layers,
-        record_types: i.record_types.into_iter().map(|t| RecordTypeInfo { name: t.name, message: t.message }).collect(),
-        schema: Arc::new(i.schema),
-        wit_version: format!("{}.0", super::SUPPORTED_WIT),
-        source: "native".into(),
-    }
+    let id = i.name.clone();
+    // The in-tree decoders' descriptions are tested; a bad one is a bug in this repository.
+    DecoderSpec::from_info(i, format!("{}.0", super::SUPPORTED_WIT), "native".into())
+        .unwrap_or_else(|m| panic!("native decoder {id}: {m}"))
 }
 
 /// A layer or packet decoder crate, linked natively.

@@ -7,6 +7,9 @@
 //! driven by a ticker thread. A trap or limit hit poisons only that instance: the worker reports
 //! the fault and restarts the instance from its `InstancePre`.
 //!
+//! Two contract versions load: 0.3 (current, `wit/decoder.wit`) and 0.2 (`wit/v0.2`, frozen);
+//! [`Bound`] hides which one an instance speaks.
+//!
 //! Compiled code is cached (`cache_dir`): a component's machine code is stored under the SHA-256
 //! of its bytes and wasmtime's compatibility hash of the engine configuration, so a second start
 //! with the same plugins skips Cranelift entirely.
@@ -26,7 +29,16 @@ mod bindings {
     });
 }
 
+/// The frozen 0.2 contract: older plugins keep loading.
+mod bindings_v02 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.2",
+        world: "plugin",
+    });
+}
+
 use bindings::netcap::decoder::host;
+use bindings_v02::netcap::decoder::host as host_v02;
 
 /// Epoch ticker period.
 const TICK: Duration = Duration::from_millis(10);
@@ -38,6 +50,8 @@ struct HostState {
     limits: StoreLimits,
     decoder: Arc<str>,
     logs: Arc<LogCounter>,
+    /// The resource names the decoder declared: the only ones `read-resource` answers.
+    resources: Arc<[String]>,
 }
 
 /// Log lines a decoder sent, shared by its instances.
@@ -99,6 +113,180 @@ impl host::Host for HostState {
     fn fingerprint_description(&mut self, kind: String, hash: String) -> Option<String> {
         netcap_sdk::host::fingerprint_description(&kind, &hash)
     }
+
+    fn read_resource(&mut self, name: String) -> Result<Vec<u8>, String> {
+        if !self.resources.contains(&name) {
+            return Err(format!("resource {name:?} is not declared in decoder-info.resources"));
+        }
+        netcap_sdk::host::read_resource(&name)
+    }
+}
+
+/// The 0.2 host interface: the 0.3 one without `read-resource`.
+impl host_v02::Host for HostState {
+    fn log(&mut self, level: host_v02::Level, message: String) {
+        let level = match level {
+            host_v02::Level::Error => host::Level::Error,
+            host_v02::Level::Warn => host::Level::Warn,
+            host_v02::Level::Info => host::Level::Info,
+            host_v02::Level::Debug => host::Level::Debug,
+        };
+        host::Host::log(self, level, message);
+    }
+
+    fn mac_vendor(&mut self, mac: Vec<u8>) -> Option<String> {
+        host::Host::mac_vendor(self, mac)
+    }
+
+    fn service_name(&mut self, transport: String, port: u16) -> Option<String> {
+        host::Host::service_name(self, transport, port)
+    }
+
+    fn app_info(&mut self, id: u16) -> Option<host_v02::App> {
+        host::Host::app_info(self, id).map(|a| host_v02::App {
+            protocol: a.protocol,
+            master: a.master,
+            category: a.category,
+            engine: a.engine,
+        })
+    }
+
+    fn geo(&mut self, ip: String) -> Option<host_v02::Location> {
+        host::Host::geo(self, ip).map(|g| host_v02::Location {
+            country: g.country,
+            city: g.city,
+            asn: g.asn,
+            as_org: g.as_org,
+        })
+    }
+
+    fn ip_names(&mut self, ip: String, before_seq: u64) -> Vec<String> {
+        host::Host::ip_names(self, ip, before_seq)
+    }
+
+    fn fingerprint_description(&mut self, kind: String, hash: String) -> Option<String> {
+        host::Host::fingerprint_description(self, kind, hash)
+    }
+}
+
+/// An instance of either contract version.
+enum Bound {
+    V03(bindings::Plugin),
+    V02(bindings_v02::Plugin),
+}
+
+/// A pre-linked component of either contract version.
+#[derive(Clone)]
+enum BoundPre {
+    V03(bindings::PluginPre<HostState>),
+    V02(bindings_v02::PluginPre<HostState>),
+}
+
+impl BoundPre {
+    fn new(pre: wasmtime::component::InstancePre<HostState>, legacy: bool) -> wasmtime::Result<Self> {
+        Ok(match legacy {
+            false => BoundPre::V03(bindings::PluginPre::new(pre)?),
+            true => BoundPre::V02(bindings_v02::PluginPre::new(pre)?),
+        })
+    }
+
+    fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Bound> {
+        Ok(match self {
+            BoundPre::V03(p) => Bound::V03(p.instantiate(store)?),
+            BoundPre::V02(p) => Bound::V02(p.instantiate(store)?),
+        })
+    }
+}
+
+impl Bound {
+    fn describe(&self, store: &mut Store<HostState>) -> wasmtime::Result<netcap_sdk::DecoderInfo> {
+        Ok(match self {
+            Bound::V03(b) => info_v03(b.netcap_decoder_decoder().call_describe(store)?),
+            Bound::V02(b) => info_v02(b.netcap_decoder_decoder().call_describe(store)?),
+        })
+    }
+
+    fn init(&self, store: &mut Store<HostState>, config: &[(String, String)]) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Bound::V03(b) => b.netcap_decoder_decoder().call_init(store, config),
+            Bound::V02(b) => b.netcap_decoder_decoder().call_init(store, config),
+        }
+    }
+
+    fn decode(&self, store: &mut Store<HostState>, batch: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        match self {
+            Bound::V03(b) => b.netcap_decoder_decoder().call_decode(store, batch),
+            Bound::V02(b) => b.netcap_decoder_decoder().call_decode(store, batch),
+        }
+    }
+
+    fn tick(&self, store: &mut Store<HostState>, now: i64, seq: u64) -> wasmtime::Result<Vec<u8>> {
+        match self {
+            Bound::V03(b) => b.netcap_decoder_decoder().call_tick(store, now, seq),
+            Bound::V02(b) => b.netcap_decoder_decoder().call_tick(store, now, seq),
+        }
+    }
+
+    fn finish(&self, store: &mut Store<HostState>) -> wasmtime::Result<Vec<u8>> {
+        match self {
+            Bound::V03(b) => b.netcap_decoder_decoder().call_finish(store),
+            Bound::V02(b) => b.netcap_decoder_decoder().call_finish(store),
+        }
+    }
+}
+
+fn sdk_kind(k: bindings::exports::netcap::decoder::decoder::DecoderKind) -> netcap_sdk::Kind {
+    use bindings::exports::netcap::decoder::decoder::DecoderKind as K;
+    match k {
+        K::Layer => netcap_sdk::Kind::Layer,
+        K::Packet => netcap_sdk::Kind::Packet,
+        K::Global => netcap_sdk::Kind::Global,
+        K::Stream => netcap_sdk::Kind::Stream,
+        K::Record => netcap_sdk::Kind::Record,
+    }
+}
+
+fn info_v03(i: bindings::exports::netcap::decoder::decoder::DecoderInfo) -> netcap_sdk::DecoderInfo {
+    let types = |v: Vec<bindings::exports::netcap::decoder::decoder::RecordType>| {
+        v.into_iter().map(|t| netcap_sdk::RecordType { name: t.name, message: t.message }).collect()
+    };
+    netcap_sdk::DecoderInfo {
+        name: i.name,
+        version: i.version,
+        kind: sdk_kind(i.kind),
+        layers: i.layers,
+        record_types: types(i.record_types),
+        schema: i.schema,
+        consumes: types(i.consumes),
+        resources: i
+            .resources
+            .into_iter()
+            .map(|r| netcap_sdk::ResourceNeed { name: r.name, description: r.description, required: r.required })
+            .collect(),
+        mergeable: i.mergeable,
+    }
+}
+
+fn info_v02(i: bindings_v02::exports::netcap::decoder::decoder::DecoderInfo) -> netcap_sdk::DecoderInfo {
+    use bindings_v02::exports::netcap::decoder::decoder::DecoderKind as K;
+    netcap_sdk::DecoderInfo {
+        name: i.name,
+        version: i.version,
+        kind: match i.kind {
+            K::Layer => netcap_sdk::Kind::Layer,
+            K::Packet => netcap_sdk::Kind::Packet,
+            K::Global => netcap_sdk::Kind::Global,
+            K::Stream => netcap_sdk::Kind::Stream,
+        },
+        layers: i.layers,
+        record_types: i
+            .record_types
+            .into_iter()
+            .map(|t| netcap_sdk::RecordType { name: t.name, message: t.message })
+            .collect(),
+        schema: i.schema,
+        ..Default::default()
+    }
 }
 
 /// An error chain on one line (wasmtime's parse errors print byte arrays over many lines).
@@ -139,8 +327,9 @@ impl Runtime {
         let engine =
             Engine::new(&cfg).map_err(|e| PluginError::Load { path: "<engine>".into(), message: format!("{e:#}") })?;
         let mut linker: Linker<HostState> = Linker::new(&engine);
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| PluginError::Load { path: "<linker>".into(), message: format!("{e:#}") })?;
+        let link_err = |e: wasmtime::Error| PluginError::Load { path: "<linker>".into(), message: format!("{e:#}") };
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(link_err)?;
+        bindings_v02::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s).map_err(link_err)?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
@@ -200,86 +389,48 @@ impl Runtime {
         let wit = exported_version(&self.engine, &component).ok_or_else(|| {
             load_err(format!("not a netcap decoder: it does not export {}", super::DECODER_INTERFACE))
         })?;
-        let supported = wit.starts_with(&format!("{}.", super::SUPPORTED_WIT));
-        if supported {
-            // The sandbox: the host interface is all a decoder may import. Checked here, by name,
-            // so that the refusal says what was asked for (linking would fail anyway).
-            let allowed = format!("{}@{}.", super::HOST_INTERFACE, super::SUPPORTED_WIT);
-            for (name, _) in component.component_type().imports(&self.engine) {
-                if !name.starts_with(&allowed) {
-                    return Err(load_err(format!(
-                        "imports {name}, which the sandbox does not offer (decoders may import only \
-                         {allowed}x: no files, network, clock, randomness or environment)"
-                    )));
-                }
-            }
+        let minor = wit.rsplit_once('.').map_or(wit.as_str(), |(mm, _)| mm).to_string();
+        let legacy = super::LEGACY_WIT.contains(&minor.as_str());
+        if minor != super::SUPPORTED_WIT && !legacy {
+            // Named before anything else: an incompatible contract may not even instantiate.
+            return Err(PluginError::UnsupportedVersion {
+                path: path.into(),
+                id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                wit,
+            });
         }
-        let pre = self.linker.instantiate_pre(&component);
-        // Describe it with a throwaway instance.
-        let logs = Arc::new(LogCounter::default());
-        let describe = |pre: &wasmtime::component::InstancePre<HostState>| -> Result<
-            bindings::exports::netcap::decoder::decoder::DecoderInfo,
-            String,
-        > {
-            let pre = bindings::PluginPre::new(pre.clone()).map_err(|e| format!("{e:#}"))?;
-            let mut store = self.store("<describe>".into(), logs.clone());
-            let inst = pre.instantiate(&mut store).map_err(|e| format!("{e:#}"))?;
-            inst.netcap_decoder_decoder()
-                .call_describe(&mut store)
-                .map_err(|e| format!("describe failed: {e:#}"))
-        };
-        let info = match (&pre, supported) {
-            (Ok(pre), true) => describe(pre).map_err(load_err)?,
-            (_, false) => {
-                // Best effort to name it; an incompatible contract may not even instantiate.
-                return Err(PluginError::UnsupportedVersion {
-                    path: path.into(),
-                    id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
-                    wit,
-                });
-            }
-            (Err(e), true) => {
+        // The sandbox: the host interface is all a decoder may import. Checked here, by name,
+        // so that the refusal says what was asked for (linking would fail anyway).
+        let allowed = format!("{}@{minor}.", super::HOST_INTERFACE);
+        for (name, _) in component.component_type().imports(&self.engine) {
+            if !name.starts_with(&allowed) {
                 return Err(load_err(format!(
-                    "cannot be linked (it may import something the sandbox does not offer): {e:#}"
+                    "imports {name}, which the sandbox does not offer (decoders may import only \
+                     {allowed}x: no files, network, clock, randomness or environment)"
                 )));
             }
-        };
-        let pre = pre.map_err(|e| load_err(format!("{e:#}")))?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| load_err(format!("{e:#}")))?;
-        use bindings::exports::netcap::decoder::decoder::DecoderKind;
-        let (layer_mask, ports) = if info.kind == DecoderKind::Stream {
-            super::stream_interests(&info.layers).map(|_| (0, Vec::new()))
-        } else {
-            super::layer_mask(&info.layers)
         }
-        .map_err(|m| load_err(format!("decoder {}: {m}", info.name)))?;
-        let spec = DecoderSpec {
-            id: info.name.clone(),
-            version: info.version.clone(),
-            kind: match info.kind {
-                DecoderKind::Layer => super::DecoderKind::Layer,
-                DecoderKind::Packet => super::DecoderKind::Packet,
-                DecoderKind::Global => super::DecoderKind::Global,
-                DecoderKind::Stream => super::DecoderKind::Stream,
-            },
-            layers: info.layers.clone(),
-            layer_mask,
-            ports,
-            record_types: info
-                .record_types
-                .iter()
-                .map(|t| super::RecordTypeInfo { name: t.name.clone(), message: t.message.clone() })
-                .collect(),
-            schema: Arc::new(info.schema.clone()),
-            wit_version: wit,
-            source: path.display().to_string(),
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            load_err(format!("cannot be linked (it may import something the sandbox does not offer): {e:#}"))
+        })?;
+        let pre = BoundPre::new(pre, legacy).map_err(|e| load_err(format!("{e:#}")))?;
+        // Describe it with a throwaway instance.
+        let logs = Arc::new(LogCounter::default());
+        let info = {
+            let mut store = self.store("<describe>".into(), logs.clone(), Arc::from([]));
+            let inst = pre.instantiate(&mut store).map_err(|e| load_err(format!("{e:#}")))?;
+            inst.describe(&mut store).map_err(|e| load_err(format!("describe failed: {e:#}")))?
         };
+        let name = info.name.clone();
+        let spec = DecoderSpec::from_info(info, wit, path.display().to_string())
+            .map_err(|m| load_err(format!("decoder {name}: {m}")))?;
         let factory = WasmFactory {
             engine: self.engine.clone(),
             pre,
             limits: self.limits,
             decoder: spec.id.as_str().into(),
             logs: logs.clone(),
+            resources: spec.resources.iter().map(|r| r.name.clone()).collect(),
         };
         Ok(LoadedDecoder { spec, factory: Arc::new(factory), logs })
     }
@@ -301,8 +452,8 @@ impl Runtime {
         })
     }
 
-    fn store(&self, decoder: Arc<str>, logs: Arc<LogCounter>) -> Store<HostState> {
-        new_store(&self.engine, self.limits, decoder, logs)
+    fn store(&self, decoder: Arc<str>, logs: Arc<LogCounter>, resources: Arc<[String]>) -> Store<HostState> {
+        new_store(&self.engine, self.limits, decoder, logs, resources)
     }
 }
 
@@ -316,7 +467,13 @@ impl Drop for Runtime {
     }
 }
 
-fn new_store(engine: &Engine, limits: Limits, decoder: Arc<str>, logs: Arc<LogCounter>) -> Store<HostState> {
+fn new_store(
+    engine: &Engine,
+    limits: Limits,
+    decoder: Arc<str>,
+    logs: Arc<LogCounter>,
+    resources: Arc<[String]>,
+) -> Store<HostState> {
     let state = HostState {
         limits: StoreLimitsBuilder::new()
             .memory_size(if limits.memory_bytes == 0 { usize::MAX } else { limits.memory_bytes })
@@ -327,6 +484,7 @@ fn new_store(engine: &Engine, limits: Limits, decoder: Arc<str>, logs: Arc<LogCo
             .build(),
         decoder,
         logs,
+        resources,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limits);
@@ -361,22 +519,24 @@ pub fn exported_version(engine: &Engine, component: &Component) -> Option<String
     None
 }
 
+#[derive(Clone)]
 struct WasmFactory {
     engine: Engine,
-    pre: bindings::PluginPre<HostState>,
+    pre: BoundPre,
     limits: Limits,
     decoder: Arc<str>,
     logs: Arc<LogCounter>,
+    resources: Arc<[String]>,
 }
 
 impl WasmFactory {
-    fn start(&self, config: &[(String, String)]) -> Result<(Store<HostState>, bindings::Plugin), Fault> {
+    fn start(&self, config: &[(String, String)]) -> Result<(Store<HostState>, Bound), Fault> {
         let init_fault = |m: String| Fault { kind: FaultKind::Init, message: m };
-        let mut store = new_store(&self.engine, self.limits, self.decoder.clone(), self.logs.clone());
+        let mut store =
+            new_store(&self.engine, self.limits, self.decoder.clone(), self.logs.clone(), self.resources.clone());
         let inst = self.pre.instantiate(&mut store).map_err(|e| init_fault(format!("{e:#}")))?;
         arm(&mut store, self.limits, 0);
-        inst.netcap_decoder_decoder()
-            .call_init(&mut store, config)
+        inst.init(&mut store, config)
             .map_err(|e| classify(&e))?
             .map_err(|m| init_fault(format!("init refused: {m}")))?;
         Ok((store, inst))
@@ -386,18 +546,7 @@ impl WasmFactory {
 impl DecoderFactory for WasmFactory {
     fn instantiate(&self, config: &[(String, String)]) -> Result<Box<dyn DecoderInstance>, Fault> {
         let (store, inst) = self.start(config)?;
-        Ok(Box::new(WasmInstance {
-            factory: WasmFactory {
-                engine: self.engine.clone(),
-                pre: self.pre.clone(),
-                limits: self.limits,
-                decoder: self.decoder.clone(),
-                logs: self.logs.clone(),
-            },
-            config: config.to_vec(),
-            store,
-            inst,
-        }))
+        Ok(Box::new(WasmInstance { factory: self.clone(), config: config.to_vec(), store, inst }))
     }
 }
 
@@ -405,7 +554,7 @@ struct WasmInstance {
     factory: WasmFactory,
     config: Vec<(String, String)>,
     store: Store<HostState>,
-    inst: bindings::Plugin,
+    inst: Bound,
 }
 
 /// Classifies a wasmtime error into a fault kind; the message is its root cause (the trap or
@@ -434,17 +583,17 @@ impl WasmInstance {
 impl DecoderInstance for WasmInstance {
     fn decode(&mut self, batch: &[u8]) -> Result<Vec<u8>, Fault> {
         arm(&mut self.store, self.factory.limits, batch.len());
-        self.inst.netcap_decoder_decoder().call_decode(&mut self.store, batch).map_err(|e| classify(&e))
+        self.inst.decode(&mut self.store, batch).map_err(|e| classify(&e))
     }
 
     fn tick(&mut self, now_nanos: i64, seq: u64) -> Result<Vec<u8>, Fault> {
         self.arm();
-        self.inst.netcap_decoder_decoder().call_tick(&mut self.store, now_nanos, seq).map_err(|e| classify(&e))
+        self.inst.tick(&mut self.store, now_nanos, seq).map_err(|e| classify(&e))
     }
 
     fn finish(&mut self) -> Result<Vec<u8>, Fault> {
         self.arm();
-        self.inst.netcap_decoder_decoder().call_finish(&mut self.store).map_err(|e| classify(&e))
+        self.inst.finish(&mut self.store).map_err(|e| classify(&e))
     }
 
     fn restart(&mut self) -> Result<(), Fault> {

@@ -26,6 +26,7 @@ impl Decoder for AppDecoder {
             layers: decode::PORT_INTERESTS.map(String::from).to_vec(),
             record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -17,6 +17,7 @@ impl Decoder for DnsDecoder {
             layers: decode::LAYERS.map(String::from).to_vec(),
             record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

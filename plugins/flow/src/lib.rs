@@ -85,6 +85,7 @@ impl Decoder for FlowDecoder {
             layers: Vec::new(),
             record_types: netcap_sdk::record_types(&record::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -20,6 +20,7 @@ impl Decoder for L2L4Decoder {
             layers: ["ethernet", "ipv4", "ipv6", "tcp", "udp"].map(String::from).to_vec(),
             record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -25,6 +25,7 @@ impl Decoder for ProfileDecoder {
             layers: Vec::new(),
             record_types: netcap_sdk::record_types(&profile::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -18,6 +18,7 @@ impl Decoder for RoutingDecoder {
             layers: decode::LAYERS.map(String::from).to_vec(),
             record_types: netcap_sdk::record_types(&decode::RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

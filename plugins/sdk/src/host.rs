@@ -1,5 +1,6 @@
 //! What the host offers decoders besides batches: resolvers (MAC vendor, service names, deep
-//! packet inspection verdicts, GeoIP, names for addresses, fingerprint descriptions).
+//! packet inspection verdicts, GeoIP, names for addresses, fingerprint descriptions) and the
+//! read-only data files the user gave ([`read_resource`]).
 //!
 //! In a WebAssembly build these call the host's imports (`netcap:decoder/host`). In a native
 //! build (unit tests, the host's natively linked decoders) they call the [`Resolver`] installed
@@ -57,6 +58,10 @@ pub trait Resolver: Send + Sync {
     /// See [`fingerprint_description`].
     fn fingerprint_description(&self, _kind: &str, _hash: &str) -> Option<String> {
         None
+    }
+    /// See [`read_resource`].
+    fn read_resource(&self, name: &str) -> Result<Vec<u8>, String> {
+        Err(format!("no file was given for resource {name:?}"))
     }
 }
 
@@ -146,4 +151,13 @@ pub fn fingerprint_description(kind: &str, hash: &str) -> Option<String> {
     return h::fingerprint_description(kind, hash);
     #[cfg(not(target_arch = "wasm32"))]
     native::with(|r| r.fingerprint_description(kind, hash), None)
+}
+
+/// The bytes of the data file the user gave for resource `name` (`--resource NAME=PATH` or
+/// `--resources DIR`). Only names declared in [`crate::DecoderInfo::resources`] are answered.
+pub fn read_resource(name: &str) -> Result<Vec<u8>, String> {
+    #[cfg(target_arch = "wasm32")]
+    return h::read_resource(name);
+    #[cfg(not(target_arch = "wasm32"))]
+    native::with(|r| r.read_resource(name), Err(format!("no file was given for resource {name:?}")))
 }

@@ -1,8 +1,11 @@
 //! The netcap decoder SDK: write a decoder as plain Rust, test it natively, ship it as a sandboxed
 //! WebAssembly component.
 //!
-//! A decoder implements [`Decoder`] and calls [`export_decoder!`] once. The SDK hides the WIT
-//! contract (`wit/decoder.wit`): it parses the host's flat packet batches into [`Packet`]s, hands
+//! A decoder implements [`Decoder`] and calls [`export_decoder!`] once ([`StreamDecoder`] and
+//! [`export_stream_decoder!`] for reassembled TCP, [`RecordDecoder`] and
+//! [`export_record_decoder!`] for decoders over other decoders' records). The SDK hides the WIT
+//! contract (`wit/decoder.wit`, `netcap:decoder@0.3.0`, inside this crate so that it builds on its
+//! own): it parses the host's flat packet batches into [`Packet`]s, hands
 //! each to [`Decoder::decode`], and encodes what the decoder emits through an [`Emitter`] into the
 //! flat output batch. Decoder logic never touches wit-bindgen types, so the same crate builds
 //! natively (unit tests, fuzzing, the host's native benchmark) and for `wasm32-unknown-unknown`.
@@ -15,8 +18,10 @@
 pub mod fmt;
 pub mod host;
 pub mod layer;
+pub mod record;
 pub mod stream;
 
+pub use record::{InputRecord, RecordDecoder, push_record, record_batch};
 pub use stream::{CloseReason, Dir, EventMeta, StreamDecoder, StreamEvent, StreamInfo, StreamRunner, Verdict};
 
 /// What kind of decoder this is (mirrors the WIT `decoder-kind`).
@@ -31,6 +36,26 @@ pub enum Kind {
     Global,
     /// Sees reassembled TCP connections as events ([`stream`]); implements [`StreamDecoder`].
     Stream,
+    /// Sees other decoders' records ([`record`]); implements [`RecordDecoder`].
+    Record,
+}
+
+impl Default for Kind {
+    /// [`Kind::Packet`], so that `DecoderInfo { kind: ..., ..Default::default() }` reads well.
+    fn default() -> Self {
+        Kind::Packet
+    }
+}
+
+/// A data file a decoder reads with [`host::read_resource`] (WIT `resource-need`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceNeed {
+    /// Name the user gives on the command line (`--resource NAME=PATH`): lowercase, digits, `-`.
+    pub name: String,
+    /// One line: what the file is and where to get it.
+    pub description: String,
+    /// Whether the decoder cannot run without it.
+    pub required: bool,
 }
 
 /// A record type a decoder emits. Its index in [`DecoderInfo::record_types`] is its type id.
@@ -42,8 +67,10 @@ pub struct RecordType {
     pub message: String,
 }
 
-/// The static description of a decoder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The static description of a decoder. Fields new in contract 0.3 default to empty, so
+/// `DecoderInfo { name, version, kind, layers, record_types, schema, ..Default::default() }`
+/// describes a packet, layer or stream decoder.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DecoderInfo {
     /// Decoder id, lowercase.
     pub name: String,
@@ -57,6 +84,14 @@ pub struct DecoderInfo {
     pub record_types: Vec<RecordType>,
     /// Serialized `FileDescriptorSet` defining every record message.
     pub schema: Vec<u8>,
+    /// [`Kind::Record`]: the record types read, by name and expected protobuf message (empty:
+    /// any); their index here is the `input` of each [`InputRecord`].
+    pub consumes: Vec<RecordType>,
+    /// Data files read with [`host::read_resource`].
+    pub resources: Vec<ResourceNeed>,
+    /// [`Kind::Global`]: the state can be saved in parts and merged
+    /// ([`Decoder::save_state`], [`Decoder::merge_state`]).
+    pub mergeable: bool,
 }
 
 /// Key/value configuration passed to [`Decoder::init`].
@@ -79,6 +114,20 @@ impl Config {
     /// True when `key` is set to `true`.
     pub fn flag(&self, key: &str) -> bool {
         self.get(key) == Some("true")
+    }
+
+    /// Whether the user asked for extracted file contents (`--extract-files`): only then may a
+    /// decoder send file data entries.
+    pub fn extract_files(&self) -> bool {
+        self.flag("extract-files")
+    }
+
+    /// The bytes of one file the host keeps (`--extract-max-file`); 0 when files are not extracted.
+    pub fn extract_max_file(&self) -> u64 {
+        if !self.extract_files() {
+            return 0;
+        }
+        self.get("extract-max-file").and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
     }
 
     /// Whether the user enabled record type `name` (all are enabled when the host sends no list).
@@ -106,6 +155,18 @@ pub trait Decoder: Sized + 'static {
     /// End of input: emit everything that is left, in a deterministic order.
     fn finish(&mut self, out: &mut Emitter<'_>) {
         let _ = out;
+    }
+    /// Mergeable global decoders ([`DecoderInfo::mergeable`]): emit this partial instance's state
+    /// as parts with [`Emitter::state_part`] (chunked with [`Emitter::chunk_full`] like `finish`).
+    /// The default saves nothing.
+    fn save_state(&mut self, out: &mut Emitter<'_>) {
+        let _ = out;
+    }
+    /// Adds one saved part to this instance's state. Must be commutative and associative (the
+    /// output may not depend on how flows were split among workers). The default refuses.
+    fn merge_state(&mut self, part: &[u8]) -> Result<(), String> {
+        let _ = part;
+        Err("this decoder's state is not mergeable".into())
     }
 }
 
@@ -366,6 +427,12 @@ pub const TAG_ERROR: u16 = 0xfffe;
 /// returned one chunk of its records and the host calls it again (same arguments) for the rest.
 /// Decoders that never emit it return everything in one call.
 pub const TAG_MORE: u16 = 0xfffc;
+/// Output tag of file content: `file u64 | data` (see [`Emitter::file_data`]).
+pub const TAG_FILE_DATA: u16 = 0xfffb;
+/// Output tag of a file's end: `file u64 | complete u8 | sha256 [32]` (see [`Emitter::file_end`]).
+pub const TAG_FILE_END: u16 = 0xfffa;
+/// Output tag of a saved state part (`save-state` output only).
+pub const TAG_STATE: u16 = 0;
 /// Output bytes after which [`Emitter::chunk_full`] ends a `tick` or `finish` chunk.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
@@ -489,13 +556,40 @@ impl<'a> Emitter<'a> {
         self.out.extend_from_slice(kind.as_bytes());
     }
 
+    /// The next bytes of extracted file `file` (a number this instance picks, unique until
+    /// [`Emitter::file_end`]). Send content only when [`Config::extract_files`] is on, and at most
+    /// [`Config::extract_max_file`] bytes of one file.
+    pub fn file_data(&mut self, file: u64, data: &[u8]) {
+        self.head(TAG_FILE_DATA);
+        put_uvarint(self.out, 8 + data.len() as u64);
+        self.out.extend_from_slice(&file.to_le_bytes());
+        self.out.extend_from_slice(data);
+    }
+
+    /// File `file` ended: `complete` when the data sent was the whole object, and the SHA-256 of
+    /// the whole object (the value in the File record), which names the extracted file.
+    pub fn file_end(&mut self, file: u64, complete: bool, sha256: &[u8; 32]) {
+        self.head(TAG_FILE_END);
+        put_uvarint(self.out, 41);
+        self.out.extend_from_slice(&file.to_le_bytes());
+        self.out.push(u8::from(complete));
+        self.out.extend_from_slice(sha256);
+    }
+
+    /// One part of a mergeable decoder's saved state (in [`Decoder::save_state`]).
+    pub fn state_part(&mut self, bytes: &[u8]) {
+        self.head(TAG_STATE);
+        put_uvarint(self.out, bytes.len() as u64);
+        self.out.extend_from_slice(bytes);
+    }
+
     fn head(&mut self, tag: u16) {
         self.out.extend_from_slice(&tag.to_le_bytes());
         self.out.extend_from_slice(&self.seq.to_le_bytes());
     }
 }
 
-fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_uvarint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -521,6 +615,12 @@ pub fn run_tick<D: Decoder>(d: &mut D, now_nanos: i64, seq: u64, out: &mut Vec<u
 pub fn run_finish<D: Decoder>(d: &mut D, out: &mut Vec<u8>) {
     let mut em = Emitter::new(out, u64::MAX);
     d.finish(&mut em);
+}
+
+/// Runs [`Decoder::save_state`], appending to `out`.
+pub fn run_save_state<D: Decoder>(d: &mut D, out: &mut Vec<u8>) {
+    let mut em = Emitter::new(out, u64::MAX);
+    d.save_state(&mut em);
 }
 
 /// Shannon entropy of `data` in bits per byte (0 for empty input), as netcap computes
@@ -549,7 +649,7 @@ pub fn entropy(data: &[u8]) -> f64 {
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin",
@@ -578,21 +678,33 @@ pub mod __glue {
                 Kind::Packet => w::DecoderKind::Packet,
                 Kind::Global => w::DecoderKind::Global,
                 Kind::Stream => w::DecoderKind::Stream,
+                Kind::Record => w::DecoderKind::Record,
             },
             layers: i.layers,
-            record_types: i
-                .record_types
-                .into_iter()
-                .map(|t| w::RecordType { name: t.name, message: t.message })
-                .collect(),
+            record_types: types(i.record_types),
             schema: i.schema,
+            consumes: types(i.consumes),
+            resources: i
+                .resources
+                .into_iter()
+                .map(|r| w::ResourceNeed { name: r.name, description: r.description, required: r.required })
+                .collect(),
+            mergeable: i.mergeable,
         }
     }
 
-    pub fn init<D: Decoder>(state: &mut Option<D>, config: Vec<(String, String)>) -> Result<(), String> {
+    fn types(list: Vec<RecordType>) -> Vec<w::RecordType> {
+        list.into_iter().map(|t| w::RecordType { name: t.name, message: t.message }).collect()
+    }
+
+    fn set_panic_hook() {
         std::panic::set_hook(Box::new(|info| {
             host::log(host::Level::Error, &format!("panic: {info}"));
         }));
+    }
+
+    pub fn init<D: Decoder>(state: &mut Option<D>, config: Vec<(String, String)>) -> Result<(), String> {
+        set_panic_hook();
         *state = Some(D::init(&Config::new(config))?);
         Ok(())
     }
@@ -621,13 +733,48 @@ pub mod __glue {
         out
     }
 
+    pub fn save_state<D: Decoder>(state: &mut Option<D>) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(d) = state.as_mut() {
+            run_save_state(d, &mut out);
+        }
+        out
+    }
+
+    pub fn merge_state<D: Decoder>(state: &mut Option<D>, part: &[u8]) -> Result<(), String> {
+        match state.as_mut() {
+            Some(d) => d.merge_state(part),
+            None => Err("merge-state before init".into()),
+        }
+    }
+
+    pub fn record_init<D: RecordDecoder>(state: &mut Option<D>, config: Vec<(String, String)>) -> Result<(), String> {
+        set_panic_hook();
+        *state = Some(D::init(&Config::new(config))?);
+        Ok(())
+    }
+
+    pub fn record_decode<D: RecordDecoder>(state: &mut Option<D>, batch: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(d) = state.as_mut() {
+            record::run_decode(d, batch, &mut out);
+        }
+        out
+    }
+
+    pub fn record_finish<D: RecordDecoder>(state: &mut Option<D>) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(d) = state.as_mut() {
+            record::run_finish(d, &mut out);
+        }
+        out
+    }
+
     pub fn stream_init<D: StreamDecoder>(
         state: &mut Option<StreamRunner<D>>,
         config: Vec<(String, String)>,
     ) -> Result<(), String> {
-        std::panic::set_hook(Box::new(|info| {
-            host::log(host::Level::Error, &format!("panic: {info}"));
-        }));
+        set_panic_hook();
         *state = Some(StreamRunner::new(D::init(&Config::new(config))?));
         Ok(())
     }
@@ -688,6 +835,12 @@ macro_rules! export_decoder {
                 fn finish() -> ::std::vec::Vec<u8> {
                     __STATE.with(|s| $crate::__glue::finish::<$ty>(&mut s.borrow_mut()))
                 }
+                fn save_state() -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::save_state::<$ty>(&mut s.borrow_mut()))
+                }
+                fn merge_state(part: ::std::vec::Vec<u8>) -> ::std::result::Result<(), ::std::string::String> {
+                    __STATE.with(|s| $crate::__glue::merge_state::<$ty>(&mut s.borrow_mut(), &part))
+                }
             }
     $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);
         };
@@ -725,6 +878,56 @@ macro_rules! export_stream_decoder {
                 }
                 fn finish() -> ::std::vec::Vec<u8> {
                     __STATE.with(|s| $crate::__glue::stream_finish::<$ty>(&mut s.borrow_mut()))
+                }
+                fn save_state() -> ::std::vec::Vec<u8> {
+                    ::std::vec::Vec::new()
+                }
+                fn merge_state(_part: ::std::vec::Vec<u8>) -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Err("a stream decoder has no mergeable state".into())
+                }
+            }
+    $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);
+        };
+    };
+}
+
+/// Exports a [`RecordDecoder`] as the component's `netcap:decoder/decoder` implementation (kind
+/// `record`: `decode` gets record batches, see [`record`]). Expands to nothing on native targets;
+/// natively, drive the decoder with [`record::run_decode`] on a [`record_batch`].
+#[macro_export]
+macro_rules! export_record_decoder {
+    ($ty:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            use $crate::bindings::exports::netcap::decoder::decoder as __w;
+            struct __Glue;
+            ::std::thread_local! {
+                static __STATE: ::std::cell::RefCell<::std::option::Option<$ty>> =
+                    const { ::std::cell::RefCell::new(::std::option::Option::None) };
+            }
+            impl __w::Guest for __Glue {
+                fn describe() -> __w::DecoderInfo {
+                    $crate::__glue::info(<$ty as $crate::RecordDecoder>::describe())
+                }
+                fn init(
+                    config: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+                ) -> ::std::result::Result<(), ::std::string::String> {
+                    __STATE.with(|s| $crate::__glue::record_init::<$ty>(&mut s.borrow_mut(), config))
+                }
+                fn decode(batch: ::std::vec::Vec<u8>) -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::record_decode::<$ty>(&mut s.borrow_mut(), &batch))
+                }
+                fn tick(_now_nanos: i64, _seq: u64) -> ::std::vec::Vec<u8> {
+                    ::std::vec::Vec::new()
+                }
+                fn finish() -> ::std::vec::Vec<u8> {
+                    __STATE.with(|s| $crate::__glue::record_finish::<$ty>(&mut s.borrow_mut()))
+                }
+                fn save_state() -> ::std::vec::Vec<u8> {
+                    ::std::vec::Vec::new()
+                }
+                fn merge_state(_part: ::std::vec::Vec<u8>) -> ::std::result::Result<(), ::std::string::String> {
+                    ::std::result::Result::Err("a record decoder has no mergeable state".into())
                 }
             }
     $crate::bindings::__export_plugin!(__Glue with_types_in $crate::bindings);

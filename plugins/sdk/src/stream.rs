@@ -429,6 +429,7 @@ mod tests {
                 layers: vec!["tcp:*".into()],
                 record_types: Vec::new(),
                 schema: Vec::new(),
+                ..Default::default()
             }
         }
         fn init(_: &Config) -> Result<Self, String> {

@@ -56,6 +56,7 @@ impl Decoder for MqttDecoder {
             layers: vec![format!("tcp:{PORT}")],
             record_types: netcap_sdk::record_types(&[("MQTT", "example.mqtt.v1.MQTT")]),
             schema: SCHEMA.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -98,6 +98,7 @@ impl StreamDecoder for Echo {
             layers: vec!["tcp:*".into()],
             record_types: vec![RecordType { name: "StreamEcho".into(), message: "netcap.testing.StreamEcho".into() }],
             schema: SCHEMA.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -22,6 +22,7 @@ impl Decoder for Faulty {
             layers: vec!["udp".into()],
             record_types: vec![RecordType { name: "Faulty".into(), message: "netcap.v1.UDP".into() }],
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -24,6 +24,7 @@ impl Decoder for Forbidden {
             layers: vec!["udp".into()],
             record_types: vec![RecordType { name: "Forbidden".into(), message: "netcap.v1.UDP".into() }],
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

@@ -1,4 +1,4 @@
-//! A test-only decoder built against `netcap:decoder@0.3.0`, a contract version this host does
+//! A test-only decoder built against `netcap:decoder@0.9.0`, a contract version this host does
 //! not support: loading it must fail with a message naming the plugin and both versions. Built
 //! by `cargo xtask build-plugins` into `target/plugins-testing/`; never loaded unless asked for.
 

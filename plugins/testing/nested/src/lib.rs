@@ -92,6 +92,7 @@ impl Decoder for Nested {
                 RecordType { name: "Chain".into(), message: "t.M0".into() },
             ],
             schema: schema(),
+            ..Default::default()
         }
     }
 
