@@ -183,6 +183,19 @@ pub struct CaptureArgs {
     /// 250ms), so that a killed capture leaves readable files.
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration, env = "NETCAP_FLUSH_INTERVAL")]
     pub flush_interval: u64,
+    /// Write the transferred objects decoders find (HTTP bodies, mail attachments, FTP data) to
+    /// DIR (default `<out>/files/`), each named by its SHA-256 (`.partial` when cut or incomplete).
+    #[arg(long, value_name = "DIR", num_args = 0..=1)]
+    pub extract_files: Option<Option<PathBuf>>,
+    /// Largest part of one extracted file written; the rest is cut (file named `.partial`).
+    #[arg(long, default_value = "64M", value_name = "BYTES", value_parser = parse_size)]
+    pub extract_max_file: usize,
+    /// Most files extracted in one run (in output order; later ones are counted, not written).
+    #[arg(long, default_value_t = crate::extract::DEFAULT_MAX_FILES, value_name = "N")]
+    pub extract_max_files: u64,
+    /// Most bytes extracted in one run.
+    #[arg(long, default_value = "4G", value_name = "BYTES", value_parser = parse_size)]
+    pub extract_max_bytes: usize,
     #[command(flatten)]
     pub dpi: DpiArgs,
     #[command(flatten)]
@@ -459,6 +472,12 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
     put("flow-max", a.flow_max.map(|v| v.to_string()));
     put("tcp-close", a.tcp_close.map(|v| v.to_string()));
     put("community-id-seed", a.community_id_seed.map(|v| v.to_string()));
+    let extract = a.extract_files.map(|d| crate::extract::ExtractOptions {
+        dir: d.unwrap_or_else(|| a.out.join("files")),
+        max_file: a.extract_max_file as u64,
+        max_files: a.extract_max_files,
+        max_bytes: a.extract_max_bytes as u64,
+    });
     let opts = CaptureOptions {
         input,
         bpf: a.bpf,
@@ -491,6 +510,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         defrag: !a.no_defrag,
         stop,
         flush_interval: std::time::Duration::from_nanos(a.flush_interval),
+        extract,
     };
     let summary = crate::pipeline::capture(opts)?;
     let mut err = std::io::stderr().lock();
@@ -938,6 +958,7 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         defrag: true,
         stop: Arc::new(AtomicBool::new(false)),
         flush_interval: std::time::Duration::from_secs(1),
+        extract: None,
     };
     let mut notices = Vec::new();
     let (decoders, _rt) = crate::pipeline::load_decoders(&opts, &mut notices)?;

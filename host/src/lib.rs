@@ -12,6 +12,7 @@ pub mod defrag;
 pub mod dissect;
 pub mod dpi;
 pub mod dump;
+pub mod extract;
 pub mod label;
 pub mod outdir;
 pub mod output;

@@ -75,6 +75,8 @@ pub struct CaptureOptions {
     pub stop: Arc<AtomicBool>,
     /// Live captures: every file is written out (complete up to there) at least this often.
     pub flush_interval: Duration,
+    /// `--extract-files`: where and how much of the transferred objects to write.
+    pub extract: Option<crate::extract::ExtractOptions>,
 }
 
 /// Fatal errors: nothing (more) can be done.
@@ -255,6 +257,10 @@ fn decoder_config(record_types: &[&str], opts: &CaptureOptions) -> Vec<(String, 
         ("payload".to_string(), opts.payload.to_string()),
         ("entropy".to_string(), opts.entropy.to_string()),
     ];
+    if let Some(x) = &opts.extract {
+        c.push(("extract-files".to_string(), "true".to_string()));
+        c.push(("extract-max-file".to_string(), x.max_file.to_string()));
+    }
     c.extend(opts.decoder_config.iter().cloned());
     c
 }
@@ -464,6 +470,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         let (tx, rx) = bounded::<Job>(4);
         job_txs.push(tx);
         let mut worker = Worker::new(slots, ntypes, opts.errors_pcap, opts.limits.output_bytes);
+        worker.index = w as u16;
         if !sslots.is_empty() {
             worker.streams = Some(crate::streams::StreamStage::new(
                 opts.reassembly,
@@ -485,6 +492,13 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let errors_pcap = opts.errors_pcap.then(|| PcapOut::new(opts.out_dir.join("errors.pcap"), out_dir.manifest()));
     let mut unknown_pcap =
         opts.unknown_pcap.then(|| PcapOut::new(opts.out_dir.join("unknown.pcap"), out_dir.manifest()));
+    let extractor = match &opts.extract {
+        None => None,
+        Some(x) => Some(
+            crate::extract::Extractor::new(x.clone())
+                .map_err(|source| RunError::Output { path: x.dir.clone(), source })?,
+        ),
+    };
     let live = matches!(opts.input, Input::Live { .. });
     let flush_every = live.then_some(opts.flush_interval.max(Duration::from_millis(10)));
     let writer_handle = {
@@ -493,7 +507,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         std::thread::Builder::new()
             .name("netcap-writer".into())
             .spawn(move || {
-                let io = WriterIo { errors_pcap, flush_every, ledger, records };
+                let io = WriterIo { errors_pcap, flush_every, ledger, records, extractor };
                 write_loop(writer, io, result_rx, result_pool_tx, nthreads, ntypes, first_ts, failed)
             })
             .map_err(|e| RunError::Config(format!("cannot start the writer thread: {e}")))?
@@ -813,6 +827,8 @@ struct WriterIo {
     ledger: crate::worker::FaultLedger,
     /// Record decoders, run on each merged epoch.
     records: Option<crate::records::RecordStage>,
+    /// `--extract-files`.
+    extractor: Option<crate::extract::Extractor>,
 }
 
 #[allow(clippy::too_many_arguments, reason = "the writer thread's whole context")]
@@ -830,7 +846,7 @@ fn write_loop(
     let mut next = 0u64;
     let mut error: Option<String> = None;
     let mut created_set = false;
-    let WriterIo { mut errors_pcap, flush_every, mut ledger, mut records } = io;
+    let WriterIo { mut errors_pcap, flush_every, mut ledger, mut records, mut extractor } = io;
     let mut last_flush = Instant::now();
     loop {
         // Live captures: every file is written out at least every `flush_every`, also when no
@@ -869,6 +885,13 @@ fn write_loop(
                 ledger.apply(std::slice::from_mut(&mut r));
                 group.push(r);
             }
+            if let Some(x) = extractor.as_mut()
+                && error.is_none()
+                && let Err(e) = x.apply(&mut group)
+            {
+                error = Some(format!("extracted files: {e}"));
+                failed.store(true, Ordering::Relaxed);
+            }
             if !created_set {
                 writer.set_created(first_ts.load(Ordering::Relaxed));
                 created_set = true;
@@ -900,6 +923,12 @@ fn write_loop(
     if let Some(mut stage) = records {
         let mut r = stage.finish();
         ledger.apply(std::slice::from_mut(&mut r));
+        if let Some(x) = extractor.as_mut()
+            && error.is_none()
+            && let Err(e) = x.apply(std::slice::from_mut(&mut r))
+        {
+            error = Some(format!("extracted files: {e}"));
+        }
         for (t, run) in r.runs.iter().enumerate() {
             if error.is_none()
                 && let Err(e) = writer.write_runs(t, &[run])
@@ -914,6 +943,9 @@ fn write_loop(
         error = finish_err.map(|e| e.to_string());
     }
     let mut notices = Vec::new();
+    if let Some(x) = extractor {
+        notices.extend(x.finish().1);
+    }
     if let Some(pcap) = errors_pcap {
         let (n, skipped) = (pcap.written, pcap.skipped);
         match pcap.finish() {

@@ -41,7 +41,8 @@ impl RecordStage {
     /// to `group` as one more result.
     pub fn epoch(&mut self, group: &[WorkResult]) -> WorkResult {
         let epoch = group.first().map_or(0, |r| r.epoch);
-        let mut res = WorkResult { epoch, runs: vec![Run::default(); self.ntypes], ..WorkResult::default() };
+        let mut res =
+            WorkResult { epoch, worker: u16::MAX, runs: vec![Run::default(); self.ntypes], ..WorkResult::default() };
         for i in 0..self.slots.len() {
             let batch = merged_batch(group.iter().chain(std::iter::once(&res)), &self.slots[i].inputs);
             self.decode(i, &batch, &mut res);
@@ -52,7 +53,12 @@ impl RecordStage {
     /// End of input: each record decoder gets the `finish` records of the record decoders before
     /// it, then its own `finish`. The result holds every record decoder's last records.
     pub fn finish(&mut self) -> WorkResult {
-        let mut res = WorkResult { epoch: u64::MAX, runs: vec![Run::default(); self.ntypes], ..WorkResult::default() };
+        let mut res = WorkResult {
+            epoch: u64::MAX,
+            worker: u16::MAX,
+            runs: vec![Run::default(); self.ntypes],
+            ..WorkResult::default()
+        };
         for i in 0..self.slots.len() {
             let batch = merged_batch(std::iter::once(&res), &self.slots[i].inputs);
             self.decode(i, &batch, &mut res);

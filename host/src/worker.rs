@@ -132,10 +132,24 @@ pub struct FaultEvent {
     pub fault: Fault,
 }
 
+/// A file content entry of a decoder's output (WIT tags `0xfffb`, `0xfffa`), kept in output order
+/// for the writer's extractor (`crate::extract`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileEvent {
+    /// The next bytes of file `file` of decoder `decoder`'s instance in this worker.
+    Data { decoder: u16, file: u64, bytes: Vec<u8> },
+    /// File `file` ended; `key` is the order key of the entry (which decides caps).
+    End { key: u64, decoder: u16, file: u64, complete: bool, sha256: [u8; 32] },
+}
+
 /// The output of one worker for one epoch.
 #[derive(Debug, Default)]
 pub struct WorkResult {
     pub epoch: u64,
+    /// The worker index (`u16::MAX` for the writer's record stage): file ids are per instance.
+    pub worker: u16,
+    /// File content entries, in output order (only decoders told `extract-files` send them).
+    pub files: Vec<FileEvent>,
     pub runs: Vec<Run>,
     /// With `--errors-pcap`: the packets with errors, as `link u16 | ts i64 | orig_len u32 |
     /// cap_len u32 | bytes` (little-endian), indexed by packet.
@@ -183,6 +197,8 @@ pub struct Worker {
     max_output: usize,
     /// TCP reassembly and the stream decoders, when any is loaded.
     pub streams: Option<crate::streams::StreamStage>,
+    /// This worker's index (stamped on its results).
+    pub index: u16,
 }
 
 impl Worker {
@@ -196,6 +212,7 @@ impl Worker {
             collect_errors,
             error_seqs: Vec::new(),
             streams: None,
+            index: 0,
         }
     }
 
@@ -239,6 +256,8 @@ impl Worker {
         }
         res.error_packets.clear();
         res.faults.clear();
+        res.files.clear();
+        res.worker = self.index;
     }
 
     /// Decodes one batch with every interested decoder.
@@ -456,7 +475,8 @@ pub(crate) fn check_output(out: &[u8], slot: &Slot, max_output: usize, stops: bo
     }
     let bad = |m: &str| Fault { kind: FaultKind::BadOutput, message: m.to_string() };
     for entry in netcap_sdk::entries(out) {
-        let tag = entry.map_err(|e| bad(e.0))?.tag;
+        let entry = entry.map_err(|e| bad(e.0))?;
+        let tag = entry.tag;
         let known = tag == TAG_ERROR
             || tag == TAG_MORE
             || tag == netcap_sdk::TAG_FILE_DATA
@@ -465,6 +485,14 @@ pub(crate) fn check_output(out: &[u8], slot: &Slot, max_output: usize, stops: bo
             || usize::from(tag) < slot.type_map.len();
         if !known {
             return Err(bad("unknown record type id"));
+        }
+        let short = match tag {
+            netcap_sdk::TAG_FILE_DATA => entry.bytes.len() < 8,
+            netcap_sdk::TAG_FILE_END => entry.bytes.len() != 41,
+            _ => false,
+        };
+        if short {
+            return Err(bad("malformed file entry"));
         }
     }
     Ok(())
@@ -610,6 +638,12 @@ pub(crate) fn split_output(
             v.push((seq, body.first().copied().unwrap_or(0)));
             continue;
         }
+        if tag == netcap_sdk::TAG_FILE_DATA || tag == netcap_sdk::TAG_FILE_END {
+            if let Some(ev) = file_event(tag, body, slot.decoder, order_key(phase, seq)) {
+                res.files.push(ev);
+            }
+            continue;
+        }
         let Some(&Some(g)) = slot.type_map.get(usize::from(tag)) else { continue };
         let run = &mut res.runs[g];
         let key = order_key(phase, seq);
@@ -632,6 +666,17 @@ pub(crate) fn split_output(
         }
     }
     more
+}
+
+/// A file content entry's event; `None` when its body is too short (checked by `check_output`).
+fn file_event(tag: u16, body: &[u8], decoder: u16, key: u64) -> Option<FileEvent> {
+    let file = u64::from_le_bytes(body.get(..8)?.try_into().ok()?);
+    if tag == netcap_sdk::TAG_FILE_DATA {
+        return Some(FileEvent::Data { decoder, file, bytes: body[8..].to_vec() });
+    }
+    let complete = *body.get(8)? == 1;
+    let sha256: [u8; 32] = body.get(9..41)?.try_into().ok()?;
+    Some(FileEvent::End { key, decoder, file, complete, sha256 })
 }
 
 /// Sorts a run by key (stable: a packet's records stay in emission order), and the records of a

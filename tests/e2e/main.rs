@@ -7,6 +7,7 @@ mod determinism;
 mod dpi;
 mod durability;
 mod example_plugin;
+mod extract;
 mod flow;
 mod formats;
 mod label;

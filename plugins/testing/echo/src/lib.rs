@@ -2,7 +2,10 @@
 //! reassembles, one `StreamEcho` record per direction when it closes, with the bytes delivered,
 //! the gaps, and the SHA-256 of the bytes in order. Tests compare it with tshark's
 //! `follow,tcp,raw` and with streams they synthesized; the benchmark uses it to measure
-//! reassembly. Built into `target/plugins-testing/`, never loaded unless asked for.
+//! reassembly. With `--extract-files` it also sends each direction's bytes as a file (file
+//! content entries; complete when the direction had no gap), so tests can check the host's
+//! extraction against the same hashes. Built into `target/plugins-testing/`, never loaded unless
+//! asked for.
 
 use netcap_sdk::{
     CloseReason, Config, DecoderInfo, Dir, Emitter, EventMeta, Kind, RecordType, StreamDecoder, StreamEvent,
@@ -35,6 +38,8 @@ struct Side {
     gap_lengths: Vec<u64>,
     /// The last event of this direction was a gap (consecutive gaps make one).
     in_gap: bool,
+    /// Bytes sent as file content (at most the host's `extract-max-file`).
+    sent: u64,
 }
 
 fn hex(h: Sha256) -> String {
@@ -52,6 +57,13 @@ struct Conn {
 pub struct Echo {
     conns: HashMap<u64, Conn>,
     rec: schema::StreamEcho,
+    /// `--extract-files`: the bytes of one file the host keeps (0: no extraction).
+    extract_max: u64,
+}
+
+/// The file id of a direction of a stream.
+fn file_id(stream: u64, dir: usize) -> u64 {
+    stream.wrapping_mul(2).wrapping_add(dir as u64)
 }
 
 fn ip(a: &[u8]) -> String {
@@ -64,6 +76,11 @@ impl Echo {
     fn close(&mut self, id: u64, reason: CloseReason, ts: i64, out: &mut Emitter<'_>) {
         let Some(c) = self.conns.remove(&id) else { return };
         for (i, side) in c.side.into_iter().enumerate() {
+            if self.extract_max > 0 && side.bytes > 0 {
+                let whole = side.gaps == 0 && side.sent == side.bytes;
+                let sha: [u8; 32] = side.hash.clone().finalize().into();
+                out.file_end(file_id(id, i), whole, &sha);
+            }
             let r = &mut self.rec;
             r.timestamp = c.opened;
             r.stream = id;
@@ -102,8 +119,8 @@ impl StreamDecoder for Echo {
         }
     }
 
-    fn init(_config: &Config) -> Result<Self, String> {
-        Ok(Echo::default())
+    fn init(config: &Config) -> Result<Self, String> {
+        Ok(Echo { extract_max: config.extract_max_file(), ..Echo::default() })
     }
 
     fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
@@ -121,6 +138,11 @@ impl StreamDecoder for Echo {
                     s.piece.update(bytes);
                     s.piece_bytes += bytes.len() as u64;
                     s.in_gap = false;
+                    if s.sent < self.extract_max {
+                        let n = bytes.len().min(usize::try_from(self.extract_max - s.sent).unwrap_or(usize::MAX));
+                        out.file_data(file_id(meta.stream, dir.index()), &bytes[..n]);
+                        s.sent += n as u64;
+                    }
                 } else {
                     out.error("echo: data for an unknown stream");
                 }
