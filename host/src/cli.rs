@@ -343,7 +343,7 @@ pub struct LabelArgs {
     pub suricata_rules: Option<PathBuf>,
     /// Time zone of fast.log's local times and of windows that name none: +01:00, -0500, UTC,
     /// or an IANA name (Europe/Berlin). Default: UTC.
-    #[arg(long, value_name = "OFFSET_OR_ZONE")]
+    #[arg(long, value_name = "OFFSET_OR_ZONE", allow_hyphen_values = true)]
     pub tz: Option<String>,
     /// Fail when one record matches alerts (or windows) with different labels.
     #[arg(long)]
@@ -642,25 +642,47 @@ fn decoders(a: DecodersArgs) -> anyhow::Result<u8> {
 fn plugins_list(dirs: &[PathBuf]) -> anyhow::Result<u8> {
     let rt = crate::plugin::wasm::Runtime::new(Limits::default())?;
     let mut notices = Vec::new();
-    let decs = crate::plugin::load_all(&rt, dirs, &mut notices)?;
+    let (decs, refused) = crate::plugin::load_all_with(&rt, dirs, &mut notices, true)?;
+    let rows: Vec<[String; 6]> = decs
+        .iter()
+        .map(|d| {
+            let s = &d.spec;
+            let types: Vec<&str> = s.record_types.iter().map(|t| t.name.as_str()).collect();
+            [
+                s.id.clone(),
+                s.kind.to_string(),
+                s.version.clone(),
+                s.wit_version.clone(),
+                types.join(","),
+                s.source.clone(),
+            ]
+        })
+        .collect();
+    let head = ["NAME", "KIND", "VERSION", "WIT", "RECORD TYPES", "SOURCE"].map(String::from);
+    // Columns as wide as their widest cell (the last one is not padded).
+    let mut width = [0usize; 6];
+    for r in std::iter::once(&head).chain(&rows) {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{:<10} {:<6} {:<8} {:<6} {:<50} SOURCE", "NAME", "KIND", "VERSION", "WIT", "RECORD TYPES")?;
-    for d in &decs {
-        let s = &d.spec;
-        let types: Vec<&str> = s.record_types.iter().map(|t| t.name.as_str()).collect();
-        writeln!(
-            out,
-            "{:<10} {:<6} {:<8} {:<6} {:<50} {}",
-            s.id,
-            s.kind,
-            s.version,
-            s.wit_version,
-            types.join(","),
-            s.source
-        )?;
+    for r in std::iter::once(&head).chain(&rows) {
+        let mut line = String::new();
+        for (i, (c, w)) in r.iter().zip(width).enumerate() {
+            if i == 5 {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    for r in &refused {
+        writeln!(out, "refused: {}: {}", r.path.display(), r.reason)?;
     }
     let mut err = std::io::stderr().lock();
-    for n in notices {
+    for n in notices.iter().filter(|n| !n.starts_with("skipped a plugin the host refuses")) {
         writeln!(err, "netcap: {n}")?;
     }
     if let Some(u) = crate::plugin::user_plugin_dir() {

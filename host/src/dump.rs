@@ -319,7 +319,7 @@ fn write_table(
         let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
         for r in rows.iter() {
             for (i, c) in r.iter().enumerate() {
-                w[i] = w[i].max(c.chars().count().min(60));
+                w[i] = w[i].max(c.chars().count());
             }
         }
         let line: Vec<String> = header.iter().enumerate().map(|(i, h)| format!("{h:<width$}", width = w[i])).collect();

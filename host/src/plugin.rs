@@ -318,12 +318,32 @@ pub fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>, PluginError> {
 }
 
 /// Loads the standard decoders (from the first standard directory that has any) and those in
-/// `extra_dirs`. A decoder in `extra_dirs` with the id of a standard one replaces it.
+/// `extra_dirs`. A decoder in `extra_dirs` with the id of a standard one replaces it. A component
+/// the host refuses in the user's plugin directory is skipped with a notice; one in `extra_dirs`
+/// (named on the command line) stops the run.
 pub fn load_all(
     runtime: &wasm::Runtime,
     extra_dirs: &[PathBuf],
     notices: &mut Vec<String>,
 ) -> Result<Vec<LoadedDecoder>, PluginError> {
+    load_all_with(runtime, extra_dirs, notices, false).map(|(d, _)| d)
+}
+
+/// A component the host refused, and why.
+#[derive(Debug)]
+pub struct Refusal {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// [`load_all`], also listing the refused components; with `lenient`, a refused component in
+/// `extra_dirs` is skipped too (`netcap plugins list` shows every refusal instead of stopping).
+pub fn load_all_with(
+    runtime: &wasm::Runtime,
+    extra_dirs: &[PathBuf],
+    notices: &mut Vec<String>,
+    lenient: bool,
+) -> Result<(Vec<LoadedDecoder>, Vec<Refusal>), PluginError> {
     let mut std_files = Vec::new();
     let searched = standard_plugin_dirs();
     for d in &searched {
@@ -343,10 +363,20 @@ pub fn load_all(
     for f in &std_files {
         loaded.push(runtime.load(f)?);
     }
+    let mut refused = Vec::new();
     let user = user_plugin_dir().filter(|d| d.is_dir());
-    for d in user.iter().chain(extra_dirs) {
+    let dirs = user.iter().map(|d| (d, true)).chain(extra_dirs.iter().map(|d| (d, lenient)));
+    for (d, skip_refused) in dirs {
         for f in wasm_files(d)? {
-            let dec = runtime.load(&f)?;
+            let dec = match runtime.load(&f) {
+                Ok(dec) => dec,
+                Err(e) if skip_refused => {
+                    notices.push(format!("skipped a plugin the host refuses: {e}"));
+                    refused.push(Refusal { path: f.clone(), reason: e.to_string() });
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(i) = loaded.iter().position(|l| l.spec.id == dec.spec.id) {
                 notices.push(format!(
                     "decoder {} from {} replaces the standard one from {}",
@@ -358,8 +388,46 @@ pub fn load_all(
             }
         }
     }
+    for d in &loaded {
+        if let Some(w) = no_interest_warning(&d.spec) {
+            notices.push(w);
+        }
+    }
     check_unique_types(&loaded)?;
-    Ok(loaded)
+    Ok((loaded, refused))
+}
+
+/// A layer or stream decoder that declares no interest is never called: say so, and what
+/// interests look like. (Packet and global decoders without layers get every packet.)
+fn no_interest_warning(spec: &DecoderSpec) -> Option<String> {
+    if !spec.layers.is_empty() {
+        return None;
+    }
+    let valid = match spec.kind {
+        DecoderKind::Layer => {
+            "layer names from the registry in wit/README.md (e.g. udp, ipv4), or udp:PORT, tcp:PORT, sctp:PORT"
+        }
+        DecoderKind::Stream => "tcp:PORT or tcp:* (every connection)",
+        _ => return None,
+    };
+    Some(format!(
+        "decoder {} ({}, {} decoder) declares no interest in decoder-info.layers, so it is never called; declare {valid}",
+        spec.id, spec.source, spec.kind
+    ))
+}
+
+/// Every record type's message must be defined by the decoder's schema: otherwise its records
+/// could be written but never read (`dump` needs the schema in the file header).
+pub fn check_schema(spec: &DecoderSpec) -> Result<(), String> {
+    for t in &spec.record_types {
+        if let Err(e) = crate::render::Renderer::new(&spec.schema, &t.message) {
+            return Err(format!(
+                "record type {} names message {}, which its schema does not define ({e})",
+                t.name, t.message
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Record type names must be unique across decoders: they name the output files. The one
@@ -428,4 +496,30 @@ pub fn stream_interests(layers: &[String]) -> Result<(Vec<u16>, bool), String> {
         }
     }
     Ok((ports, any))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(kind: netcap_sdk::Kind, layers: &[&str]) -> DecoderSpec {
+        let info = netcap_sdk::DecoderInfo {
+            name: "x".into(),
+            kind,
+            layers: layers.iter().map(|l| (*l).to_string()).collect(),
+            ..Default::default()
+        };
+        DecoderSpec::from_info(info, "0.3.0".into(), "x.wasm".into()).unwrap()
+    }
+
+    #[test]
+    fn decoders_that_would_never_be_called_are_named_with_the_valid_forms() {
+        let w = no_interest_warning(&spec(netcap_sdk::Kind::Layer, &[])).unwrap();
+        assert!(w.contains("decoder x (x.wasm, layer decoder) declares no interest") && w.contains("udp:PORT"), "{w}");
+        let w = no_interest_warning(&spec(netcap_sdk::Kind::Stream, &[])).unwrap();
+        assert!(w.contains("tcp:PORT or tcp:*"), "{w}");
+        assert!(no_interest_warning(&spec(netcap_sdk::Kind::Layer, &["udp"])).is_none());
+        // Packet and global decoders without layers get every packet.
+        assert!(no_interest_warning(&spec(netcap_sdk::Kind::Packet, &[])).is_none());
+    }
 }

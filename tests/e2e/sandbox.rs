@@ -241,3 +241,44 @@ fn the_sdk_carries_the_same_contract_as_wit() {
     let sdk = std::fs::read(root.join("plugins/sdk/wit/decoder.wit")).unwrap();
     assert!(canonical == sdk, "plugins/sdk/wit/decoder.wit differs from wit/decoder.wit: copy it over");
 }
+
+#[test]
+fn a_record_type_whose_message_the_schema_lacks_is_refused_by_name() {
+    let err = refused("misnamed");
+    assert!(
+        err.contains("record type Misnamed names message netcap.v1.NoSuchMessage, which its schema does not define"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_refused_plugin_in_the_user_directory_is_skipped_and_listed() {
+    let dir = TempDir::new("sandbox-userdir");
+    let user = plugin_dir(dir.path(), "misnamed");
+    let input = pcap(dir.path(), 3, &[]);
+    let out = dir.path().join("out");
+    let o = netcap_tests::netcap_cmd()
+        .env("NETCAP_USER_PLUGINS", &user)
+        .args(["capture", "-r", input.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("skipped a plugin the host refuses") && err.contains("misnamed.wasm"), "{err}");
+    assert_eq!(records::<netcap_proto::v1::Udp>(&out, "UDP").len(), 3);
+    // `plugins list` lists the refusal with its reason, and the standard decoders, exit 0.
+    let o = netcap_tests::netcap_cmd().env("NETCAP_USER_PLUGINS", &user).args(["plugins", "list"]).output().unwrap();
+    let list = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{list}");
+    assert!(
+        list.lines().any(|l| l.starts_with("refused: ") && l.contains("misnamed.wasm") && l.contains("NoSuchMessage")),
+        "{list}"
+    );
+    let header = list.lines().next().unwrap();
+    let l2l4 = list.lines().find(|l| l.starts_with("l2l4 ")).unwrap();
+    // Columns line up: each column starts where its header does.
+    for col in ["KIND", "VERSION", "WIT", "RECORD TYPES", "SOURCE"] {
+        let at = header.find(col).unwrap();
+        assert!(l2l4[..at].ends_with("  ") && !l2l4[at..].starts_with(' '), "{col} misaligned:\n{header}\n{l2l4}");
+    }
+}

@@ -423,6 +423,7 @@ impl Runtime {
         };
         let name = info.name.clone();
         let spec = DecoderSpec::from_info(info, wit, path.display().to_string())
+            .and_then(|spec| super::check_schema(&spec).map(|()| spec))
             .map_err(|m| load_err(format!("decoder {name}: {m}")))?;
         let factory = WasmFactory {
             engine: self.engine.clone(),
