@@ -286,6 +286,21 @@ fn dump_reports_damage_once_with_offset_and_good_records() {
     assert_eq!(String::from_utf8_lossy(&d.stdout).lines().count(), 3);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("cut short after 3 records"), "{err}");
+
+    // After 3 records, a length field that claims 200 MiB and a few bytes: the cut is reported
+    // where that record starts (the reader takes only the bytes that are there).
+    let long = dir.path().join("long.ncap");
+    let at = frames[..4].iter().map(|f| f.len()).sum::<usize>();
+    let mut bytes = raw[..at].to_vec();
+    netcap_proto::put_uvarint(&mut bytes, 200 << 20);
+    bytes.extend_from_slice(&[0x08; 40]);
+    std::fs::write(&long, &bytes).unwrap();
+    let d = netcap(&["dump", "-r", s(&long)]);
+    let err = stderr(&d);
+    assert_eq!(d.status.code(), Some(1), "{err}");
+    assert_eq!(String::from_utf8_lossy(&d.stdout).lines().count(), 3);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("cut short after 3 records (at byte {at} of the record stream)")), "{err}");
 }
 
 /// A live capture on `lo` of UDP to `port` (flushing every 200 ms); None (with a notice) without
