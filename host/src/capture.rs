@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod live;
+pub mod pipe;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,8 @@ pub enum CaptureError {
         #[source]
         source: std::io::Error,
     },
+    #[error("stopped by a signal before {path} delivered its capture file header")]
+    Stopped { path: PathBuf },
     #[error("live capture on {iface}: {message}")]
     Live { iface: String, message: String },
     #[error("invalid BPF filter {expr:?}: {message}")]

@@ -512,7 +512,15 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         flush_interval: std::time::Duration::from_nanos(a.flush_interval),
         extract,
     };
-    let summary = crate::pipeline::capture(opts)?;
+    let summary = match crate::pipeline::capture(opts) {
+        Ok(s) => s,
+        // A file capture stopped by a signal exits 1, also before its FIFO said anything.
+        Err(e @ crate::pipeline::RunError::Capture(crate::capture::CaptureError::Stopped { .. })) => {
+            eprintln!("netcap: {e}");
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut err = std::io::stderr().lock();
     for n in summary.notices.iter().filter(|_| !quiet) {
         let _ = writeln!(err, "netcap: {n}");

@@ -77,7 +77,13 @@ impl<R: Read> Read for Counting<R> {
 impl RecordFile {
     /// Opens a record file and reads its header.
     pub fn open(path: &Path) -> Result<Self, ReadError> {
-        let mut f = File::open(path).map_err(|source| ReadError::Open { path: path.into(), source })?;
+        let f = File::open(path).map_err(|source| ReadError::Open { path: path.into(), source })?;
+        Self::from_reader(path, f)
+    }
+
+    /// Reads a record file from `f` (`path` names it in messages): detects the compression and
+    /// reads the header.
+    fn from_reader(path: &Path, mut f: impl Read + 'static) -> Result<Self, ReadError> {
         let mut magic = [0u8; 4];
         let n = read_full(&mut f, &mut magic).map_err(|source| ReadError::Open { path: path.into(), source })?;
         if n == 0 {
@@ -169,9 +175,11 @@ impl RecordFile {
         if len > MAX_RECORD_BYTES {
             return Err(self.damaged(format!("record length {len} is implausible")));
         }
-        buf.resize(len as usize, 0);
-        let n = read_full(&mut self.reader, buf).map_err(|e| self.io_error(e))?;
-        if n < buf.len() {
+        // Through `take`, into a buffer that grows with what arrives: a damaged length field
+        // costs the bytes that are there, never `len` up front.
+        buf.clear();
+        let n = (&mut self.reader).take(len).read_to_end(buf).map_err(|e| self.io_error(e))?;
+        if (n as u64) < len {
             return Err(self.truncated());
         }
         self.offset += used + len;
@@ -341,4 +349,28 @@ pub enum DumpError {
     Read(#[from] ReadError),
     #[error("writing output")]
     Write(#[from] io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_length_costs_the_bytes_present_not_the_length() {
+        let header = Header { record_type: "T".into(), message_name: "m.T".into(), ..Default::default() };
+        let mut file = Vec::new();
+        netcap_proto::put_uvarint(&mut file, header.encoded_len() as u64);
+        file.extend_from_slice(&header.encode_to_vec());
+        let header_len = file.len() as u64;
+        // A length field of 200 MiB followed by 7 bytes: the file ends long before.
+        netcap_proto::put_uvarint(&mut file, 200 << 20);
+        file.extend_from_slice(b"garbage");
+        let mut rf = RecordFile::from_reader(Path::new("t.ncap"), io::Cursor::new(file)).unwrap();
+        let mut buf = Vec::new();
+        match rf.next_record(&mut buf) {
+            Err(ReadError::Truncated { records: 0, offset, .. }) => assert_eq!(offset, header_len),
+            other => panic!("expected a cut record, got {other:?}"),
+        }
+        assert!(buf.capacity() < 1 << 20, "allocated {} bytes for 7", buf.capacity());
+    }
 }

@@ -273,7 +273,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let mut out_dir = crate::outdir::OutDir::lock(&opts.out_dir)?;
     let (mut source, source_name): (Box<dyn PacketSource>, String) = match &opts.input {
         Input::File(p) => {
-            (Box::new(crate::capture::file::FileSource::open(p, opts.bpf.as_deref())?), p.display().to_string())
+            let src = crate::capture::file::FileSource::open_with_stop(p, opts.bpf.as_deref(), Some(&opts.stop))?;
+            (Box::new(src), p.display().to_string())
         }
         Input::Live { iface, snaplen, promisc } => (
             Box::new(crate::capture::live::LiveSource::open(iface, *snaplen, *promisc, opts.bpf.as_deref())?),
@@ -553,8 +554,10 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         let p = match source.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => {
+                // A silent live source or FIFO: look at `stop`, and come back. Only a live
+                // capture hands partial batches on (a file's output never depends on timing).
                 if source.timed_out() {
-                    if in_epoch > 0 && last_flush.elapsed() >= LIVE_FLUSH {
+                    if live && in_epoch > 0 && last_flush.elapsed() >= LIVE_FLUSH {
                         progress.store(stats.packets, Ordering::Relaxed);
                         names.publish(&mut dns_scan);
                         names.publish(&mut dns_scan);

@@ -5,12 +5,16 @@
 //! it reads pcapng files whose interfaces have different link types. A `--bpf` filter on a file
 //! is compiled by libpcap per link type and applied here.
 
+use super::pipe::{Fill, PipeReader, Shared, header_bytes};
 use super::{BpfFilter, CaptureError, PacketSource, RawPacket};
 use pcap_parser::pcapng::Block;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{PcapBlockOwned, PcapError};
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 const BUFFER_BYTES: usize = 1 << 20;
 /// A record larger than this is treated as damage rather than grown into.
@@ -38,16 +42,44 @@ pub struct FileSource {
     /// Compiled filters per link type.
     filters: Vec<(u16, BpfFilter)>,
     capacity: usize,
+    /// For a FIFO or pipe read by a thread: the flags shared with its reader.
+    pipe: Option<Arc<Shared>>,
+    /// The last `next_packet` returned `None` because the input was silent, not at its end.
+    timed_out: bool,
 }
 
 impl FileSource {
-    /// Opens `path`; fails when it is missing or not a capture file.
+    /// Opens `path`; fails when it is missing or not a capture file. Reads wait for a FIFO's
+    /// or pipe's writer as long as it takes.
     pub fn open(path: &Path, bpf: Option<&str>) -> Result<Self, CaptureError> {
-        let file = File::open(path).map_err(|source| CaptureError::Open { path: path.into(), source })?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(CaptureError::Open { path: path.into(), source: std::io::Error::other("is a directory") });
+        Self::open_with_stop(path, bpf, None)
+    }
+
+    /// [`Self::open`] for a capture that ends when `stop` is set: a FIFO, pipe or device is
+    /// read by a thread of its own (`super::pipe`), and waiting for its first bytes ends with
+    /// [`CaptureError::Stopped`], waiting for more with a `timed_out` return (the caller looks
+    /// at `stop` and calls again).
+    pub fn open_with_stop(path: &Path, bpf: Option<&str>, stop: Option<&AtomicBool>) -> Result<Self, CaptureError> {
+        let open_error = |source| CaptureError::Open { path: path.into(), source };
+        let meta = std::fs::metadata(path).map_err(open_error)?;
+        if meta.is_dir() {
+            return Err(open_error(std::io::Error::other("is a directory")));
         }
-        let reader = match pcap_parser::create_reader(BUFFER_BYTES, file) {
+        let (input, pipe): (Box<dyn Read + Send>, _) = match (meta.is_file(), stop) {
+            (false, Some(stop)) => {
+                let reader = open_pipe(path, stop)?;
+                let shared = reader.shared();
+                // The parser reads again after the first block: what is there, without waiting.
+                shared.no_wait.store(true, Ordering::Relaxed);
+                (Box::new(reader), Some(shared))
+            }
+            _ => (Box::new(File::open(path).map_err(open_error)?), None),
+        };
+        let created = pcap_parser::create_reader(BUFFER_BYTES, input);
+        if let Some(shared) = &pipe {
+            shared.no_wait.store(false, Ordering::Relaxed);
+        }
+        let reader = match created {
             Ok(r) => r,
             Err(PcapError::Eof) | Err(PcapError::HeaderNotRecognized) | Err(PcapError::Incomplete(_)) => {
                 return Err(CaptureError::NotACapture { path: path.into() });
@@ -67,6 +99,8 @@ impl FileSource {
             bpf_expr: bpf.map(str::to_string),
             filters: Vec::new(),
             capacity: BUFFER_BYTES,
+            pipe,
+            timed_out: false,
         };
         src.check_file_header()?;
         // Report a bad filter before reading (pcapng declares link types later, per interface).
@@ -119,6 +153,24 @@ impl FileSource {
     }
 }
 
+/// Starts reading the FIFO, pipe or device `path` in a thread and waits, until `stop` is set,
+/// for its first block: pcap-parser recognises the format from its first read.
+fn open_pipe(path: &Path, stop: &AtomicBool) -> Result<PipeReader, CaptureError> {
+    let open_error = |source| CaptureError::Open { path: path.into(), source };
+    let mut reader = PipeReader::spawn(path).map_err(open_error)?;
+    let mut need = header_bytes(reader.buffered());
+    loop {
+        if reader.fill_to(need, stop).map_err(open_error)? == Fill::Stopped {
+            return Err(CaptureError::Stopped { path: path.into() });
+        }
+        let more = header_bytes(reader.buffered());
+        if more <= need {
+            return Ok(reader);
+        }
+        need = more;
+    }
+}
+
 /// Timestamp units per second for a pcapng `if_tsresol` value: 10^v, or 2^(v & 0x7f) when the
 /// high bit is set. (pcap-parser 0.17's own helper refuses every power of two: it range-checks
 /// the value before masking the flag bit.)
@@ -137,8 +189,25 @@ enum Step {
     Skip,
 }
 
+impl FileSource {
+    /// After a failed read: a silent FIFO or pipe is no end of input (`timed_out`, the caller
+    /// comes back), anything else is damage.
+    fn read_failed(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        if self.pipe.as_ref().is_some_and(|p| p.idle.swap(false, Ordering::Relaxed)) {
+            self.timed_out = true;
+            return Ok(None);
+        }
+        Err(corrupt(&self.path, self.packets, "read error"))
+    }
+}
+
 impl PacketSource for FileSource {
+    fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
     fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
+        self.timed_out = false;
         loop {
             if self.pending_consume > 0 {
                 self.reader.consume(self.pending_consume);
@@ -224,7 +293,9 @@ impl PacketSource for FileSource {
                 }
                 Err(PcapError::Eof) => return Ok(None),
                 Err(PcapError::Incomplete(_)) => {
-                    self.reader.refill().map_err(|_| corrupt(&self.path, self.packets, "read error"))?;
+                    if self.reader.refill().is_err() {
+                        return self.read_failed();
+                    }
                     continue;
                 }
                 Err(PcapError::BufferTooSmall) => {
@@ -233,7 +304,9 @@ impl PacketSource for FileSource {
                     }
                     self.capacity *= 4;
                     self.reader.grow(self.capacity);
-                    self.reader.refill().map_err(|_| corrupt(&self.path, self.packets, "read error"))?;
+                    if self.reader.refill().is_err() {
+                        return self.read_failed();
+                    }
                     continue;
                 }
                 Err(PcapError::UnexpectedEof) => {
