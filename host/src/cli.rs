@@ -387,6 +387,31 @@ pub enum PluginsCommand {
         /// The .wasm component.
         file: PathBuf,
     },
+    /// Scaffold a decoder plugin crate that stands alone (its own repository): a parser with unit
+    /// tests, its record schema, the SDK glue, a golden test. Build it with
+    /// `cargo build --release --target wasm32-unknown-unknown`; netcap loads the .wasm as it is.
+    New {
+        /// Decoder id: lowercase letters, digits and dashes.
+        name: String,
+        /// Where the crate goes (default: ./NAME).
+        dir: Option<PathBuf>,
+        /// `layer` (one record per message) or `packet` (keeps state across packets).
+        #[arg(long, default_value = "layer")]
+        kind: String,
+        /// The port interest: the UDP datagrams to or from this port (`udp:N`).
+        #[arg(long, default_value = "udp:40000", value_parser = parse_udp_port)]
+        port: u16,
+        /// The netcap SDK crate (default: the `plugins/sdk` of the netcap tree this binary was
+        /// built in).
+        #[arg(long, value_name = "PATH")]
+        sdk: Option<PathBuf>,
+    },
+}
+
+/// `udp:N` of `plugins new --port`.
+fn parse_udp_port(s: &str) -> Result<u16, String> {
+    let n = s.strip_prefix("udp:").ok_or_else(|| format!("{s:?}: expected udp:PORT (this scaffold decodes UDP)"))?;
+    n.parse().map_err(|_| format!("{s:?}: not a port number"))
 }
 
 #[derive(Debug, Args)]
@@ -420,6 +445,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Label(a) => label(a),
         Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
         Command::Plugins(PluginsCommand::Inspect { file }) => plugins_inspect(&file),
+        Command::Plugins(PluginsCommand::New { name, dir, kind, port, sdk }) => plugins_new(name, dir, kind, port, sdk),
         Command::Dpi(a) => dpi_status(&a),
         Command::DpiFlows { file, dpi, idle } => dpi_flows(&file, &dpi, idle),
         Command::Layers { file } => layers(&file),
@@ -697,6 +723,34 @@ fn plugins_list(dirs: &[PathBuf]) -> anyhow::Result<u8> {
         writeln!(err, "netcap: user plugin directory: {}{}", u.display(), if u.is_dir() { "" } else { " (absent)" })?;
     }
     Ok(0)
+}
+
+fn plugins_new(
+    name: String,
+    dir: Option<PathBuf>,
+    kind: String,
+    port: u16,
+    sdk: Option<PathBuf>,
+) -> anyhow::Result<u8> {
+    let Some(sdk) = sdk.or_else(crate::scaffold::default_sdk) else {
+        eprintln!("netcap: where is the netcap SDK? give --sdk PATH (the plugins/sdk directory of a netcap checkout)");
+        return Ok(2);
+    };
+    let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+    let p = crate::scaffold::NewPlugin { name, kind, port, sdk: sdk.canonicalize().unwrap_or(sdk), dir };
+    match crate::scaffold::scaffold(&p) {
+        Ok(files) => {
+            println!("created {} ({} files); next:", p.dir.display(), files.len());
+            println!("  cd {} && cargo test", p.dir.display());
+            println!("  cargo build --release --target wasm32-unknown-unknown");
+            println!("  netcap capture -r IN.pcap -o out --plugins target/wasm32-unknown-unknown/release");
+            Ok(0)
+        }
+        Err(m) => {
+            eprintln!("netcap: {m}");
+            Ok(2)
+        }
+    }
 }
 
 fn plugins_inspect(file: &std::path::Path) -> anyhow::Result<u8> {

@@ -23,6 +23,7 @@ pub mod reassembly;
 pub mod records;
 pub mod render;
 pub mod resolve;
+pub mod scaffold;
 pub mod stats;
 pub mod streams;
 pub mod worker;

@@ -108,9 +108,14 @@ fn mqtt_pcap(dir: &Path) -> PathBuf {
 
 fn run_with_plugin(input: &Path, out: &Path) -> Vec<Mqtt> {
     // Only the MQTT example: the examples directory also holds ja3-alert, which needs a resource.
+    run_with_component(input, out, &examples_dir().join("mqtt.wasm"))
+}
+
+/// A capture with `component` (a component or a core module) as the only extra plugin.
+fn run_with_component(input: &Path, out: &Path, component: &Path) -> Vec<Mqtt> {
     let plugins = out.with_extension("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(examples_dir().join("mqtt.wasm"), plugins.join("mqtt.wasm")).unwrap();
+    std::fs::copy(component, plugins.join("mqtt.wasm")).unwrap();
     let o = capture(input, out, &["--plugins", plugins.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let (header, recs) = read_record_file(&out.join("MQTT.ncap.zst"));
@@ -379,4 +384,19 @@ fn example_plugin_removed_removes_its_output_and_nothing_else() {
     for n in &names {
         assert!(file_bytes(&with.join(n)) == file_bytes(&without.join(n)), "{n} differs");
     }
+}
+
+#[test]
+fn a_core_module_from_plain_cargo_build_loads_like_the_component() {
+    // What `cargo build --target wasm32-unknown-unknown` writes for the plugin crate (before
+    // xtask's componentization): the host makes it a component at load.
+    let core = netcap_tests::target_dir().join("wasm32-unknown-unknown/plugin/netcap_example_mqtt.wasm");
+    assert!(core.is_file(), "{} is missing: run `cargo xtask build-plugins`", core.display());
+    assert_eq!(std::fs::read(&core).unwrap()[..8], [0x00, 0x61, 0x73, 0x6d, 0x01, 0, 0, 0], "a core module");
+    let dir = TempDir::new("example-mqtt-core");
+    let input = mqtt_pcap(dir.path());
+    let from_core = run_with_component(&input, &dir.path().join("core"), &core);
+    let from_component = run_with_plugin(&input, &dir.path().join("component"));
+    assert!(!from_core.is_empty());
+    assert_eq!(from_core, from_component);
 }

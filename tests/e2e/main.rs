@@ -23,6 +23,7 @@ mod oracle_net;
 mod oracle_profile;
 mod oracle_stream;
 mod oracle_tunnel;
+mod plugin_authoring;
 mod record_decoders;
 mod resolve;
 mod sandbox;

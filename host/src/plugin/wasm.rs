@@ -289,6 +289,24 @@ fn info_v02(i: bindings_v02::exports::netcap::decoder::decoder::DecoderInfo) -> 
     }
 }
 
+/// The component in the file at `path`. A core WebAssembly module (what `cargo build --target
+/// wasm32-unknown-unknown` writes for a plugin crate) is made a component here, from the
+/// component type section wit-bindgen embeds in it; a module without one is refused, saying so.
+fn read_component(path: &Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    // Preamble: magic, then version 1 with layer 0 (core module) or version 13 with layer 1.
+    if bytes.get(..8) != Some(&[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00][..]) {
+        return Ok(bytes);
+    }
+    wit_component::ComponentEncoder::default().module(&bytes).and_then(|e| e.validate(true).encode()).map_err(|e| {
+        format!(
+            "a core WebAssembly module that cannot be made a netcap component ({}); build the plugin \
+                 crate with the netcap SDK (its wit-bindgen glue embeds the component type)",
+            format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+        )
+    })
+}
+
 /// An error chain on one line (wasmtime's parse errors print byte arrays over many lines).
 fn one_line(e: &wasmtime::Error) -> String {
     format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
@@ -383,7 +401,7 @@ impl Runtime {
     /// Compiles and describes the component at `path`, checking its contract version first.
     pub fn load(&self, path: &Path) -> Result<LoadedDecoder, PluginError> {
         let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
-        let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
+        let bytes = read_component(path).map_err(load_err)?;
         let component =
             self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {}", one_line(&e))))?;
         let wit = exported_version(&self.engine, &component).ok_or_else(|| {
@@ -440,7 +458,7 @@ impl Runtime {
     pub fn inspect(&self, path: &Path) -> Result<Inspection, PluginError> {
         use sha2::Digest as _;
         let load_err = |m: String| PluginError::Load { path: path.into(), message: m };
-        let bytes = std::fs::read(path).map_err(|e| load_err(format!("cannot read: {e}")))?;
+        let bytes = read_component(path).map_err(load_err)?;
         let component =
             self.compile(&bytes).map_err(|e| load_err(format!("not a WebAssembly component: {}", one_line(&e))))?;
         let ty = component.component_type();
