@@ -1,6 +1,7 @@
 //! Synthesized industrial control conversations for the `ics` stream decoder, built from the
 //! specifications: S7comm over TPKT/COTP (RFC 1006, ISO 8073, the S7comm layout Wireshark
-//! documents), IEC 60870-5-104 and DNP3 (IEEE 1815, with its CRCs). Each conversation has
+//! documents), IEC 60870-5-104, DNP3 (IEEE 1815, with its CRCs) and OPC UA binary (Part 6,
+//! security policy None). Each conversation has
 //! one message split over three TCP segments and a segment holding several messages.
 
 use crate::synth_stream::Conv;
@@ -224,13 +225,149 @@ pub fn dnp3_conversation(t0: i64) -> Conv {
     c
 }
 
-/// The three conversations, one after the other.
+/// An OPC UA chunk (final) of type `ty` around `body`.
+fn ua_chunk(ty: &[u8; 3], body: &[u8]) -> Vec<u8> {
+    let mut v = ty.to_vec();
+    v.push(b'F');
+    v.extend(((8 + body.len()) as u32).to_le_bytes());
+    v.extend(body);
+    v
+}
+
+/// An OPC UA String.
+fn ua_string(s: &str) -> Vec<u8> {
+    let mut v = (s.len() as u32).to_le_bytes().to_vec();
+    v.extend(s.as_bytes());
+    v
+}
+
+const UA_NULL: [u8; 4] = [0xff; 4];
+
+/// A request header (OPC UA Part 4 7.28): null authentication token, timestamp, handle,
+/// no diagnostics, null audit id, timeout hint, no additional header.
+fn ua_request_header(handle: u32) -> Vec<u8> {
+    let mut v = vec![0x00, 0x00];
+    v.extend(0x01da_0000_0000_0000u64.to_le_bytes());
+    v.extend(handle.to_le_bytes());
+    v.extend(0u32.to_le_bytes());
+    v.extend(UA_NULL);
+    v.extend(10_000u32.to_le_bytes());
+    v.extend([0x00, 0x00, 0x00]);
+    v
+}
+
+/// A response header (Part 4 7.29): timestamp, handle, Good, no diagnostics, no string
+/// table, no additional header.
+fn ua_response_header(handle: u32) -> Vec<u8> {
+    let mut v = 0x01da_0000_0000_0000u64.to_le_bytes().to_vec();
+    v.extend(handle.to_le_bytes());
+    v.extend(0u32.to_le_bytes());
+    v.push(0x00);
+    v.extend(UA_NULL);
+    v.extend([0x00, 0x00, 0x00]);
+    v
+}
+
+/// A symmetric chunk body: channel 5, token 1, sequence header, the service's four-byte node
+/// id, then `rest`.
+fn ua_msg(seq: u32, request: u32, service: u16, rest: &[u8]) -> Vec<u8> {
+    let mut v = 5u32.to_le_bytes().to_vec();
+    v.extend(1u32.to_le_bytes());
+    v.extend(seq.to_le_bytes());
+    v.extend(request.to_le_bytes());
+    v.extend([0x01, 0x00]);
+    v.extend(service.to_le_bytes());
+    v.extend(rest);
+    v
+}
+
+/// A ReadRequest of one node's Value attribute.
+fn ua_read_request(handle: u32) -> Vec<u8> {
+    let mut v = ua_request_header(handle);
+    v.extend(0f64.to_le_bytes());
+    v.extend(0u32.to_le_bytes());
+    v.extend(1u32.to_le_bytes());
+    v.extend([0x01, 0x00, 0xd5, 0x08]);
+    v.extend(13u32.to_le_bytes());
+    v.extend(UA_NULL);
+    v.extend([0, 0]);
+    v.extend(UA_NULL);
+    v
+}
+
+/// OPC UA binary on port 4840 with security policy None: Hello (split over three segments),
+/// Acknowledge, OpenSecureChannel request and response, a Read exchange, then a second
+/// ReadRequest and the CloseSecureChannel in one segment.
+pub fn opcua_conversation(t0: i64) -> Conv {
+    let mut c = Conv::new(13, 49155, 4840, 0x5000_0000, 0x7c00_0000, t0);
+    c.handshake();
+    let mut hel = Vec::new();
+    for x in [0u32, 65536, 65536, 0, 0] {
+        hel.extend(x.to_le_bytes());
+    }
+    hel.extend(ua_string("opc.tcp://198.51.100.13:4840"));
+    let hel = ua_chunk(b"HEL", &hel);
+    c.segment(true, &hel[..6]);
+    c.segment(true, &hel[6..20]);
+    c.send(true, &hel[20..]);
+    let mut ack = Vec::new();
+    for x in [0u32, 65536, 65536, 16_777_216, 5000] {
+        ack.extend(x.to_le_bytes());
+    }
+    c.send(false, &ua_chunk(b"ACK", &ack));
+    let policy = ua_string("http://opcfoundation.org/UA/SecurityPolicy#None");
+    let mut opn = 0u32.to_le_bytes().to_vec();
+    opn.extend(&policy);
+    opn.extend(UA_NULL);
+    opn.extend(UA_NULL);
+    opn.extend(51u32.to_le_bytes());
+    opn.extend(1u32.to_le_bytes());
+    opn.extend([0x01, 0x00, 0xbe, 0x01]);
+    opn.extend(ua_request_header(1));
+    opn.extend([0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
+    opn.extend(UA_NULL);
+    opn.extend(600_000u32.to_le_bytes());
+    c.send(true, &ua_chunk(b"OPN", &opn));
+    let mut res = 5u32.to_le_bytes().to_vec();
+    res.extend(&policy);
+    res.extend(UA_NULL);
+    res.extend(UA_NULL);
+    res.extend(1u32.to_le_bytes());
+    res.extend(1u32.to_le_bytes());
+    res.extend([0x01, 0x00, 0xc1, 0x01]);
+    res.extend(ua_response_header(1));
+    res.extend(0u32.to_le_bytes());
+    res.extend(5u32.to_le_bytes());
+    res.extend(1u32.to_le_bytes());
+    res.extend(0x01da_0000_0000_0000u64.to_le_bytes());
+    res.extend(600_000u32.to_le_bytes());
+    res.extend(UA_NULL);
+    c.send(false, &ua_chunk(b"OPN", &res));
+    c.send(true, &ua_chunk(b"MSG", &ua_msg(52, 2, 631, &ua_read_request(2))));
+    let mut read_res = ua_response_header(2);
+    read_res.extend(1u32.to_le_bytes());
+    read_res.extend([0x01, 0x06]);
+    read_res.extend(42i32.to_le_bytes());
+    read_res.extend(UA_NULL);
+    c.send(false, &ua_chunk(b"MSG", &ua_msg(2, 2, 634, &read_res)));
+    let two = [
+        ua_chunk(b"MSG", &ua_msg(53, 3, 631, &ua_read_request(3))),
+        ua_chunk(b"CLO", &ua_msg(54, 4, 452, &ua_request_header(4))),
+    ]
+    .concat();
+    c.send(true, &two);
+    c.close();
+    c
+}
+
+/// The four conversations, one after the other.
 pub fn ics_packets() -> Vec<(i64, Vec<u8>)> {
     let t0 = 1_700_000_000_000_000_000;
     let s7 = s7_conversation(t0);
     let iec = iec104_conversation(t0 + 1_000_000_000);
     let dnp = dnp3_conversation(t0 + 2_000_000_000);
-    crate::synth_stream::merge(&[&s7, &iec, &dnp])
+    let ua = opcua_conversation(t0 + 3_000_000_000);
+    crate::synth_stream::merge(&[&s7, &iec, &dnp, &ua])
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The `ics` decoder: industrial control protocols in reassembled TCP connections, S7comm and
 //! S7comm-plus over TPKT/COTP ([`s7`], port 102), IEC 60870-5-104 ([`iec104`], port 2404) and
-//! DNP3 ([`dnp3`], port 20000).
+//! DNP3 ([`dnp3`], port 20000) and OPC UA binary ([`opcua`], port 4840).
 //!
 //! A stream decoder, so that a message split over TCP segments is one record and a segment with
 //! several messages gives several. The protocol of a connection is its port's (server port
@@ -12,6 +12,7 @@
 
 pub mod dnp3;
 pub mod iec104;
+pub mod opcua;
 pub mod s7;
 #[cfg(test)]
 mod tests;
@@ -26,18 +27,24 @@ use std::collections::HashMap;
 pub const T_S7COMM: u16 = 0;
 pub const T_IEC104: u16 = 1;
 pub const T_DNP3: u16 = 2;
+pub const T_OPCUA: u16 = 3;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 3] =
-    [("S7comm", "netcap.v1.S7comm"), ("IEC104", "netcap.v1.IEC104"), ("DNP3", "netcap.v1.DNP3")];
+pub const RECORD_TYPES: [(&str, &str); 4] = [
+    ("S7comm", "netcap.v1.S7comm"),
+    ("IEC104", "netcap.v1.IEC104"),
+    ("DNP3", "netcap.v1.DNP3"),
+    ("OPCUA", "netcap.v1.OPCUA"),
+];
 
-/// The ports: ISO-TSAP (S7comm), IEC 60870-5-104, DNP3.
+/// The ports: ISO-TSAP (S7comm), IEC 60870-5-104, DNP3, OPC UA.
 pub const PORT_S7: u16 = 102;
 pub const PORT_IEC104: u16 = 2404;
 pub const PORT_DNP3: u16 = 20000;
+pub const PORT_OPCUA: u16 = 4840;
 
 /// Port interests.
-pub const LAYERS: [&str; 3] = ["tcp:102", "tcp:2404", "tcp:20000"];
+pub const LAYERS: [&str; 4] = ["tcp:102", "tcp:2404", "tcp:20000", "tcp:4840"];
 
 /// What protocol modules see of an event: the connection and the event.
 pub struct Ctx<'a> {
@@ -208,16 +215,18 @@ enum Proto {
     S7(Box<s7::Conn>),
     Iec104(Box<iec104::Conn>),
     Dnp3(Box<dnp3::Conn>),
+    Opcua(Box<opcua::Conn>),
 }
 
 impl Proto {
     /// By port, server port first; `None` when no enabled protocol has either port.
-    fn of(info: &StreamInfo, e: &[bool; 3]) -> Option<Proto> {
+    fn of(info: &StreamInfo, e: &[bool; 4]) -> Option<Proto> {
         for port in [info.server_port, info.client_port] {
             match port {
                 PORT_S7 if e[0] => return Some(Proto::S7(Box::default())),
                 PORT_IEC104 if e[1] => return Some(Proto::Iec104(Box::default())),
                 PORT_DNP3 if e[2] => return Some(Proto::Dnp3(Box::default())),
+                PORT_OPCUA if e[3] => return Some(Proto::Opcua(Box::default())),
                 _ => {}
             }
         }
@@ -230,6 +239,7 @@ impl Proto {
             Proto::S7(_) => s7::starts(b),
             Proto::Iec104(_) => iec104::starts(b),
             Proto::Dnp3(_) => dnp3::starts(b),
+            Proto::Opcua(_) => opcua::starts(b),
         }
     }
 }
@@ -251,6 +261,7 @@ impl Conn {
             Proto::S7(p) => s.data(p.as_mut(), dir, b, cx, out),
             Proto::Iec104(p) => s.data(p.as_mut(), dir, b, cx, out),
             Proto::Dnp3(p) => s.data(p.as_mut(), dir, b, cx, out),
+            Proto::Opcua(p) => s.data(p.as_mut(), dir, b, cx, out),
         }
     }
 
@@ -260,6 +271,7 @@ impl Conn {
             Proto::S7(p) => s.gap(p.as_mut(), dir, cx, out),
             Proto::Iec104(p) => s.gap(p.as_mut(), dir, cx, out),
             Proto::Dnp3(p) => s.gap(p.as_mut(), dir, cx, out),
+            Proto::Opcua(p) => s.gap(p.as_mut(), dir, cx, out),
         }
     }
 
@@ -270,6 +282,7 @@ impl Conn {
                 Proto::S7(p) => s.close(p.as_mut(), dir, cx, out),
                 Proto::Iec104(p) => s.close(p.as_mut(), dir, cx, out),
                 Proto::Dnp3(p) => s.close(p.as_mut(), dir, cx, out),
+                Proto::Opcua(p) => s.close(p.as_mut(), dir, cx, out),
             }
         }
     }
@@ -277,7 +290,7 @@ impl Conn {
 
 /// The decoder state of one instance.
 pub struct Ics {
-    enabled: [bool; 3],
+    enabled: [bool; 4],
     conns: HashMap<u64, Conn>,
 }
 
@@ -285,7 +298,7 @@ impl Ics {
     /// A decoder for the enabled record types of `config`.
     pub fn new(config: &Config) -> Self {
         let on = |i: usize| config.record_type_enabled(RECORD_TYPES[i].0);
-        Ics { enabled: [on(0), on(1), on(2)], conns: HashMap::new() }
+        Ics { enabled: [on(0), on(1), on(2), on(3)], conns: HashMap::new() }
     }
 
     /// Handles one event.
