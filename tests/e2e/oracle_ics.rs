@@ -571,6 +571,15 @@ fn dnp3_theirs(g: &[Layer]) -> Vec<String> {
         f.push(format!("starts={}", d.nums("dnp3.al.range.start").join(",")));
         f.push(format!("stops={}", d.nums("dnp3.al.range.stop").join(",")));
         f.push(format!("quantities={}", d.nums("dnp3.al.range.quantity").join(",")));
+        let cols =
+            ["dnp3.ctl.op", "dnp3.ctl.clr", "dnp3.ctl.trip", "dnp3.al.count", "dnp3.al.on_time", "dnp3.al.off_time"];
+        let v: Vec<Vec<String>> = cols.iter().map(|c| d.nums(c)).collect();
+        let status = d.nums("dnp3.al.ctrlstatus");
+        for i in 0..v[0].len() {
+            let at = |c: &[String]| c.get(i).cloned().unwrap_or_default();
+            let fields: Vec<String> = v.iter().map(|c| at(c)).collect();
+            f.push(format!("crob={}/{}", fields.join("/"), at(&status)));
+        }
     }
     f
 }
@@ -605,6 +614,19 @@ fn dnp3_ours(r: &v1::Dnp3) -> Msg {
         f.push(format!("starts={}", list(&|o| (o.range_code <= 5).then_some(o.range_start))));
         f.push(format!("stops={}", list(&|o| (o.range_code <= 5).then_some(o.range_stop))));
         f.push(format!("quantities={}", list(&|o| matches!(o.range_code, 7 | 8 | 9 | 0x0b).then_some(o.count))));
+        for c in &r.crobs {
+            let k = c.control_code;
+            f.push(format!(
+                "crob={}/{}/{}/{}/{}/{}/{}",
+                k & 0x0f,
+                (k >> 4) & 3,
+                k >> 6,
+                c.count,
+                c.on_time,
+                c.off_time,
+                c.status
+            ));
+        }
     }
     (r.timestamp, f)
 }

@@ -10,7 +10,7 @@
 //! (counted as `dnp3: object size unknown`). CRCs are not checked.
 
 use crate::{Ctx, Endpoints, Framing, T_DNP3};
-use netcap_proto::v1::{Dnp3, Dnp3Object};
+use netcap_proto::v1::{Dnp3, Dnp3Crob, Dnp3Object};
 use netcap_sdk::{Dir, Emitter};
 
 /// Error kinds.
@@ -199,7 +199,7 @@ fn application(a: &[u8], r: &mut Dnp3) -> Result<(), &'static str> {
         if (headers_only && (q >> 4) & 7 < 4) || *v == 0 || *g == 60 {
             continue;
         }
-        p = skip_objects(*g, *v, (q >> 4) & 7, count, p)?;
+        p = skip_objects(*g, *v, (q >> 4) & 7, count, p, &mut r.crobs)?;
     }
     Ok(())
 }
@@ -232,8 +232,16 @@ fn range(code: u8, b: &[u8], o: &mut Dnp3Object) -> Result<(u64, usize), &'stati
     }
 }
 
-/// Steps over `count` objects of group `g`, variation `v` with prefix code `prefix`.
-fn skip_objects(g: u8, v: u8, prefix: u8, count: u64, p: &[u8]) -> Result<&[u8], &'static str> {
+/// Steps over `count` objects of group `g`, variation `v` with prefix code `prefix`; control
+/// relay output blocks are read into `crobs`.
+fn skip_objects<'a>(
+    g: u8,
+    v: u8,
+    prefix: u8,
+    count: u64,
+    p: &'a [u8],
+    crobs: &mut Vec<Dnp3Crob>,
+) -> Result<&'a [u8], &'static str> {
     let t = E_APP_TRUNCATED;
     let pw: usize = match prefix {
         0 => 0,
@@ -252,9 +260,23 @@ fn skip_objects(g: u8, v: u8, prefix: u8, count: u64, p: &[u8]) -> Result<&[u8],
     let mut p = p;
     for _ in 0..count {
         let pre = p.get(..pw).ok_or(t)?;
+        let prefix_value = pre.iter().rev().fold(0usize, |acc, &x| acc << 8 | usize::from(x));
+        if (g, v) == (12, 1)
+            && prefix < 4
+            && let Some(o) = p.get(pw..pw + 11)
+        {
+            crobs.push(Dnp3Crob {
+                index: prefix_value as u32,
+                control_code: u32::from(o[0]),
+                count: u32::from(o[1]),
+                on_time: u32::from_le_bytes([o[2], o[3], o[4], o[5]]),
+                off_time: u32::from_le_bytes([o[6], o[7], o[8], o[9]]),
+                status: u32::from(o[10] & 0x7f),
+            });
+        }
         let size = if prefix >= 4 {
             // The prefix is the object's size (free format).
-            pre.iter().rev().fold(0usize, |acc, &x| acc << 8 | usize::from(x))
+            prefix_value
         } else if packed_bits(g, v).is_some() {
             // Indexed packed points: one octet each (g80: the IIN bit state).
             1
@@ -353,6 +375,20 @@ mod tests {
         assert_eq!((r.function, r.iin, r.objects.len()), (129, 0x8000, 2));
         assert_eq!((r.objects[0].range_start, r.objects[0].range_stop), (0, 1));
         assert_eq!((r.objects[1].group, r.objects[1].variation), (1, 2));
+    }
+
+    #[test]
+    fn control_relay_output_block() {
+        // Select g12v1, 2-octet index prefix, quantity 1: index 3, latch on, count 1, 100/200 ms.
+        let mut app = vec![0xc0, 0xc2, 0x03, 12, 1, 0x28, 1, 0, 3, 0, 0x03, 1];
+        app.extend(100u32.to_le_bytes());
+        app.extend(200u32.to_le_bytes());
+        app.push(0x84);
+        let (mut r, mut u) = (Dnp3::default(), Vec::new());
+        assert_eq!(frame(&link(0xc4, 10, 1, &app), &mut r, &mut Reasm::default(), &mut u), Ok(()));
+        let c = &r.crobs[0];
+        assert_eq!((c.index, c.control_code, c.count, c.on_time, c.off_time, c.status), (3, 3, 1, 100, 200, 4));
+        assert_eq!((r.objects[0].prefix_code, r.objects[0].range_code, r.objects[0].count), (2, 8, 1));
     }
 
     #[test]
