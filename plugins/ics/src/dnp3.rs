@@ -9,7 +9,7 @@
 //! groups are in [`object_size`]; object headers after an object of unknown size are not read
 //! (counted as `dnp3: object size unknown`). CRCs are not checked.
 
-use crate::{Ctx, Endpoints, Framing, T_DNP3};
+use crate::{Ctx, Framing, T_DNP3};
 use netcap_proto::v1::{Dnp3, Dnp3Crob, Dnp3Object};
 use netcap_sdk::{Dir, Emitter};
 
@@ -75,11 +75,8 @@ impl Framing for Conn {
         let Conn { rec: r, reasm, user } = self;
         prost::Message::clear(r);
         let err = frame(msg, r, &mut reasm[dir.index()], user).err();
-        let mut e = Endpoints::default();
-        cx.endpoints(dir, &mut e);
         r.timestamp = ts;
-        (r.src_ip, r.dst_ip, r.src_port, r.dst_port, r.tunnel_depth) =
-            (e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.tunnel_depth);
+        (r.src_port, r.dst_port, r.tunnel_depth) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
         out.record(T_DNP3, r);
         if let Some(k) = cut.or(err) {
             out.error(k);

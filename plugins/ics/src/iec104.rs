@@ -7,7 +7,7 @@
 //! using the element sizes of the standard's type identifications (IEC 60870-5-101 7.3 and
 //! 60870-5-104 8); for a type whose size is not known only the first address is read.
 
-use crate::{Ctx, Endpoints, Framing, T_IEC104};
+use crate::{Ctx, Framing, T_IEC104, set};
 use netcap_proto::v1::Iec104;
 use netcap_sdk::{Dir, Emitter};
 
@@ -53,11 +53,8 @@ impl Framing for Conn {
         let r = &mut self.rec;
         prost::Message::clear(r);
         let err = parse(msg, r).err();
-        let mut e = Endpoints::default();
-        cx.endpoints(dir, &mut e);
         r.timestamp = ts;
-        (r.src_ip, r.dst_ip, r.src_port, r.dst_port, r.tunnel_depth) =
-            (e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.tunnel_depth);
+        (r.src_port, r.dst_port, r.tunnel_depth) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
         out.record(T_IEC104, r);
         if let Some(k) = cut.or(err) {
             out.error(k);
@@ -88,16 +85,16 @@ pub fn parse(msg: &[u8], r: &mut Iec104) -> Result<(), &'static str> {
     let c = [c[0], c[1], c[2], c[3]];
     let seq = |lo: u8, hi: u8| u32::from(u16::from_le_bytes([lo, hi]) >> 1);
     if c[0] & 1 == 0 {
-        r.format = "I".into();
+        set(&mut r.format, "I");
         (r.send_seq, r.recv_seq) = (seq(c[0], c[1]), seq(c[2], c[3]));
         asdu(msg.get(6..end).unwrap_or_default(), r)?;
     } else if c[0] & 3 == 1 {
-        r.format = "S".into();
+        set(&mut r.format, "S");
         r.recv_seq = seq(c[2], c[3]);
     } else {
-        r.format = "U".into();
+        set(&mut r.format, "U");
         r.u_function = u32::from(c[0] & 0xfc);
-        r.u_function_name = u_name(c[0] & 0xfc).into();
+        set(&mut r.u_function_name, u_name(c[0] & 0xfc));
     }
     if msg.len() < 2 + r.apdu_length as usize { Err(E_TRUNCATED) } else { Ok(()) }
 }

@@ -52,31 +52,27 @@ pub struct Ctx<'a> {
     pub meta: &'a EventMeta,
 }
 
-/// The packet context every record carries.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Endpoints {
-    pub src_ip: String,
-    pub dst_ip: String,
-    pub src_port: u32,
-    pub dst_port: u32,
-    pub tunnel_depth: u32,
-}
-
 impl Ctx<'_> {
-    /// The sender and receiver of direction `dir`.
-    pub fn endpoints(&self, dir: Dir, e: &mut Endpoints) {
+    /// Writes the sender and receiver addresses of direction `dir` into `src` and `dst`
+    /// (reusing their buffers); returns the sender's and receiver's ports and the tunnel depth.
+    pub fn endpoints(&self, dir: Dir, src: &mut String, dst: &mut String) -> (u32, u32, u32) {
         let i = self.info;
-        let addr = |a: &[u8; 16]| if i.ip_version == 4 { a[..4].to_vec() } else { a.to_vec() };
-        let (c, s) = (addr(&i.client_ip), addr(&i.server_ip));
+        let (c, s) = (i.client_addr(), i.server_addr());
         let (cp, sp) = (u32::from(i.client_port), u32::from(i.server_port));
-        let (src, dst, spt, dpt) = match dir {
+        let (a, b, pa, pb) = match dir {
             Dir::ToServer => (c, s, cp, sp),
             Dir::ToClient => (s, c, sp, cp),
         };
-        fmt::set_ip(&mut e.src_ip, &src);
-        fmt::set_ip(&mut e.dst_ip, &dst);
-        (e.src_port, e.dst_port, e.tunnel_depth) = (spt, dpt, u32::from(i.tunnel_depth));
+        fmt::set_ip(src, a);
+        fmt::set_ip(dst, b);
+        (pa, pb, u32::from(i.tunnel_depth))
     }
+}
+
+/// Replaces `s` with `v`, reusing its buffer.
+pub(crate) fn set(s: &mut String, v: &str) {
+    s.clear();
+    s.push_str(v);
 }
 
 /// A protocol whose messages carry their own length: how a direction is cut into messages.

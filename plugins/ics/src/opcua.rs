@@ -10,7 +10,7 @@
 //! sequence headers and bodies are encrypted (or signed; which one, only the encrypted request
 //! says): they are marked `encrypted` and not read.
 
-use crate::{Ctx, Endpoints, Framing, T_OPCUA};
+use crate::{Ctx, Framing, T_OPCUA, set};
 use netcap_proto::v1::Opcua;
 use netcap_sdk::{Dir, Emitter};
 
@@ -65,11 +65,8 @@ impl Framing for Conn {
         let r = &mut self.rec;
         prost::Message::clear(r);
         let err = parse(msg, r, &mut self.secured).err();
-        let mut e = Endpoints::default();
-        cx.endpoints(dir, &mut e);
         r.timestamp = ts;
-        (r.src_ip, r.dst_ip, r.src_port, r.dst_port, r.tunnel_depth) =
-            (e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.tunnel_depth);
+        (r.src_port, r.dst_port, r.tunnel_depth) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
         out.record(T_OPCUA, r);
         if let Some(k) = cut.or(err) {
             out.error(k);
@@ -107,8 +104,10 @@ impl<'a> Rd<'a> {
         if n <= 0 { Ok(&[]) } else { self.take(n as usize) }
     }
 
-    fn string(&mut self) -> Result<String, &'static str> {
-        Ok(String::from_utf8_lossy(self.bytes()?).into_owned())
+    /// A String into `s` (its buffer reused; invalid UTF-8 replaced).
+    fn string(&mut self, s: &mut String) -> Result<(), &'static str> {
+        set(s, &String::from_utf8_lossy(self.bytes()?));
+        Ok(())
     }
 
     /// A NodeId: (namespace, numeric id) for the numeric encodings, `None` for the others
@@ -138,8 +137,9 @@ impl<'a> Rd<'a> {
 pub fn parse(msg: &[u8], r: &mut Opcua, secured: &mut bool) -> Result<(), &'static str> {
     let mut rd = Rd(msg);
     let h = rd.take(8)?;
-    r.message_type = String::from_utf8_lossy(&h[..3]).into_owned();
-    r.chunk_type = char::from(h[3]).to_string();
+    set(&mut r.message_type, &String::from_utf8_lossy(&h[..3]));
+    r.chunk_type.clear();
+    r.chunk_type.push(char::from(h[3]));
     r.message_size = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
     rd.0 = &msg[..(r.message_size as usize).clamp(8, msg.len())][8..];
     match &h[..3] {
@@ -150,20 +150,20 @@ pub fn parse(msg: &[u8], r: &mut Opcua, secured: &mut bool) -> Result<(), &'stat
             r.max_message_size = rd.u32()?;
             r.max_chunk_count = rd.u32()?;
             if &h[..3] == b"HEL" {
-                r.endpoint_url = rd.string()?;
+                rd.string(&mut r.endpoint_url)?;
             }
         }
         b"ERR" => {
             r.error = rd.u32()?;
-            r.reason = rd.string()?;
+            rd.string(&mut r.reason)?;
         }
         b"RHE" => {
-            rd.string()?;
-            r.endpoint_url = rd.string()?;
+            rd.bytes()?;
+            rd.string(&mut r.endpoint_url)?;
         }
         b"OPN" => {
             r.secure_channel_id = rd.u32()?;
-            r.security_policy_uri = rd.string()?;
+            rd.string(&mut r.security_policy_uri)?;
             if r.security_policy_uri != POLICY_NONE {
                 *secured = true;
                 r.encrypted = true;
@@ -196,7 +196,7 @@ fn body(rd: &mut Rd<'_>, r: &mut Opcua) -> Result<(), &'static str> {
     if let Some((ns, id)) = rd.node_id()? {
         (r.service_namespace, r.service_node_id) = (ns, id);
         if ns == 0 {
-            r.service = service_name(id).into();
+            set(&mut r.service, service_name(id));
         }
         if (ns, id) == (0, OPEN_SECURE_CHANNEL_REQUEST) && r.chunk_type == "F" {
             r.security_mode = open_request_mode(rd)?;

@@ -10,7 +10,7 @@
 //! COTP segmentation (a TSDU over several DT TPDUs, EOT clear) is not reassembled: the first
 //! TPDU's S7 header is read, continuations are records with only their COTP fields.
 
-use crate::{Ctx, Endpoints, Framing, T_S7COMM, be16};
+use crate::{Ctx, Framing, T_S7COMM, be16, set};
 use netcap_proto::v1::{S7Item, S7comm};
 use netcap_sdk::{Dir, Emitter};
 
@@ -55,11 +55,8 @@ impl Framing for Conn {
         let r = &mut self.rec;
         prost::Message::clear(r);
         let err = parse(msg, r).err();
-        let mut e = Endpoints::default();
-        cx.endpoints(dir, &mut e);
         r.timestamp = ts;
-        (r.src_ip, r.dst_ip, r.src_port, r.dst_port, r.tunnel_depth) =
-            (e.src_ip, e.dst_ip, e.src_port, e.dst_port, e.tunnel_depth);
+        (r.src_port, r.dst_port, r.tunnel_depth) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
         out.record(T_S7COMM, r);
         if let Some(k) = cut.or(err) {
             out.error(k);
@@ -107,15 +104,15 @@ pub fn parse(msg: &[u8], r: &mut S7comm) -> Result<(), &'static str> {
             match data.first() {
                 None => Ok(()),
                 Some(0x32) => {
-                    r.protocol = "s7comm".into();
+                    set(&mut r.protocol, "s7comm");
                     s7(data, r)
                 }
                 Some(0x72) => {
-                    r.protocol = "s7comm-plus".into();
+                    set(&mut r.protocol, "s7comm-plus");
                     s7plus(data, r)
                 }
                 Some(_) => {
-                    r.protocol = "other".into();
+                    set(&mut r.protocol, "other");
                     Ok(())
                 }
             }
@@ -130,8 +127,8 @@ fn params(mut p: &[u8], r: &mut S7comm) -> Result<(), &'static str> {
         let v = rest.get(..usize::from(*len)).ok_or(E_COTP_TRUNCATED)?;
         match code {
             0xc0 => r.cotp_tpdu_size = v.first().map_or(0, |&e| 1u32.checked_shl(u32::from(e)).unwrap_or(0)),
-            0xc1 => r.cotp_src_tsap = v.to_vec(),
-            0xc2 => r.cotp_dst_tsap = v.to_vec(),
+            0xc1 => r.cotp_src_tsap.extend_from_slice(v),
+            0xc2 => r.cotp_dst_tsap.extend_from_slice(v),
             _ => {}
         }
         p = &rest[v.len()..];
