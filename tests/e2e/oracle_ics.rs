@@ -284,6 +284,9 @@ fn s7_theirs(g: &[Layer]) -> Vec<String> {
         if let Some(func) = s.get("s7comm.param.func") {
             f.push(format!("func={}", num(&func)));
         }
+        if let Some(name) = s.get("s7comm.param.pistart.servicename") {
+            f.push(format!("pi_service={name}"));
+        }
         if s.get("s7comm.param.pdu_length").is_some() {
             f.push(format!(
                 "setup={}/{}/{}",
@@ -363,6 +366,9 @@ fn s7_ours(r: &v1::S7comm) -> Msg {
             }
             if (r.rosctr == 1 || r.rosctr == 3) && r.param_length > 0 {
                 f.push(format!("func={}", r.function));
+            }
+            if !r.pi_service.is_empty() {
+                f.push(format!("pi_service={}", r.pi_service));
             }
             if r.function == 0xf0 {
                 f.push(format!("setup={}/{}/{}", r.max_amq_calling, r.max_amq_called, r.pdu_length));

@@ -89,6 +89,14 @@ pub fn s7_conversation(t0: i64) -> Conv {
         [tpkt_dt(&s7_pdu(3, 0x0103, (0, 0), &[0x05, 1], &[0xff])), tpkt_dt(&s7_pdu(2, 0x0104, (0x85, 0x00), &[], &[]))]
             .concat();
     c.send(false, &two);
+    // PLC control (PI service _INSE with a parameter block) and PLC stop (P_PROGRAM).
+    let mut pi = vec![0x28, 0, 0, 0, 0, 0, 0, 0xfd, 0, 2, 0x41, 0x42, 5];
+    pi.extend(b"_INSE");
+    c.send(true, &tpkt_dt(&s7_pdu(1, 0x0106, (0, 0), &pi, &[])));
+    c.send(false, &tpkt_dt(&s7_pdu(3, 0x0106, (0, 0), &[0x28], &[])));
+    let mut stop = vec![0x29, 0, 0, 0, 0, 0, 9];
+    stop.extend(b"P_PROGRAM");
+    c.send(true, &tpkt_dt(&s7_pdu(1, 0x0107, (0, 0), &stop, &[])));
     let ud_param = [0x00, 0x01, 0x12, 0x04, 0x11, 0x44, 0x01, 0x00];
     c.send(true, &tpkt_dt(&s7_pdu(7, 0x0105, (0, 0), &ud_param, &[0xff, 0x09, 0x00, 0x04, 0x00, 0x11, 0x00, 0x00])));
     c.close();

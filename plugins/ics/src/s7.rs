@@ -1,8 +1,8 @@
 //! S7comm over TPKT (RFC 1006) and COTP (ISO 8073 class 0), TCP port 102: one `S7comm` record
 //! per TPKT packet, with its COTP TPDU (connection request/confirm with the TSAPs and TPDU size,
 //! disconnect, data with TPDU number and EOT) and the S7comm PDU a data TPDU carries (header,
-//! setup communication, read/write variable items and return codes, the other job functions,
-//! userdata groups), or the framing of an S7comm-plus PDU (version, length, opcode, function;
+//! setup communication, read/write variable items and return codes, the PI service of PLC
+//! control and stop, the other job functions by code, userdata groups), or the framing of an S7comm-plus PDU (version, length, opcode, function;
 //! never decrypted). Field layouts follow Wireshark's `packet-s7comm.c` and the S7comm-plus
 //! dissector's documented header (protocol id 0x72, version, length; version 3 puts a 32-byte
 //! digest, preceded by its length, before the opcode).
@@ -145,6 +145,8 @@ const USERDATA: u32 = 7;
 const SETUP: u32 = 0xf0;
 const READ_VAR: u32 = 0x04;
 const WRITE_VAR: u32 = 0x05;
+const PLC_CONTROL: u32 = 0x28;
+const PLC_STOP: u32 = 0x29;
 
 /// An S7comm PDU (`d` starts with protocol id 0x32).
 fn s7(d: &[u8], r: &mut S7comm) -> Result<(), &'static str> {
@@ -198,6 +200,14 @@ fn job(param: &[u8], data: &[u8], r: &mut S7comm) -> Result<(), &'static str> {
                 }
                 _ => {}
             }
+        }
+        PLC_CONTROL | PLC_STOP if r.rosctr == JOB => {
+            // PLC control: 7 unknown octets, a parameter block with its u16 length; PLC stop:
+            // 5 unknown octets; then the PI service name with its u8 length.
+            let at = if r.function == PLC_CONTROL { 10 + usize::from(be16(param, 8).ok_or(t)?) } else { 6 };
+            let n = usize::from(*param.get(at).ok_or(t)?);
+            let name = param.get(at + 1..at + 1 + n).ok_or(t)?;
+            set(&mut r.pi_service, &String::from_utf8_lossy(name));
         }
         _ => {}
     }
@@ -339,6 +349,22 @@ mod tests {
         for cut in 0..dt(&p).len() {
             let mut r = S7comm::default();
             let _ = parse(&dt(&p)[..cut], &mut r);
+        }
+    }
+
+    #[test]
+    fn plc_control_and_stop_service_names() {
+        // From snap7's and s7ident's captures (icsnpp-s7comm): PI service _MODU, P_PROGRAM.
+        let control = [0x28, 0, 0, 0, 0, 0, 0, 0xfd, 0, 2, 0x45, 0x50, 5, b'_', b'M', b'O', b'D', b'U'];
+        let stop = [0x29, 0, 0, 0, 0, 0, 9, b'P', b'_', b'P', b'R', b'O', b'G', b'R', b'A', b'M'];
+        for (param, name) in [(&control[..], "_MODU"), (&stop[..], "P_PROGRAM")] {
+            let mut p = vec![0x32, 1, 0, 0, 0, 1, 0, param.len() as u8, 0, 0];
+            p.extend(param);
+            let mut r = S7comm::default();
+            assert_eq!(parse(&dt(&p), &mut r), Ok(()));
+            assert_eq!(r.pi_service, name);
+            let mut r = S7comm::default();
+            assert_eq!(parse(&dt(&p[..p.len() - 1]), &mut r), Err(E_S7_TRUNCATED));
         }
     }
 
