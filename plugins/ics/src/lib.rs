@@ -8,7 +8,8 @@
 //! direction is cut into messages by the protocol's length field ([`Framing`]), buffering at most
 //! one message; each message is parsed by plain Rust in the protocol module, unit-tested natively.
 //! Malformed input gives the partial record plus a counted error; a gap loses that direction's
-//! framing (counted), because the bytes after it need not start a message.
+//! framing (counted), because the bytes after it need not start a message (IEC 104, whose
+//! APDUs begin with a start octet, looks for the next one instead).
 
 pub mod dnp3;
 pub mod iec104;
@@ -177,11 +178,13 @@ impl Side {
         self.buf = Vec::new();
     }
 
-    /// Bytes of this direction are missing: a message in progress is emitted as far as it got,
-    /// and the direction is not read further (what follows the gap need not start a message).
+    /// Bytes of this direction are missing: a message in progress is emitted as far as it got.
+    /// What follows the gap need not start a message: a protocol with a start octet
+    /// ([`Framing::RESYNC`]) looks for the next one, the others read the direction no further.
     pub fn gap<P: Framing>(&mut self, p: &mut P, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         if !self.dead {
             self.flush(p, dir, P::GAP, cx, out);
+            self.dead = P::RESYNC.is_none();
         }
     }
 

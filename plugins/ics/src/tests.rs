@@ -144,6 +144,19 @@ fn iec104_apdus_across_and_within_segments() {
         run(PORT_IEC104, &[Step::D(Dir::ToServer, &[&startdt[..], &[0x69, 4, 0], &startdt[..], &[7, 7]].concat())]);
     assert_eq!(decode::<v1::Iec104>(&recs, T_IEC104).len(), 2);
     assert_eq!(errs, [iec104::E_SKIPPED, iec104::E_SKIPPED]);
+    // A gap inside an APDU: its partial record and the gap error; the next start octet after
+    // the gap begins the next APDU (the bytes before it are skipped, counted).
+    let (recs, errs, _) = run(
+        PORT_IEC104,
+        &[
+            Step::D(Dir::ToServer, &gi[..9]),
+            Step::Gap(Dir::ToServer),
+            Step::D(Dir::ToServer, &[&gi[12..], &startdt[..]].concat()),
+        ],
+    );
+    let r: Vec<v1::Iec104> = decode(&recs, T_IEC104);
+    assert_eq!((r.len(), r[0].type_id, r[1].format.as_str()), (2, 100, "U"));
+    assert_eq!(errs, [iec104::E_GAP, iec104::E_SKIPPED]);
     // An APDU shorter than its control field: its record (length only) and the error.
     let (recs, errs, _) =
         run(PORT_IEC104, &[Step::D(Dir::ToServer, &[&startdt[..], &[0x68, 1, 9], &startdt[..]].concat())]);
