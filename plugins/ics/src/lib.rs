@@ -88,6 +88,9 @@ pub trait Framing {
     /// that are not one: that octet, and the error kind counted for each run of bytes skipped.
     /// Without it a bad header loses the direction's framing.
     const RESYNC: Option<(u8, &'static str)> = None;
+    /// Most bytes of a message kept for parsing when it is buffered (the rest is counted and
+    /// dropped): protocols whose records need only the message's head bound their memory so.
+    const KEEP: usize = usize::MAX;
     /// The whole length of the message whose first [`Framing::HEADER`] bytes are `head`, or why
     /// they are not a message header.
     fn frame_len(head: &[u8]) -> Result<usize, &'static str>;
@@ -107,7 +110,10 @@ pub trait Framing {
 /// One direction's framing state: the part of a message received so far.
 #[derive(Default)]
 pub struct Side {
+    /// The message's first bytes (at most [`Framing::KEEP`]).
     buf: Vec<u8>,
+    /// Bytes of the message received so far (kept or not).
+    got: usize,
     start_ts: i64,
     /// The framing is lost (a bad header or a gap): the direction is not read any further.
     dead: bool,
@@ -152,6 +158,7 @@ impl Side {
             if self.buf.len() < P::HEADER {
                 let n = (P::HEADER - self.buf.len()).min(b.len());
                 self.buf.extend_from_slice(&b[..n]);
+                self.got += n;
                 b = &b[n..];
                 continue;
             }
@@ -162,12 +169,15 @@ impl Side {
                     return;
                 }
             };
-            let n = (want - self.buf.len()).min(b.len());
-            self.buf.extend_from_slice(&b[..n]);
-            b = &b[n..];
-            if self.buf.len() == want {
+            let take = (want - self.got).min(b.len());
+            let store = want.min(P::KEEP).saturating_sub(self.buf.len()).min(take);
+            self.buf.extend_from_slice(&b[..store]);
+            self.got += take;
+            b = &b[take..];
+            if self.got == want {
                 p.message(dir, &self.buf, None, self.start_ts, cx, out);
                 self.buf.clear();
+                self.got = 0;
             }
         }
     }
@@ -197,14 +207,15 @@ impl Side {
     }
 
     /// Emits the partial message held (its record, then the error `why`; only the error when
-    /// not even the header is there) and stops reading the direction.
+    /// not even a valid header is there) and stops reading the direction.
     fn flush<P: Framing>(&mut self, p: &mut P, dir: Dir, why: &'static str, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         let buf = std::mem::take(&mut self.buf);
-        if buf.len() >= P::HEADER {
+        if buf.len() >= P::HEADER && P::frame_len(&buf[..P::HEADER]).is_ok() {
             p.message(dir, &buf, Some(why), self.start_ts, cx, out);
         } else {
             out.error(why);
         }
+        self.got = 0;
         self.dead = true;
     }
 }

@@ -19,8 +19,9 @@ pub const E_BAD_HEADER: &str = "opcua: bad message header";
 pub const E_TRUNCATED: &str = "opcua: message truncated";
 pub const E_GAP: &str = "opcua: gap in stream";
 
-/// Largest chunk buffered (receive buffer sizes are far smaller in practice).
-pub const MAX_CHUNK: usize = 16 << 20;
+/// Bytes of a chunk kept for parsing: the headers and the start of the body (an
+/// OpenSecureChannel with policy None has no certificate); the rest of a chunk is skipped.
+pub const KEEP: usize = 8192;
 
 const TYPES: [&[u8; 3]; 7] = [b"HEL", b"ACK", b"ERR", b"RHE", b"OPN", b"MSG", b"CLO"];
 const POLICY_NONE: &str = "http://opcfoundation.org/UA/SecurityPolicy#None";
@@ -42,15 +43,12 @@ impl Framing for Conn {
     const HEADER: usize = 8;
     const TRUNCATED: &'static str = E_TRUNCATED;
     const GAP: &'static str = E_GAP;
+    const KEEP: usize = KEEP;
 
     fn frame_len(h: &[u8]) -> Result<usize, &'static str> {
         let size = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
         let known = TYPES.iter().any(|t| h[..3] == t[..]);
-        if !known || !matches!(h[3], b'F' | b'C' | b'A') || !(8..=MAX_CHUNK).contains(&size) {
-            Err(E_BAD_HEADER)
-        } else {
-            Ok(size)
-        }
+        if !known || !matches!(h[3], b'F' | b'C' | b'A') || size < 8 { Err(E_BAD_HEADER) } else { Ok(size) }
     }
 
     fn message(

@@ -225,3 +225,22 @@ fn random_streams_never_panic() {
         assert!(errs.iter().all(|e| e.starts_with(prefix)), "{errs:?}");
     }
 }
+
+/// A large OPC UA chunk split over many events keeps only its head: one record, no error.
+#[test]
+fn opcua_large_chunk_keeps_its_head_only() {
+    let mut body = 5u32.to_le_bytes().to_vec();
+    body.extend(1u32.to_le_bytes());
+    body.extend([7, 0, 0, 0, 8, 0, 0, 0, 0x01, 0x00, 0x7a, 0x02]);
+    body.extend(vec![0u8; 100_000]);
+    let mut m = b"MSGF".to_vec();
+    m.extend(((8 + body.len()) as u32).to_le_bytes());
+    m.extend(body);
+    let steps: Vec<Step<'_>> = m.chunks(1460).map(|c| Step::D(Dir::ToClient, c)).collect();
+    let (recs, errs, _) = run(PORT_OPCUA, &steps);
+    let r: Vec<v1::Opcua> = decode(&recs, T_OPCUA);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!((r.len(), r[0].message_size as usize, r[0].sequence_number), (1, m.len(), 7));
+    assert_eq!((r[0].service_node_id, r[0].service.as_str()), (634, "ReadResponse"));
+    assert_eq!(recs[0].1, steps.len() as u64, "the record belongs to the chunk's last packet");
+}
