@@ -1,14 +1,14 @@
-//! S7comm, IEC 60870-5-104 and DNP3 records (the `ics` stream decoder) agree message by message
-//! with tshark on every corpus capture in which tshark dissects the protocol, and on a capture
-//! synthesized from the specifications (`netcap_tests::synth_ics`) in which one message of each
-//! protocol is split over three TCP segments and segments hold several messages.
+//! S7comm, IEC 60870-5-104, DNP3 and OPC UA records (the `ics` stream decoder) agree message by
+//! message with tshark on every corpus capture in which tshark dissects the protocol, and on a
+//! capture synthesized from the specifications (`netcap_tests::synth_ics`) in which one message
+//! of each protocol is split over three TCP segments and segments hold several messages.
 //!
 //! tshark runs with its default TCP reassembly, so a message split over segments is shown once,
 //! in the frame that completes it, like our one record. tshark's PDML keeps each message's
-//! fields together (a TPKT, an APCI with its ASDU, a DNP3 link frame), so the messages of each
-//! TCP direction are compared in order, field by field. A record's time is its first byte's
-//! packet: for the first message of a frame that tshark reassembled, the first of its
-//! `tcp.segment` frames, else the frame's own time.
+//! fields together (a TPKT, an APCI with its ASDU, a DNP3 link frame, an OPC UA chunk), so the
+//! messages of each TCP direction are compared in order, field by field. A record's time is its
+//! first byte's packet: for the first message of a frame that tshark reassembled, the first of
+//! its `tcp.segment` frames, else the frame's own time.
 
 use netcap_proto::v1;
 use netcap_tests::{TempDir, capture, files_with, have_tshark, parse_ns, parse_num, records};
