@@ -17,6 +17,7 @@ mod oracle;
 mod oracle_app;
 mod oracle_dhcp;
 mod oracle_dns;
+mod oracle_ics;
 mod oracle_link;
 mod oracle_link2;
 mod oracle_net;
