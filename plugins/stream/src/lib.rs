@@ -1,14 +1,16 @@
 //! The `stream` decoder: application protocols in reassembled TCP connections, HTTP/1.x
-//! ([`http`]), TLS hellos with JA3/JA3S/JA4 ([`tls`]), SSH with HASSH ([`ssh`]) and DNS over TCP
-//! ([`dnstcp`]).
+//! ([`http`]), TLS hellos with JA3/JA3S/JA4 ([`tls`]), SSH with HASSH ([`ssh`]), DNS over TCP
+//! ([`dnstcp`]) and SMTP ([`smtp`]) with the messages it carries ([`mail`]).
 //!
-//! One decoder for all four, rather than one per protocol: the host copies a stream's bytes into
+//! One decoder for all of them, rather than one per protocol: the host copies a stream's bytes into
 //! the sandbox once instead of once per protocol, and the choice of protocol for a stream is made
 //! in one place, deterministically. Content decides first, on any port: a direction's first bytes
 //! are a TLS handshake record, `SSH-`, an HTTP request line (a known method and a space, or any
-//! method token by the grammar of the whole line) or a status line. Only when they are none of
-//! these (or a gap or the end comes first) do the ports decide: DNS on port 53, SSH on server port
-//! 22. Otherwise the other direction may still show the protocol (a server answering non-HTTP
+//! method token by the grammar of the whole line), a status line, or an SMTP EHLO/HELO (a server's
+//! reply line such as `220 ...` waits for the client's first command, unless the server port is an
+//! SMTP port). Only when they are none of these (or a gap or the end comes first) do the ports
+//! decide: DNS on port 53, SSH on server port 22, SMTP on 25, 587 and 2525. A protocol that
+//! upgrades to TLS (SMTP STARTTLS) hands the connection to the TLS reader. Otherwise the other direction may still show the protocol (a server answering non-HTTP
 //! bytes with a status line); a connection none of whose directions is ours is declined, and a
 //! stream whose protocol has said all it has to say is `Done`: the host stops feeding it.
 //!
@@ -17,6 +19,8 @@
 
 pub mod dnstcp;
 pub mod http;
+pub mod mail;
+pub mod smtp;
 pub mod ssh;
 #[cfg(test)]
 mod tests;
@@ -34,14 +38,20 @@ pub const T_TLS_CLIENT_HELLO: u16 = 1;
 pub const T_TLS_SERVER_HELLO: u16 = 2;
 pub const T_SSH: u16 = 3;
 pub const T_DNS: u16 = 4;
+pub const T_SMTP: u16 = 5;
+pub const T_MAIL: u16 = 6;
+pub const T_FILE: u16 = 7;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 5] = [
+pub const RECORD_TYPES: [(&str, &str); 8] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
     ("SSH", "netcap.v1.SSH"),
     ("DNS", "netcap.v1.DNS"),
+    ("SMTP", "netcap.v1.SMTP"),
+    ("Mail", "netcap.v1.Mail"),
+    ("File", "netcap.v1.File"),
 ];
 
 /// Port interests: every stream's first bytes (content-based selection).
@@ -60,12 +70,33 @@ pub struct Enabled {
     pub tls_server: bool,
     pub ssh: bool,
     pub dns: bool,
+    pub smtp: bool,
+    pub mail: bool,
+    pub file: bool,
+    /// File content extraction (`extract-files`).
+    pub extract: mail::Extract,
 }
 
 impl Enabled {
     fn from(config: &Config) -> Self {
         let on = |i: usize| config.record_type_enabled(RECORD_TYPES[i].0);
-        Enabled { http: on(0), tls_client: on(1), tls_server: on(2), ssh: on(3), dns: on(4) }
+        let extract = mail::Extract { on: config.extract_files(), max_file: config.extract_max_file() };
+        Enabled {
+            http: on(0),
+            tls_client: on(1),
+            tls_server: on(2),
+            ssh: on(3),
+            dns: on(4),
+            smtp: on(5),
+            mail: on(6),
+            file: on(7),
+            extract,
+        }
+    }
+
+    /// Whether SMTP sessions are read (for their own records or for the messages they carry).
+    fn smtp_any(&self) -> bool {
+        self.smtp || self.mail || self.file
     }
 }
 
@@ -116,6 +147,7 @@ enum Proto {
     Tls(Box<tls::Conn>),
     Ssh(Box<ssh::Conn>),
     Dns(Box<dnstcp::Conn>),
+    Smtp(Box<smtp::Conn>),
 }
 
 /// What a connection's ports suggest, used only when its first bytes show none of the
@@ -125,6 +157,7 @@ enum PortGuess {
     None,
     Dns,
     Ssh,
+    Smtp,
 }
 
 impl PortGuess {
@@ -134,6 +167,8 @@ impl PortGuess {
         } else if e.ssh && info.server_port == PORT_SSH {
             // Servers may send other lines before their identification (RFC 4253 4.2).
             PortGuess::Ssh
+        } else if e.smtp_any() && smtp::PORTS.contains(&info.server_port) {
+            PortGuess::Smtp
         } else {
             PortGuess::None
         }
@@ -144,6 +179,7 @@ impl PortGuess {
             PortGuess::None => None,
             PortGuess::Dns => Some(Proto::Dns(Box::default())),
             PortGuess::Ssh => Some(Proto::Ssh(Box::default())),
+            PortGuess::Smtp => Some(Proto::Smtp(Box::default())),
         }
     }
 }
@@ -190,7 +226,7 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns) {
+            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any()) {
                 return Verdict::Decline;
             }
             let c = Conn {
@@ -232,6 +268,7 @@ impl Stream {
                     Proto::Tls(t) => t.gap(dir, &cx, out),
                     Proto::Ssh(s) => s.gap(dir, out),
                     Proto::Dns(d) => d.gap(dir, &cx, out),
+                    Proto::Smtp(s) => s.gap(dir, &cx, out),
                 }
                 verdict_of(&c.proto)
             }
@@ -276,7 +313,23 @@ pub(crate) fn other(dir: Dir) -> Dir {
 
 /// The protocol the first bytes of one direction show: `Some(Some(p))` decided, `Some(None)`
 /// none of ours, `None` undecided.
-fn classify(dir: Dir, b: &[u8], e: &Enabled) -> Option<Option<Proto>> {
+/// `port` is the connection's port guess; `peer_foreign` says the other direction's first bytes
+/// were none of ours.
+fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool) -> Option<Option<Proto>> {
+    let smtp = match dir {
+        _ if !e.smtp_any() => Some(false),
+        Dir::ToServer => smtp::sniff_client(b),
+        // A reply line: SMTP on an SMTP port, else the client's first command tells.
+        Dir::ToClient => match smtp::sniff_reply(b) {
+            Some(true) if port == PortGuess::Smtp => Some(true),
+            Some(true) if peer_foreign => Some(false),
+            Some(true) | None => None,
+            Some(false) => Some(false),
+        },
+    };
+    if smtp == Some(true) {
+        return Some(Some(Proto::Smtp(Box::default())));
+    }
     let tls = if e.tls_client || e.tls_server { tls::sniff_start(b) } else { Some(false) };
     let ssh = if e.ssh { ssh::sniff_start(b) } else { Some(false) };
     let http = if e.http { http::sniff_start(dir, b) } else { Some(None) };
@@ -289,7 +342,11 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled) -> Option<Option<Proto>> {
     if let Some(Some(swap)) = http {
         return Some(Some(Proto::Http(Box::new(http::Conn::new(swap)))));
     }
-    if tls == Some(false) && ssh == Some(false) && http == Some(None) { Some(None) } else { None }
+    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) {
+        Some(None)
+    } else {
+        None
+    }
 }
 
 /// Data while the protocol is unknown. Content decides first (either direction); when a
@@ -312,7 +369,7 @@ fn sniff(c: &mut Conn, dir: Dir, bytes: &[u8], e: &Enabled, meta: &EventMeta, ou
     let room = SNIFF_MAX.saturating_sub(c.sniff[d].len());
     let mut look = std::mem::take(&mut c.sniff[d]);
     look.extend_from_slice(&bytes[..room.min(bytes.len())]);
-    let proto = match classify(dir, &look, e) {
+    let proto = match classify(dir, &look, e, c.port, c.foreign[1 - d].is_some()) {
         Some(Some(p)) => p,
         None if look.len() < SNIFF_MAX => {
             // Undecided: hold the bytes (all of them are within `look`).
@@ -385,6 +442,7 @@ fn ignore_until_message(p: &mut Proto, dir: Dir) {
         Proto::Tls(t) => t.ignore(dir),
         Proto::Ssh(s) => s.ignore(dir),
         Proto::Dns(d) => d.ignore(dir),
+        Proto::Smtp(s) => s.ignore(dir),
     }
 }
 
@@ -398,6 +456,16 @@ fn data(p: &mut Proto, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) 
         Proto::Tls(t) => t.data(dir, b, cx, out),
         Proto::Ssh(s) => s.data(dir, b, cx, out),
         Proto::Dns(d) => d.data(dir, b, cx, out),
+        Proto::Smtp(s) => {
+            s.data(dir, b, cx, out);
+            if let Some((client, server)) = s.take_upgrade() {
+                // STARTTLS accepted: the session record ends here and TLS reads what follows.
+                s.close(cx, out);
+                *p = Proto::Tls(Box::default());
+                data(p, Dir::ToServer, &client, cx, out);
+                data(p, Dir::ToClient, &server, cx, out);
+            }
+        }
     }
 }
 
@@ -408,6 +476,7 @@ fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         Proto::Tls(t) => t.close(cx, out),
         Proto::Ssh(s) => s.close(out),
         Proto::Dns(d) => d.close(cx, out),
+        Proto::Smtp(s) => s.close(cx, out),
     }
 }
 
@@ -417,6 +486,7 @@ fn verdict_of(p: &Proto) -> Verdict {
         Proto::Http(h) => h.done(),
         Proto::Tls(t) => t.done(),
         Proto::Ssh(s) => s.done(),
+        Proto::Smtp(s) => s.done(),
     };
     if done { Verdict::Done } else { Verdict::Continue }
 }
