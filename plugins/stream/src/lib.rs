@@ -19,7 +19,9 @@
 
 pub mod dnstcp;
 pub mod http;
+pub mod line;
 pub mod mail;
+pub mod pop3;
 pub mod smtp;
 pub mod ssh;
 #[cfg(test)]
@@ -41,9 +43,10 @@ pub const T_DNS: u16 = 4;
 pub const T_SMTP: u16 = 5;
 pub const T_MAIL: u16 = 6;
 pub const T_FILE: u16 = 7;
+pub const T_POP3: u16 = 8;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 8] = [
+pub const RECORD_TYPES: [(&str, &str); 9] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
@@ -52,6 +55,7 @@ pub const RECORD_TYPES: [(&str, &str); 8] = [
     ("SMTP", "netcap.v1.SMTP"),
     ("Mail", "netcap.v1.Mail"),
     ("File", "netcap.v1.File"),
+    ("POP3", "netcap.v1.POP3"),
 ];
 
 /// Port interests: every stream's first bytes (content-based selection).
@@ -73,6 +77,7 @@ pub struct Enabled {
     pub smtp: bool,
     pub mail: bool,
     pub file: bool,
+    pub pop3: bool,
     /// File content extraction (`extract-files`).
     pub extract: mail::Extract,
 }
@@ -90,6 +95,7 @@ impl Enabled {
             smtp: on(5),
             mail: on(6),
             file: on(7),
+            pop3: on(8),
             extract,
         }
     }
@@ -97,6 +103,11 @@ impl Enabled {
     /// Whether SMTP sessions are read (for their own records or for the messages they carry).
     fn smtp_any(&self) -> bool {
         self.smtp || self.mail || self.file
+    }
+
+    /// Whether POP3 sessions are read.
+    fn pop3_any(&self) -> bool {
+        self.pop3 || self.mail || self.file
     }
 }
 
@@ -148,6 +159,7 @@ enum Proto {
     Ssh(Box<ssh::Conn>),
     Dns(Box<dnstcp::Conn>),
     Smtp(Box<smtp::Conn>),
+    Pop3(Box<pop3::Conn>),
 }
 
 /// What a connection's ports suggest, used only when its first bytes show none of the
@@ -158,6 +170,7 @@ enum PortGuess {
     Dns,
     Ssh,
     Smtp,
+    Pop3,
 }
 
 impl PortGuess {
@@ -169,6 +182,8 @@ impl PortGuess {
             PortGuess::Ssh
         } else if e.smtp_any() && smtp::PORTS.contains(&info.server_port) {
             PortGuess::Smtp
+        } else if e.pop3_any() && info.server_port == pop3::PORT {
+            PortGuess::Pop3
         } else {
             PortGuess::None
         }
@@ -180,6 +195,7 @@ impl PortGuess {
             PortGuess::Dns => Some(Proto::Dns(Box::default())),
             PortGuess::Ssh => Some(Proto::Ssh(Box::default())),
             PortGuess::Smtp => Some(Proto::Smtp(Box::default())),
+            PortGuess::Pop3 => Some(Proto::Pop3(Box::default())),
         }
     }
 }
@@ -226,7 +242,7 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any()) {
+            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any() || e.pop3_any()) {
                 return Verdict::Decline;
             }
             let c = Conn {
@@ -269,6 +285,7 @@ impl Stream {
                     Proto::Ssh(s) => s.gap(dir, out),
                     Proto::Dns(d) => d.gap(dir, &cx, out),
                     Proto::Smtp(s) => s.gap(dir, &cx, out),
+                    Proto::Pop3(s) => s.gap(dir, &cx, out),
                 }
                 verdict_of(&c.proto)
             }
@@ -330,6 +347,14 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     if smtp == Some(true) {
         return Some(Some(Proto::Smtp(Box::default())));
     }
+    let pop3 = match dir {
+        _ if !e.pop3_any() => Some(false),
+        Dir::ToServer => smtp::verb_is(b, &[b"CAPA", b"APOP", b"STLS"]),
+        Dir::ToClient => pop3::sniff_greeting(b),
+    };
+    if pop3 == Some(true) {
+        return Some(Some(Proto::Pop3(Box::default())));
+    }
     let tls = if e.tls_client || e.tls_server { tls::sniff_start(b) } else { Some(false) };
     let ssh = if e.ssh { ssh::sniff_start(b) } else { Some(false) };
     let http = if e.http { http::sniff_start(dir, b) } else { Some(None) };
@@ -342,7 +367,7 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     if let Some(Some(swap)) = http {
         return Some(Some(Proto::Http(Box::new(http::Conn::new(swap)))));
     }
-    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) {
+    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) && pop3 == Some(false) {
         Some(None)
     } else {
         None
@@ -443,6 +468,7 @@ fn ignore_until_message(p: &mut Proto, dir: Dir) {
         Proto::Ssh(s) => s.ignore(dir),
         Proto::Dns(d) => d.ignore(dir),
         Proto::Smtp(s) => s.ignore(dir),
+        Proto::Pop3(s) => s.ignore(dir),
     }
 }
 
@@ -458,15 +484,28 @@ fn data(p: &mut Proto, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) 
         Proto::Dns(d) => d.data(dir, b, cx, out),
         Proto::Smtp(s) => {
             s.data(dir, b, cx, out);
-            if let Some((client, server)) = s.take_upgrade() {
+            if let Some(up) = s.take_upgrade() {
                 // STARTTLS accepted: the session record ends here and TLS reads what follows.
                 s.close(cx, out);
-                *p = Proto::Tls(Box::default());
-                data(p, Dir::ToServer, &client, cx, out);
-                data(p, Dir::ToClient, &server, cx, out);
+                to_tls(p, up, cx, out);
+            }
+        }
+        Proto::Pop3(s) => {
+            s.data(dir, b, cx, out);
+            if let Some(up) = s.take_upgrade() {
+                s.close(cx, out);
+                to_tls(p, up, cx, out);
             }
         }
     }
+}
+
+/// The connection continues as TLS (after STARTTLS, STLS, AUTH TLS): the TLS reader gets the
+/// client's and the server's bytes after the upgrade.
+fn to_tls(p: &mut Proto, (client, server): (Vec<u8>, Vec<u8>), cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    *p = Proto::Tls(Box::default());
+    data(p, Dir::ToServer, &client, cx, out);
+    data(p, Dir::ToClient, &server, cx, out);
 }
 
 fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
@@ -477,6 +516,7 @@ fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         Proto::Ssh(s) => s.close(out),
         Proto::Dns(d) => d.close(cx, out),
         Proto::Smtp(s) => s.close(cx, out),
+        Proto::Pop3(s) => s.close(cx, out),
     }
 }
 
@@ -487,6 +527,7 @@ fn verdict_of(p: &Proto) -> Verdict {
         Proto::Tls(t) => t.done(),
         Proto::Ssh(s) => s.done(),
         Proto::Smtp(s) => s.done(),
+        Proto::Pop3(s) => s.done(),
     };
     if done { Verdict::Done } else { Verdict::Continue }
 }

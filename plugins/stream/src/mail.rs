@@ -144,6 +144,7 @@ pub fn finish_message(
     next_file: &mut impl FnMut() -> u64,
     out: &mut Emitter<'_>,
 ) -> String {
+    let env_source = env.source;
     let mut m = v1::Mail {
         timestamp: obj.ts,
         source: env.source.into(),
@@ -170,7 +171,7 @@ pub fn finish_message(
     whole.name = format!("{}.eml", m.id);
     for (part, content) in files {
         let Some(part) = m.parts.get_mut(part) else { continue };
-        let mut f = file_record("smtp-attachment", dir, cx);
+        let mut f = file_record(&format!("{}-attachment", env_source), dir, cx);
         f.timestamp = ts;
         f.name = part.name.clone();
         f.content_type = part.content_type.clone();

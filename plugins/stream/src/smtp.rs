@@ -484,7 +484,7 @@ impl Conn {
 
 /// A content entry id unique in the decoder instance: the stream id and a counter of the
 /// connection's objects.
-fn file_id(cx: &Ctx<'_>, n: u64) -> u64 {
+pub(crate) fn file_id(cx: &Ctx<'_>, n: u64) -> u64 {
     (cx.meta.stream << 20) | (n & 0xf_ffff)
 }
 
@@ -495,7 +495,7 @@ fn idx(dir: Dir) -> usize {
     }
 }
 
-fn trim_eol(b: &[u8]) -> &[u8] {
+pub(crate) fn trim_eol(b: &[u8]) -> &[u8] {
     let b = b.strip_suffix(b"\n").unwrap_or(b);
     b.strip_suffix(b"\r").unwrap_or(b)
 }

@@ -987,12 +987,17 @@ fn corrupted_streams_never_panic() {
     let smtp = smtp_session();
     let smtp_c: Vec<u8> = smtp.iter().filter(|x| x.0 == Dir::ToServer).flat_map(|x| x.1.clone()).collect();
     let smtp_s: Vec<u8> = smtp.iter().filter(|x| x.0 == Dir::ToClient).flat_map(|x| x.1.clone()).collect();
-    let cases: [(u16, Vec<u8>, Vec<u8>); 5] = [
+    let pop_c = b"USER a\r\nPASS b\r\nRETR 1\r\nSTLS\r\n".to_vec();
+    let mut pop_s = b"+OK hi\r\n+OK\r\n+OK\r\n+OK\r\n".to_vec();
+    pop_s.extend_from_slice(SMTP_MSG);
+    pop_s.extend_from_slice(b"+OK go\r\n");
+    let cases: [(u16, Vec<u8>, Vec<u8>); 6] = [
         (80, [REQ1, REQ2, REQ3].concat(), [RES1, RES2, RES3].concat()),
         (443, tls_c, tls_s),
         (22, ssh_c, ssh_s),
         (53, dns.clone(), dns),
         (25, smtp_c, smtp_s),
+        (110, pop_c, pop_s),
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for (port, c, s) in &cases {
@@ -1323,4 +1328,91 @@ fn smtp_found_by_content_and_port() {
     let x = vec![(Dir::ToClient, b"220 hi\r\n".to_vec()), (Dir::ToServer, b"MAIL FROM:<a@b>\r\n".to_vec())];
     assert_eq!(run(25, &steps_of(&x, 4096)).of::<v1::Smtp>(T_SMTP)[0].mail_from, ["a@b"]);
     assert!(run(8025, &steps_of(&x, 4096)).of::<v1::Smtp>(T_SMTP).is_empty());
+}
+
+// ---------------------------------------------------------------- POP3
+
+/// A POP3 session: USER/PASS, a multi-line LIST, RETR of a dot-stuffed message (a Mail whose id
+/// is the hand-computed SHA-256 of the unstuffed message, as for SMTP), an error, QUIT; at
+/// every split size.
+#[test]
+fn pop3_session_and_retr() {
+    let s = |b: &[u8]| (Dir::ToClient, b.to_vec());
+    let c = |b: &[u8]| (Dir::ToServer, b.to_vec());
+    let mut retr = b"+OK 120 octets\r\n".to_vec();
+    retr.extend_from_slice(SMTP_MSG);
+    let x = vec![
+        s(b"+OK POP3 ready\r\n"),
+        c(b"USER alice\r\n"),
+        s(b"+OK\r\n"),
+        c(b"PASS secret\r\n"),
+        s(b"+OK logged in\r\n"),
+        c(b"LIST\r\n"),
+        s(b"+OK 1 messages\r\n1 120\r\n.\r\n"),
+        c(b"RETR 1\r\n"),
+        s(&retr),
+        c(b"DELE 9\r\n"),
+        s(b"-ERR no such message\r\n"),
+        c(b"QUIT\r\n"),
+        s(b"+OK bye\r\n"),
+    ];
+    for size in [1, 2, 5, 4096] {
+        let o = run(1100, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let p: Vec<v1::Pop3> = o.of(T_POP3);
+        assert_eq!(p.len(), 1, "size {size}");
+        assert_eq!((p[0].greeting.as_str(), p[0].user.as_str()), ("POP3 ready", "alice"));
+        let cmds: Vec<(&str, &str, &str)> =
+            p[0].commands.iter().map(|c| (c.command.as_str(), c.argument.as_str(), c.status.as_str())).collect();
+        assert_eq!(
+            cmds,
+            [
+                ("USER", "alice", "+OK"),
+                ("PASS", "secret", "+OK"),
+                ("LIST", "", "+OK"),
+                ("RETR", "1", "+OK"),
+                ("DELE", "9", "-ERR"),
+                ("QUIT", "", "+OK")
+            ]
+        );
+        assert_eq!(p[0].mail_ids, [SMTP_MSG_SHA256]);
+        let m: Vec<v1::Mail> = o.of(T_MAIL);
+        assert_eq!((m[0].subject.as_str(), m[0].source.as_str(), m[0].src_port), ("Grüße", "pop3", 1100));
+    }
+}
+
+/// STLS accepted: the hello after it is read as TLS; AUTH with SASL continuations keeps the
+/// client's lines as auth data.
+#[test]
+fn pop3_auth_and_stls() {
+    let hello = records(22, &handshake(1, &client_hello_body()), 50);
+    let x = vec![
+        (Dir::ToClient, b"+OK hi\r\n".to_vec()),
+        (Dir::ToServer, b"AUTH PLAIN\r\n".to_vec()),
+        (Dir::ToClient, b"+ \r\n".to_vec()),
+        (Dir::ToServer, b"AGFsaWNlAHNlY3JldA==\r\n".to_vec()),
+        (Dir::ToClient, b"-ERR no\r\n".to_vec()),
+        (Dir::ToServer, b"STLS\r\n".to_vec()),
+        (Dir::ToClient, b"+OK Begin TLS\r\n".to_vec()),
+        (Dir::ToServer, hello),
+    ];
+    for size in [1, 4096] {
+        let o = run(110, &steps_of(&x, size));
+        let p: Vec<v1::Pop3> = o.of(T_POP3);
+        assert!(p[0].stls);
+        let cmds: Vec<(&str, &str, &str, bool)> = p[0]
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.argument.as_str(), c.status.as_str(), c.auth_data))
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                ("AUTH", "PLAIN", "+", false),
+                ("", "AGFsaWNlAHNlY3JldA==", "-ERR", true),
+                ("STLS", "", "+OK", false)
+            ]
+        );
+        assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
+    }
 }

@@ -1,0 +1,174 @@
+//! Mail records of the stream decoder against tshark on every corpus capture with SMTP:
+//!
+//! - every client command line tshark reports (`smtp.command_line`) is a command of our SMTP
+//!   records (as a multiset per capture), and the reverse;
+//! - every reply code tshark reports (`smtp.response.code`) is the greeting or a reply of ours
+//!   (multiset, both ways);
+//! - the SHA-256 of every message `tshark --export-objects imf` writes is the id of one of our
+//!   Mail records and the SHA-256 of a File record (the whole message).
+//!
+//! TLS after STARTTLS (JA3 against tshark) is checked by `oracle_stream`, which has no
+//! exception for SMTP STARTTLS captures any more. Deliberate differences are in `EXCEPTIONS`.
+
+use netcap_proto::v1::{File, Mail, Smtp};
+use netcap_tests::{TempDir, corpus, files_with, have_tshark, netcap, records, tshark_fields};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Captures where tshark and we differ on purpose (file name, what, reason).
+const EXCEPTIONS: &[(&str, &str, &str)] = &[];
+
+fn excepted(f: &Path, what: &str) -> Option<&'static str> {
+    let name = f.file_name()?.to_str()?;
+    EXCEPTIONS.iter().find(|(n, w, _)| *n == name && *w == what).map(|(_, _, why)| *why)
+}
+
+fn run(f: &Path) -> TempDir {
+    let dir = TempDir::new("mail");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        f.to_str().expect("utf-8 path"),
+        "-o",
+        dir.path().to_str().expect("utf-8 path"),
+        "--include",
+        "SMTP,Mail,File",
+    ]);
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "netcap failed on {}: {}",
+        f.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    dir
+}
+
+/// `(a - b)` as a multiset.
+fn missing<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut have: BTreeMap<T, usize> = BTreeMap::new();
+    for x in b {
+        *have.entry(x.clone()).or_insert(0) += 1;
+    }
+    a.iter()
+        .filter(|x| match have.get_mut(*x) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
+
+/// tshark's values of one SMTP field, every occurrence (split on the unit separator).
+fn tshark_values(f: &Path, field: &str, filter: &str) -> Vec<String> {
+    let rows = tshark_fields(f, &[field], &["-E", "aggregator=\u{1f}", "-Y", filter]).unwrap_or_default();
+    rows.iter().flat_map(|r| r[0].split('\u{1f}').map(str::to_string).collect::<Vec<_>>()).collect()
+}
+
+#[test]
+fn smtp_commands_and_replies_agree_with_tshark() {
+    if corpus().is_none() || !have_tshark() {
+        return;
+    }
+    let files = files_with(&["smtp"]);
+    assert!(files.len() >= 15, "expected the corpus' SMTP captures, found {}", files.len());
+    let (mut commands, mut replies) = (0usize, 0usize);
+    let mut failures = Vec::new();
+    for f in &files {
+        if let Some(why) = excepted(f, "smtp") {
+            eprintln!("exception {}: {why}", f.display());
+            continue;
+        }
+        let mut t_cmds: Vec<String> = tshark_values(f, "smtp.command_line", "smtp.req")
+            .into_iter()
+            .map(|l| l.trim_end_matches("\\n").trim_end_matches("\\r").to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut t_codes: Vec<String> =
+            tshark_values(f, "smtp.response.code", "smtp.response.code").into_iter().filter(|c| !c.is_empty()).collect();
+        let dir = run(f);
+        let smtp: Vec<Smtp> = records(dir.path(), "SMTP");
+        let mut o_cmds = Vec::new();
+        let mut o_codes = Vec::new();
+        for r in &smtp {
+            if r.greeting_code != 0 {
+                o_codes.push(r.greeting_code.to_string());
+            }
+            for c in &r.commands {
+                if c.reply_code != 0 {
+                    o_codes.push(c.reply_code.to_string());
+                }
+                if c.auth_data || c.end_of_data || c.command.is_empty() {
+                    continue;
+                }
+                o_cmds.push(if c.argument.is_empty() { c.command.clone() } else { format!("{} {}", c.command, c.argument) });
+            }
+        }
+        for v in [&mut t_cmds, &mut t_codes, &mut o_cmds, &mut o_codes] {
+            v.sort();
+        }
+        commands += t_cmds.len();
+        replies += t_codes.len();
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        for (what, t, o) in [("command", &t_cmds, &o_cmds), ("reply code", &t_codes, &o_codes)] {
+            let (only_t, only_o) = (missing(t, o), missing(o, t));
+            if !only_t.is_empty() || !only_o.is_empty() {
+                failures.push(format!("{name} {what}: tshark only {only_t:?}, ours only {only_o:?}"));
+            }
+        }
+    }
+    eprintln!("smtp: {} captures, {commands} commands, {replies} reply codes", files.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(commands > 100 && replies > 100, "too little compared: {commands} commands, {replies} replies");
+}
+
+#[test]
+fn imf_export_hashes_are_mail_records() {
+    if corpus().is_none() || !have_tshark() {
+        return;
+    }
+    let files = files_with(&["imf"]);
+    assert!(files.len() >= 8, "expected the corpus' IMF captures, found {}", files.len());
+    let (mut exported, mut failures) = (0usize, Vec::new());
+    for f in &files {
+        if let Some(why) = excepted(f, "imf") {
+            eprintln!("exception {}: {why}", f.display());
+            continue;
+        }
+        let objects = TempDir::new("imf");
+        let spec = format!("imf,{}", objects.path().display());
+        let o = std::process::Command::new("tshark")
+            .args(["-n", "-q", "-r"])
+            .arg(f)
+            .args(["--export-objects", &spec])
+            .output()
+            .expect("run tshark");
+        assert!(o.status.success(), "tshark --export-objects on {}", f.display());
+        let dir = run(f);
+        let mail: Vec<Mail> = records(dir.path(), "Mail");
+        let file: Vec<File> = records(dir.path(), "File");
+        let ids: Vec<&str> = mail.iter().map(|m| m.id.as_str()).collect();
+        let whole: Vec<&str> = file.iter().filter(|x| x.source == "smtp").map(|x| x.sha256.as_str()).collect();
+        let mut rd: Vec<_> = std::fs::read_dir(objects.path()).expect("export dir").flatten().collect();
+        rd.sort_by_key(|e| e.file_name());
+        for e in rd {
+            let bytes = std::fs::read(e.path()).expect("exported object");
+            let h: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            exported += 1;
+            if !ids.contains(&h.as_str()) || !whole.contains(&h.as_str()) {
+                failures.push(format!(
+                    "{}: {:?} ({} bytes, {h}) is not a Mail/File of ours (ids {ids:?})",
+                    f.display(),
+                    e.file_name(),
+                    bytes.len()
+                ));
+            }
+        }
+    }
+    eprintln!("imf: {} captures, {exported} exported messages", files.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(exported >= 10, "too few messages compared: {exported}");
+}
