@@ -18,6 +18,7 @@
 //! state machines driven by [`Conn`] events, unit-tested natively.
 
 pub mod dnstcp;
+pub mod ftp;
 pub mod http;
 pub mod line;
 pub mod mail;
@@ -44,9 +45,10 @@ pub const T_SMTP: u16 = 5;
 pub const T_MAIL: u16 = 6;
 pub const T_FILE: u16 = 7;
 pub const T_POP3: u16 = 8;
+pub const T_FTP: u16 = 9;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 9] = [
+pub const RECORD_TYPES: [(&str, &str); 10] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
@@ -56,6 +58,7 @@ pub const RECORD_TYPES: [(&str, &str); 9] = [
     ("Mail", "netcap.v1.Mail"),
     ("File", "netcap.v1.File"),
     ("POP3", "netcap.v1.POP3"),
+    ("FTP", "netcap.v1.FTP"),
 ];
 
 /// Port interests: every stream's first bytes (content-based selection).
@@ -78,6 +81,7 @@ pub struct Enabled {
     pub mail: bool,
     pub file: bool,
     pub pop3: bool,
+    pub ftp: bool,
     /// File content extraction (`extract-files`).
     pub extract: mail::Extract,
 }
@@ -96,6 +100,7 @@ impl Enabled {
             mail: on(6),
             file: on(7),
             pop3: on(8),
+            ftp: on(9),
             extract,
         }
     }
@@ -160,6 +165,7 @@ enum Proto {
     Dns(Box<dnstcp::Conn>),
     Smtp(Box<smtp::Conn>),
     Pop3(Box<pop3::Conn>),
+    Ftp(Box<ftp::Conn>),
 }
 
 /// What a connection's ports suggest, used only when its first bytes show none of the
@@ -171,6 +177,7 @@ enum PortGuess {
     Ssh,
     Smtp,
     Pop3,
+    Ftp,
 }
 
 impl PortGuess {
@@ -184,6 +191,8 @@ impl PortGuess {
             PortGuess::Smtp
         } else if e.pop3_any() && info.server_port == pop3::PORT {
             PortGuess::Pop3
+        } else if e.ftp && info.server_port == ftp::PORT {
+            PortGuess::Ftp
         } else {
             PortGuess::None
         }
@@ -196,6 +205,7 @@ impl PortGuess {
             PortGuess::Ssh => Some(Proto::Ssh(Box::default())),
             PortGuess::Smtp => Some(Proto::Smtp(Box::default())),
             PortGuess::Pop3 => Some(Proto::Pop3(Box::default())),
+            PortGuess::Ftp => Some(Proto::Ftp(Box::default())),
         }
     }
 }
@@ -242,7 +252,7 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any() || e.pop3_any()) {
+            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any() || e.pop3_any() || e.ftp) {
                 return Verdict::Decline;
             }
             let c = Conn {
@@ -286,6 +296,7 @@ impl Stream {
                     Proto::Dns(d) => d.gap(dir, &cx, out),
                     Proto::Smtp(s) => s.gap(dir, &cx, out),
                     Proto::Pop3(s) => s.gap(dir, &cx, out),
+                    Proto::Ftp(f) => f.gap(dir, out),
                 }
                 verdict_of(&c.proto)
             }
@@ -339,6 +350,7 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
         // A reply line: SMTP on an SMTP port, else the client's first command tells.
         Dir::ToClient => match smtp::sniff_reply(b) {
             Some(true) if port == PortGuess::Smtp => Some(true),
+            Some(true) if port == PortGuess::Ftp && e.ftp => Some(false),
             Some(true) if peer_foreign => Some(false),
             Some(true) | None => None,
             Some(false) => Some(false),
@@ -355,6 +367,22 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     if pop3 == Some(true) {
         return Some(Some(Proto::Pop3(Box::default())));
     }
+    // FTP: a client's first command (a server's reply line waits for it, as for SMTP), or a
+    // reply line on port 21.
+    let ftp = match dir {
+        _ if !e.ftp => Some(false),
+        Dir::ToServer if matches!(port, PortGuess::Pop3 | PortGuess::Smtp) => Some(false),
+        Dir::ToServer => ftp::sniff_client(b),
+        Dir::ToClient => match smtp::sniff_reply(b) {
+            Some(true) if port == PortGuess::Ftp => Some(true),
+            Some(true) if peer_foreign => Some(false),
+            Some(true) | None => None,
+            Some(false) => Some(false),
+        },
+    };
+    if ftp == Some(true) {
+        return Some(Some(Proto::Ftp(Box::default())));
+    }
     let tls = if e.tls_client || e.tls_server { tls::sniff_start(b) } else { Some(false) };
     let ssh = if e.ssh { ssh::sniff_start(b) } else { Some(false) };
     let http = if e.http { http::sniff_start(dir, b) } else { Some(None) };
@@ -367,7 +395,7 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     if let Some(Some(swap)) = http {
         return Some(Some(Proto::Http(Box::new(http::Conn::new(swap)))));
     }
-    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) && pop3 == Some(false) {
+    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) && pop3 == Some(false) && ftp == Some(false) {
         Some(None)
     } else {
         None
@@ -469,6 +497,7 @@ fn ignore_until_message(p: &mut Proto, dir: Dir) {
         Proto::Dns(d) => d.ignore(dir),
         Proto::Smtp(s) => s.ignore(dir),
         Proto::Pop3(s) => s.ignore(dir),
+        Proto::Ftp(f) => f.ignore(dir),
     }
 }
 
@@ -497,6 +526,13 @@ fn data(p: &mut Proto, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) 
                 to_tls(p, up, cx, out);
             }
         }
+        Proto::Ftp(f) => {
+            f.data(dir, b, cx, out);
+            if let Some(up) = f.take_upgrade() {
+                f.close(cx, out);
+                to_tls(p, up, cx, out);
+            }
+        }
     }
 }
 
@@ -517,6 +553,7 @@ fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         Proto::Dns(d) => d.close(cx, out),
         Proto::Smtp(s) => s.close(cx, out),
         Proto::Pop3(s) => s.close(cx, out),
+        Proto::Ftp(f) => f.close(cx, out),
     }
 }
 
@@ -528,6 +565,7 @@ fn verdict_of(p: &Proto) -> Verdict {
         Proto::Ssh(s) => s.done(),
         Proto::Smtp(s) => s.done(),
         Proto::Pop3(s) => s.done(),
+        Proto::Ftp(f) => f.done(),
     };
     if done { Verdict::Done } else { Verdict::Continue }
 }

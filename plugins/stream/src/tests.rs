@@ -991,13 +991,16 @@ fn corrupted_streams_never_panic() {
     let mut pop_s = b"+OK hi\r\n+OK\r\n+OK\r\n+OK\r\n".to_vec();
     pop_s.extend_from_slice(SMTP_MSG);
     pop_s.extend_from_slice(b"+OK go\r\n");
-    let cases: [(u16, Vec<u8>, Vec<u8>); 6] = [
+    let ftp_c = b"USER a\r\nPASS b\r\nPASV\r\nRETR x\r\nAUTH TLS\r\n".to_vec();
+    let ftp_s = b"220-hi\r\n220 x\r\n331 p\r\n230 ok\r\n227 (1,2,3,4,5,6)\r\n150 (5 bytes)\r\n226 ok\r\n234 go\r\n".to_vec();
+    let cases: [(u16, Vec<u8>, Vec<u8>); 7] = [
         (80, [REQ1, REQ2, REQ3].concat(), [RES1, RES2, RES3].concat()),
         (443, tls_c, tls_s),
         (22, ssh_c, ssh_s),
         (53, dns.clone(), dns),
         (25, smtp_c, smtp_s),
         (110, pop_c, pop_s),
+        (21, ftp_c, ftp_s),
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for (port, c, s) in &cases {
@@ -1415,4 +1418,98 @@ fn pop3_auth_and_stls() {
         );
         assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
     }
+}
+
+// ---------------------------------------------------------------- FTP
+
+/// An FTP control session: a multi-line greeting and FEAT, the user, the directory as it
+/// changes, a passive RETR with its preliminary and final replies, size and data endpoint, an
+/// active STOR; at every split size.
+#[test]
+fn ftp_session_commands_transfers() {
+    let s = |b: &[u8]| (Dir::ToClient, b.to_vec());
+    let c = |b: &[u8]| (Dir::ToServer, b.to_vec());
+    let x = vec![
+        s(b"220-Welcome\r\n to the server\r\n220 ready\r\n"),
+        c(b"USER bob\r\n"),
+        s(b"331 Password?\r\n"),
+        c(b"PASS pw\r\n"),
+        s(b"230 ok\r\n"),
+        c(b"FEAT\r\n"),
+        s(b"211-Features:\r\n EPSV\r\n211 End\r\n"),
+        c(b"PWD\r\n"),
+        s(b"257 \"/home/bob\" is current\r\n"),
+        c(b"CWD pub/../docs\r\n"),
+        s(b"250 ok\r\n"),
+        c(b"PASV\r\n"),
+        s(b"227 Entering Passive Mode (198,51,100,7,19,137).\r\n"),
+        c(b"RETR a.txt\r\n"),
+        s(b"150 Opening BINARY mode data connection for a.txt (1234 bytes).\r\n"),
+        s(b"226 Transfer complete.\r\n"),
+        c(b"PORT 192,0,2,1,4,1\r\n"),
+        s(b"200 PORT ok\r\n"),
+        c(b"STOR /tmp/b.bin\r\n"),
+        s(b"150 Ok to send data.\r\n226 done\r\n"),
+        c(b"\xff\xf4\xff\xf2ABOR\r\n"),
+        s(b"225 No transfer to ABOR.\r\n"),
+    ];
+    for size in [1, 3, 4096] {
+        let o = run(2121, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let f: Vec<v1::Ftp> = o.of(T_FTP);
+        assert_eq!(f.len(), 1, "size {size}");
+        let r = &f[0];
+        assert_eq!((r.greeting_code, r.greeting.as_str()), (220, "Welcome\n to the server\nready"));
+        assert_eq!((r.user.as_str(), r.cwd.as_str()), ("bob", "/home/bob/docs"));
+        let cmds: Vec<(&str, &str, u32, u32)> = r
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.argument.as_str(), c.preliminary_code, c.reply_code))
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                ("USER", "bob", 0, 331),
+                ("PASS", "pw", 0, 230),
+                ("FEAT", "", 0, 211),
+                ("PWD", "", 0, 257),
+                ("CWD", "pub/../docs", 0, 250),
+                ("PASV", "", 0, 227),
+                ("RETR", "a.txt", 150, 226),
+                ("PORT", "192,0,2,1,4,1", 0, 200),
+                ("STOR", "/tmp/b.bin", 150, 226),
+                ("ABOR", "", 0, 225),
+            ]
+        );
+        let t = r.commands[6].transfer.as_ref().expect("RETR transfer");
+        // 19 * 256 + 137 = 5001; 4 * 256 + 1 = 1025.
+        assert_eq!(
+            (t.path.as_str(), t.size, t.data_endpoint.as_str(), t.reply_code),
+            ("/home/bob/docs/a.txt", 1234, "198.51.100.7:5001", 226)
+        );
+        let t = r.commands[8].transfer.as_ref().expect("STOR transfer");
+        assert_eq!((t.path.as_str(), t.size, t.data_endpoint.as_str()), ("/tmp/b.bin", 0, "192.0.2.1:1025"));
+    }
+}
+
+/// AUTH TLS accepted (234): the hello after it is read as TLS; EPSV and EPRT endpoints.
+#[test]
+fn ftp_auth_tls_and_extended_endpoints() {
+    let hello = records(22, &handshake(1, &client_hello_body()), 50);
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"AUTH TLS\r\n".to_vec()),
+        (Dir::ToClient, b"234 Proceed\r\n".to_vec()),
+        (Dir::ToServer, hello),
+    ];
+    let o = run(21, &steps_of(&x, 7));
+    let f: Vec<v1::Ftp> = o.of(T_FTP);
+    assert!(f[0].auth_tls);
+    assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
+    assert_eq!(ftp::epsv_endpoint("Entering Extended Passive Mode (|||6446|)", "2001:db8::1"), Some("[2001:db8::1]:6446".into()));
+    assert_eq!(ftp::eprt_endpoint("|2|2001:db8::2|5282|"), Some("[2001:db8::2]:5282".into()));
+    assert_eq!(ftp::eprt_endpoint("|1|132.235.1.2|6275|"), Some("132.235.1.2:6275".into()));
+    assert_eq!(ftp::join("/a/b", "../c/./d"), "/a/c/d");
+    assert_eq!(ftp::join("/a", "/x/y"), "/x/y");
+    assert_eq!(ftp::join("/", ".."), "/");
 }
