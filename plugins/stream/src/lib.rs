@@ -20,6 +20,7 @@
 pub mod dnstcp;
 pub mod ftp;
 pub mod http;
+pub mod imap;
 pub mod line;
 pub mod mail;
 pub mod pop3;
@@ -46,9 +47,10 @@ pub const T_MAIL: u16 = 6;
 pub const T_FILE: u16 = 7;
 pub const T_POP3: u16 = 8;
 pub const T_FTP: u16 = 9;
+pub const T_IMAP: u16 = 10;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 10] = [
+pub const RECORD_TYPES: [(&str, &str); 11] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
@@ -59,6 +61,7 @@ pub const RECORD_TYPES: [(&str, &str); 10] = [
     ("File", "netcap.v1.File"),
     ("POP3", "netcap.v1.POP3"),
     ("FTP", "netcap.v1.FTP"),
+    ("IMAP", "netcap.v1.IMAP"),
 ];
 
 /// Port interests: every stream's first bytes (content-based selection).
@@ -82,6 +85,7 @@ pub struct Enabled {
     pub file: bool,
     pub pop3: bool,
     pub ftp: bool,
+    pub imap: bool,
     /// File content extraction (`extract-files`).
     pub extract: mail::Extract,
 }
@@ -101,6 +105,7 @@ impl Enabled {
             file: on(7),
             pop3: on(8),
             ftp: on(9),
+            imap: on(10),
             extract,
         }
     }
@@ -113,6 +118,11 @@ impl Enabled {
     /// Whether POP3 sessions are read.
     fn pop3_any(&self) -> bool {
         self.pop3 || self.mail || self.file
+    }
+
+    /// Whether IMAP sessions are read.
+    fn imap_any(&self) -> bool {
+        self.imap || self.mail || self.file
     }
 }
 
@@ -166,6 +176,7 @@ enum Proto {
     Smtp(Box<smtp::Conn>),
     Pop3(Box<pop3::Conn>),
     Ftp(Box<ftp::Conn>),
+    Imap(Box<imap::Conn>),
 }
 
 /// What a connection's ports suggest, used only when its first bytes show none of the
@@ -178,6 +189,7 @@ enum PortGuess {
     Smtp,
     Pop3,
     Ftp,
+    Imap,
 }
 
 impl PortGuess {
@@ -193,6 +205,8 @@ impl PortGuess {
             PortGuess::Pop3
         } else if e.ftp && info.server_port == ftp::PORT {
             PortGuess::Ftp
+        } else if e.imap_any() && info.server_port == imap::PORT {
+            PortGuess::Imap
         } else {
             PortGuess::None
         }
@@ -206,6 +220,7 @@ impl PortGuess {
             PortGuess::Smtp => Some(Proto::Smtp(Box::default())),
             PortGuess::Pop3 => Some(Proto::Pop3(Box::default())),
             PortGuess::Ftp => Some(Proto::Ftp(Box::default())),
+            PortGuess::Imap => Some(Proto::Imap(Box::default())),
         }
     }
 }
@@ -252,7 +267,7 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any() || e.pop3_any() || e.ftp) {
+            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any() || e.pop3_any() || e.ftp || e.imap_any()) {
                 return Verdict::Decline;
             }
             let c = Conn {
@@ -297,6 +312,7 @@ impl Stream {
                     Proto::Smtp(s) => s.gap(dir, &cx, out),
                     Proto::Pop3(s) => s.gap(dir, &cx, out),
                     Proto::Ftp(f) => f.gap(dir, out),
+                    Proto::Imap(m) => m.gap(dir, &cx, out),
                 }
                 verdict_of(&c.proto)
             }
@@ -364,6 +380,13 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
         Dir::ToServer => smtp::verb_is(b, &[b"CAPA", b"APOP", b"STLS"]),
         Dir::ToClient => pop3::sniff_greeting(b),
     };
+    let imap = match dir {
+        Dir::ToClient if e.imap_any() => imap::sniff_greeting(b),
+        _ => Some(false),
+    };
+    if imap == Some(true) {
+        return Some(Some(Proto::Imap(Box::default())));
+    }
     if pop3 == Some(true) {
         return Some(Some(Proto::Pop3(Box::default())));
     }
@@ -395,7 +418,7 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     if let Some(Some(swap)) = http {
         return Some(Some(Proto::Http(Box::new(http::Conn::new(swap)))));
     }
-    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) && pop3 == Some(false) && ftp == Some(false) {
+    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) && pop3 == Some(false) && ftp == Some(false) && imap == Some(false) {
         Some(None)
     } else {
         None
@@ -498,6 +521,7 @@ fn ignore_until_message(p: &mut Proto, dir: Dir) {
         Proto::Smtp(s) => s.ignore(dir),
         Proto::Pop3(s) => s.ignore(dir),
         Proto::Ftp(f) => f.ignore(dir),
+        Proto::Imap(m) => m.ignore(dir),
     }
 }
 
@@ -533,6 +557,13 @@ fn data(p: &mut Proto, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) 
                 to_tls(p, up, cx, out);
             }
         }
+        Proto::Imap(m) => {
+            m.data(dir, b, cx, out);
+            if let Some(up) = m.take_upgrade() {
+                m.close(cx, out);
+                to_tls(p, up, cx, out);
+            }
+        }
     }
 }
 
@@ -554,6 +585,7 @@ fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         Proto::Smtp(s) => s.close(cx, out),
         Proto::Pop3(s) => s.close(cx, out),
         Proto::Ftp(f) => f.close(cx, out),
+        Proto::Imap(m) => m.close(cx, out),
     }
 }
 
@@ -566,6 +598,7 @@ fn verdict_of(p: &Proto) -> Verdict {
         Proto::Smtp(s) => s.done(),
         Proto::Pop3(s) => s.done(),
         Proto::Ftp(f) => f.done(),
+        Proto::Imap(m) => m.done(),
     };
     if done { Verdict::Done } else { Verdict::Continue }
 }

@@ -930,8 +930,10 @@ fn http_methods_by_grammar() {
     ] {
         assert_eq!(http::request_line(line), Some(false), "{:?}", String::from_utf8_lossy(line));
         let o = run(8000, &[Step::D(Dir::ToServer, line), Step::D(Dir::ToClient, line)]);
-        // An EHLO is SMTP (the SMTP tests), whatever the port; the rest are none of ours.
-        let want = if line.starts_with(b"EHLO") { Verdict::Continue } else { Verdict::Decline };
+        // An EHLO is SMTP and an IMAP greeting is IMAP (their tests), whatever the port; the
+        // rest are none of ours.
+        let mail = line.starts_with(b"EHLO") || line.starts_with(b"* OK");
+        let want = if mail { Verdict::Continue } else { Verdict::Decline };
         assert_eq!(o.verdicts.last(), Some(&want), "{:?}", String::from_utf8_lossy(line));
         assert!(o.of::<v1::Http>(T_HTTP).is_empty());
     }
@@ -993,7 +995,9 @@ fn corrupted_streams_never_panic() {
     pop_s.extend_from_slice(b"+OK go\r\n");
     let ftp_c = b"USER a\r\nPASS b\r\nPASV\r\nRETR x\r\nAUTH TLS\r\n".to_vec();
     let ftp_s = b"220-hi\r\n220 x\r\n331 p\r\n230 ok\r\n227 (1,2,3,4,5,6)\r\n150 (5 bytes)\r\n226 ok\r\n234 go\r\n".to_vec();
-    let cases: [(u16, Vec<u8>, Vec<u8>); 7] = [
+    let imap_c = b"a1 LOGIN a {1}\r\nb\r\na2 FETCH 1 BODY[]\r\na3 STARTTLS\r\n".to_vec();
+    let imap_s = b"* OK hi\r\n+ go\r\na1 OK\r\n* 1 FETCH (BODY[] {5}\r\nHello)\r\na2 OK\r\na3 OK\r\n".to_vec();
+    let cases: [(u16, Vec<u8>, Vec<u8>); 8] = [
         (80, [REQ1, REQ2, REQ3].concat(), [RES1, RES2, RES3].concat()),
         (443, tls_c, tls_s),
         (22, ssh_c, ssh_s),
@@ -1001,6 +1005,7 @@ fn corrupted_streams_never_panic() {
         (25, smtp_c, smtp_s),
         (110, pop_c, pop_s),
         (21, ftp_c, ftp_s),
+        (143, imap_c, imap_s),
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for (port, c, s) in &cases {
@@ -1512,4 +1517,64 @@ fn ftp_auth_tls_and_extended_endpoints() {
     assert_eq!(ftp::join("/a/b", "../c/./d"), "/a/c/d");
     assert_eq!(ftp::join("/a", "/x/y"), "/x/y");
     assert_eq!(ftp::join("/", ".."), "/");
+}
+
+// ---------------------------------------------------------------- IMAP
+
+/// An IMAP session: a LOGIN with a literal password, a UID FETCH of a whole message (a Mail
+/// with the hand-computed SHA-256 of the literal's bytes), a NO, then STARTTLS handing over to
+/// TLS; at every split size.
+#[test]
+fn imap_session_fetch_and_starttls() {
+    // The literal is the unstuffed SMTP test message (IMAP literals are not dot-stuffed).
+    let msg = &b"Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\nFrom: A <a@x.example>\r\nTo: b@y.example\r\n\
+Message-ID: <1@x>\r\n\r\nHello\r\n.dot\r\n"[..];
+    let mut fetch = format!("* 1 FETCH (UID 7 BODY[] {{{}}}\r\n", msg.len()).into_bytes();
+    fetch.extend_from_slice(msg);
+    fetch.extend_from_slice(b" FLAGS (\\Seen))\r\na3 OK FETCH done\r\n");
+    let hello = records(22, &handshake(1, &client_hello_body()), 50);
+    let s = |b: &[u8]| (Dir::ToClient, b.to_vec());
+    let c = |b: &[u8]| (Dir::ToServer, b.to_vec());
+    let x = vec![
+        s(b"* OK IMAP4rev1 ready\r\n"),
+        c(b"a1 LOGIN alice {6}\r\n"),
+        s(b"+ go ahead\r\n"),
+        c(b"secret\r\n"),
+        s(b"a1 OK LOGIN completed\r\n"),
+        c(b"a2 SELECT INBOX\r\n"),
+        s(b"* 1 EXISTS\r\na2 OK [READ-WRITE] done\r\n"),
+        c(b"a3 UID FETCH 7 (BODY.PEEK[])\r\n"),
+        s(&fetch),
+        c(b"a4 DELETE nope\r\n"),
+        s(b"a4 NO no such mailbox\r\n"),
+        c(b"a5 STARTTLS\r\n"),
+        s(b"a5 OK Begin TLS negotiation now\r\n"),
+        c(&hello),
+    ];
+    for size in [1, 2, 7, 4096] {
+        let o = run(1430, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let r: Vec<v1::Imap> = o.of(T_IMAP);
+        assert_eq!(r.len(), 1, "size {size}");
+        assert_eq!((r[0].greeting.as_str(), r[0].user.as_str(), r[0].starttls), ("OK IMAP4rev1 ready", "alice", true));
+        let cmds: Vec<(&str, &str, &str, bool, &str)> = r[0]
+            .commands
+            .iter()
+            .map(|c| (c.tag.as_str(), c.command.as_str(), c.argument.as_str(), c.uid, c.status.as_str()))
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                ("a1", "LOGIN", "alice {6}secret", false, "OK"),
+                ("a2", "SELECT", "INBOX", false, "OK"),
+                ("a3", "FETCH", "7 (BODY.PEEK[])", true, "OK"),
+                ("a4", "DELETE", "nope", false, "NO"),
+                ("a5", "STARTTLS", "", false, "OK"),
+            ]
+        );
+        assert_eq!(r[0].mail_ids, [SMTP_MSG_SHA256]);
+        let m: Vec<v1::Mail> = o.of(T_MAIL);
+        assert_eq!((m[0].subject.as_str(), m[0].source.as_str()), ("Grüße", "imap"));
+        assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
+    }
 }
