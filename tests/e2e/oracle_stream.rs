@@ -27,16 +27,6 @@ const EXCEPTIONS: &[(&str, &str, &str)] = &[
         "TLS after the MySQL SSL request: tshark follows MySQL's switch to TLS; the stream decoder does not (the stream is MySQL)",
     ),
     (
-        "ndpi_pop3_stls.pcap",
-        "tls",
-        "TLS after POP3 STLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
-    ),
-    (
-        "ndpi_ftp-start-tls.pcap",
-        "tls",
-        "TLS after FTP AUTH TLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
-    ),
-    (
         "ndpi_mysql.pcapng",
         "tls",
         "TLS after the MySQL SSL request: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",

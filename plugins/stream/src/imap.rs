@@ -56,6 +56,7 @@ fn literal_len(line: &[u8]) -> Option<u64> {
 }
 
 /// Per-connection IMAP state.
+#[derive(Default)]
 pub struct Conn {
     rec: v1::Imap,
     started: bool,
@@ -75,28 +76,6 @@ pub struct Conn {
     message: Option<Object>,
     files: u64,
     upgrade: Option<(Vec<u8>, Vec<u8>)>,
-}
-
-impl Default for Conn {
-    fn default() -> Self {
-        Conn {
-            rec: v1::Imap::default(),
-            started: false,
-            lines: Default::default(),
-            client_lost: false,
-            server_lost: false,
-            await_tls: None,
-            client_cont: None,
-            client_literal: 0,
-            server_literal: 0,
-            server_cont: false,
-            in_auth: false,
-            pending: Vec::new(),
-            message: None,
-            files: 0,
-            upgrade: None,
-        }
-    }
 }
 
 impl Conn {
@@ -276,8 +255,7 @@ impl Conn {
                 if whole_message(line) {
                     self.files += 1;
                     let id = file_id(cx, self.files);
-                    self.message =
-                        Some(Object::new(cx.meta.ts_nanos, mail::MAX_PARSE, Some(id), cx.enabled.extract));
+                    self.message = Some(Object::new(cx.meta.ts_nanos, mail::MAX_PARSE, Some(id), cx.enabled.extract));
                     if n == 0 {
                         self.end_message(true, cx, out);
                     }

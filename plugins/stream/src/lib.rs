@@ -110,19 +110,30 @@ impl Enabled {
         }
     }
 
-    /// Whether SMTP sessions are read (for their own records or for the messages they carry).
+    /// Whether TLS hellos are wanted: then the mail and FTP sessions are read too, for the TLS
+    /// that follows their STARTTLS / STLS / AUTH TLS.
+    fn tls_any(&self) -> bool {
+        self.tls_client || self.tls_server
+    }
+
+    /// Whether SMTP sessions are read (for their own records, the messages they carry, or TLS).
     fn smtp_any(&self) -> bool {
-        self.smtp || self.mail || self.file
+        self.smtp || self.mail || self.file || self.tls_any()
     }
 
     /// Whether POP3 sessions are read.
     fn pop3_any(&self) -> bool {
-        self.pop3 || self.mail || self.file
+        self.pop3 || self.mail || self.file || self.tls_any()
     }
 
     /// Whether IMAP sessions are read.
     fn imap_any(&self) -> bool {
-        self.imap || self.mail || self.file
+        self.imap || self.mail || self.file || self.tls_any()
+    }
+
+    /// Whether FTP control sessions are read.
+    fn ftp_any(&self) -> bool {
+        self.ftp || self.tls_any()
     }
 }
 
@@ -187,6 +198,7 @@ enum PortGuess {
     Dns,
     Ssh,
     Smtp,
+    SmtpSwapped,
     Pop3,
     Ftp,
     Imap,
@@ -201,9 +213,12 @@ impl PortGuess {
             PortGuess::Ssh
         } else if e.smtp_any() && smtp::PORTS.contains(&info.server_port) {
             PortGuess::Smtp
+        } else if e.smtp_any() && smtp::PORTS.contains(&info.client_port) {
+            // A capture that starts after the handshake: the first sender was the server.
+            PortGuess::SmtpSwapped
         } else if e.pop3_any() && info.server_port == pop3::PORT {
             PortGuess::Pop3
-        } else if e.ftp && info.server_port == ftp::PORT {
+        } else if e.ftp_any() && info.server_port == ftp::PORT {
             PortGuess::Ftp
         } else if e.imap_any() && info.server_port == imap::PORT {
             PortGuess::Imap
@@ -218,6 +233,7 @@ impl PortGuess {
             PortGuess::Dns => Some(Proto::Dns(Box::default())),
             PortGuess::Ssh => Some(Proto::Ssh(Box::default())),
             PortGuess::Smtp => Some(Proto::Smtp(Box::default())),
+            PortGuess::SmtpSwapped => Some(Proto::Smtp(Box::new(smtp::Conn::swapped()))),
             PortGuess::Pop3 => Some(Proto::Pop3(Box::default())),
             PortGuess::Ftp => Some(Proto::Ftp(Box::default())),
             PortGuess::Imap => Some(Proto::Imap(Box::default())),
@@ -267,7 +283,16 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns || e.smtp_any() || e.pop3_any() || e.ftp || e.imap_any()) {
+            if !(e.http
+                || e.tls_client
+                || e.tls_server
+                || e.ssh
+                || e.dns
+                || e.smtp_any()
+                || e.pop3_any()
+                || e.ftp_any()
+                || e.imap_any())
+            {
                 return Verdict::Decline;
             }
             let c = Conn {
@@ -362,11 +387,14 @@ pub(crate) fn other(dir: Dir) -> Dir {
 fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool) -> Option<Option<Proto>> {
     let smtp = match dir {
         _ if !e.smtp_any() => Some(false),
+        Dir::ToServer if port == PortGuess::SmtpSwapped && smtp::sniff_reply(b) == Some(true) => {
+            return Some(Some(Proto::Smtp(Box::new(smtp::Conn::swapped()))));
+        }
         Dir::ToServer => smtp::sniff_client(b),
         // A reply line: SMTP on an SMTP port, else the client's first command tells.
         Dir::ToClient => match smtp::sniff_reply(b) {
             Some(true) if port == PortGuess::Smtp => Some(true),
-            Some(true) if port == PortGuess::Ftp && e.ftp => Some(false),
+            Some(true) if port == PortGuess::Ftp && e.ftp_any() => Some(false),
             Some(true) if peer_foreign => Some(false),
             Some(true) | None => None,
             Some(false) => Some(false),
@@ -393,7 +421,7 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     // FTP: a client's first command (a server's reply line waits for it, as for SMTP), or a
     // reply line on port 21.
     let ftp = match dir {
-        _ if !e.ftp => Some(false),
+        _ if !e.ftp_any() => Some(false),
         Dir::ToServer if matches!(port, PortGuess::Pop3 | PortGuess::Smtp) => Some(false),
         Dir::ToServer => ftp::sniff_client(b),
         Dir::ToClient => match smtp::sniff_reply(b) {
@@ -418,7 +446,14 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     if let Some(Some(swap)) = http {
         return Some(Some(Proto::Http(Box::new(http::Conn::new(swap)))));
     }
-    if tls == Some(false) && ssh == Some(false) && http == Some(None) && smtp == Some(false) && pop3 == Some(false) && ftp == Some(false) && imap == Some(false) {
+    if tls == Some(false)
+        && ssh == Some(false)
+        && http == Some(None)
+        && smtp == Some(false)
+        && pop3 == Some(false)
+        && ftp == Some(false)
+        && imap == Some(false)
+    {
         Some(None)
     } else {
         None

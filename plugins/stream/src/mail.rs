@@ -116,11 +116,7 @@ pub fn hex(b: &[u8]) -> String {
 
 /// A File record with the connection filled (sender to receiver for direction `dir`).
 pub fn file_record(source: &str, dir: Dir, cx: &Ctx<'_>) -> v1::File {
-    let mut r = v1::File {
-        source: source.into(),
-        tunnel_depth: u32::from(cx.info.tunnel_depth),
-        ..Default::default()
-    };
+    let mut r = v1::File { source: source.into(), tunnel_depth: u32::from(cx.info.tunnel_depth), ..Default::default() };
     (r.src_port, r.dst_port) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
     r
 }
@@ -230,11 +226,17 @@ fn parse(b: &[u8], m: &mut v1::Mail, files: &mut Vec<(usize, Vec<u8>)>) {
         .map(|v| unfold(&String::from_utf8_lossy(v)))
         .collect();
     m.content_type = ctype(msg.root_part().content_type());
+    let multipart = msg.root_part().is_multipart();
     for p in &msg.parts {
         let content: &[u8] = match &p.body {
             PartType::Multipart(_) => continue,
             PartType::Text(t) | PartType::Html(t) => t.as_bytes(),
             PartType::Binary(c) | PartType::InlineBinary(c) => c,
+            // The line end before the next boundary belongs to the boundary (RFC 2046 5.1.1).
+            PartType::Message(sub) if multipart => {
+                let raw = sub.raw_message();
+                raw.strip_suffix(b"\r\n").or(raw.strip_suffix(b"\n")).unwrap_or(raw)
+            }
             PartType::Message(sub) => sub.raw_message(),
         };
         if m.parts.len() >= MAX_PARTS {

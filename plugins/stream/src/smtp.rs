@@ -66,9 +66,14 @@ pub(crate) fn verb_is(b: &[u8], verbs: &[&[u8]]) -> Option<bool> {
 enum Client {
     Commands,
     /// DATA content; `mid_line` when the last bytes given were not a whole line.
-    Data { mid_line: bool },
+    Data {
+        mid_line: bool,
+    },
     /// BDAT chunk bytes left, and whether it is the last.
-    Bdat { left: u64, last: bool },
+    Bdat {
+        left: u64,
+        last: bool,
+    },
     /// STARTTLS sent: bytes held until the reply.
     AwaitTls(Vec<u8>),
     /// Unreadable from here (gap).
@@ -95,6 +100,8 @@ pub struct Conn {
     /// Content entries' file ids given so far.
     files: u64,
     upgrade: Option<(Vec<u8>, Vec<u8>)>,
+    /// The host's client is the SMTP server (the capture started after the handshake).
+    swap: bool,
 }
 
 impl Default for Conn {
@@ -114,15 +121,26 @@ impl Default for Conn {
             message: None,
             files: 0,
             upgrade: None,
+            swap: false,
         }
     }
 }
 
 impl Conn {
+    /// A session whose host-side client is the SMTP server (its first sender was the server).
+    pub fn swapped() -> Self {
+        Conn { swap: true, ..Conn::default() }
+    }
+
+    /// The host direction `dir` as SMTP sees it (client to server is `ToServer`).
+    fn role(&self, dir: Dir) -> Dir {
+        if self.swap { crate::other(dir) } else { dir }
+    }
+
     /// Bytes of one direction.
     pub fn data(&mut self, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         self.start(cx);
-        match dir {
+        match self.role(dir) {
             Dir::ToServer => self.client_bytes(b, cx, out),
             Dir::ToClient => self.server_bytes(b, cx, out),
         }
@@ -136,7 +154,7 @@ impl Conn {
 
     /// Direction `dir` is not SMTP (its first bytes were none of ours): not read.
     pub fn ignore(&mut self, dir: Dir) {
-        match dir {
+        match self.role(dir) {
             Dir::ToServer => self.client = Client::Lost,
             Dir::ToClient => self.server_lost = true,
         }
@@ -145,6 +163,7 @@ impl Conn {
     /// Bytes of one direction were not captured.
     pub fn gap(&mut self, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         out.error("smtp: gap");
+        let dir = self.role(dir);
         match dir {
             Dir::ToServer => {
                 self.end_message(false, cx, out);
@@ -176,8 +195,8 @@ impl Conn {
         self.started = true;
         self.rec.timestamp = cx.meta.ts_nanos;
         self.rec.tunnel_depth = u32::from(cx.info.tunnel_depth);
-        (self.rec.src_port, self.rec.dst_port) =
-            cx.endpoints(Dir::ToServer, &mut self.rec.src_ip, &mut self.rec.dst_ip);
+        let client = self.role(Dir::ToServer);
+        (self.rec.src_port, self.rec.dst_port) = cx.endpoints(client, &mut self.rec.src_ip, &mut self.rec.dst_ip);
     }
 
     fn client_bytes(&mut self, mut b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
@@ -401,14 +420,14 @@ impl Conn {
         let auth = verb == "AUTH" || e.auth_data;
         self.in_auth = auth && code == 334;
         match verb.as_str() {
-            "DATA" if code != 354 => {
-                // Refused: the client sends no content (as long as none came yet).
-                if matches!(self.client, Client::Data { mid_line: false })
-                    && self.message.as_ref().is_some_and(|m| m.size == 0)
-                {
-                    self.message = None;
-                    self.client = Client::Commands;
-                }
+            // Refused: the client sends no content (as long as none came yet).
+            "DATA"
+                if code != 354
+                    && matches!(self.client, Client::Data { mid_line: false })
+                    && self.message.as_ref().is_some_and(|m| m.size == 0) =>
+            {
+                self.message = None;
+                self.client = Client::Commands;
             }
             "STARTTLS" => {
                 if let Client::AwaitTls(held) = std::mem::replace(&mut self.client, Client::Commands) {
@@ -472,12 +491,13 @@ impl Conn {
             m.ts = cx.meta.ts_nanos;
         }
         let env = Envelope { source: "smtp", from: self.envelope.from.clone(), to: self.envelope.to.clone() };
+        let client = self.role(Dir::ToServer);
         let files = &mut self.files;
         let mut next = || {
             *files += 1;
             file_id(cx, *files)
         };
-        let id = mail::finish_message(m, complete, env, Dir::ToServer, cx, &mut next, out);
+        let id = mail::finish_message(m, complete, env, client, cx, &mut next, out);
         self.rec.mail_ids.push(id);
     }
 }

@@ -47,9 +47,12 @@ fn run(port: u16, steps: &[Step<'_>]) -> Out {
 }
 
 fn run_with(port: u16, steps: &[Step<'_>], config: &Config) -> Out {
+    run_info(info(port), steps, config)
+}
+
+fn run_info(i: StreamInfo, steps: &[Step<'_>], config: &Config) -> Out {
     let mut d = Stream::new(config);
     let mut buf = Vec::new();
-    let i = info(port);
     let mut out = Out::default();
     {
         let mut em = Emitter::new(&mut buf, 0);
@@ -994,7 +997,8 @@ fn corrupted_streams_never_panic() {
     pop_s.extend_from_slice(SMTP_MSG);
     pop_s.extend_from_slice(b"+OK go\r\n");
     let ftp_c = b"USER a\r\nPASS b\r\nPASV\r\nRETR x\r\nAUTH TLS\r\n".to_vec();
-    let ftp_s = b"220-hi\r\n220 x\r\n331 p\r\n230 ok\r\n227 (1,2,3,4,5,6)\r\n150 (5 bytes)\r\n226 ok\r\n234 go\r\n".to_vec();
+    let ftp_s =
+        b"220-hi\r\n220 x\r\n331 p\r\n230 ok\r\n227 (1,2,3,4,5,6)\r\n150 (5 bytes)\r\n226 ok\r\n234 go\r\n".to_vec();
     let imap_c = b"a1 LOGIN a {1}\r\nb\r\na2 FETCH 1 BODY[]\r\na3 STARTTLS\r\n".to_vec();
     let imap_s = b"* OK hi\r\n+ go\r\na1 OK\r\n* 1 FETCH (BODY[] {5}\r\nHello)\r\na2 OK\r\na3 OK\r\n".to_vec();
     let cases: [(u16, Vec<u8>, Vec<u8>); 8] = [
@@ -1175,8 +1179,11 @@ Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUg==\r\n--b1--\r\n.
         assert_eq!(mail.len(), 1);
         let m = &mail[0];
         assert_eq!(m.content_type, "multipart/mixed");
-        let parts: Vec<(&str, &str, &str, u64)> =
-            m.parts.iter().map(|p| (p.content_type.as_str(), p.name.as_str(), p.disposition.as_str(), p.size)).collect();
+        let parts: Vec<(&str, &str, &str, u64)> = m
+            .parts
+            .iter()
+            .map(|p| (p.content_type.as_str(), p.name.as_str(), p.disposition.as_str(), p.size))
+            .collect();
         assert_eq!(parts, [("text/plain", "", "", 12), ("application/octet-stream", "x.png", "attachment", 16)]);
         let png = "02a3e298f1533f62558c58e4c70edcab9af5a50d62d925fd5390942020fb0fb8";
         assert_eq!(m.parts[1].file_sha256, png);
@@ -1415,11 +1422,7 @@ fn pop3_auth_and_stls() {
             .collect();
         assert_eq!(
             cmds,
-            [
-                ("AUTH", "PLAIN", "+", false),
-                ("", "AGFsaWNlAHNlY3JldA==", "-ERR", true),
-                ("STLS", "", "+OK", false)
-            ]
+            [("AUTH", "PLAIN", "+", false), ("", "AGFsaWNlAHNlY3JldA==", "-ERR", true), ("STLS", "", "+OK", false)]
         );
         assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
     }
@@ -1511,7 +1514,10 @@ fn ftp_auth_tls_and_extended_endpoints() {
     let f: Vec<v1::Ftp> = o.of(T_FTP);
     assert!(f[0].auth_tls);
     assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
-    assert_eq!(ftp::epsv_endpoint("Entering Extended Passive Mode (|||6446|)", "2001:db8::1"), Some("[2001:db8::1]:6446".into()));
+    assert_eq!(
+        ftp::epsv_endpoint("Entering Extended Passive Mode (|||6446|)", "2001:db8::1"),
+        Some("[2001:db8::1]:6446".into())
+    );
     assert_eq!(ftp::eprt_endpoint("|2|2001:db8::2|5282|"), Some("[2001:db8::2]:5282".into()));
     assert_eq!(ftp::eprt_endpoint("|1|132.235.1.2|6275|"), Some("132.235.1.2:6275".into()));
     assert_eq!(ftp::join("/a/b", "../c/./d"), "/a/c/d");
@@ -1577,4 +1583,45 @@ Message-ID: <1@x>\r\n\r\nHello\r\n.dot\r\n"[..];
         assert_eq!((m[0].subject.as_str(), m[0].source.as_str()), ("Grüße", "imap"));
         assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
     }
+}
+
+/// A capture that starts after the handshake: the host's client (first sender) is the SMTP
+/// server on port 25. The session is read with the roles swapped back (the record's source is
+/// the SMTP client), as tshark reads pcapplusplus_Smtp.pcap.
+#[test]
+fn smtp_roles_from_port_when_server_spoke_first() {
+    let mut i = info(40000);
+    i.client_port = 25;
+    let x = vec![
+        (Dir::ToServer, b"220-mx ESMTP\r\n220 ready\r\n".to_vec()),
+        (Dir::ToClient, b"AUTH LOGIN\r\n".to_vec()),
+        (Dir::ToServer, b"334 VXNlcm5hbWU6\r\n".to_vec()),
+        (Dir::ToClient, b"dXNlcg==\r\n".to_vec()),
+    ];
+    let o = run_info(i, &steps_of(&x, 4096), &Config::default());
+    let r: Vec<v1::Smtp> = o.of(T_SMTP);
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].greeting_code, r[0].src_port, r[0].dst_port), (220, 40000, 25));
+    let cmds: Vec<(&str, &str, u32)> =
+        r[0].commands.iter().map(|c| (c.command.as_str(), c.argument.as_str(), c.reply_code)).collect();
+    assert_eq!(cmds, [("AUTH", "LOGIN", 334), ("", "dXNlcg==", 0)]);
+}
+
+/// An attached message (message/rfc822) ends before the line end that precedes the boundary
+/// (RFC 2046 5.1.1), as tshark's IMF export writes it.
+#[test]
+fn mail_attached_message_excludes_the_boundary_line_end() {
+    let msg = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: <a@b>\r\nSubject: x\r\n\r\n--b--\r\n.\r\n";
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"DATA\r\n".to_vec()),
+        (Dir::ToClient, b"354 go\r\n".to_vec()),
+        (Dir::ToServer, msg.to_vec()),
+    ];
+    let o = run(25, &steps_of(&x, 4096));
+    let f: Vec<v1::File> = o.of(T_FILE);
+    assert_eq!(f[0].source, "smtp-attachment");
+    // printf 'From: <a@b>\r\nSubject: x\r\n' | wc -c
+    assert_eq!(f[0].size, 25);
 }
