@@ -17,7 +17,7 @@
 //! TLS after STARTTLS (JA3 against tshark) is checked by `oracle_stream`, which has no
 //! exception for SMTP STARTTLS captures any more. Deliberate differences are in `EXCEPTIONS`.
 
-use netcap_proto::v1::{File, Mail, Smtp};
+use netcap_proto::v1::{File, Ftp, Imap, Mail, Pop3, Smtp};
 use netcap_tests::{TempDir, corpus, files_with, have_tshark, netcap, records, tshark_fields};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -25,6 +25,30 @@ use std::path::Path;
 
 /// Captures where tshark and we differ on purpose (file name, what, reason).
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    (
+        "pcapplusplus_IPv4-encapsulated-IPv6.pcap",
+        "ftp",
+        "one packet: an FTP reply from port 21 without handshake, so the host takes the server for the client; \
+         FTP is not read with the roles swapped back (SMTP is)",
+    ),
+    (
+        "zeek_ftp_ipv6-violation.pcap",
+        "ftp",
+        "the server answers PASS with an SSH banner and a binary SSH packet without line end, then \"530 ...\": tshark \
+         reads each packet on its own, we read lines, so the 530 ends the binary line (a counted bad reply)",
+    ),
+    (
+        "pcapplusplus_Ftp.pcap",
+        "ftp",
+        "a crafted parser-test capture: packets of several connections on the same ports with restarted and \
+         overlapping sequence numbers; tshark reads them per packet, our reassembly as five connections with a gap",
+    ),
+    (
+        "ndpi_ftp-start-tls.pcap",
+        "ftp",
+        "after AUTH TLS the connection is TLS (its hello agrees with tshark in oracle_stream); the client later \
+         returns to plain text (PASV, STOR), which we do not look for once TLS application data began",
+    ),
     (
         "suricata-verify_smtp-pipelining.pcap",
         "smtp",
@@ -259,4 +283,173 @@ fn imf_export_hashes_are_mail_records() {
     eprintln!("imf: {} captures, {exported} exported messages", files.len());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(exported >= 10, "too few messages compared: {exported}");
+}
+
+/// Runs netcap with `types` and compares per capture the multisets `ours(dir)` and tshark's rows
+/// of `fields` (joined by a space, empty rows dropped) for each `(what, fields, filter, ours)`.
+/// A value of ours starting with `?` may be in tshark's list or not (a multi-line reply split over
+/// packets, whose code tshark reports once per packet); the `)` that tshark reports as the tag of
+/// a literal's continuation line is not a tag.
+type Ours = fn(&Path) -> Vec<String>;
+
+fn compare_with_tshark(protocol: &str, types: &str, checks: &[(&str, &[&str], &str, Ours)]) {
+    if corpus().is_none() || !have_tshark() {
+        return;
+    }
+    let files = files_with(&[protocol]);
+    assert!(files.len() >= 4, "expected the corpus' {protocol} captures, found {}", files.len());
+    let (mut compared, mut failures) = (0usize, Vec::new());
+    for f in &files {
+        if let Some(why) = excepted(f, protocol) {
+            eprintln!("exception {}: {why}", f.display());
+            continue;
+        }
+        let dir = TempDir::new("mail");
+        let o = netcap(&[
+            "capture",
+            "-r",
+            f.to_str().expect("utf-8 path"),
+            "-o",
+            dir.path().to_str().expect("utf-8 path"),
+            "--include",
+            types,
+        ]);
+        assert!(o.status.code().is_some_and(|c| c <= 1), "netcap failed on {}", f.display());
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        for (what, fields, filter, ours) in checks {
+            let rows = tshark_fields(f, fields, &["-E", "aggregator=\u{1f}", "-Y", filter]).unwrap_or_default();
+            let mut t: Vec<String> = Vec::new();
+            for r in rows {
+                // One value per occurrence: the columns' k-th occurrences belong together.
+                let cols: Vec<Vec<&str>> = r.iter().map(|c| c.split('\u{1f}').collect()).collect();
+                let n = cols.iter().map(Vec::len).max().unwrap_or(0);
+                for k in 0..n {
+                    let v: Vec<&str> = cols.iter().map(|c| c.get(k).copied().unwrap_or("")).collect();
+                    let v = v.join(" ").trim().to_string();
+                    if !v.is_empty() && v != ")" && !v.starts_with(") ") {
+                        t.push(v);
+                    }
+                }
+            }
+            let all = ours(dir.path());
+            let mut o: Vec<String> = all.iter().filter(|v| !v.starts_with('?')).cloned().collect();
+            let optional: Vec<String> = all.iter().filter_map(|v| v.strip_prefix('?')).map(str::to_string).collect();
+            t.sort();
+            o.sort();
+            compared += t.len();
+            let only_t = missing(&missing(&t, &o), &optional);
+            let only_o = missing(&o, &t);
+            if !only_t.is_empty() || !only_o.is_empty() {
+                failures.push(format!("{name} {what}: tshark only {only_t:?}, ours only {only_o:?}"));
+            }
+        }
+    }
+    eprintln!("{protocol}: {} captures, {compared} values", files.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(compared >= 20, "too little compared: {compared}");
+}
+
+fn join(a: &str, b: &str) -> String {
+    format!("{a} {b}").trim().to_string()
+}
+
+#[test]
+fn ftp_commands_and_replies_agree_with_tshark() {
+    fn cmds(d: &Path) -> Vec<String> {
+        let r: Vec<Ftp> = records(d, "FTP");
+        r.iter()
+            .flat_map(|s| &s.commands)
+            .filter(|c| !c.command.is_empty())
+            .map(|c| join(&c.command, &c.argument))
+            .collect()
+    }
+    fn codes(d: &Path) -> Vec<String> {
+        let r: Vec<Ftp> = records(d, "FTP");
+        let mut v: Vec<String> =
+            r.iter().filter(|s| s.greeting_code != 0).map(|s| s.greeting_code.to_string()).collect();
+        for c in r.iter().flat_map(|s| &s.commands) {
+            for (code, text) in [(c.preliminary_code, &c.preliminary_text), (c.reply_code, &c.reply_text)] {
+                if code != 0 {
+                    v.push(code.to_string());
+                    // Each further line may be a packet of its own for tshark.
+                    v.extend(text.matches('\n').map(|_| format!("?{code}")));
+                }
+            }
+        }
+        for s in &r {
+            v.extend(s.greeting.matches('\n').map(|_| format!("?{}", s.greeting_code)));
+        }
+        v
+    }
+    compare_with_tshark(
+        "ftp",
+        "FTP",
+        &[
+            ("command", &["ftp.request.command", "ftp.request.arg"], "ftp.request", cmds),
+            ("reply code", &["ftp.response.code"], "ftp.response", codes),
+        ],
+    );
+}
+
+#[test]
+fn pop3_commands_and_statuses_agree_with_tshark() {
+    fn cmds(d: &Path) -> Vec<String> {
+        let r: Vec<Pop3> = records(d, "POP3");
+        // tshark reports the client's lines in an AUTH exchange as commands.
+        r.iter()
+            .flat_map(|s| &s.commands)
+            .filter(|c| !c.command.is_empty() || c.auth_data)
+            .map(|c| join(&c.command, &c.argument))
+            .collect()
+    }
+    fn statuses(d: &Path) -> Vec<String> {
+        let r: Vec<Pop3> = records(d, "POP3");
+        let mut v: Vec<String> = r.iter().filter(|s| !s.greeting.is_empty()).map(|_| "+OK".to_string()).collect();
+        v.extend(
+            r.iter()
+                .flat_map(|s| &s.commands)
+                .filter(|c| c.status.starts_with(['+', '-']) && c.status != "+")
+                .map(|c| c.status.clone()),
+        );
+        v
+    }
+    compare_with_tshark(
+        "pop",
+        "POP3",
+        &[
+            ("command", &["pop.request.command", "pop.request.parameter"], "pop.request", cmds),
+            ("status", &["pop.response.indicator"], "pop.response", statuses),
+        ],
+    );
+}
+
+#[test]
+fn imap_commands_and_statuses_agree_with_tshark() {
+    fn cmds(d: &Path) -> Vec<String> {
+        let r: Vec<Imap> = records(d, "IMAP");
+        r.iter()
+            .flat_map(|s| &s.commands)
+            .filter(|c| !c.command.is_empty())
+            .map(|c| join(&c.tag, &c.command.to_ascii_uppercase()))
+            .collect()
+    }
+    fn tags(d: &Path) -> Vec<String> {
+        let r: Vec<Imap> = records(d, "IMAP");
+        r.iter().flat_map(|s| &s.commands).filter(|c| !c.status.is_empty()).map(|c| c.tag.clone()).collect()
+    }
+    fn statuses(d: &Path) -> Vec<String> {
+        let r: Vec<Imap> = records(d, "IMAP");
+        r.iter().flat_map(|s| &s.commands).filter(|c| !c.status.is_empty()).map(|c| c.status.clone()).collect()
+    }
+    // Tags and statuses of tagged replies apart: tshark's tag list has a ")" for each literal's
+    // continuation line, which shifts its pairing with the statuses.
+    compare_with_tshark(
+        "imap",
+        "IMAP",
+        &[
+            ("command", &["imap.request_tag", "imap.request.command"], "imap.request", cmds),
+            ("reply tag", &["imap.response_tag"], "imap.response.status", tags),
+            ("status", &["imap.response.status"], "imap.response.status", statuses),
+        ],
+    );
 }

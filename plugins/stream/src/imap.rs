@@ -293,6 +293,14 @@ impl Conn {
         }
         self.in_auth = false;
         let Some(k) = self.pending.iter().position(|&i| self.rec.commands[i].tag == tag) else {
+            // A reply whose command was not seen (a capture of the server's side only).
+            self.rec.commands.push(v1::ImapCommand {
+                timestamp: self.lines[1].ts,
+                tag: tag.to_string(),
+                status,
+                reply_text: reply.to_string(),
+                ..Default::default()
+            });
             return;
         };
         let i = self.pending.remove(k);
