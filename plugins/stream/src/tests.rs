@@ -1625,3 +1625,34 @@ fn mail_attached_message_excludes_the_boundary_line_end() {
     // printf 'From: <a@b>\r\nSubject: x\r\n' | wc -c
     assert_eq!(f[0].size, 25);
 }
+
+/// Hostile messages: endless MIME nesting (5,000 levels) and an IMAP literal announcing 1 GB
+/// that the connection never delivers give records and bounded memory, no panic.
+#[test]
+fn mail_hostile_nesting_and_huge_announced_literal() {
+    let mut msg = Vec::new();
+    for i in 0..5000 {
+        msg.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n").as_bytes());
+    }
+    msg.extend_from_slice(b"Content-Type: text/plain\r\n\r\nx\r\n.\r\n");
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"DATA\r\n".to_vec()),
+        (Dir::ToClient, b"354 go\r\n".to_vec()),
+        (Dir::ToServer, msg),
+    ];
+    let o = run(25, &steps_of(&x, 65536));
+    let m: Vec<v1::Mail> = o.of(T_MAIL);
+    assert_eq!(m.len(), 1);
+    assert!(m[0].parts.len() <= mail::MAX_PARTS);
+    let x = vec![
+        (Dir::ToClient, b"* OK hi\r\n".to_vec()),
+        (Dir::ToServer, b"a1 FETCH 1 BODY[]\r\n".to_vec()),
+        (Dir::ToClient, b"* 1 FETCH (BODY[] {1000000000}\r\nFrom: a@b\r\n\r\nhi".to_vec()),
+    ];
+    let o = run(143, &steps_of(&x, 4096));
+    assert_eq!(o.errors, ["imap: message truncated"]);
+    let f: Vec<v1::File> = o.of(T_FILE);
+    assert_eq!((f[0].size, f[0].complete), (15, false));
+    assert!(o.of::<v1::Mail>(T_MAIL)[0].truncated);
+}
