@@ -453,3 +453,38 @@ fn imap_commands_and_statuses_agree_with_tshark() {
         ],
     );
 }
+
+/// The mail and file records of every corpus capture with SMTP, POP3, IMAP or FTP are the same
+/// bytes for 1 and 2 workers.
+#[test]
+fn mail_records_identical_for_1_and_2_workers() {
+    if corpus().is_none() || !have_tshark() {
+        return;
+    }
+    let files = files_with(&["smtp", "pop", "imap", "ftp"]);
+    assert!(!files.is_empty());
+    for f in &files {
+        let run_w = |w: &str| {
+            let dir = TempDir::new("mailw");
+            let o = netcap(&[
+                "capture",
+                "-r",
+                f.to_str().expect("utf-8 path"),
+                "-o",
+                dir.path().to_str().expect("utf-8 path"),
+                "--workers",
+                w,
+                "--include",
+                "SMTP,Mail,File,POP3,IMAP,FTP,TLSClientHello",
+            ]);
+            assert!(o.status.code().is_some_and(|c| c <= 1), "netcap failed on {}", f.display());
+            dir
+        };
+        let (a, b) = (run_w("1"), run_w("2"));
+        for t in ["SMTP", "Mail", "File", "POP3", "IMAP", "FTP", "TLSClientHello"] {
+            let p = format!("{t}.ncap.zst");
+            let (x, y) = (std::fs::read(a.path().join(&p)).ok(), std::fs::read(b.path().join(&p)).ok());
+            assert!(x == y, "{}: {t} differs between 1 and 2 workers", f.display());
+        }
+    }
+}
