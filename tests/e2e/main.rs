@@ -20,6 +20,7 @@ mod oracle_dns;
 mod oracle_ics;
 mod oracle_link;
 mod oracle_link2;
+mod oracle_mail;
 mod oracle_net;
 mod oracle_profile;
 mod oracle_stream;

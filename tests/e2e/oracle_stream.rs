@@ -22,34 +22,9 @@ use std::path::Path;
 /// Captures where tshark and we differ on purpose (file name, protocol, reason).
 const EXCEPTIONS: &[(&str, &str, &str)] = &[
     (
-        "chrissanders_mail_receiver_server_3.pcapng",
-        "tls",
-        "TLS after SMTP STARTTLS: tshark follows STARTTLS; the stream decoder does not (the stream is SMTP)",
-    ),
-    (
         "pcapplusplus_pcapng-example.pcapng",
         "tls",
         "TLS after the MySQL SSL request: tshark follows MySQL's switch to TLS; the stream decoder does not (the stream is MySQL)",
-    ),
-    (
-        "ndpi_smtp-starttls.pcap",
-        "tls",
-        "TLS after SMTP STARTTLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
-    ),
-    (
-        "suricata-verify_smtp-startssl.pcap",
-        "tls",
-        "TLS after SMTP STARTTLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
-    ),
-    (
-        "ndpi_pop3_stls.pcap",
-        "tls",
-        "TLS after POP3 STLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
-    ),
-    (
-        "ndpi_ftp-start-tls.pcap",
-        "tls",
-        "TLS after FTP AUTH TLS: tshark follows the upgrade to TLS; the stream decoder does not yet (STARTTLS and upgrades: the mail/files and internet protocol issues)",
     ),
     (
         "ndpi_mysql.pcapng",

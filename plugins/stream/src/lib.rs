@@ -1,14 +1,16 @@
 //! The `stream` decoder: application protocols in reassembled TCP connections, HTTP/1.x
-//! ([`http`]), TLS hellos with JA3/JA3S/JA4 ([`tls`]), SSH with HASSH ([`ssh`]) and DNS over TCP
-//! ([`dnstcp`]).
+//! ([`http`]), TLS hellos with JA3/JA3S/JA4 ([`tls`]), SSH with HASSH ([`ssh`]), DNS over TCP
+//! ([`dnstcp`]) and SMTP ([`smtp`]) with the messages it carries ([`mail`]).
 //!
-//! One decoder for all four, rather than one per protocol: the host copies a stream's bytes into
+//! One decoder for all of them, rather than one per protocol: the host copies a stream's bytes into
 //! the sandbox once instead of once per protocol, and the choice of protocol for a stream is made
 //! in one place, deterministically. Content decides first, on any port: a direction's first bytes
 //! are a TLS handshake record, `SSH-`, an HTTP request line (a known method and a space, or any
-//! method token by the grammar of the whole line) or a status line. Only when they are none of
-//! these (or a gap or the end comes first) do the ports decide: DNS on port 53, SSH on server port
-//! 22. Otherwise the other direction may still show the protocol (a server answering non-HTTP
+//! method token by the grammar of the whole line), a status line, or an SMTP EHLO/HELO (a server's
+//! reply line such as `220 ...` waits for the client's first command, unless the server port is an
+//! SMTP port). Only when they are none of these (or a gap or the end comes first) do the ports
+//! decide: DNS on port 53, SSH on server port 22, SMTP on 25, 587 and 2525. A protocol that
+//! upgrades to TLS (SMTP STARTTLS) hands the connection to the TLS reader. Otherwise the other direction may still show the protocol (a server answering non-HTTP
 //! bytes with a status line); a connection none of whose directions is ours is declined, and a
 //! stream whose protocol has said all it has to say is `Done`: the host stops feeding it.
 //!
@@ -16,7 +18,13 @@
 //! state machines driven by [`Conn`] events, unit-tested natively.
 
 pub mod dnstcp;
+pub mod ftp;
 pub mod http;
+pub mod imap;
+pub mod line;
+pub mod mail;
+pub mod pop3;
+pub mod smtp;
 pub mod ssh;
 #[cfg(test)]
 mod tests;
@@ -34,14 +42,26 @@ pub const T_TLS_CLIENT_HELLO: u16 = 1;
 pub const T_TLS_SERVER_HELLO: u16 = 2;
 pub const T_SSH: u16 = 3;
 pub const T_DNS: u16 = 4;
+pub const T_SMTP: u16 = 5;
+pub const T_MAIL: u16 = 6;
+pub const T_FILE: u16 = 7;
+pub const T_POP3: u16 = 8;
+pub const T_FTP: u16 = 9;
+pub const T_IMAP: u16 = 10;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 5] = [
+pub const RECORD_TYPES: [(&str, &str); 11] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
     ("SSH", "netcap.v1.SSH"),
     ("DNS", "netcap.v1.DNS"),
+    ("SMTP", "netcap.v1.SMTP"),
+    ("Mail", "netcap.v1.Mail"),
+    ("File", "netcap.v1.File"),
+    ("POP3", "netcap.v1.POP3"),
+    ("FTP", "netcap.v1.FTP"),
+    ("IMAP", "netcap.v1.IMAP"),
 ];
 
 /// Port interests: every stream's first bytes (content-based selection).
@@ -60,12 +80,60 @@ pub struct Enabled {
     pub tls_server: bool,
     pub ssh: bool,
     pub dns: bool,
+    pub smtp: bool,
+    pub mail: bool,
+    pub file: bool,
+    pub pop3: bool,
+    pub ftp: bool,
+    pub imap: bool,
+    /// File content extraction (`extract-files`).
+    pub extract: mail::Extract,
 }
 
 impl Enabled {
     fn from(config: &Config) -> Self {
         let on = |i: usize| config.record_type_enabled(RECORD_TYPES[i].0);
-        Enabled { http: on(0), tls_client: on(1), tls_server: on(2), ssh: on(3), dns: on(4) }
+        let extract = mail::Extract { on: config.extract_files(), max_file: config.extract_max_file() };
+        Enabled {
+            http: on(0),
+            tls_client: on(1),
+            tls_server: on(2),
+            ssh: on(3),
+            dns: on(4),
+            smtp: on(5),
+            mail: on(6),
+            file: on(7),
+            pop3: on(8),
+            ftp: on(9),
+            imap: on(10),
+            extract,
+        }
+    }
+
+    /// Whether TLS hellos are wanted: then the mail and FTP sessions are read too, for the TLS
+    /// that follows their STARTTLS / STLS / AUTH TLS.
+    fn tls_any(&self) -> bool {
+        self.tls_client || self.tls_server
+    }
+
+    /// Whether SMTP sessions are read (for their own records, the messages they carry, or TLS).
+    fn smtp_any(&self) -> bool {
+        self.smtp || self.mail || self.file || self.tls_any()
+    }
+
+    /// Whether POP3 sessions are read.
+    fn pop3_any(&self) -> bool {
+        self.pop3 || self.mail || self.file || self.tls_any()
+    }
+
+    /// Whether IMAP sessions are read.
+    fn imap_any(&self) -> bool {
+        self.imap || self.mail || self.file || self.tls_any()
+    }
+
+    /// Whether FTP control sessions are read.
+    fn ftp_any(&self) -> bool {
+        self.ftp || self.tls_any()
     }
 }
 
@@ -116,6 +184,10 @@ enum Proto {
     Tls(Box<tls::Conn>),
     Ssh(Box<ssh::Conn>),
     Dns(Box<dnstcp::Conn>),
+    Smtp(Box<smtp::Conn>),
+    Pop3(Box<pop3::Conn>),
+    Ftp(Box<ftp::Conn>),
+    Imap(Box<imap::Conn>),
 }
 
 /// What a connection's ports suggest, used only when its first bytes show none of the
@@ -125,6 +197,11 @@ enum PortGuess {
     None,
     Dns,
     Ssh,
+    Smtp,
+    SmtpSwapped,
+    Pop3,
+    Ftp,
+    Imap,
 }
 
 impl PortGuess {
@@ -134,6 +211,17 @@ impl PortGuess {
         } else if e.ssh && info.server_port == PORT_SSH {
             // Servers may send other lines before their identification (RFC 4253 4.2).
             PortGuess::Ssh
+        } else if e.smtp_any() && smtp::PORTS.contains(&info.server_port) {
+            PortGuess::Smtp
+        } else if e.smtp_any() && smtp::PORTS.contains(&info.client_port) {
+            // A capture that starts after the handshake: the first sender was the server.
+            PortGuess::SmtpSwapped
+        } else if e.pop3_any() && info.server_port == pop3::PORT {
+            PortGuess::Pop3
+        } else if e.ftp_any() && info.server_port == ftp::PORT {
+            PortGuess::Ftp
+        } else if e.imap_any() && info.server_port == imap::PORT {
+            PortGuess::Imap
         } else {
             PortGuess::None
         }
@@ -144,6 +232,11 @@ impl PortGuess {
             PortGuess::None => None,
             PortGuess::Dns => Some(Proto::Dns(Box::default())),
             PortGuess::Ssh => Some(Proto::Ssh(Box::default())),
+            PortGuess::Smtp => Some(Proto::Smtp(Box::default())),
+            PortGuess::SmtpSwapped => Some(Proto::Smtp(Box::new(smtp::Conn::swapped()))),
+            PortGuess::Pop3 => Some(Proto::Pop3(Box::default())),
+            PortGuess::Ftp => Some(Proto::Ftp(Box::default())),
+            PortGuess::Imap => Some(Proto::Imap(Box::default())),
         }
     }
 }
@@ -190,7 +283,16 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http || e.tls_client || e.tls_server || e.ssh || e.dns) {
+            if !(e.http
+                || e.tls_client
+                || e.tls_server
+                || e.ssh
+                || e.dns
+                || e.smtp_any()
+                || e.pop3_any()
+                || e.ftp_any()
+                || e.imap_any())
+            {
                 return Verdict::Decline;
             }
             let c = Conn {
@@ -232,6 +334,10 @@ impl Stream {
                     Proto::Tls(t) => t.gap(dir, &cx, out),
                     Proto::Ssh(s) => s.gap(dir, out),
                     Proto::Dns(d) => d.gap(dir, &cx, out),
+                    Proto::Smtp(s) => s.gap(dir, &cx, out),
+                    Proto::Pop3(s) => s.gap(dir, &cx, out),
+                    Proto::Ftp(f) => f.gap(dir, out),
+                    Proto::Imap(m) => m.gap(dir, &cx, out),
                 }
                 verdict_of(&c.proto)
             }
@@ -276,7 +382,58 @@ pub(crate) fn other(dir: Dir) -> Dir {
 
 /// The protocol the first bytes of one direction show: `Some(Some(p))` decided, `Some(None)`
 /// none of ours, `None` undecided.
-fn classify(dir: Dir, b: &[u8], e: &Enabled) -> Option<Option<Proto>> {
+/// `port` is the connection's port guess; `peer_foreign` says the other direction's first bytes
+/// were none of ours.
+fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool) -> Option<Option<Proto>> {
+    let smtp = match dir {
+        _ if !e.smtp_any() => Some(false),
+        Dir::ToServer if port == PortGuess::SmtpSwapped && smtp::sniff_reply(b) == Some(true) => {
+            return Some(Some(Proto::Smtp(Box::new(smtp::Conn::swapped()))));
+        }
+        Dir::ToServer => smtp::sniff_client(b),
+        // A reply line: SMTP on an SMTP port, else the client's first command tells.
+        Dir::ToClient => match smtp::sniff_reply(b) {
+            Some(true) if port == PortGuess::Smtp => Some(true),
+            Some(true) if port == PortGuess::Ftp && e.ftp_any() => Some(false),
+            Some(true) if peer_foreign => Some(false),
+            Some(true) | None => None,
+            Some(false) => Some(false),
+        },
+    };
+    if smtp == Some(true) {
+        return Some(Some(Proto::Smtp(Box::default())));
+    }
+    let pop3 = match dir {
+        _ if !e.pop3_any() => Some(false),
+        Dir::ToServer => smtp::verb_is(b, &[b"CAPA", b"APOP", b"STLS"]),
+        Dir::ToClient => pop3::sniff_greeting(b),
+    };
+    let imap = match dir {
+        Dir::ToClient if e.imap_any() => imap::sniff_greeting(b),
+        _ => Some(false),
+    };
+    if imap == Some(true) {
+        return Some(Some(Proto::Imap(Box::default())));
+    }
+    if pop3 == Some(true) {
+        return Some(Some(Proto::Pop3(Box::default())));
+    }
+    // FTP: a client's first command (a server's reply line waits for it, as for SMTP), or a
+    // reply line on port 21.
+    let ftp = match dir {
+        _ if !e.ftp_any() => Some(false),
+        Dir::ToServer if matches!(port, PortGuess::Pop3 | PortGuess::Smtp) => Some(false),
+        Dir::ToServer => ftp::sniff_client(b),
+        Dir::ToClient => match smtp::sniff_reply(b) {
+            Some(true) if port == PortGuess::Ftp => Some(true),
+            Some(true) if peer_foreign => Some(false),
+            Some(true) | None => None,
+            Some(false) => Some(false),
+        },
+    };
+    if ftp == Some(true) {
+        return Some(Some(Proto::Ftp(Box::default())));
+    }
     let tls = if e.tls_client || e.tls_server { tls::sniff_start(b) } else { Some(false) };
     let ssh = if e.ssh { ssh::sniff_start(b) } else { Some(false) };
     let http = if e.http { http::sniff_start(dir, b) } else { Some(None) };
@@ -289,7 +446,18 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled) -> Option<Option<Proto>> {
     if let Some(Some(swap)) = http {
         return Some(Some(Proto::Http(Box::new(http::Conn::new(swap)))));
     }
-    if tls == Some(false) && ssh == Some(false) && http == Some(None) { Some(None) } else { None }
+    if tls == Some(false)
+        && ssh == Some(false)
+        && http == Some(None)
+        && smtp == Some(false)
+        && pop3 == Some(false)
+        && ftp == Some(false)
+        && imap == Some(false)
+    {
+        Some(None)
+    } else {
+        None
+    }
 }
 
 /// Data while the protocol is unknown. Content decides first (either direction); when a
@@ -312,7 +480,7 @@ fn sniff(c: &mut Conn, dir: Dir, bytes: &[u8], e: &Enabled, meta: &EventMeta, ou
     let room = SNIFF_MAX.saturating_sub(c.sniff[d].len());
     let mut look = std::mem::take(&mut c.sniff[d]);
     look.extend_from_slice(&bytes[..room.min(bytes.len())]);
-    let proto = match classify(dir, &look, e) {
+    let proto = match classify(dir, &look, e, c.port, c.foreign[1 - d].is_some()) {
         Some(Some(p)) => p,
         None if look.len() < SNIFF_MAX => {
             // Undecided: hold the bytes (all of them are within `look`).
@@ -385,6 +553,10 @@ fn ignore_until_message(p: &mut Proto, dir: Dir) {
         Proto::Tls(t) => t.ignore(dir),
         Proto::Ssh(s) => s.ignore(dir),
         Proto::Dns(d) => d.ignore(dir),
+        Proto::Smtp(s) => s.ignore(dir),
+        Proto::Pop3(s) => s.ignore(dir),
+        Proto::Ftp(f) => f.ignore(dir),
+        Proto::Imap(m) => m.ignore(dir),
     }
 }
 
@@ -398,7 +570,44 @@ fn data(p: &mut Proto, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) 
         Proto::Tls(t) => t.data(dir, b, cx, out),
         Proto::Ssh(s) => s.data(dir, b, cx, out),
         Proto::Dns(d) => d.data(dir, b, cx, out),
+        Proto::Smtp(s) => {
+            s.data(dir, b, cx, out);
+            if let Some(up) = s.take_upgrade() {
+                // STARTTLS accepted: the session record ends here and TLS reads what follows.
+                s.close(cx, out);
+                to_tls(p, up, cx, out);
+            }
+        }
+        Proto::Pop3(s) => {
+            s.data(dir, b, cx, out);
+            if let Some(up) = s.take_upgrade() {
+                s.close(cx, out);
+                to_tls(p, up, cx, out);
+            }
+        }
+        Proto::Ftp(f) => {
+            f.data(dir, b, cx, out);
+            if let Some(up) = f.take_upgrade() {
+                f.close(cx, out);
+                to_tls(p, up, cx, out);
+            }
+        }
+        Proto::Imap(m) => {
+            m.data(dir, b, cx, out);
+            if let Some(up) = m.take_upgrade() {
+                m.close(cx, out);
+                to_tls(p, up, cx, out);
+            }
+        }
     }
+}
+
+/// The connection continues as TLS (after STARTTLS, STLS, AUTH TLS): the TLS reader gets the
+/// client's and the server's bytes after the upgrade.
+fn to_tls(p: &mut Proto, (client, server): (Vec<u8>, Vec<u8>), cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    *p = Proto::Tls(Box::default());
+    data(p, Dir::ToServer, &client, cx, out);
+    data(p, Dir::ToClient, &server, cx, out);
 }
 
 fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
@@ -408,6 +617,10 @@ fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         Proto::Tls(t) => t.close(cx, out),
         Proto::Ssh(s) => s.close(out),
         Proto::Dns(d) => d.close(cx, out),
+        Proto::Smtp(s) => s.close(cx, out),
+        Proto::Pop3(s) => s.close(cx, out),
+        Proto::Ftp(f) => f.close(cx, out),
+        Proto::Imap(m) => m.close(cx, out),
     }
 }
 
@@ -417,6 +630,10 @@ fn verdict_of(p: &Proto) -> Verdict {
         Proto::Http(h) => h.done(),
         Proto::Tls(t) => t.done(),
         Proto::Ssh(s) => s.done(),
+        Proto::Smtp(s) => s.done(),
+        Proto::Pop3(s) => s.done(),
+        Proto::Ftp(f) => f.done(),
+        Proto::Imap(m) => m.done(),
     };
     if done { Verdict::Done } else { Verdict::Continue }
 }

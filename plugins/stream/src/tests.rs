@@ -47,9 +47,12 @@ fn run(port: u16, steps: &[Step<'_>]) -> Out {
 }
 
 fn run_with(port: u16, steps: &[Step<'_>], config: &Config) -> Out {
+    run_info(info(port), steps, config)
+}
+
+fn run_info(i: StreamInfo, steps: &[Step<'_>], config: &Config) -> Out {
     let mut d = Stream::new(config);
     let mut buf = Vec::new();
-    let i = info(port);
     let mut out = Out::default();
     {
         let mut em = Emitter::new(&mut buf, 0);
@@ -930,7 +933,12 @@ fn http_methods_by_grammar() {
     ] {
         assert_eq!(http::request_line(line), Some(false), "{:?}", String::from_utf8_lossy(line));
         let o = run(8000, &[Step::D(Dir::ToServer, line), Step::D(Dir::ToClient, line)]);
-        assert_eq!(o.verdicts.last(), Some(&Verdict::Decline), "{:?}", String::from_utf8_lossy(line));
+        // An EHLO is SMTP and an IMAP greeting is IMAP (their tests), whatever the port; the
+        // rest are none of ours.
+        let mail = line.starts_with(b"EHLO") || line.starts_with(b"* OK");
+        let want = if mail { Verdict::Continue } else { Verdict::Decline };
+        assert_eq!(o.verdicts.last(), Some(&want), "{:?}", String::from_utf8_lossy(line));
+        assert!(o.of::<v1::Http>(T_HTTP).is_empty());
     }
     assert_eq!(http::request_line(b"SUBSCRIBE /ev"), None, "undecided until the line ends");
 }
@@ -981,11 +989,27 @@ fn corrupted_streams_never_panic() {
     let tls_c = records(22, &handshake(1, &client_hello_body()), 50);
     let tls_s = records(22, &handshake(2, &server_hello_body()), 16384);
     let dns = [framed(&dns_query(7, "example.com")), framed(&dns_query(8, "example.org"))].concat();
-    let cases: [(u16, Vec<u8>, Vec<u8>); 4] = [
+    let smtp = smtp_session();
+    let smtp_c: Vec<u8> = smtp.iter().filter(|x| x.0 == Dir::ToServer).flat_map(|x| x.1.clone()).collect();
+    let smtp_s: Vec<u8> = smtp.iter().filter(|x| x.0 == Dir::ToClient).flat_map(|x| x.1.clone()).collect();
+    let pop_c = b"USER a\r\nPASS b\r\nRETR 1\r\nSTLS\r\n".to_vec();
+    let mut pop_s = b"+OK hi\r\n+OK\r\n+OK\r\n+OK\r\n".to_vec();
+    pop_s.extend_from_slice(SMTP_MSG);
+    pop_s.extend_from_slice(b"+OK go\r\n");
+    let ftp_c = b"USER a\r\nPASS b\r\nPASV\r\nRETR x\r\nAUTH TLS\r\n".to_vec();
+    let ftp_s =
+        b"220-hi\r\n220 x\r\n331 p\r\n230 ok\r\n227 (1,2,3,4,5,6)\r\n150 (5 bytes)\r\n226 ok\r\n234 go\r\n".to_vec();
+    let imap_c = b"a1 LOGIN a {1}\r\nb\r\na2 FETCH 1 BODY[]\r\na3 STARTTLS\r\n".to_vec();
+    let imap_s = b"* OK hi\r\n+ go\r\na1 OK\r\n* 1 FETCH (BODY[] {5}\r\nHello)\r\na2 OK\r\na3 OK\r\n".to_vec();
+    let cases: [(u16, Vec<u8>, Vec<u8>); 8] = [
         (80, [REQ1, REQ2, REQ3].concat(), [RES1, RES2, RES3].concat()),
         (443, tls_c, tls_s),
         (22, ssh_c, ssh_s),
         (53, dns.clone(), dns),
+        (25, smtp_c, smtp_s),
+        (110, pop_c, pop_s),
+        (21, ftp_c, ftp_s),
+        (143, imap_c, imap_s),
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for (port, c, s) in &cases {
@@ -1023,4 +1047,612 @@ fn corrupted_streams_never_panic() {
             assert_ne!(o.verdicts.last(), Some(&Verdict::Continue), "port {port}");
         }
     }
+}
+
+// ---------------------------------------------------------------- SMTP, Mail, File
+
+const SMTP_MSG: &[u8] = b"Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\nFrom: A <a@x.example>\r\nTo: b@y.example\r\n\
+Message-ID: <1@x>\r\n\r\nHello\r\n..dot\r\n.\r\n";
+/// `printf 'Subject: ...\r\n\r\nHello\r\n.dot\r\n' | sha256sum`: the message without the final
+/// "." line and with the dot-stuffing removed.
+const SMTP_MSG_SHA256: &str = "919d6047d1646b7ec5f838f133ed55e8b46ff3808fade29d95d3911bdd66f668";
+
+/// One SMTP session as (direction, bytes) exchanges: AUTH LOGIN, a pipelined envelope, DATA.
+fn smtp_session() -> Vec<(Dir, Vec<u8>)> {
+    let s = |b: &[u8]| (Dir::ToClient, b.to_vec());
+    let c = |b: &[u8]| (Dir::ToServer, b.to_vec());
+    vec![
+        s(b"220 mx.example ESMTP\r\n"),
+        c(b"EHLO client.example\r\n"),
+        s(b"250-mx.example\r\n250-PIPELINING\r\n250 AUTH LOGIN PLAIN\r\n"),
+        c(b"AUTH LOGIN\r\n"),
+        s(b"334 VXNlcm5hbWU6\r\n"),
+        c(b"dXNlcg==\r\n"),
+        s(b"334 UGFzc3dvcmQ6\r\n"),
+        c(b"cGFzcw==\r\n"),
+        s(b"235 2.7.0 ok\r\n"),
+        c(b"MAIL FROM:<a@x.example> SIZE=100\r\nRCPT TO:<b@y.example>\r\nDATA\r\n"),
+        s(b"250 ok\r\n250 ok\r\n354 go\r\n"),
+        c(SMTP_MSG),
+        s(b"250 queued\r\n"),
+        c(b"QUIT\r\n"),
+        s(b"221 bye\r\n"),
+    ]
+}
+
+/// The exchanges as steps, each split into `size`-byte events, then a close.
+fn steps_of(x: &[(Dir, Vec<u8>)], size: usize) -> Vec<Step<'_>> {
+    let mut steps: Vec<Step<'_>> = x.iter().flat_map(|(d, b)| chunks(*d, b, size)).collect();
+    steps.push(Step::Close);
+    steps
+}
+
+/// A whole session at every split size: one SMTP record with each command and its reply, the
+/// AUTH exchange's client lines as auth data, the envelope, and a Mail record whose id is the
+/// SHA-256 of the unstuffed message (hand-computed with sha256sum).
+#[test]
+fn smtp_session_record_and_mail() {
+    let x = smtp_session();
+    for size in [1, 2, 3, 7, 64, 4096] {
+        let o = run(2500, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "size {size}: {:?}", o.errors);
+        let smtp: Vec<v1::Smtp> = o.of(T_SMTP);
+        assert_eq!(smtp.len(), 1, "size {size}");
+        let r = &smtp[0];
+        assert_eq!((r.greeting_code, r.greeting.as_str()), (220, "mx.example ESMTP"));
+        assert_eq!(r.helo, "client.example");
+        assert_eq!((r.src_port, r.dst_port, r.src_ip.as_str()), (40000, 2500, "192.0.2.1"));
+        let got: Vec<(&str, &str, u32, bool, bool)> = r
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.argument.as_str(), c.reply_code, c.auth_data, c.end_of_data))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("EHLO", "client.example", 250, false, false),
+                ("AUTH", "LOGIN", 334, false, false),
+                ("", "dXNlcg==", 334, true, false),
+                ("", "cGFzcw==", 235, true, false),
+                ("MAIL", "FROM:<a@x.example> SIZE=100", 250, false, false),
+                ("RCPT", "TO:<b@y.example>", 250, false, false),
+                ("DATA", "", 354, false, false),
+                ("", "", 250, false, true),
+                ("QUIT", "", 221, false, false),
+            ],
+            "size {size}"
+        );
+        assert_eq!(r.commands[0].reply_text, "mx.example\nPIPELINING\nAUTH LOGIN PLAIN");
+        assert_eq!(r.mail_from, ["a@x.example"]);
+        assert_eq!(r.rcpt_to, ["b@y.example"]);
+        assert_eq!(r.auth_mechanisms, ["LOGIN"]);
+        assert!(!r.starttls);
+        assert_eq!(r.mail_ids, [SMTP_MSG_SHA256]);
+        let mail: Vec<v1::Mail> = o.of(T_MAIL);
+        assert_eq!(mail.len(), 1);
+        let m = &mail[0];
+        assert_eq!(m.id, SMTP_MSG_SHA256);
+        assert_eq!(m.subject, "Grüße");
+        assert_eq!(m.from, "A <a@x.example>");
+        assert_eq!(m.to, ["b@y.example"]);
+        assert_eq!(m.message_id, "1@x");
+        assert_eq!((m.envelope_from.as_str(), &m.envelope_to[..]), ("a@x.example", &["b@y.example".to_string()][..]));
+        assert_eq!(m.size, (SMTP_MSG.len() - 4) as u64);
+        assert!(!m.truncated);
+        let files: Vec<v1::File> = o.of(T_FILE);
+        assert_eq!(files.len(), 1);
+        assert_eq!((files[0].sha256.as_str(), files[0].source.as_str()), (SMTP_MSG_SHA256, "smtp"));
+        assert!(files[0].complete);
+        // No content entries without extract-files.
+        assert!(o.records.iter().all(|r| r.0 < netcap_sdk::TAG_FILE_END));
+    }
+}
+
+/// A multipart message with a base64 attachment: the part is listed with its name, type and
+/// decoded size, and becomes a File record whose hashes are those of the decoded bytes
+/// (md5sum, sha1sum, sha256sum of the 16 bytes) and whose detected type comes from its magic
+/// number; with extract-files the content entries carry the message and the attachment.
+#[test]
+fn smtp_attachment_file_and_content_entries() {
+    let msg = b"From: a@x.example\r\nSubject: pic\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+--b1\r\nContent-Type: application/octet-stream; name=\"x.png\"\r\nContent-Disposition: attachment; filename=\"x.png\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\niVBORw0KGgoAAAANSUhEUg==\r\n--b1--\r\n.\r\n";
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"HELO c\r\n".to_vec()),
+        (Dir::ToClient, b"250 ok\r\n".to_vec()),
+        (Dir::ToServer, b"MAIL FROM:<a@x.example>\r\n".to_vec()),
+        (Dir::ToClient, b"250 ok\r\n".to_vec()),
+        (Dir::ToServer, b"RCPT TO:<b@y.example>\r\n".to_vec()),
+        (Dir::ToClient, b"250 ok\r\n".to_vec()),
+        (Dir::ToServer, b"DATA\r\n".to_vec()),
+        (Dir::ToClient, b"354 go\r\n".to_vec()),
+        (Dir::ToServer, msg.to_vec()),
+        (Dir::ToClient, b"250 ok\r\n".to_vec()),
+    ];
+    let config = Config::new(vec![("extract-files".into(), "true".into())]);
+    for size in [1, 5, 4096] {
+        let o = run_with(25, &steps_of(&x, size), &config);
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let mail: Vec<v1::Mail> = o.of(T_MAIL);
+        assert_eq!(mail.len(), 1);
+        let m = &mail[0];
+        assert_eq!(m.content_type, "multipart/mixed");
+        let parts: Vec<(&str, &str, &str, u64)> = m
+            .parts
+            .iter()
+            .map(|p| (p.content_type.as_str(), p.name.as_str(), p.disposition.as_str(), p.size))
+            .collect();
+        assert_eq!(parts, [("text/plain", "", "", 12), ("application/octet-stream", "x.png", "attachment", 16)]);
+        let png = "02a3e298f1533f62558c58e4c70edcab9af5a50d62d925fd5390942020fb0fb8";
+        assert_eq!(m.parts[1].file_sha256, png);
+        let files: Vec<v1::File> = o.of(T_FILE);
+        assert_eq!(files.len(), 2);
+        let f = &files[0];
+        assert_eq!((f.source.as_str(), f.name.as_str(), f.size), ("smtp-attachment", "x.png", 16));
+        assert_eq!(f.md5, "7cddabe5df64daaa6924a5613dd2150a");
+        assert_eq!(f.sha1, "22f545ac6b50163ce39bac49094c3f64e0858403");
+        assert_eq!(f.sha256, png);
+        assert_eq!((f.content_type.as_str(), f.detected_type.as_str()), ("application/octet-stream", "image/png"));
+        assert_eq!(f.mail_id, m.id);
+        assert_eq!(files[1].sha256, m.id);
+        // Content entries: per file id, the bytes, then the end with the SHA-256.
+        let mut content: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+        let mut ends = Vec::new();
+        for (tag, _, b) in &o.records {
+            let id = || u64::from_le_bytes(b[..8].try_into().unwrap());
+            if *tag == netcap_sdk::TAG_FILE_DATA {
+                content.entry(id()).or_default().extend_from_slice(&b[8..]);
+            } else if *tag == netcap_sdk::TAG_FILE_END {
+                ends.push((id(), b[8], mail::hex(&b[9..41])));
+            }
+        }
+        let unstuffed = &msg[..msg.len() - 3];
+        let by_hash: std::collections::BTreeMap<String, (u8, &Vec<u8>)> =
+            ends.iter().map(|(id, complete, h)| (h.clone(), (*complete, &content[id]))).collect();
+        assert_eq!(by_hash.len(), 2);
+        assert_eq!(by_hash[&m.id], (1, &unstuffed.to_vec()));
+        assert_eq!(by_hash[png], (1, &b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec()));
+    }
+}
+
+/// STARTTLS accepted: the session record says so and the TLS hellos after the 220 are read as
+/// on port 443 (the same JA3 as the same hello on its own connection).
+#[test]
+fn smtp_starttls_hands_over_to_tls() {
+    let hello = records(22, &handshake(1, &client_hello_body()), 50);
+    let x = vec![
+        (Dir::ToClient, b"220 hi ESMTP\r\n".to_vec()),
+        (Dir::ToServer, b"EHLO c\r\n".to_vec()),
+        (Dir::ToClient, b"250-hi\r\n250 STARTTLS\r\n".to_vec()),
+        (Dir::ToServer, b"STARTTLS\r\n".to_vec()),
+        (Dir::ToClient, b"220 2.0.0 Ready to start TLS\r\n".to_vec()),
+        (Dir::ToServer, hello.clone()),
+    ];
+    let alone = run(443, &[Step::D(Dir::ToServer, &hello), Step::Close]);
+    let want: Vec<v1::TlsClientHello> = alone.of(T_TLS_CLIENT_HELLO);
+    assert!(!want[0].ja3.is_empty());
+    for size in [1, 3, 4096] {
+        let o = run(25, &steps_of(&x, size));
+        let smtp: Vec<v1::Smtp> = o.of(T_SMTP);
+        assert_eq!(smtp.len(), 1);
+        assert!(smtp[0].starttls);
+        assert_eq!(smtp[0].commands.last().map(|c| (c.command.as_str(), c.reply_code)), Some(("STARTTLS", 220)));
+        let got: Vec<v1::TlsClientHello> = o.of(T_TLS_CLIENT_HELLO);
+        assert_eq!(got.len(), 1, "size {size}");
+        assert_eq!((got[0].ja3.as_str(), got[0].ja4.as_str()), (want[0].ja3.as_str(), want[0].ja4.as_str()));
+        assert_eq!(got[0].dst_port, 25);
+    }
+    // Refused: the session goes on in plain text.
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"EHLO c\r\n".to_vec()),
+        (Dir::ToClient, b"250 hi\r\n".to_vec()),
+        (Dir::ToServer, b"STARTTLS\r\n".to_vec()),
+        (Dir::ToClient, b"454 TLS not available\r\n".to_vec()),
+        (Dir::ToServer, b"QUIT\r\n".to_vec()),
+        (Dir::ToClient, b"221 bye\r\n".to_vec()),
+    ];
+    let o = run(25, &steps_of(&x, 4096));
+    let smtp: Vec<v1::Smtp> = o.of(T_SMTP);
+    assert!(!smtp[0].starttls);
+    let cmds: Vec<(&str, u32)> = smtp[0].commands.iter().map(|c| (c.command.as_str(), c.reply_code)).collect();
+    assert_eq!(cmds, [("EHLO", 250), ("STARTTLS", 454), ("QUIT", 221)]);
+    assert!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).is_empty());
+}
+
+/// DATA refused: what follows are commands, no Mail. BDAT chunks (RFC 3030) make one message.
+#[test]
+fn smtp_data_refused_and_bdat() {
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n".to_vec()),
+        (Dir::ToClient, b"250 hi\r\n250 ok\r\n550 no such user\r\n554 no valid recipients\r\n".to_vec()),
+        (Dir::ToServer, b"RSET\r\n".to_vec()),
+        (Dir::ToClient, b"250 ok\r\n".to_vec()),
+        (Dir::ToServer, b"MAIL FROM:<a@b>\r\nRCPT TO:<e@f>\r\nBDAT 3\r\nHelBDAT 2 LAST\r\nlo".to_vec()),
+        (Dir::ToClient, b"250 ok\r\n250 ok\r\n250 3 octets\r\n250 done\r\n".to_vec()),
+    ];
+    for size in [1, 4096] {
+        let o = run(25, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let smtp: Vec<v1::Smtp> = o.of(T_SMTP);
+        let cmds: Vec<(&str, u32)> = smtp[0].commands.iter().map(|c| (c.command.as_str(), c.reply_code)).collect();
+        assert_eq!(
+            cmds,
+            [
+                ("EHLO", 250),
+                ("MAIL", 250),
+                ("RCPT", 550),
+                ("DATA", 554),
+                ("RSET", 250),
+                ("MAIL", 250),
+                ("RCPT", 250),
+                ("BDAT", 250),
+                ("BDAT", 250)
+            ]
+        );
+        let mail: Vec<v1::Mail> = o.of(T_MAIL);
+        assert_eq!(mail.len(), 1);
+        // printf 'Hello' | sha256sum
+        assert_eq!(mail[0].id, "185f8db32271fe25f561a6fc938b2e264306ec304eda518007d1764826381969");
+        assert_eq!(mail[0].envelope_to, ["e@f"]);
+        assert_eq!(smtp[0].mail_ids, [mail[0].id.clone()]);
+    }
+}
+
+/// A cut message: a truncated Mail and File, a counted error; a huge content line and a huge
+/// command line stay bounded and do not lose content.
+#[test]
+fn smtp_cut_and_long_lines() {
+    let long = vec![b'a'; 3 * smtp::MAX_LINE];
+    let mut content = long.clone();
+    content.extend_from_slice(b"\r\n");
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"HELO c\r\nDATA\r\n".to_vec()),
+        (Dir::ToClient, b"250 hi\r\n354 go\r\n".to_vec()),
+        (Dir::ToServer, content.clone()),
+    ];
+    let o = run(25, &steps_of(&x, 1000));
+    assert_eq!(o.errors, ["smtp: message truncated"]);
+    let files: Vec<v1::File> = o.of(T_FILE);
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].size, content.len() as u64);
+    assert!(!files[0].complete);
+    assert!(o.of::<v1::Mail>(T_MAIL)[0].truncated);
+    let mut cmd = b"HELO ".to_vec();
+    cmd.extend_from_slice(&long);
+    cmd.extend_from_slice(b"\r\nQUIT\r\n");
+    let x = vec![(Dir::ToClient, b"220 hi\r\n".to_vec()), (Dir::ToServer, cmd)];
+    let o = run(25, &steps_of(&x, 100));
+    assert_eq!(o.errors, ["smtp: line too long"]);
+    let smtp: Vec<v1::Smtp> = o.of(T_SMTP);
+    let cmds: Vec<(&str, usize)> = smtp[0].commands.iter().map(|c| (c.command.as_str(), c.argument.len())).collect();
+    assert_eq!(cmds, [("HELO", smtp::MAX_LINE - 5), ("QUIT", 0)]);
+}
+
+/// The protocol is found by content on any port: the client's EHLO after a reply line; a
+/// server's reply line alone is SMTP only on an SMTP port.
+#[test]
+fn smtp_found_by_content_and_port() {
+    let x = vec![(Dir::ToClient, b"220 hi\r\n".to_vec()), (Dir::ToServer, b"ehlo c\r\n".to_vec())];
+    let o = run(8025, &steps_of(&x, 4096));
+    assert_eq!(o.of::<v1::Smtp>(T_SMTP)[0].helo, "c");
+    let x = vec![(Dir::ToClient, b"220 hi\r\n".to_vec()), (Dir::ToServer, b"MAIL FROM:<a@b>\r\n".to_vec())];
+    assert_eq!(run(25, &steps_of(&x, 4096)).of::<v1::Smtp>(T_SMTP)[0].mail_from, ["a@b"]);
+    assert!(run(8025, &steps_of(&x, 4096)).of::<v1::Smtp>(T_SMTP).is_empty());
+}
+
+// ---------------------------------------------------------------- POP3
+
+/// A POP3 session: USER/PASS, a multi-line LIST, RETR of a dot-stuffed message (a Mail whose id
+/// is the hand-computed SHA-256 of the unstuffed message, as for SMTP), an error, QUIT; at
+/// every split size.
+#[test]
+fn pop3_session_and_retr() {
+    let s = |b: &[u8]| (Dir::ToClient, b.to_vec());
+    let c = |b: &[u8]| (Dir::ToServer, b.to_vec());
+    let mut retr = b"+OK 120 octets\r\n".to_vec();
+    retr.extend_from_slice(SMTP_MSG);
+    let x = vec![
+        s(b"+OK POP3 ready\r\n"),
+        c(b"USER alice\r\n"),
+        s(b"+OK\r\n"),
+        c(b"PASS secret\r\n"),
+        s(b"+OK logged in\r\n"),
+        c(b"LIST\r\n"),
+        s(b"+OK 1 messages\r\n1 120\r\n.\r\n"),
+        c(b"RETR 1\r\n"),
+        s(&retr),
+        c(b"DELE 9\r\n"),
+        s(b"-ERR no such message\r\n"),
+        c(b"QUIT\r\n"),
+        s(b"+OK bye\r\n"),
+    ];
+    for size in [1, 2, 5, 4096] {
+        let o = run(1100, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let p: Vec<v1::Pop3> = o.of(T_POP3);
+        assert_eq!(p.len(), 1, "size {size}");
+        assert_eq!((p[0].greeting.as_str(), p[0].user.as_str()), ("POP3 ready", "alice"));
+        let cmds: Vec<(&str, &str, &str)> =
+            p[0].commands.iter().map(|c| (c.command.as_str(), c.argument.as_str(), c.status.as_str())).collect();
+        assert_eq!(
+            cmds,
+            [
+                ("USER", "alice", "+OK"),
+                ("PASS", "secret", "+OK"),
+                ("LIST", "", "+OK"),
+                ("RETR", "1", "+OK"),
+                ("DELE", "9", "-ERR"),
+                ("QUIT", "", "+OK")
+            ]
+        );
+        assert_eq!(p[0].mail_ids, [SMTP_MSG_SHA256]);
+        let m: Vec<v1::Mail> = o.of(T_MAIL);
+        assert_eq!((m[0].subject.as_str(), m[0].source.as_str(), m[0].src_port), ("Grüße", "pop3", 1100));
+    }
+}
+
+/// STLS accepted: the hello after it is read as TLS; AUTH with SASL continuations keeps the
+/// client's lines as auth data.
+#[test]
+fn pop3_auth_and_stls() {
+    let hello = records(22, &handshake(1, &client_hello_body()), 50);
+    let x = vec![
+        (Dir::ToClient, b"+OK hi\r\n".to_vec()),
+        (Dir::ToServer, b"AUTH PLAIN\r\n".to_vec()),
+        (Dir::ToClient, b"+ \r\n".to_vec()),
+        (Dir::ToServer, b"AGFsaWNlAHNlY3JldA==\r\n".to_vec()),
+        (Dir::ToClient, b"-ERR no\r\n".to_vec()),
+        (Dir::ToServer, b"STLS\r\n".to_vec()),
+        (Dir::ToClient, b"+OK Begin TLS\r\n".to_vec()),
+        (Dir::ToServer, hello),
+    ];
+    for size in [1, 4096] {
+        let o = run(110, &steps_of(&x, size));
+        let p: Vec<v1::Pop3> = o.of(T_POP3);
+        assert!(p[0].stls);
+        let cmds: Vec<(&str, &str, &str, bool)> = p[0]
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.argument.as_str(), c.status.as_str(), c.auth_data))
+            .collect();
+        assert_eq!(
+            cmds,
+            [("AUTH", "PLAIN", "+", false), ("", "AGFsaWNlAHNlY3JldA==", "-ERR", true), ("STLS", "", "+OK", false)]
+        );
+        assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
+    }
+}
+
+// ---------------------------------------------------------------- FTP
+
+/// An FTP control session: a multi-line greeting and FEAT, the user, the directory as it
+/// changes, a passive RETR with its preliminary and final replies, size and data endpoint, an
+/// active STOR; at every split size.
+#[test]
+fn ftp_session_commands_transfers() {
+    let s = |b: &[u8]| (Dir::ToClient, b.to_vec());
+    let c = |b: &[u8]| (Dir::ToServer, b.to_vec());
+    let x = vec![
+        s(b"220-Welcome\r\n to the server\r\n220 ready\r\n"),
+        c(b"USER bob\r\n"),
+        s(b"331 Password?\r\n"),
+        c(b"PASS pw\r\n"),
+        s(b"230 ok\r\n"),
+        c(b"FEAT\r\n"),
+        s(b"211-Features:\r\n EPSV\r\n211 End\r\n"),
+        c(b"PWD\r\n"),
+        s(b"257 \"/home/bob\" is current\r\n"),
+        c(b"CWD pub/../docs\r\n"),
+        s(b"250 ok\r\n"),
+        c(b"PASV\r\n"),
+        s(b"227 Entering Passive Mode (198,51,100,7,19,137).\r\n"),
+        c(b"RETR a.txt\r\n"),
+        s(b"150 Opening BINARY mode data connection for a.txt (1234 bytes).\r\n"),
+        s(b"226 Transfer complete.\r\n"),
+        c(b"PORT 192,0,2,1,4,1\r\n"),
+        s(b"200 PORT ok\r\n"),
+        c(b"STOR /tmp/b.bin\r\n"),
+        s(b"150 Ok to send data.\r\n226 done\r\n"),
+        c(b"\xff\xf4\xff\xf2ABOR\r\n"),
+        s(b"225 No transfer to ABOR.\r\n"),
+    ];
+    for size in [1, 3, 4096] {
+        let o = run(2121, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let f: Vec<v1::Ftp> = o.of(T_FTP);
+        assert_eq!(f.len(), 1, "size {size}");
+        let r = &f[0];
+        assert_eq!((r.greeting_code, r.greeting.as_str()), (220, "Welcome\n to the server\nready"));
+        assert_eq!((r.user.as_str(), r.cwd.as_str()), ("bob", "/home/bob/docs"));
+        let cmds: Vec<(&str, &str, u32, u32)> = r
+            .commands
+            .iter()
+            .map(|c| (c.command.as_str(), c.argument.as_str(), c.preliminary_code, c.reply_code))
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                ("USER", "bob", 0, 331),
+                ("PASS", "pw", 0, 230),
+                ("FEAT", "", 0, 211),
+                ("PWD", "", 0, 257),
+                ("CWD", "pub/../docs", 0, 250),
+                ("PASV", "", 0, 227),
+                ("RETR", "a.txt", 150, 226),
+                ("PORT", "192,0,2,1,4,1", 0, 200),
+                ("STOR", "/tmp/b.bin", 150, 226),
+                ("ABOR", "", 0, 225),
+            ]
+        );
+        let t = r.commands[6].transfer.as_ref().expect("RETR transfer");
+        // 19 * 256 + 137 = 5001; 4 * 256 + 1 = 1025.
+        assert_eq!(
+            (t.path.as_str(), t.size, t.data_endpoint.as_str(), t.reply_code),
+            ("/home/bob/docs/a.txt", 1234, "198.51.100.7:5001", 226)
+        );
+        let t = r.commands[8].transfer.as_ref().expect("STOR transfer");
+        assert_eq!((t.path.as_str(), t.size, t.data_endpoint.as_str()), ("/tmp/b.bin", 0, "192.0.2.1:1025"));
+    }
+}
+
+/// AUTH TLS accepted (234): the hello after it is read as TLS; EPSV and EPRT endpoints.
+#[test]
+fn ftp_auth_tls_and_extended_endpoints() {
+    let hello = records(22, &handshake(1, &client_hello_body()), 50);
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"AUTH TLS\r\n".to_vec()),
+        (Dir::ToClient, b"234 Proceed\r\n".to_vec()),
+        (Dir::ToServer, hello),
+    ];
+    let o = run(21, &steps_of(&x, 7));
+    let f: Vec<v1::Ftp> = o.of(T_FTP);
+    assert!(f[0].auth_tls);
+    assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
+    assert_eq!(
+        ftp::epsv_endpoint("Entering Extended Passive Mode (|||6446|)", "2001:db8::1"),
+        Some("[2001:db8::1]:6446".into())
+    );
+    assert_eq!(ftp::eprt_endpoint("|2|2001:db8::2|5282|"), Some("[2001:db8::2]:5282".into()));
+    assert_eq!(ftp::eprt_endpoint("|1|132.235.1.2|6275|"), Some("132.235.1.2:6275".into()));
+    assert_eq!(ftp::join("/a/b", "../c/./d"), "/a/c/d");
+    assert_eq!(ftp::join("/a", "/x/y"), "/x/y");
+    assert_eq!(ftp::join("/", ".."), "/");
+}
+
+// ---------------------------------------------------------------- IMAP
+
+/// An IMAP session: a LOGIN with a literal password, a UID FETCH of a whole message (a Mail
+/// with the hand-computed SHA-256 of the literal's bytes), a NO, then STARTTLS handing over to
+/// TLS; at every split size.
+#[test]
+fn imap_session_fetch_and_starttls() {
+    // The literal is the unstuffed SMTP test message (IMAP literals are not dot-stuffed).
+    let msg = &b"Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=\r\nFrom: A <a@x.example>\r\nTo: b@y.example\r\n\
+Message-ID: <1@x>\r\n\r\nHello\r\n.dot\r\n"[..];
+    let mut fetch = format!("* 1 FETCH (UID 7 BODY[] {{{}}}\r\n", msg.len()).into_bytes();
+    fetch.extend_from_slice(msg);
+    fetch.extend_from_slice(b" FLAGS (\\Seen))\r\na3 OK FETCH done\r\n");
+    let hello = records(22, &handshake(1, &client_hello_body()), 50);
+    let s = |b: &[u8]| (Dir::ToClient, b.to_vec());
+    let c = |b: &[u8]| (Dir::ToServer, b.to_vec());
+    let x = vec![
+        s(b"* OK IMAP4rev1 ready\r\n"),
+        c(b"a1 LOGIN alice {6}\r\n"),
+        s(b"+ go ahead\r\n"),
+        c(b"secret\r\n"),
+        s(b"a1 OK LOGIN completed\r\n"),
+        c(b"a2 SELECT INBOX\r\n"),
+        s(b"* 1 EXISTS\r\na2 OK [READ-WRITE] done\r\n"),
+        c(b"a3 UID FETCH 7 (BODY.PEEK[])\r\n"),
+        s(&fetch),
+        c(b"a4 DELETE nope\r\n"),
+        s(b"a4 NO no such mailbox\r\n"),
+        c(b"a5 STARTTLS\r\n"),
+        s(b"a5 OK Begin TLS negotiation now\r\n"),
+        c(&hello),
+    ];
+    for size in [1, 2, 7, 4096] {
+        let o = run(1430, &steps_of(&x, size));
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let r: Vec<v1::Imap> = o.of(T_IMAP);
+        assert_eq!(r.len(), 1, "size {size}");
+        assert_eq!((r[0].greeting.as_str(), r[0].user.as_str(), r[0].starttls), ("OK IMAP4rev1 ready", "alice", true));
+        let cmds: Vec<(&str, &str, &str, bool, &str)> = r[0]
+            .commands
+            .iter()
+            .map(|c| (c.tag.as_str(), c.command.as_str(), c.argument.as_str(), c.uid, c.status.as_str()))
+            .collect();
+        assert_eq!(
+            cmds,
+            [
+                ("a1", "LOGIN", "alice {6}secret", false, "OK"),
+                ("a2", "SELECT", "INBOX", false, "OK"),
+                ("a3", "FETCH", "7 (BODY.PEEK[])", true, "OK"),
+                ("a4", "DELETE", "nope", false, "NO"),
+                ("a5", "STARTTLS", "", false, "OK"),
+            ]
+        );
+        assert_eq!(r[0].mail_ids, [SMTP_MSG_SHA256]);
+        let m: Vec<v1::Mail> = o.of(T_MAIL);
+        assert_eq!((m[0].subject.as_str(), m[0].source.as_str()), ("Grüße", "imap"));
+        assert_eq!(o.of::<v1::TlsClientHello>(T_TLS_CLIENT_HELLO).len(), 1);
+    }
+}
+
+/// A capture that starts after the handshake: the host's client (first sender) is the SMTP
+/// server on port 25. The session is read with the roles swapped back (the record's source is
+/// the SMTP client), as tshark reads pcapplusplus_Smtp.pcap.
+#[test]
+fn smtp_roles_from_port_when_server_spoke_first() {
+    let mut i = info(40000);
+    i.client_port = 25;
+    let x = vec![
+        (Dir::ToServer, b"220-mx ESMTP\r\n220 ready\r\n".to_vec()),
+        (Dir::ToClient, b"AUTH LOGIN\r\n".to_vec()),
+        (Dir::ToServer, b"334 VXNlcm5hbWU6\r\n".to_vec()),
+        (Dir::ToClient, b"dXNlcg==\r\n".to_vec()),
+    ];
+    let o = run_info(i, &steps_of(&x, 4096), &Config::default());
+    let r: Vec<v1::Smtp> = o.of(T_SMTP);
+    assert_eq!(r.len(), 1);
+    assert_eq!((r[0].greeting_code, r[0].src_port, r[0].dst_port), (220, 40000, 25));
+    let cmds: Vec<(&str, &str, u32)> =
+        r[0].commands.iter().map(|c| (c.command.as_str(), c.argument.as_str(), c.reply_code)).collect();
+    assert_eq!(cmds, [("AUTH", "LOGIN", 334), ("", "dXNlcg==", 0)]);
+}
+
+/// An attached message (message/rfc822) ends before the line end that precedes the boundary
+/// (RFC 2046 5.1.1), as tshark's IMF export writes it.
+#[test]
+fn mail_attached_message_excludes_the_boundary_line_end() {
+    let msg = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\nFrom: <a@b>\r\nSubject: x\r\n\r\n--b--\r\n.\r\n";
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"DATA\r\n".to_vec()),
+        (Dir::ToClient, b"354 go\r\n".to_vec()),
+        (Dir::ToServer, msg.to_vec()),
+    ];
+    let o = run(25, &steps_of(&x, 4096));
+    let f: Vec<v1::File> = o.of(T_FILE);
+    assert_eq!(f[0].source, "smtp-attachment");
+    // printf 'From: <a@b>\r\nSubject: x\r\n' | wc -c
+    assert_eq!(f[0].size, 25);
+}
+
+/// Hostile messages: endless MIME nesting (5,000 levels) and an IMAP literal announcing 1 GB
+/// that the connection never delivers give records and bounded memory, no panic.
+#[test]
+fn mail_hostile_nesting_and_huge_announced_literal() {
+    let mut msg = Vec::new();
+    for i in 0..5000 {
+        msg.extend_from_slice(format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n").as_bytes());
+    }
+    msg.extend_from_slice(b"Content-Type: text/plain\r\n\r\nx\r\n.\r\n");
+    let x = vec![
+        (Dir::ToClient, b"220 hi\r\n".to_vec()),
+        (Dir::ToServer, b"DATA\r\n".to_vec()),
+        (Dir::ToClient, b"354 go\r\n".to_vec()),
+        (Dir::ToServer, msg),
+    ];
+    let o = run(25, &steps_of(&x, 65536));
+    let m: Vec<v1::Mail> = o.of(T_MAIL);
+    assert_eq!(m.len(), 1);
+    assert!(m[0].parts.len() <= mail::MAX_PARTS);
+    let x = vec![
+        (Dir::ToClient, b"* OK hi\r\n".to_vec()),
+        (Dir::ToServer, b"a1 FETCH 1 BODY[]\r\n".to_vec()),
+        (Dir::ToClient, b"* 1 FETCH (BODY[] {1000000000}\r\nFrom: a@b\r\n\r\nhi".to_vec()),
+    ];
+    let o = run(143, &steps_of(&x, 4096));
+    assert_eq!(o.errors, ["imap: message truncated"]);
+    let f: Vec<v1::File> = o.of(T_FILE);
+    assert_eq!((f[0].size, f[0].complete), (15, false));
+    assert!(o.of::<v1::Mail>(T_MAIL)[0].truncated);
 }
