@@ -2,7 +2,7 @@
 //! (products from HTTP headers and SSH identifications), `banner` + `service` (server banners
 //! identified with nmap's service probes). Oracles: tshark for what the inputs carry, Python's
 //! `re` running the same nmap match lines over the same banners (`tests/oracles/nmap_match.py`),
-//! and the 1-worker output for any worker count.
+//! the 1-worker output for any worker count, and `netcap label` windows.
 
 use netcap_proto::v1::{Service, ServiceBanner, Software};
 use netcap_tests::{TempDir, corpus_files, file_bytes, have_tshark, netcap, records, tshark_fields, workspace_root};
@@ -247,5 +247,33 @@ fn abstractions_are_identical_for_1_and_3_workers() {
                 assert!(file_bytes(&a) == file_bytes(&b), "{}: {t} differs between 1 and 3 workers", f.display());
             }
         }
+    }
+}
+
+#[test]
+fn label_labels_software_and_service_by_time_and_address() {
+    if !have_data() {
+        return;
+    }
+    let Some(f) = corpus_files(&["http"]).into_iter().find(|f| f.ends_with("zeek_workshop_2011_browse.pcap")) else {
+        return;
+    };
+    let dir = TempDir::new("abstractions-label");
+    capture(&f, dir.path(), "software,service", "1");
+    // The web server of the capture, over the capture's day.
+    let w = dir.path().join("w.yaml");
+    std::fs::write(
+        &w,
+        "attacks:\n  - name: web\n    start: 2011-11-03T00:00:00Z\n    end: 2011-11-04T00:00:00Z\n    ips: [192.150.187.43]\n    category: testcat\n",
+    )
+    .unwrap();
+    let o = netcap(&["label", "--records", dir.path().to_str().unwrap(), "--windows", w.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for t in ["Software", "Service"] {
+        let csv = std::fs::read_to_string(dir.path().join(format!("{t}_labeled.csv"))).unwrap();
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(!rows.is_empty(), "{t}: no rows");
+        // Every record's first flow involves the server, so every one is in the window.
+        assert!(rows.iter().all(|r| r.ends_with(",testcat")), "{t}:\n{csv}");
     }
 }
