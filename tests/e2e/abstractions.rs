@@ -238,9 +238,9 @@ fn abstractions_are_identical_for_1_and_3_workers() {
     for f in corpus_files(&["mail_ftp", "http", "ssh"]).iter().step_by(4) {
         let dir = TempDir::new("abstractions-det");
         let (one, three) = (dir.path().join("1"), dir.path().join("3"));
-        capture(f, &one, "software,service", "1");
-        capture(f, &three, "software,service", "3");
-        for t in ["Software", "Service", "ServiceBanner"] {
+        capture(f, &one, "software,service,credentials", "1");
+        capture(f, &three, "software,service,credentials", "3");
+        for t in ["Software", "Service", "ServiceBanner", "Credentials"] {
             let (a, b) = (one.join(format!("{t}.ncap.zst")), three.join(format!("{t}.ncap.zst")));
             assert_eq!(a.exists(), b.exists(), "{}: {t}", f.display());
             if a.exists() {
@@ -276,4 +276,88 @@ fn label_labels_software_and_service_by_time_and_address() {
         // Every record's first flow involves the server, so every one is in the window.
         assert!(rows.iter().all(|r| r.ends_with(",testcat")), "{t}:\n{csv}");
     }
+}
+
+/// tshark's `-z credentials` table: (protocol, user name) per row, by the header's columns (the
+/// protocol column holds words like "HTTP basic auth").
+fn tshark_credentials(file: &Path) -> Vec<(String, String)> {
+    let o =
+        std::process::Command::new("tshark").arg("-r").arg(file).args(["-q", "-z", "credentials"]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let Some(head) = text.lines().find(|l| l.starts_with("Packet")) else { return Vec::new() };
+    let (Some(p), Some(u), Some(i)) = (head.find("Protocol"), head.find("Username"), head.find("Info")) else {
+        return Vec::new();
+    };
+    let col = |l: &str, a: usize, b: usize| l.get(a..b.min(l.len())).unwrap_or("").trim().to_string();
+    text.lines()
+        .filter(|l| l.split_whitespace().next().is_some_and(|w| w.parse::<u64>().is_ok()))
+        .map(|l| (col(l, p, u), col(l, u, i)))
+        .collect()
+}
+
+#[test]
+fn credentials_of_http_basic_agree_with_tshark_and_digest_and_forms_are_found_too() {
+    use netcap_proto::v1::Credentials;
+    use netcap_tests::synth_stream::{Conv, merge};
+    if !have_tshark() {
+        return;
+    }
+    let dir = TempDir::new("credentials");
+    // Three requests on three connections: Basic (RFC 7617's example), Digest (RFC 7616's), and
+    // a urlencoded login form; then the Basic request again later (one record, count 2).
+    let t0 = 1_700_000_000_000_000_000;
+    let basic =
+        b"GET /private HTTP/1.1\r\nHost: a.example\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n";
+    let digest = b"GET /dir/index.html HTTP/1.1\r\nHost: b.example\r\nAuthorization: Digest username=\"Mufasa\", realm=\"http-auth@example.org\", uri=\"/dir/index.html\", nonce=\"7ypf\", response=\"8ca523f5e9506fed4657c9700eebdbec\"\r\n\r\n";
+    let body = b"username=admin&password=s3cret%21";
+    let mut post = format!(
+        "POST /login.php HTTP/1.1\r\nHost: c.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    post.extend_from_slice(body);
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let mut convs = Vec::new();
+    for (i, req) in [&basic[..], &digest[..], &post[..], &basic[..]].into_iter().enumerate() {
+        let mut c = Conv::new(1, 40000 + i as u16, 80, 1000, 5000, t0 + i as i64 * 1_000_000_000);
+        c.handshake();
+        c.send(true, req);
+        c.send(false, ok);
+        c.close();
+        convs.push(c);
+    }
+    let refs: Vec<&Conv> = convs.iter().collect();
+    let pcap = dir.path().join("creds.pcap");
+    netcap_tests::pcap::write_pcap(&pcap, netcap_tests::pcap::LINKTYPE_ETHERNET, false, &merge(&refs)).unwrap();
+    let out = dir.path().join("out");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        pcap.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--include",
+        "credentials",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let creds: Vec<Credentials> = records(&out, "Credentials");
+    let mut creds = creds;
+    creds.sort_by(|a, b| (&a.method, &a.user).cmp(&(&b.method, &b.user)));
+    let got: Vec<(&str, &str, &str)> =
+        creds.iter().map(|c| (c.method.as_str(), c.user.as_str(), c.secret.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("basic", "Aladdin", "open sesame"),
+            ("digest", "Mufasa", "8ca523f5e9506fed4657c9700eebdbec"),
+            ("form", "admin", "s3cret!")
+        ]
+    );
+    assert_eq!((creds[0].count, creds[0].timestamp_last - creds[0].timestamp_first), (2, 3_000_000_000));
+    // tshark lists the Basic user (twice, one row per request); the Digest and form ones are
+    // ours only.
+    let ts = tshark_credentials(&pcap);
+    assert!(!ts.is_empty() && ts.iter().all(|(p, u)| p.starts_with("HTTP") && u == "Aladdin"), "{ts:?}");
+    assert_eq!(ts.len(), 2, "{ts:?}");
 }

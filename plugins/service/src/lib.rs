@@ -1,5 +1,5 @@
 //! The `service` decoder (kind `record`): one `Service` record per server address, port and
-//! transport (`proto/netcap/v1/service.proto`), written at the end of input in key order.
+//! transport (`proto/netcap/v1/service.proto`), written at the end of input (chunked in key order; the host orders end-of-input records by their bytes).
 //!
 //! It reads the flow decoder's `Connection` records (a TCP, UDP or SCTP connection whose server
 //! sent at least one packet counts as a connection to a service; its payload bytes are added)

@@ -1,6 +1,6 @@
 //! The Software table: sightings deduplicated per (product, version, source), with first and
 //! last time seen, a count and bounded lists of hosts and flows. Emitted at the end of input in
-//! key order, so the output does not depend on the order of ties.
+//! key order (the host then orders end-of-input records by their bytes).
 
 use netcap_proto::v1::Software;
 use std::collections::BTreeMap;
