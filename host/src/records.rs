@@ -4,7 +4,8 @@
 //!
 //! Order: a record decoder's input is the k-way merge of the runs of the types it consumes, by
 //! order key, then by record type (load order: "within a packet in decoder order"), then, between
-//! workers, by bytes: the same comparison the writer uses to append a type's records. Record
+//! workers, by framed bytes (length prefix, then bytes): the same comparison the writer uses to
+//! append a type's records, and the one each worker sorts its tick and finish records by. Record
 //! decoders run in dependency order (producers first), and each one's records join the epoch's
 //! results, so a record decoder downstream sees them in the same epoch and the writer writes them
 //! like any other decoder's.
@@ -148,12 +149,14 @@ fn uvarint_len(mut v: u64) -> usize {
     n
 }
 
-/// One record in a run: its key, type, consumes index and bytes.
+/// One record in a run: its key, type, consumes index, bytes, and bytes with their length
+/// prefix (what the writer and `sort_run` compare).
 struct Head<'a> {
     key: u64,
     g: usize,
     input: u16,
     bytes: &'a [u8],
+    framed: &'a [u8],
 }
 
 /// A cursor over one run's framed records.
@@ -171,7 +174,7 @@ impl<'a> Cursor<'a> {
         let framed = &self.run.data[self.off..end as usize];
         let (len, used) = netcap_proto::get_uvarint(framed)?;
         let bytes = framed.get(used..used + usize::try_from(len).ok()?)?;
-        Some(Head { key, g: self.g, input: self.input, bytes })
+        Some(Head { key, g: self.g, input: self.input, bytes, framed })
     }
 
     fn advance(&mut self) {
@@ -197,7 +200,8 @@ fn merged_batch<'a>(results: impl Iterator<Item = &'a WorkResult>, inputs: &[(us
             let Some(h) = c.head() else { continue };
             let better = match &best {
                 None => true,
-                Some((_, b)) => (h.key, h.g, h.bytes) < (b.key, b.g, b.bytes),
+                // The writer's order: framed bytes (length prefix first), as runs are sorted.
+                Some((_, b)) => (h.key, h.g, h.framed) < (b.key, b.g, b.framed),
             };
             if better {
                 best = Some((k, h));
@@ -303,6 +307,20 @@ mod tests {
             run(&[(7, b"t7"), (11, b"u11")]),
         ]);
         assert_eq!(merged_batch(std::iter::once(&one), &[(0, 0), (1, 1)]), batch);
+    }
+
+    #[test]
+    fn finish_records_of_several_workers_come_in_the_writers_order() {
+        // Sorted by framed bytes within each worker (as `sort_run` leaves them): the shorter
+        // record first although its bytes compare greater. The writer merges workers the same
+        // way, so 1 and 2 workers give the same batch.
+        let w0 = result(vec![run(&[(u64::MAX, b"z"), (u64::MAX, b"ab")])]);
+        let w1 = result(vec![run(&[(u64::MAX, b"y"), (u64::MAX, b"aa")])]);
+        let batch = merged_batch([&w0, &w1].into_iter(), &[(0, 0)]);
+        let got: Vec<&[u8]> = netcap_sdk::record_batch(&batch).map(|r| r.bytes).collect();
+        assert_eq!(got, vec![&b"y"[..], b"z", b"aa", b"ab"]);
+        let one = result(vec![run(&[(u64::MAX, b"y"), (u64::MAX, b"z"), (u64::MAX, b"aa"), (u64::MAX, b"ab")])]);
+        assert_eq!(merged_batch(std::iter::once(&one), &[(0, 0)]), batch);
     }
 
     struct NoFactory;

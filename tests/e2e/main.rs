@@ -1,6 +1,7 @@
 //! End-to-end tests: the `netcap` binary on real captures (`../shared/pcaps`) and on captures our
 //! own code synthesizes. One test binary, as in ripgrep and wasmtime.
 
+mod abstractions;
 mod cli;
 mod corpus;
 mod determinism;

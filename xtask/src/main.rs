@@ -30,9 +30,20 @@ const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.3.";
 /// Debian packages the build and tests need: libpcap; tshark (the field oracle); tcpreplay;
 /// nDPI (loaded at run time: `libndpi-dev` brings the library and its headers, which a test
 /// compares our ABI declarations with) and `libndpi-bin` (ndpiReader, the DPI oracle);
-/// `ieee-data` (the MAC vendor registry); `mmdb-bin` (mmdblookup, the ASN oracle).
-const APT_PACKAGES: &[&str] =
-    &["libpcap-dev", "tshark", "wireshark-common", "tcpreplay", "libndpi-dev", "libndpi-bin", "ieee-data", "mmdb-bin"];
+/// `ieee-data` (the MAC vendor registry); `mmdb-bin` (mmdblookup, the ASN oracle); `uap-core`
+/// and `nmap-common` (the data files the software and service decoders read, and their tests).
+const APT_PACKAGES: &[&str] = &[
+    "libpcap-dev",
+    "tshark",
+    "wireshark-common",
+    "tcpreplay",
+    "libndpi-dev",
+    "libndpi-bin",
+    "ieee-data",
+    "mmdb-bin",
+    "uap-core",
+    "nmap-common",
+];
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -388,6 +388,7 @@ impl StreamDecoder for IcsDecoder {
             layers: LAYERS.map(String::from).to_vec(),
             record_types: netcap_sdk::record_types(&RECORD_TYPES),
             schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            ..Default::default()
         }
     }
 

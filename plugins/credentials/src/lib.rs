@@ -1,0 +1,257 @@
+//! The `credentials` decoder (kind `record`): user names and secrets sent in clear, from the
+//! stream decoder's `HTTP` records (`proto/netcap/v1/credentials.proto`): `Authorization: Basic`
+//! (RFC 7617: base64 of `user:password`), `Authorization: Digest` (RFC 7616: `username`, `realm`
+//! and `response`), and urlencoded form fields (the record's `parameters`) naming a user and a
+//! password. One record per service, method, user and secret, written at the end of input (the
+//! host orders such records by their bytes), with the first and last time seen.
+//!
+//! Not yet: NTLM over HTTP (needs the server's challenge from the response), FTP, SMTP, POP3,
+//! IMAP and Telnet (their records do not exist yet).
+
+use base64::Engine as _;
+use netcap_proto::v1::{Credentials, Http};
+use netcap_sdk::{Config, DecoderInfo, Emitter, InputRecord, Kind, RecordDecoder};
+use prost::Message;
+use std::collections::BTreeMap;
+
+/// Record types read, in `consumes` order.
+pub const CONSUMES: [(&str, &str); 1] = [("HTTP", "netcap.v1.HTTP")];
+/// Record types written.
+pub const RECORD_TYPES: [(&str, &str); 1] = [("Credentials", "netcap.v1.Credentials")];
+/// Most credentials kept; further ones are counted (`credentials: table full`).
+pub const MAX_ENTRIES: usize = 100_000;
+/// Form field names (lowercase) that hold a user name and a password.
+const USER_FIELDS: [&str; 6] = ["user", "username", "login", "email", "user_name", "userid"];
+const PASS_FIELDS: [&str; 5] = ["pass", "password", "passwd", "pwd", "user_password"];
+
+/// One credential found in a request: method, user, secret, realm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub method: &'static str,
+    pub user: String,
+    pub secret: String,
+    pub realm: String,
+}
+
+/// `key=value` pairs of a Digest header (values quoted or tokens).
+fn digest_params(s: &str) -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    let mut rest = s.trim();
+    while !rest.is_empty() {
+        let Some((k, after)) = rest.split_once('=') else { break };
+        let key = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, next) = if let Some(q) = after.strip_prefix('"') {
+            let mut v = String::new();
+            let mut chars = q.char_indices();
+            let mut end = q.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            v.push(n);
+                        }
+                    }
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => v.push(c),
+                }
+            }
+            (v, &q[end.min(q.len())..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        m.insert(key, value);
+        rest = next.trim_start().trim_start_matches(',').trim_start();
+    }
+    m
+}
+
+/// The credential of an `Authorization` header value, if it carries one.
+pub fn authorization(value: &str) -> Option<Found> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("basic") {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+        let text = String::from_utf8_lossy(&bytes);
+        let (user, pass) = text.split_once(':')?;
+        return Some(Found { method: "basic", user: user.into(), secret: pass.into(), realm: String::new() });
+    }
+    if scheme.eq_ignore_ascii_case("digest") {
+        let p = digest_params(rest);
+        let user = p.get("username")?.clone();
+        return Some(Found {
+            method: "digest",
+            user,
+            secret: p.get("response").cloned().unwrap_or_default(),
+            realm: p.get("realm").cloned().unwrap_or_default(),
+        });
+    }
+    None
+}
+
+/// A user and a password among urlencoded form fields.
+pub fn form(params: &[(String, String)], target: &str) -> Option<Found> {
+    let find = |names: &[&str]| {
+        params
+            .iter()
+            .find(|(k, v)| !v.is_empty() && names.contains(&k.to_ascii_lowercase().as_str()))
+            .map(|(_, v)| v.clone())
+    };
+    let (user, secret) = (find(&USER_FIELDS)?, find(&PASS_FIELDS)?);
+    let realm = target.split('?').next().unwrap_or("").to_string();
+    Some(Found { method: "form", user, secret, realm })
+}
+
+/// The decoder.
+#[derive(Debug, Default)]
+pub struct CredentialsDecoder {
+    table: BTreeMap<(String, &'static str, String, String), Credentials>,
+}
+
+impl CredentialsDecoder {
+    fn add(&mut self, h: &Http, f: Found, out: &mut Emitter<'_>) {
+        let key = ("HTTP".to_string(), f.method, f.user.clone(), f.secret.clone());
+        if !self.table.contains_key(&key) && self.table.len() >= MAX_ENTRIES {
+            out.error("credentials: table full");
+            return;
+        }
+        let c = self.table.entry(key).or_insert_with(|| Credentials {
+            timestamp_first: h.timestamp,
+            timestamp_last: h.timestamp,
+            service: "HTTP".into(),
+            method: f.method.into(),
+            user: f.user,
+            secret: f.secret,
+            realm: f.realm,
+            host: h.host.clone(),
+            src_ip: h.src_ip.clone(),
+            dst_ip: h.dst_ip.clone(),
+            src_port: h.src_port,
+            dst_port: h.dst_port,
+            ..Credentials::default()
+        });
+        c.timestamp_first = c.timestamp_first.min(h.timestamp);
+        c.timestamp_last = c.timestamp_last.max(h.timestamp);
+        c.count += 1;
+    }
+
+    fn http(&mut self, h: &Http, out: &mut Emitter<'_>) {
+        for hdr in &h.request_header {
+            if hdr.name.eq_ignore_ascii_case("authorization")
+                && let Some(f) = authorization(&hdr.value)
+            {
+                self.add(h, f, out);
+            }
+        }
+        let params: Vec<(String, String)> = h.parameters.iter().map(|p| (p.name.clone(), p.value.clone())).collect();
+        if let Some(f) = form(&params, &h.url) {
+            self.add(h, f, out);
+        }
+    }
+}
+
+impl RecordDecoder for CredentialsDecoder {
+    fn describe() -> DecoderInfo {
+        DecoderInfo {
+            name: "credentials".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            kind: Kind::Record,
+            record_types: netcap_sdk::record_types(&RECORD_TYPES),
+            schema: netcap_proto::DESCRIPTOR_SET.to_vec(),
+            consumes: netcap_sdk::record_types(&CONSUMES),
+            ..Default::default()
+        }
+    }
+
+    fn init(_config: &Config) -> Result<Self, String> {
+        Ok(CredentialsDecoder::default())
+    }
+
+    fn decode(&mut self, record: &InputRecord<'_>, out: &mut Emitter<'_>) {
+        match Http::decode(record.bytes) {
+            Ok(h) => self.http(&h, out),
+            Err(_) => out.error("credentials: undecodable HTTP record"),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Emitter<'_>) {
+        while !out.chunk_full() {
+            let Some((_, c)) = self.table.pop_first() else { break };
+            out.record(0, &c);
+        }
+    }
+}
+
+netcap_sdk::export_record_decoder!(CredentialsDecoder);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netcap_proto::v1::http::{Header, Parameter};
+
+    #[test]
+    fn basic_digest_and_form_credentials() {
+        // RFC 7617 section 2's example: "Aladdin:open sesame".
+        let b = authorization("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==").unwrap();
+        assert_eq!((b.method, b.user.as_str(), b.secret.as_str()), ("basic", "Aladdin", "open sesame"));
+        // RFC 7616 section 3.9.1's example request.
+        let d = authorization(
+            "Digest username=\"Mufasa\", realm=\"http-auth@example.org\", uri=\"/dir/index.html\", \
+             algorithm=MD5, nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", nc=00000001, \
+             cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", qop=auth, \
+             response=\"8ca523f5e9506fed4657c9700eebdbec\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"",
+        )
+        .unwrap();
+        assert_eq!(
+            (d.method, d.user.as_str(), d.realm.as_str(), d.secret.as_str()),
+            ("digest", "Mufasa", "http-auth@example.org", "8ca523f5e9506fed4657c9700eebdbec")
+        );
+        assert!(authorization("Bearer abc").is_none());
+        assert!(authorization("Basic !!!").is_none());
+        let p = vec![("Username".to_string(), "admin".to_string()), ("password".to_string(), "s3cret".to_string())];
+        let f = form(&p, "/login.php?x=1").unwrap();
+        assert_eq!((f.user.as_str(), f.secret.as_str(), f.realm.as_str()), ("admin", "s3cret", "/login.php"));
+        assert!(form(&p[..1], "/").is_none());
+    }
+
+    #[test]
+    fn credentials_are_deduplicated_with_first_and_last_seen() {
+        let req = |ts: i64, auth: &str| {
+            Http {
+                timestamp: ts,
+                host: "example.org".into(),
+                src_ip: "10.0.0.2".into(),
+                dst_ip: "10.0.0.1".into(),
+                src_port: 40000,
+                dst_port: 80,
+                request_header: vec![Header { name: "Authorization".into(), value: auth.into() }],
+                parameters: vec![
+                    Parameter { name: "login".into(), value: "bob".into() },
+                    Parameter { name: "pwd".into(), value: "x".into() },
+                ],
+                ..Http::default()
+            }
+            .encode_to_vec()
+        };
+        let mut d = CredentialsDecoder::default();
+        let mut b = Vec::new();
+        netcap_sdk::push_record(&mut b, 0, 1, &req(30, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+        netcap_sdk::push_record(&mut b, 0, 2, &req(10, "basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="));
+        netcap_sdk::push_record(&mut b, 0, 3, &[0xff, 0xff]);
+        let mut out = Vec::new();
+        netcap_sdk::record::run_decode(&mut d, &b, &mut out);
+        assert_eq!(netcap_sdk::entries(&out).count(), 1, "one error for the garbled record");
+        let mut out = Vec::new();
+        netcap_sdk::record::run_finish(&mut d, &mut out);
+        let c: Vec<Credentials> =
+            netcap_sdk::entries(&out).map(|e| Credentials::decode(e.unwrap().bytes).unwrap()).collect();
+        let keys: Vec<(&str, &str, &str)> =
+            c.iter().map(|c| (c.method.as_str(), c.user.as_str(), c.secret.as_str())).collect();
+        assert_eq!(keys, vec![("basic", "Aladdin", "open sesame"), ("form", "bob", "x")]);
+        assert_eq!((c[0].timestamp_first, c[0].timestamp_last, c[0].count), (10, 30, 2));
+        assert_eq!((c[0].host.as_str(), c[0].dst_port), ("example.org", 80));
+    }
+}

@@ -1,0 +1,363 @@
+//! Record decoders over other decoders' records, end to end on the corpus: `software`
+//! (products from HTTP headers and SSH identifications), `banner` + `service` (server banners
+//! identified with nmap's service probes). Oracles: tshark for what the inputs carry, Python's
+//! `re` running the same nmap match lines over the same banners (`tests/oracles/nmap_match.py`),
+//! the 1-worker output for any worker count, and `netcap label` windows.
+
+use netcap_proto::v1::{Service, ServiceBanner, Software};
+use netcap_tests::{TempDir, corpus_files, file_bytes, have_tshark, netcap, records, tshark_fields, workspace_root};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const UAP: &str = "/usr/share/uap-core/regexes.yaml";
+const NMAP: &str = "/usr/share/nmap/nmap-service-probes";
+
+/// Whether the data files are installed (CI requires them).
+fn have_data() -> bool {
+    let ok = Path::new(UAP).is_file() && Path::new(NMAP).is_file();
+    if !ok {
+        assert!(
+            std::env::var("NETCAP_REQUIRE_CORPUS").is_err(),
+            "{UAP} or {NMAP} missing: apt-get install uap-core nmap-common"
+        );
+        eprintln!("notice: skipping, {UAP} or {NMAP} missing (apt-get install uap-core nmap-common)");
+    }
+    ok
+}
+
+fn capture(input: &Path, out: &Path, include: &str, workers: &str) {
+    let uap = format!("uap-regexes={UAP}");
+    let nmap = format!("nmap-service-probes={NMAP}");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--include",
+        include,
+        "--resource",
+        &uap,
+        "--resource",
+        &nmap,
+        "--workers",
+        workers,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}: {}", input.display(), String::from_utf8_lossy(&o.stderr));
+}
+
+/// The distinct values of a field (one per packet: values with commas, such as user agents,
+/// are not split).
+fn distinct(file: &Path, field: &str, filter: &str) -> BTreeSet<String> {
+    tshark_fields(file, &[field], &["-Y", filter])
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|r| r.into_iter().next())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+#[test]
+fn software_shows_every_server_header_and_ssh_identification_tshark_sees() {
+    if !have_tshark() || !have_data() {
+        return;
+    }
+    let files = corpus_files(&["http", "ssh"]);
+    let (mut servers, mut idents, mut agents) = (0, 0, 0);
+    for f in &files {
+        let dir = TempDir::new("software");
+        capture(f, dir.path(), "software", "1");
+        let sw: Vec<Software> = records(dir.path(), "Software");
+        let seen = |source: &str| -> BTreeSet<String> {
+            sw.iter().filter(|s| s.source == source).map(|s| s.source_data.clone()).collect()
+        };
+        // Every Server value tshark dissects gives a Software (its first product token);
+        // values with no product token (empty) give none.
+        let want_servers = distinct(f, "http.server", "http.server");
+        let got_servers = seen("server");
+        for v in &want_servers {
+            let first = v.split_whitespace().next().unwrap_or("");
+            if first.starts_with('(') {
+                continue;
+            }
+            assert!(
+                sw.iter().any(|s| s.source == "server" && (s.source_data == *v || v.starts_with(&s.source_data))),
+                "{}: Server {v:?} missing from {got_servers:?}",
+                f.display()
+            );
+            servers += 1;
+        }
+        // Every SSH identification with a software version.
+        for v in distinct(f, "ssh.protocol", "ssh.protocol") {
+            if v.splitn(3, '-').nth(2).is_some_and(|s| !s.is_empty()) {
+                assert!(seen("ssh").contains(&v), "{}: SSH {v:?} missing from {:?}", f.display(), seen("ssh"));
+                idents += 1;
+            }
+        }
+        // User agents come from tshark's user agents only.
+        let want_agents = distinct(f, "http.user_agent", "http.user_agent");
+        for s in sw.iter().filter(|s| s.source == "user-agent") {
+            assert!(
+                want_agents.contains(&s.source_data),
+                "{}: user agent {:?} not in tshark's",
+                f.display(),
+                s.source_data
+            );
+            assert!(!s.product.is_empty() && s.product != "Other");
+            agents += 1;
+        }
+        for s in &sw {
+            assert!(s.timestamp_first > 0 && s.timestamp_first <= s.timestamp_last, "{}: {s:?}", f.display());
+            assert!(!s.src_ip.is_empty() && !s.hosts.is_empty() && !s.flows.is_empty(), "{}: {s:?}", f.display());
+        }
+    }
+    eprintln!("software: {servers} Server values, {idents} SSH identifications, {agents} user-agent products");
+    assert!(files.is_empty() || (servers >= 20 && idents >= 4 && agents >= 10), "{servers} {idents} {agents}");
+}
+
+/// The Service records with a banner of every capture with TCP servers in `subdirs`.
+fn services(subdirs: &[&str]) -> Vec<(PathBuf, Service)> {
+    let mut v = Vec::new();
+    for f in corpus_files(subdirs) {
+        let dir = TempDir::new("service");
+        capture(&f, dir.path(), "service", "1");
+        let s: Vec<Service> = records(dir.path(), "Service");
+        v.extend(s.into_iter().filter(|s| !s.banner.is_empty()).map(|s| (f.clone(), s)));
+    }
+    v
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn service_matches_equal_pythons_re_on_the_same_nmap_lines() {
+    if !have_data() {
+        return;
+    }
+    let svc = services(&["mail_ftp", "ssh", "http", "internet", "mixed"]);
+    let dir = TempDir::new("nmap-oracle");
+    // The lines the decoder's engine cannot take are left out for Python too.
+    let (probes, _) = netcap_decoder_service::probes::Probes::parse(&std::fs::read(NMAP).unwrap());
+    let skip: Vec<String> = probes.unsupported().iter().map(|(line, _, _)| line.to_string()).collect();
+    std::fs::write(dir.path().join("skip"), skip.join("\n")).unwrap();
+    let mut input = String::new();
+    for (_, s) in &svc {
+        input.push_str(
+            &serde_json::json!({
+                "transport": s.transport,
+                "port": s.port,
+                "server_first": s.client_data.is_empty(),
+                "banner_hex": hex(&s.banner),
+            })
+            .to_string(),
+        );
+        input.push('\n');
+    }
+    std::fs::write(dir.path().join("in.json"), input).unwrap();
+    let o = std::process::Command::new("python3")
+        .arg(workspace_root().join("tests/oracles/nmap_match.py"))
+        .arg(NMAP)
+        .arg(dir.path().join("skip"))
+        .arg(dir.path().join("in.json"))
+        .output()
+        .expect("python3");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let answers: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(answers.len(), svc.len());
+    let (mut identified, mut mismatches) = (0, Vec::new());
+    for ((f, s), a) in svc.iter().zip(&answers) {
+        let py = (
+            a["name"].as_str().unwrap_or(""),
+            a["product"].as_str().unwrap_or(""),
+            a["version"].as_str().unwrap_or(""),
+        );
+        let ours = (s.name.as_str(), s.product.as_str(), s.version.as_str());
+        if py != ours {
+            mismatches.push(format!(
+                "{} {}:{}: ours {ours:?}, python {py:?} (line {}), banner {:?}",
+                f.display(),
+                s.ip,
+                s.port,
+                a["line"],
+                String::from_utf8_lossy(&s.banner)
+            ));
+        }
+        if !s.name.is_empty() {
+            identified += 1;
+        }
+    }
+    eprintln!("service: {} banners, {identified} identified, {} nmap lines left out", svc.len(), skip.len());
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(svc.len() >= 30 && identified >= 15, "{} banners, {identified} identified", svc.len());
+}
+
+#[test]
+fn service_banners_start_with_the_server_segment_tshark_shows_at_their_time() {
+    if !have_tshark() {
+        return;
+    }
+    let mut compared = 0;
+    for f in corpus_files(&["mail_ftp", "ssh"]) {
+        let dir = TempDir::new("banner");
+        capture(&f, dir.path(), "ServiceBanner", "1");
+        let banners: Vec<ServiceBanner> = records(dir.path(), "ServiceBanner");
+        // Server segments with data: (time ns, server port, client port, payload hex).
+        let rows = tshark_fields(
+            &f,
+            &["frame.time_epoch", "tcp.srcport", "tcp.dstport", "tcp.payload"],
+            &["-Y", "tcp.len > 0"],
+        )
+        .unwrap_or_default();
+        for b in &banners {
+            // The segment that carried the banner's first byte: same time, same ports.
+            let seg = rows.iter().find(|r| {
+                netcap_tests::parse_ns(&r[0]) == Some(b.timestamp)
+                    && r[1].parse::<u32>().ok() == Some(b.dst_port)
+                    && r[2].parse::<u32>().ok() == Some(b.src_port)
+            });
+            let Some(seg) = seg else { continue };
+            let seg = seg[3].replace(':', "");
+            let n = seg.len().min(b.banner.len() * 2);
+            assert_eq!(hex(&b.banner)[..n], seg[..n], "{}: banner of {}:{}", f.display(), b.dst_ip, b.dst_port);
+            assert!(b.banner.len() <= 512);
+            compared += 1;
+        }
+    }
+    assert!(compared >= 10, "only {compared} banners compared");
+}
+
+#[test]
+fn abstractions_are_identical_for_1_and_3_workers() {
+    if !have_data() {
+        return;
+    }
+    for f in corpus_files(&["mail_ftp", "http", "ssh"]).iter().step_by(4) {
+        let dir = TempDir::new("abstractions-det");
+        let (one, three) = (dir.path().join("1"), dir.path().join("3"));
+        capture(f, &one, "software,service,credentials", "1");
+        capture(f, &three, "software,service,credentials", "3");
+        for t in ["Software", "Service", "ServiceBanner", "Credentials"] {
+            let (a, b) = (one.join(format!("{t}.ncap.zst")), three.join(format!("{t}.ncap.zst")));
+            assert_eq!(a.exists(), b.exists(), "{}: {t}", f.display());
+            if a.exists() {
+                assert!(file_bytes(&a) == file_bytes(&b), "{}: {t} differs between 1 and 3 workers", f.display());
+            }
+        }
+    }
+}
+
+#[test]
+fn label_labels_software_and_service_by_time_and_address() {
+    if !have_data() {
+        return;
+    }
+    let Some(f) = corpus_files(&["http"]).into_iter().find(|f| f.ends_with("zeek_workshop_2011_browse.pcap")) else {
+        return;
+    };
+    let dir = TempDir::new("abstractions-label");
+    capture(&f, dir.path(), "software,service", "1");
+    // The web server of the capture, over the capture's day.
+    let w = dir.path().join("w.yaml");
+    std::fs::write(
+        &w,
+        "attacks:\n  - name: web\n    start: 2011-11-03T00:00:00Z\n    end: 2011-11-04T00:00:00Z\n    ips: [192.150.187.43]\n    category: testcat\n",
+    )
+    .unwrap();
+    let o = netcap(&["label", "--records", dir.path().to_str().unwrap(), "--windows", w.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for t in ["Software", "Service"] {
+        let csv = std::fs::read_to_string(dir.path().join(format!("{t}_labeled.csv"))).unwrap();
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert!(!rows.is_empty(), "{t}: no rows");
+        // Every record's first flow involves the server, so every one is in the window.
+        assert!(rows.iter().all(|r| r.ends_with(",testcat")), "{t}:\n{csv}");
+    }
+}
+
+/// tshark's `-z credentials` table: (protocol, user name) per row, by the header's columns (the
+/// protocol column holds words like "HTTP basic auth").
+fn tshark_credentials(file: &Path) -> Vec<(String, String)> {
+    let o =
+        std::process::Command::new("tshark").arg("-r").arg(file).args(["-q", "-z", "credentials"]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    let Some(head) = text.lines().find(|l| l.starts_with("Packet")) else { return Vec::new() };
+    let (Some(p), Some(u), Some(i)) = (head.find("Protocol"), head.find("Username"), head.find("Info")) else {
+        return Vec::new();
+    };
+    let col = |l: &str, a: usize, b: usize| l.get(a..b.min(l.len())).unwrap_or("").trim().to_string();
+    text.lines()
+        .filter(|l| l.split_whitespace().next().is_some_and(|w| w.parse::<u64>().is_ok()))
+        .map(|l| (col(l, p, u), col(l, u, i)))
+        .collect()
+}
+
+#[test]
+fn credentials_of_http_basic_agree_with_tshark_and_digest_and_forms_are_found_too() {
+    use netcap_proto::v1::Credentials;
+    use netcap_tests::synth_stream::{Conv, merge};
+    if !have_tshark() {
+        return;
+    }
+    let dir = TempDir::new("credentials");
+    // Three requests on three connections: Basic (RFC 7617's example), Digest (RFC 7616's), and
+    // a urlencoded login form; then the Basic request again later (one record, count 2).
+    let t0 = 1_700_000_000_000_000_000;
+    let basic =
+        b"GET /private HTTP/1.1\r\nHost: a.example\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n\r\n";
+    let digest = b"GET /dir/index.html HTTP/1.1\r\nHost: b.example\r\nAuthorization: Digest username=\"Mufasa\", realm=\"http-auth@example.org\", uri=\"/dir/index.html\", nonce=\"7ypf\", response=\"8ca523f5e9506fed4657c9700eebdbec\"\r\n\r\n";
+    let body = b"username=admin&password=s3cret%21";
+    let mut post = format!(
+        "POST /login.php HTTP/1.1\r\nHost: c.example\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    post.extend_from_slice(body);
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let mut convs = Vec::new();
+    for (i, req) in [&basic[..], &digest[..], &post[..], &basic[..]].into_iter().enumerate() {
+        let mut c = Conv::new(1, 40000 + i as u16, 80, 1000, 5000, t0 + i as i64 * 1_000_000_000);
+        c.handshake();
+        c.send(true, req);
+        c.send(false, ok);
+        c.close();
+        convs.push(c);
+    }
+    let refs: Vec<&Conv> = convs.iter().collect();
+    let pcap = dir.path().join("creds.pcap");
+    netcap_tests::pcap::write_pcap(&pcap, netcap_tests::pcap::LINKTYPE_ETHERNET, false, &merge(&refs)).unwrap();
+    let out = dir.path().join("out");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        pcap.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--quiet",
+        "--include",
+        "credentials",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let creds: Vec<Credentials> = records(&out, "Credentials");
+    let mut creds = creds;
+    creds.sort_by(|a, b| (&a.method, &a.user).cmp(&(&b.method, &b.user)));
+    let got: Vec<(&str, &str, &str)> =
+        creds.iter().map(|c| (c.method.as_str(), c.user.as_str(), c.secret.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("basic", "Aladdin", "open sesame"),
+            ("digest", "Mufasa", "8ca523f5e9506fed4657c9700eebdbec"),
+            ("form", "admin", "s3cret!")
+        ]
+    );
+    assert_eq!((creds[0].count, creds[0].timestamp_last - creds[0].timestamp_first), (2, 3_000_000_000));
+    // tshark lists the Basic user (twice, one row per request); the Digest and form ones are
+    // ours only.
+    let ts = tshark_credentials(&pcap);
+    assert!(!ts.is_empty() && ts.iter().all(|(p, u)| p.starts_with("HTTP") && u == "Aladdin"), "{ts:?}");
+    assert_eq!(ts.len(), 2, "{ts:?}");
+}
