@@ -64,6 +64,9 @@ pub struct TypeOut {
     pub decoder_version: String,
     pub wit_version: String,
     pub schema: Arc<Vec<u8>>,
+    /// Whether the user asked for the type: a type produced only because a record decoder reads
+    /// it is not written.
+    pub written: bool,
 }
 
 /// Static output settings.
@@ -269,6 +272,9 @@ impl Writer {
     }
 
     fn write_runs_inner(&mut self, t: usize, runs: &[&Run]) -> io::Result<()> {
+        if !self.types[t].written {
+            return Ok(());
+        }
         let nonempty: Vec<&Run> = runs.iter().copied().filter(|r| !r.index.is_empty()).collect();
         match nonempty.len() {
             0 => Ok(()),

@@ -282,7 +282,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         ),
     };
     let (decoders, runtime) = load_decoders(&opts, &mut notices)?;
-    let mut enabled = enabled_types(&decoders, &opts.include, &opts.exclude)?;
+    // What the user asked for is written; record decoders' inputs are produced too (`enabled`).
+    let asked = enabled_types(&decoders, &opts.include, &opts.exclude)?;
+    let mut enabled = asked.clone();
     enable_record_inputs(&decoders, &mut enabled, &mut notices)?;
     // DPI and resolvers. The dispatcher classifies every packet's flow (so that worker and
     // global batches carry the same `app` id) and scans DNS answers for `ip-names`; decoders
@@ -304,18 +306,20 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     // Global record types, in decoder order.
     let mut types: Vec<TypeOut> = Vec::new();
     let mut type_maps: Vec<Vec<Option<usize>>> = Vec::new();
-    for (d, en) in decoders.iter().zip(&enabled) {
+    for ((d, en), asked) in decoders.iter().zip(&enabled).zip(&asked) {
         let mut map = Vec::new();
-        for (t, on) in d.spec.record_types.iter().zip(en) {
+        for ((t, on), &written) in d.spec.record_types.iter().zip(en).zip(asked) {
             if !*on {
                 map.push(None);
             } else if let Some(shared) = types.iter().position(|u| u.name == t.name) {
                 // Declared by an earlier decoder too (same message and schema, see
                 // `plugin::check_unique_types`): one file, whose header names the first decoder.
                 map.push(Some(shared));
+                types[shared].written |= written;
             } else {
                 map.push(Some(types.len()));
                 types.push(TypeOut {
+                    written,
                     name: t.name.clone(),
                     message: t.message.clone(),
                     decoder: d.spec.id.clone(),
