@@ -419,10 +419,13 @@ fn no_interest_warning(spec: &DecoderSpec) -> Option<String> {
 /// Every record type's message must be defined by the decoder's schema: otherwise its records
 /// could be written but never read (`dump` needs the schema in the file header).
 pub fn check_schema(spec: &DecoderSpec) -> Result<(), String> {
+    // One pool per decoder: the schema is decoded once, whatever the number of record types.
+    let pool = prost_reflect::DescriptorPool::decode(spec.schema.as_slice())
+        .map_err(|e| format!("its schema is not a FileDescriptorSet ({e})"))?;
     for t in &spec.record_types {
-        if let Err(e) = crate::render::Renderer::new(&spec.schema, &t.message) {
+        if pool.get_message_by_name(&t.message).is_none() {
             return Err(format!(
-                "record type {} names message {}, which its schema does not define ({e})",
+                "record type {} names message {}, which its schema does not define",
                 t.name, t.message
             ));
         }
