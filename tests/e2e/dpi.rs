@@ -84,10 +84,19 @@ fn real(proto: u8, a: (IpAddr, u16), b: (IpAddr, u16)) -> Tuple {
 
 /// Packets ndpiReader read from the file ("IP packets: n of N packets total").
 fn ndpi_reader_total(file: &Path) -> Option<u64> {
-    let out = Command::new("ndpiReader").arg("-i").arg(file).args(["-v", "2"]).output().ok()?;
+    let out = ndpi_reader_output(file);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let line = text.lines().find(|l| l.contains("packets total"))?;
     line.split(" of ").nth(1)?.split_whitespace().next()?.parse().ok()
+}
+
+/// `ndpiReader -i FILE -v 2`, run once per file for all the tests here.
+fn ndpi_reader_output(file: &Path) -> &'static std::process::Output {
+    netcap_tests::run_once("ndpiReader", file, || {
+        let mut c = Command::new("ndpiReader");
+        c.arg("-i").arg(file).args(["-v", "2"]);
+        c
+    })
 }
 
 /// Packets netcap reads from the file (one line each in `netcap layers`).
@@ -98,7 +107,7 @@ fn our_total(file: &Path) -> u64 {
 
 /// ndpiReader's flow list (`-v 2`): `\t<n>\t<PROTO> <src> <->|-> <dst> [proto: ids/Name][...][cat: Category/id][a pkts/b bytes <-> c pkts/d bytes]`.
 fn ndpi_reader(file: &Path) -> Vec<(Tuple, Flow)> {
-    let out = Command::new("ndpiReader").arg("-i").arg(file).args(["-v", "2"]).output().expect("run ndpiReader");
+    let out = ndpi_reader_output(file);
     let text = String::from_utf8_lossy(&out.stdout);
     let mut flows = Vec::new();
     for line in text.lines() {
@@ -597,19 +606,12 @@ fn connection_applications_agree_with_ndpi_reader() {
 
 /// One capture: (flows compared, ndpiReader labels them but we have nothing, other names, examples).
 fn compare_connections(f: &Path) -> (usize, usize, usize, Vec<String>) {
-    let dir = TempDir::new("dpi-conn");
-    let o = netcap_cmd()
-        .args(["capture", "-r"])
-        .arg(f)
-        .arg("-o")
-        .arg(dir.path())
-        .args(["--include", "Connection", "--flow-idle", "100000000s", "--flow-active", "100000000s"])
-        .output()
-        .expect("run netcap");
-    if !matches!(o.status.code(), Some(0 | 1)) {
+    // Shared with the tshark conversation comparison (flow.rs).
+    let run = netcap_tests::shared_capture(f, netcap_tests::Shared::ConnectionsWithoutTimeouts);
+    if !matches!(run.output.status.code(), Some(0 | 1)) {
         return (0, 0, 0, Vec::new());
     }
-    let conns: Vec<netcap_proto::v1::Connection> = netcap_tests::records(dir.path(), "Connection");
+    let conns: Vec<netcap_proto::v1::Connection> = netcap_tests::records(&run.dir, "Connection");
     let mut ours: BTreeMap<Tuple, Vec<String>> = BTreeMap::new();
     for c in &conns {
         if let Some(t) = conn_tuple(c) {

@@ -16,14 +16,12 @@
 use netcap_proto::v1::Connection;
 use netcap_tests::pcap::{LINKTYPE_ETHERNET, write_pcap};
 use netcap_tests::{
-    TempDir, capture, corpus, corpus_index, files_with, have_tshark, netcap, records, tshark_fields, workspace_root,
+    Shared, TempDir, capture, corpus, corpus_index, files_with, have_tshark, netcap, records, shared_capture,
+    tshark_fields, workspace_root,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// No timeout splits a conversation in the comparison with tshark (which never splits on time).
-const NO_TIMEOUTS: &[&str] = &["--include", "Connection", "--flow-idle", "100000000s", "--flow-active", "100000000s"];
 
 /// One endpoint: address text and port.
 type Ep = (String, u32);
@@ -269,12 +267,13 @@ fn our_sums(conns: &[Connection]) -> Sums {
 /// Compares one capture: (conversations compared, reused conversations skipped).
 fn check_file(file: &Path, survey: &Survey) -> Result<(usize, usize), String> {
     let reused = &survey.reused;
-    let out = TempDir::new("flow-conv");
-    let o = capture(file, out.path(), NO_TIMEOUTS);
-    if !matches!(o.status.code(), Some(0 | 1)) {
-        return Err(format!("netcap failed: {}", String::from_utf8_lossy(&o.stderr)));
+    // Shared with the nDPI comparison: Connection records, and no timeout splits a conversation
+    // (tshark never splits on time).
+    let run = shared_capture(file, Shared::ConnectionsWithoutTimeouts);
+    if !matches!(run.output.status.code(), Some(0 | 1)) {
+        return Err(format!("netcap failed: {}", String::from_utf8_lossy(&run.output.stderr)));
     }
-    let conns: Vec<Connection> = records(out.path(), "Connection");
+    let conns: Vec<Connection> = records(&run.dir, "Connection");
     let (ours, _) = our_sums(&conns);
     let (mut compared, mut skipped) = (0, 0);
     let convs = if survey.fragments {

@@ -118,14 +118,15 @@ fn profiles_agree_with_tshark_endpoint_statistics() {
                         if EXCEPTIONS.iter().any(|(n, _)| *n == name) {
                             continue;
                         }
-                        let dir = netcap_tests::TempDir::new("profile");
-                        let o = netcap_tests::capture(f, dir.path(), &["--include", "profile", "-w", "1"]);
-                        if o.status.code() == Some(2) {
+                        // The shared corpus capture (every record type, 2 workers: profiles are
+                        // identical for any worker count, see the next test).
+                        let run = netcap_tests::shared_capture(f, netcap_tests::Shared::Default);
+                        if run.output.status.code() == Some(2) {
                             continue;
                         }
-                        let hosts = netcap_tests::records::<IpProfile>(dir.path(), "IPProfile").len();
-                        let devices = netcap_tests::records::<DeviceProfile>(dir.path(), "DeviceProfile").len();
-                        r.push((hosts, devices, compare(f, dir.path())));
+                        let hosts = netcap_tests::records::<IpProfile>(&run.dir, "IPProfile").len();
+                        let devices = netcap_tests::records::<DeviceProfile>(&run.dir, "DeviceProfile").len();
+                        r.push((hosts, devices, compare(f, &run.dir)));
                     }
                     r
                 })

@@ -58,95 +58,146 @@ pub fn corpus() -> Option<PathBuf> {
     None
 }
 
+/// What one tshark pass over a corpus capture says: the protocols it dissects (the tokens of
+/// `frame.protocols`, e.g. `dns`, `gre`, `ipv6.hopopts`), the packets it reads (frames with an
+/// encapsulation type: tshark 4 also lists pcapng custom blocks as frames) and whether it read
+/// the whole file.
+struct TsharkPass {
+    protocols: std::collections::BTreeSet<String>,
+    packets: u64,
+    complete: bool,
+}
+
+impl TsharkPass {
+    fn run(f: &Path) -> Self {
+        let o = Command::new("tshark")
+            .args(["-n", "-r"])
+            .arg(f)
+            .args(["-T", "fields", "-E", "separator=/t", "-e", "frame.encap_type", "-e", "frame.protocols"])
+            .output();
+        let mut pass = TsharkPass { protocols: Default::default(), packets: 0, complete: false };
+        if let Ok(o) = o {
+            pass.complete = o.status.success();
+            for line in String::from_utf8_lossy(&o.stdout).lines() {
+                let (encap, protocols) = line.split_once('\t').unwrap_or((line, ""));
+                if !encap.trim().is_empty() {
+                    pass.packets += 1;
+                }
+                pass.protocols.extend(protocols.split(':').filter(|t| !t.is_empty()).map(str::to_string));
+            }
+        }
+        pass
+    }
+
+    /// The cache line's value: `packets;complete;proto,proto,...`.
+    fn to_cache(&self) -> String {
+        let protocols: Vec<&str> = self.protocols.iter().map(String::as_str).collect();
+        format!("{};{};{}", self.packets, u8::from(self.complete), protocols.join(","))
+    }
+
+    fn from_cache(v: &str) -> Option<Self> {
+        let mut parts = v.splitn(3, ';');
+        let packets = parts.next()?.parse().ok()?;
+        let complete = parts.next()? == "1";
+        let protocols = parts.next()?.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect();
+        Some(TsharkPass { protocols, packets, complete })
+    }
+}
+
+struct CorpusIndex {
+    files: Vec<(PathBuf, std::collections::BTreeSet<String>)>,
+    packets: std::collections::HashMap<PathBuf, (u64, bool)>,
+}
+
+fn corpus_capture_files(root: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(root, &mut files);
+    files.sort();
+    files
+}
+
+/// The cache key of a file: path, size and modification time.
+fn file_key(p: &Path) -> String {
+    let m = std::fs::metadata(p).ok();
+    let size = m.as_ref().map_or(0, std::fs::Metadata::len);
+    let mtime = m
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    format!("{}\t{size}\t{mtime}", p.display())
+}
+
+/// tshark passes over `files`, two at a time (CI has two cores).
+fn tshark_passes(files: &[&PathBuf]) -> Vec<(String, TsharkPass)> {
+    std::thread::scope(|s| {
+        let hs: Vec<_> = files
+            .chunks(files.len().div_ceil(2).max(1))
+            .map(|chunk| s.spawn(move || chunk.iter().map(|f| (file_key(f), TsharkPass::run(f))).collect::<Vec<_>>()))
+            .collect();
+        hs.into_iter().flat_map(|h| h.join().expect("tshark index thread")).collect()
+    })
+}
+
+fn build_corpus_index() -> CorpusIndex {
+    let empty = CorpusIndex { files: Vec::new(), packets: Default::default() };
+    let Some(root) = corpus() else { return empty };
+    if !have_tshark() {
+        return empty;
+    }
+    let files = corpus_capture_files(&root);
+    let cache_path = target_dir().join("tmp").join("corpus-index-v2.tsv");
+    let mut cached: std::collections::HashMap<String, String> = std::fs::read_to_string(&cache_path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.rsplit_once('\t').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    let missing: Vec<&PathBuf> = files.iter().filter(|f| !cached.contains_key(&file_key(f))).collect();
+    if !missing.is_empty() {
+        cached.extend(tshark_passes(&missing).into_iter().map(|(k, pass)| (k, pass.to_cache())));
+        let mut lines: Vec<String> = cached.iter().map(|(k, v)| format!("{k}\t{v}")).collect();
+        lines.sort();
+        let _ = std::fs::create_dir_all(cache_path.parent().unwrap_or(Path::new(".")));
+        let _ = std::fs::write(&cache_path, lines.join("\n") + "\n");
+    }
+    let mut index = empty;
+    for f in files {
+        let pass = cached.get(&file_key(&f)).and_then(|v| TsharkPass::from_cache(v));
+        let pass = pass.unwrap_or(TsharkPass { protocols: Default::default(), packets: 0, complete: false });
+        index.packets.insert(f.clone(), (pass.packets, pass.complete));
+        index.files.push((f, pass.protocols));
+    }
+    index
+}
+
+fn corpus_index_full() -> &'static CorpusIndex {
+    static INDEX: std::sync::OnceLock<CorpusIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(build_corpus_index)
+}
+
 /// Every capture file of the corpus (all sub-directories) with the set of protocols tshark
 /// dissects in it (the tokens of `frame.protocols`, e.g. `dns`, `gre`, `ipv6.hopopts`). Built
-/// once per test process, two files at a time, and cached in `target/tmp/corpus-protocols.tsv`
-/// by path, size and modification time, so that each oracle test picks "every capture that
-/// contains the protocol" without running tshark over the whole corpus again.
+/// once per test process by one tshark pass per file, two files at a time, and cached in
+/// `target/tmp/corpus-index-v2.tsv` by path, size and modification time, so that each oracle
+/// test picks "every capture that contains the protocol" without running tshark again.
 pub fn corpus_index() -> &'static [(PathBuf, std::collections::BTreeSet<String>)] {
-    static INDEX: std::sync::OnceLock<Vec<(PathBuf, std::collections::BTreeSet<String>)>> = std::sync::OnceLock::new();
-    INDEX.get_or_init(|| {
-        let Some(root) = corpus() else { return Vec::new() };
-        if !have_tshark() {
-            return Vec::new();
-        }
-        let mut files = Vec::new();
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            let Ok(rd) = std::fs::read_dir(dir) else { return };
-            for e in rd.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap") {
-                    out.push(p);
-                }
-            }
-        }
-        walk(&root, &mut files);
-        files.sort();
-        let key = |p: &Path| -> String {
-            let m = std::fs::metadata(p).ok();
-            let size = m.as_ref().map_or(0, std::fs::Metadata::len);
-            let mtime = m
-                .and_then(|m| m.modified().ok())
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            format!("{}\t{size}\t{mtime}", p.display())
-        };
-        let cache_path = target_dir().join("tmp").join("corpus-protocols.tsv");
-        let mut cached = std::collections::HashMap::new();
-        if let Ok(text) = std::fs::read_to_string(&cache_path) {
-            for line in text.lines() {
-                if let Some((k, v)) = line.rsplit_once('\t') {
-                    cached.insert(k.to_string(), v.to_string());
-                }
-            }
-        }
-        let missing: Vec<&PathBuf> = files.iter().filter(|f| !cached.contains_key(&key(f))).collect();
-        let computed: Vec<(String, String)> = std::thread::scope(|s| {
-            let chunks: Vec<&[&PathBuf]> = missing.chunks(missing.len().div_ceil(2).max(1)).collect();
-            let hs: Vec<_> = chunks
-                .into_iter()
-                .map(|chunk| {
-                    s.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|f| {
-                                let o = Command::new("tshark")
-                                    .args(["-n", "-r"])
-                                    .arg(f)
-                                    .args(["-T", "fields", "-e", "frame.protocols"])
-                                    .output();
-                                let mut set = std::collections::BTreeSet::new();
-                                if let Ok(o) = o {
-                                    for line in String::from_utf8_lossy(&o.stdout).lines() {
-                                        set.extend(line.split(':').filter(|t| !t.is_empty()).map(str::to_string));
-                                    }
-                                }
-                                (key(f), set.into_iter().collect::<Vec<_>>().join(","))
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            hs.into_iter().flat_map(|h| h.join().expect("tshark index thread")).collect()
-        });
-        if !computed.is_empty() {
-            cached.extend(computed);
-            let mut lines: Vec<String> = cached.iter().map(|(k, v)| format!("{k}\t{v}")).collect();
-            lines.sort();
-            let _ = std::fs::create_dir_all(cache_path.parent().unwrap_or(Path::new(".")));
-            let _ = std::fs::write(&cache_path, lines.join("\n") + "\n");
-        }
-        files
-            .into_iter()
-            .map(|f| {
-                let tokens = cached.get(&key(&f)).map(String::as_str).unwrap_or("");
-                let set = tokens.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect();
-                (f, set)
-            })
-            .collect()
-    })
+    &corpus_index_full().files
+}
+
+/// The packets tshark reads from a corpus capture and whether it read the whole file, from the
+/// same cached pass as [`corpus_index`]; `None` for a file outside the index.
+pub fn corpus_packets(f: &Path) -> Option<(u64, bool)> {
+    corpus_index_full().packets.get(f).copied()
 }
 
 /// The corpus files in which tshark dissects any of `protocols` (`frame.protocols` tokens),
@@ -236,6 +287,95 @@ pub fn capture(file: &Path, out: &Path, extra: &[&str]) -> Output {
         vec!["capture", "-r", file.to_str().expect("utf-8 path"), "-o", out.to_str().expect("utf-8 path"), "--quiet"];
     args.extend_from_slice(extra);
     netcap(&args)
+}
+
+/// The corpus-wide captures several tests read, each made once per test process: a test that
+/// needs one of these configurations reads the shared output instead of running netcap over the
+/// whole corpus again (each corpus pass costs minutes of CI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Shared {
+    /// Every standard record type with the default settings, 2 workers, unknown and error pcaps.
+    Default,
+    /// Connection records only, with flow timeouts that never fire (one record per tuple).
+    ConnectionsWithoutTimeouts,
+}
+
+impl Shared {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Shared::Default => &["--workers", "2", "--unknown-pcap", "--errors-pcap"],
+            Shared::ConnectionsWithoutTimeouts => {
+                &["--include", "Connection", "--flow-idle", "100000000s", "--flow-active", "100000000s"]
+            }
+        }
+    }
+}
+
+/// A shared capture: its output directory and the process output (not `--quiet`).
+pub struct SharedCapture {
+    pub dir: PathBuf,
+    pub output: Output,
+}
+
+/// This process's directory of shared captures, `target/tmp/shared-captures/<pid>`; those of
+/// processes that are gone are removed the first time.
+fn shared_capture_root() -> &'static Path {
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let parent = target_dir().join("tmp").join("shared-captures");
+        for e in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+            let alive = e.file_name().to_str().is_some_and(|pid| Path::new("/proc").join(pid).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let dir = parent.join(std::process::id().to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create shared capture dir");
+        dir
+    })
+}
+
+/// `netcap capture` of `file` in the `kind` configuration, run once per test process however
+/// many tests ask (concurrent askers wait for the first).
+pub fn shared_capture(file: &Path, kind: Shared) -> &'static SharedCapture {
+    type Cell = &'static std::sync::OnceLock<SharedCapture>;
+    static RUNS: std::sync::Mutex<Option<std::collections::HashMap<(PathBuf, Shared), Cell>>> =
+        std::sync::Mutex::new(None);
+    let cell: Cell = {
+        let mut runs = RUNS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = runs.get_or_insert_with(Default::default);
+        *map.entry((file.to_path_buf(), kind)).or_insert_with(|| Box::leak(Box::new(std::sync::OnceLock::new())))
+    };
+    cell.get_or_init(|| {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = shared_capture_root().join(N.fetch_add(1, Ordering::Relaxed).to_string());
+        let output = netcap_cmd()
+            .args(["capture", "-r"])
+            .arg(file)
+            .arg("-o")
+            .arg(&dir)
+            .args(kind.args())
+            .output()
+            .expect("run netcap");
+        SharedCapture { dir, output }
+    })
+}
+
+/// The output of the command `make` builds for `file`, run once per test process for each `tag`
+/// and file however many tests ask (concurrent askers wait for the first): for oracle runs
+/// (ndpiReader, tshark passes) that several corpus-wide tests compare with.
+pub fn run_once(tag: &'static str, file: &Path, make: impl FnOnce() -> Command) -> &'static Output {
+    type Cell = &'static std::sync::OnceLock<Output>;
+    static RUNS: std::sync::Mutex<Option<std::collections::HashMap<(&'static str, PathBuf), Cell>>> =
+        std::sync::Mutex::new(None);
+    let cell: Cell = {
+        let mut runs = RUNS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = runs.get_or_insert_with(Default::default);
+        *map.entry((tag, file.to_path_buf())).or_insert_with(|| Box::leak(Box::new(std::sync::OnceLock::new())))
+    };
+    cell.get_or_init(|| make().output().unwrap_or_else(|e| panic!("run {tag} on {}: {e}", file.display())))
 }
 
 /// Reads a record file: its header and each record's protobuf bytes.
