@@ -24,38 +24,38 @@ use std::time::Instant;
 
 /// Where packets go: fixed for the run.
 pub(super) struct Routing {
-    pub nworkers: usize,
-    pub has_global: bool,
+    pub(super) nworkers: usize,
+    pub(super) has_global: bool,
     /// Stateful decoders run: ticks, DNS-answer scan.
-    pub ticking: bool,
+    pub(super) ticking: bool,
     /// Layers some decoder wants.
-    pub interest: u128,
-    pub ports: dissect::PortInterests,
-    pub defrag: bool,
-    pub live: bool,
+    pub(super) interest: u128,
+    pub(super) ports: dissect::PortInterests,
+    pub(super) defrag: bool,
+    pub(super) live: bool,
 }
 
 /// The dispatcher's links to the other stages.
 pub(super) struct Links {
-    pub jobs: Vec<Sender<Job>>,
-    pub batch_pool: Receiver<Batch>,
+    pub(super) jobs: Vec<Sender<Job>>,
+    pub(super) batch_pool: Receiver<Batch>,
     /// Packets read, for the progress line.
-    pub progress: Arc<AtomicU64>,
+    pub(super) progress: Arc<AtomicU64>,
     /// The first packet's time, for the files' creation time.
-    pub first_ts: Arc<AtomicI64>,
-    pub dpi: Option<crate::dpi::Dpi>,
-    pub names: Arc<crate::resolve::names::NameTable>,
+    pub(super) first_ts: Arc<AtomicI64>,
+    pub(super) dpi: Option<crate::dpi::Dpi>,
+    pub(super) names: Arc<crate::resolve::names::NameTable>,
     /// `unknown.pcap`, and its path for error messages.
-    pub unknown_pcap: Option<PcapOut>,
-    pub unknown_path: PathBuf,
+    pub(super) unknown_pcap: Option<PcapOut>,
+    pub(super) unknown_path: PathBuf,
 }
 
 /// How reading ended.
 pub(super) struct DispatchEnd {
     /// A stop signal ended it.
-    pub stopped: bool,
+    pub(super) stopped: bool,
     /// The input is damaged after the packets read.
-    pub input_error: Option<CaptureError>,
+    pub(super) input_error: Option<CaptureError>,
 }
 
 pub(super) struct Dispatcher {
@@ -81,7 +81,7 @@ pub(super) struct Dispatcher {
 type Completed = Option<(u16, usize)>;
 
 impl Dispatcher {
-    pub fn new(r: Routing, links: Links) -> Self {
+    pub(super) fn new(r: Routing, links: Links) -> Self {
         let nthreads = r.nworkers + usize::from(r.has_global);
         Dispatcher {
             epoch_packets: EPOCH_PACKETS_PER_WORKER * r.nworkers,
@@ -105,7 +105,7 @@ impl Dispatcher {
     }
 
     /// Reads `source` to its end, a stop signal (`stop`) or an output failure (`failed`).
-    pub fn run(
+    pub(super) fn run(
         &mut self,
         source: &mut dyn PacketSource,
         stop: &AtomicBool,
@@ -118,16 +118,20 @@ impl Dispatcher {
                 return Ok(end);
             }
             let more = match source.next_packet() {
-                Ok(Some(p)) => self.packet(&p)?,
-                // A silent live source or FIFO: look at `stop`, and come back.
-                Ok(None) if source.timed_out() => self.idle()?,
-                Ok(None) => return Ok(end),
+                Ok(Some(p)) => Some(self.packet(&p)?),
+                Ok(None) => None,
                 // A filter that does not compile for a link type met in the file is a usage error.
                 Err(e @ CaptureError::Bpf { .. }) => return Err(e.into()),
                 Err(e) => {
                     end.input_error = Some(e);
                     return Ok(end);
                 }
+            };
+            let more = match more {
+                Some(more) => more,
+                // A silent live source or FIFO: look at `stop`, and come back.
+                None if source.timed_out() => self.idle()?,
+                None => return Ok(end),
             };
             if !more {
                 return Ok(end); // the workers are gone
@@ -137,7 +141,7 @@ impl Dispatcher {
 
     /// Hands the last partial epoch on and tells the workers that input ended; the dispatch
     /// statistics and `unknown.pcap` (still to be finished) are what is left.
-    pub fn finish(mut self, dropped: Option<u64>) -> (DispatchStats, Option<PcapOut>) {
+    pub(super) fn finish(mut self, dropped: Option<u64>) -> (DispatchStats, Option<PcapOut>) {
         if self.in_epoch > 0 {
             self.links.names.publish(&mut self.dns_scan);
             self.flush();

@@ -16,30 +16,30 @@ use std::sync::atomic::AtomicBool;
 /// What runs where.
 pub(super) struct Plan {
     /// The record types written (or produced for a record decoder), one file each, in decoder order.
-    pub types: Vec<TypeOut>,
+    pub(super) types: Vec<TypeOut>,
     /// Per decoder: local type id -> index in `types` (None: disabled).
-    pub type_maps: Vec<Vec<Option<usize>>>,
-    pub nworkers: usize,
+    pub(super) type_maps: Vec<Vec<Option<usize>>>,
+    pub(super) nworkers: usize,
     /// A global decoder runs: the global thread (index `nworkers`) gets every packet.
-    pub has_global: bool,
+    pub(super) has_global: bool,
     /// A stateful decoder runs: packets carry DPI verdicts and names, and ticks are sent.
-    pub ticking: bool,
+    pub(super) ticking: bool,
     /// Packet and global decoder instances per thread (flow workers, then the global thread).
-    pub worker_slots: Vec<Vec<Slot>>,
+    pub(super) worker_slots: Vec<Vec<Slot>>,
     /// Stream decoder instances per flow worker.
-    pub stream_slots: Vec<Vec<Slot>>,
-    pub stream_interests: crate::streams::Interests,
+    pub(super) stream_slots: Vec<Vec<Slot>>,
+    pub(super) stream_interests: crate::streams::Interests,
     /// Layers some decoder wants (packets with no wanted innermost layer are unknown).
-    pub interest: u128,
-    pub ports: dissect::PortInterests,
+    pub(super) interest: u128,
+    pub(super) ports: dissect::PortInterests,
     /// Set by the writer when a decoder is disabled for the run (see `worker::FaultLedger`).
-    pub gates: Vec<Arc<AtomicBool>>,
+    pub(super) gates: Vec<Arc<AtomicBool>>,
     next_port_bit: u32,
 }
 
 impl Plan {
     /// Plans the run of `decoders` with the `enabled` types (written when `asked`).
-    pub fn new(
+    pub(super) fn new(
         decoders: &[LoadedDecoder],
         enabled: &[Vec<bool>],
         asked: &[Vec<bool>],
@@ -78,7 +78,7 @@ impl Plan {
     }
 
     /// Flow workers plus the global thread.
-    pub fn nthreads(&self) -> usize {
+    pub(super) fn nthreads(&self) -> usize {
         self.nworkers + usize::from(self.has_global)
     }
 

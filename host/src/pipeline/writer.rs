@@ -18,16 +18,16 @@ use std::time::{Duration, Instant};
 /// output error, notices about the pcaps and files it wrote, the decoder faults of the run, and
 /// the record stage's statistics.
 pub(super) struct WriteOutcome {
-    pub written: Vec<output::Written>,
-    pub error: Option<String>,
-    pub notices: Vec<String>,
-    pub ledger: FaultLedger,
-    pub record_stats: WorkerStats,
+    pub(super) written: Vec<output::Written>,
+    pub(super) error: Option<String>,
+    pub(super) notices: Vec<String>,
+    pub(super) ledger: FaultLedger,
+    pub(super) record_stats: WorkerStats,
 }
 
 impl WriteOutcome {
     /// What is known when the writer thread panicked.
-    pub fn panicked() -> Self {
+    pub(super) fn panicked() -> Self {
         WriteOutcome {
             written: Vec::new(),
             error: Some("the writer thread panicked".into()),
@@ -40,28 +40,28 @@ impl WriteOutcome {
 
 /// The writer stage's outputs and state.
 pub(super) struct WriterStage {
-    pub writer: Writer,
-    pub errors_pcap: Option<PcapOut>,
+    pub(super) writer: Writer,
+    pub(super) errors_pcap: Option<PcapOut>,
     /// Live captures: every file is written out at least this often.
-    pub flush_every: Option<Duration>,
-    pub ledger: FaultLedger,
+    pub(super) flush_every: Option<Duration>,
+    pub(super) ledger: FaultLedger,
     /// Record decoders, run on each merged epoch.
-    pub records: Option<crate::records::RecordStage>,
+    pub(super) records: Option<crate::records::RecordStage>,
     /// `--extract-files`.
-    pub extractor: Option<crate::extract::Extractor>,
+    pub(super) extractor: Option<crate::extract::Extractor>,
     /// The first packet's time (set by the dispatcher), the files' creation time.
-    pub first_ts: Arc<AtomicI64>,
+    pub(super) first_ts: Arc<AtomicI64>,
     /// Set on the first output error: the dispatcher stops reading.
-    pub failed: Arc<AtomicBool>,
-    pub ntypes: usize,
-    pub error: Option<String>,
-    pub created_set: bool,
+    pub(super) failed: Arc<AtomicBool>,
+    pub(super) ntypes: usize,
+    pub(super) error: Option<String>,
+    pub(super) created_set: bool,
 }
 
 impl WriterStage {
     /// Merges the results of `nthreads` workers until they are all gone; used buffers go back to
     /// `pool`.
-    pub fn run(mut self, results: Receiver<WorkResult>, pool: Sender<WorkResult>, nthreads: usize) -> WriteOutcome {
+    pub(super) fn run(mut self, results: Receiver<WorkResult>, pool: Sender<WorkResult>, nthreads: usize) -> WriteOutcome {
         let mut pending: BTreeMap<u64, Vec<WorkResult>> = BTreeMap::new();
         let mut next = 0u64;
         let mut last_flush = Instant::now();
