@@ -154,6 +154,33 @@ impl DirKeys {
     }
 }
 
+#[cfg(test)]
+impl DirKeys {
+    /// Protects a packet (the inverse of [`DirKeys::open`], for tests): `header` is the long
+    /// header before the packet number, its first byte saying a `pn_len`-byte packet number and
+    /// its Length counting the packet number, `payload` and the tag.
+    pub fn seal(&self, header: &[u8], pn: u64, pn_len: usize, payload: &[u8]) -> Vec<u8> {
+        let mut pkt = header.to_vec();
+        pkt.extend_from_slice(&pn.to_be_bytes()[8 - pn_len..]);
+        let pn_offset = header.len();
+        let mut nonce = self.iv;
+        for (n, p) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
+            *n ^= p;
+        }
+        let mut body = payload.to_vec();
+        let tag = self.aead.encrypt_in_place_detached(Nonce::from_slice(&nonce), &pkt, &mut body).expect("seal");
+        pkt.extend_from_slice(&body);
+        pkt.extend_from_slice(&tag);
+        let mut mask = GenericArray::clone_from_slice(&pkt[pn_offset + 4..pn_offset + 20]);
+        self.hp.encrypt_block(&mut mask);
+        pkt[0] ^= mask[0] & 0x0f;
+        for i in 0..pn_len {
+            pkt[pn_offset + i] ^= mask[1 + i];
+        }
+        pkt
+    }
+}
+
 /// The full packet number from its `bits` least significant bits (RFC 9000 A.3).
 pub fn expand_pn(largest: Option<u64>, truncated: u64, bits: u32) -> u64 {
     let expected = largest.map_or(0, |l| l + 1);

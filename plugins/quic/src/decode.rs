@@ -645,3 +645,212 @@ fn set_hex(s: &mut String, b: &[u8]) {
         s.push(HEX[usize::from(x & 15)] as char);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netcap_sdk::{Layer, packets, push_packet};
+    use prost::Message;
+
+    const DCID: [u8; 8] = [0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08];
+
+    /// An IPv4/UDP packet from 192.0.2.1:50000 to 192.0.2.2:443 (or back, `reply`).
+    fn udp_packet(reply: bool, payload: &[u8]) -> (Vec<u8>, Vec<Layer>) {
+        let (a, b) = if reply { (2, 1) } else { (1, 2) };
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, a, 192, 0, 2, b];
+        let (sp, dp): (u16, u16) = if reply { (443, 50000) } else { (50000, 443) };
+        p.extend_from_slice(&sp.to_be_bytes());
+        p.extend_from_slice(&dp.to_be_bytes());
+        p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(payload);
+        let layers =
+            vec![Layer { id: layer::IPV4, flags: 0, offset: 0 }, Layer { id: layer::UDP, flags: 0, offset: 20 }];
+        (p, layers)
+    }
+
+    /// Output of one decoder instance over `datagrams` (then `finish`): records (type id,
+    /// bytes) and error kinds.
+    fn run(datagrams: &[(bool, Vec<u8>)]) -> (Vec<(u16, Vec<u8>)>, Vec<String>) {
+        let mut batch = Vec::new();
+        for (i, (reply, d)) in datagrams.iter().enumerate() {
+            let (p, l) = udp_packet(*reply, d);
+            push_packet(&mut batch, i as u64, 1_000 + i as i64, 101, p.len() as u32, &l, &p);
+        }
+        let mut d = Quic::new(&Config::default());
+        let mut out = Vec::new();
+        for p in packets(&batch) {
+            d.decode(&p, &mut Emitter::new(&mut out, p.seq));
+        }
+        d.finish(&mut Emitter::new(&mut out, datagrams.len() as u64));
+        let (mut recs, mut errs) = (Vec::new(), Vec::new());
+        for e in netcap_sdk::entries(&out).map(Result::unwrap) {
+            if e.tag == netcap_sdk::TAG_ERROR {
+                errs.push(String::from_utf8(e.bytes.to_vec()).unwrap());
+            } else {
+                recs.push((e.tag, e.bytes.to_vec()));
+            }
+        }
+        (recs, errs)
+    }
+
+    fn of<T: Message + Default>(recs: &[(u16, Vec<u8>)], ty: u16) -> Vec<T> {
+        recs.iter().filter(|(t, _)| *t == ty).map(|(_, b)| T::decode(&b[..]).unwrap()).collect()
+    }
+
+    /// A ClientHello handshake message: one cipher (0x1301), SNI `example.com`, ALPN `h3`,
+    /// supported_versions 0x0304.
+    fn client_hello() -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        let mut ext = vec![0, 0, 0, 16, 0, 14, 0, 0, 11];
+        ext.extend_from_slice(b"example.com");
+        ext.extend_from_slice(&[0, 16, 0, 5, 0, 3, 2, b'h', b'3']);
+        ext.extend_from_slice(&[0, 43, 0, 3, 2, 3, 4]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut m = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+        m.extend_from_slice(&body);
+        m
+    }
+
+    fn crypto_frame(off: u64, data: &[u8]) -> Vec<u8> {
+        let mut f = vec![6, 0x80 | (off >> 24) as u8, (off >> 16) as u8, (off >> 8) as u8, off as u8];
+        f.extend_from_slice(&[0x40 | (data.len() >> 8) as u8, data.len() as u8]);
+        f.extend_from_slice(data);
+        f
+    }
+
+    /// A client (or server, `server`) Initial of QUIC v1 carrying `frames`, padded to 64 bytes.
+    fn initial(server: bool, pn: u64, frames: &[u8]) -> Vec<u8> {
+        let keys = Keys::derive(1, &DCID).unwrap();
+        let mut payload = frames.to_vec();
+        payload.resize(payload.len().max(64), 0);
+        let (dcid, scid): (&[u8], &[u8]) = if server { (&[9, 9], &[5, 5, 5, 5]) } else { (&DCID, &[9, 9]) };
+        let mut h = vec![0xc1, 0, 0, 0, 1, dcid.len() as u8];
+        h.extend_from_slice(dcid);
+        h.push(scid.len() as u8);
+        h.extend_from_slice(scid);
+        h.push(0);
+        let len = 2 + payload.len() + 16;
+        h.extend_from_slice(&[0x40 | (len >> 8) as u8, len as u8]);
+        let k = if server { &keys.server } else { &keys.client };
+        k.seal(&h, pn, 2, &payload)
+    }
+
+    #[test]
+    fn hello_split_over_packets_out_of_order() {
+        let ch = client_hello();
+        let (a, b) = ch.split_at(30);
+        let (recs, errs) =
+            run(&[(false, initial(false, 1, &crypto_frame(30, b))), (false, initial(false, 0, &crypto_frame(0, a)))]);
+        assert!(errs.is_empty(), "{errs:?}");
+        let q: Vec<v1::Quic> = of(&recs, T_QUIC);
+        assert_eq!(q.len(), 2);
+        assert!(q.iter().all(|r| r.decrypted && r.packet_type == "Initial" && r.dcid == "8394c8f03e515708"));
+        assert_eq!(q.iter().map(|r| r.packet_number).collect::<Vec<_>>(), [1, 0]);
+        assert_eq!(q[0].frames, [6, 0]);
+        let c: Vec<v1::TlsClientHello> = of(&recs, T_TLS_CLIENT_HELLO);
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].sni.as_str(), c[0].alpns.clone()), ("example.com", vec!["h3".to_string()]));
+        // q, TLS 1.3, SNI, 1 cipher, 3 extensions, ALPN h3; sha256("1301")[..12] = 0f2cb44170f4
+        // (coreutils sha256sum); the extensions without SNI and ALPN, no signature algorithms:
+        // sha256("002b")[..12] = b9a491fefe05.
+        assert_eq!(c[0].ja4, "q13d0103h3_0f2cb44170f4_b9a491fefe05");
+        assert_eq!((c[0].src_port, c[0].dst_port, c[0].timestamp), (50000, 443, 1_001));
+    }
+
+    #[test]
+    fn server_initial_decrypts_with_server_keys() {
+        // A ServerHello: version 0303, random, no session id, 1301, compression 0, no extensions.
+        let mut sh = vec![2, 0, 0, 38, 3, 3];
+        sh.extend_from_slice(&[1; 32]);
+        sh.extend_from_slice(&[0, 0x13, 0x01, 0]);
+        let (recs, errs) = run(&[(false, initial(false, 0, &[1])), (true, initial(true, 0, &crypto_frame(0, &sh)))]);
+        assert!(errs.is_empty(), "{errs:?}");
+        let s: Vec<v1::TlsServerHello> = of(&recs, T_TLS_SERVER_HELLO);
+        assert_eq!((s.len(), s[0].cipher_suite, s[0].src_port), (1, 0x1301, 443));
+        assert_eq!(s[0].ja3s_full, "771,4865,");
+    }
+
+    #[test]
+    fn cut_hello_is_emitted_at_the_end_with_an_error() {
+        let ch = client_hello();
+        let (recs, errs) = run(&[(false, initial(false, 0, &crypto_frame(0, &ch[..40])))]);
+        assert_eq!(errs, ["quic: hello truncated"]);
+        let c: Vec<v1::TlsClientHello> = of(&recs, T_TLS_CLIENT_HELLO);
+        assert_eq!((c.len(), c[0].handshake_version, c[0].ja4.as_str()), (1, 0x0303, ""));
+    }
+
+    #[test]
+    fn huge_crypto_offset_is_an_error() {
+        let (recs, errs) = run(&[(false, initial(false, 0, &crypto_frame(0x3fff_ffff, b"x")))]);
+        assert_eq!(errs, ["quic: crypto data too long"]);
+        assert_eq!(of::<v1::Quic>(&recs, T_QUIC).len(), 1);
+    }
+
+    #[test]
+    fn huge_length_is_a_truncated_packet() {
+        let mut p = initial(false, 0, &[1]);
+        // The Length field (2 bytes after the empty token) claims 16383 bytes.
+        let at = 6 + DCID.len() + 1 + 2 + 1;
+        p[at..at + 2].copy_from_slice(&[0x7f, 0xff]);
+        let (recs, errs) = run(&[(false, p)]);
+        assert_eq!(errs, ["quic: packet truncated"]);
+        let q: Vec<v1::Quic> = of(&recs, T_QUIC);
+        assert_eq!((q.len(), q[0].length, q[0].decrypted), (1, 16383, false));
+    }
+
+    /// Every cut of a datagram and every single-byte garbling: no panic, and every error is
+    /// one of the decoder's kinds.
+    #[test]
+    fn cuts_and_garbling() {
+        let ch = client_hello();
+        let d = initial(false, 0, &crypto_frame(0, &ch));
+        let kinds = [
+            "quic: packet truncated",
+            "quic: initial not decrypted",
+            "quic: frame malformed",
+            "quic: unexpected frame in initial",
+            "quic: hello truncated",
+            "quic: crypto data too long",
+            "quic: crypto stream is not a hello",
+        ];
+        for n in 0..=d.len() {
+            let (_, errs) = run(&[(false, d[..n].to_vec())]);
+            assert!(errs.iter().all(|e| kinds.contains(&e.as_str())), "cut {n}: {errs:?}");
+        }
+        for i in 0..d.len() {
+            for x in [0x01, 0x80, 0xff] {
+                let mut g = d.clone();
+                g[i] ^= x;
+                let (recs, errs) = run(&[(false, g)]);
+                assert!(errs.iter().all(|e| kinds.contains(&e.as_str()) || e.starts_with("tls:")), "{i}: {errs:?}");
+                // Garbling a protected byte fails authentication: no hello from forged bytes.
+                if i > 20 {
+                    assert!(of::<v1::TlsClientHello>(&recs, T_TLS_CLIENT_HELLO).is_empty(), "byte {i}");
+                }
+            }
+        }
+    }
+
+    /// Decrypted frames with garbled contents (the plaintext is what the peer sent): frame
+    /// walking never panics and stops with an error.
+    #[test]
+    fn frame_walk_on_garbage() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut b = vec![0u8; (seed % 64) as usize];
+            for x in &mut b {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *x = seed as u8;
+            }
+            let mut types = Vec::new();
+            let _ = frames(&b, &mut types, |_, _| Ok(()));
+            let _ = gquic_frames(&b, |_, _| Ok(()));
+        }
+    }
+}
