@@ -10,7 +10,7 @@
 //! the client deprecated it, the rows, and an EOF or OK). A command without a response
 //! (COM_QUIT, COM_STMT_CLOSE) is recorded when the next one starts or the connection ends.
 //! A capture that begins mid-connection is read from the first command (sequence id 0).
-//! Limits: only the first result of a multi-result response is read; a payload of 16 MiB
+//! Limits: a pre-4.1 handshake response (no CLIENT_PROTOCOL_41) is not read; only the first result of a multi-result response is read; a payload of 16 MiB
 //! or more (split over several packets) is read as separate packets.
 
 use crate::{Ctx, Flow, Reader, Step, T_MYSQL, cstr, set};
@@ -22,6 +22,7 @@ pub const E_MALFORMED: &str = "mysql: malformed packet";
 pub const E_TRUNCATED: &str = "mysql: packet truncated";
 pub const E_GAP: &str = "mysql: gap in stream";
 pub const E_NO_RESPONSE: &str = "mysql: exchange without complete response";
+pub const E_OLD_PROTOCOL: &str = "mysql: handshake response without CLIENT_PROTOCOL_41 not read";
 
 /// Capability flags used.
 pub const CLIENT_CONNECT_WITH_DB: u32 = 0x8;
@@ -391,16 +392,19 @@ pub fn greeting(p: &[u8], r: &mut MySql) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The client's handshake response (protocol 4.1; of an older client only the user).
+/// The client's handshake response (protocol 4.1; the pre-4.1 layout of before 2004 is not
+/// read, and a packet without the flag is taken for something else).
 pub fn handshake_response(p: &[u8], r: &mut MySql) -> Result<(), &'static str> {
-    let caps = u32::from(le16(p, 0).ok_or(E_MALFORMED)?);
-    if caps & CLIENT_PROTOCOL_41 == 0 {
-        r.client_capabilities = caps;
-        r.ssl_requested = caps & CLIENT_SSL != 0 && p.len() == 5;
-        set(&mut r.user, cstr(p.get(5..).unwrap_or_default()).0);
-        return Ok(());
+    if le16(p, 0).ok_or(E_MALFORMED)? & CLIENT_PROTOCOL_41 as u16 == 0 {
+        return Err(E_OLD_PROTOCOL);
     }
     let caps = le32(p, 0).ok_or(E_MALFORMED)?;
+    // Of the 23 reserved octets after the maximum packet size and character set the first 19
+    // are zero (MariaDB puts its extended capabilities in the last 4): a packet where they
+    // are not is no handshake response.
+    if p.get(9..28).is_some_and(|z| z.iter().any(|&x| x != 0)) {
+        return Err(E_MALFORMED);
+    }
     r.client_capabilities = caps;
     if p.len() == 32 && caps & CLIENT_SSL != 0 {
         r.ssl_requested = true;

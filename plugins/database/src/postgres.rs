@@ -204,7 +204,11 @@ impl Conn {
                 if name == b"server_version" {
                     set(&mut r.server_version, value);
                 }
-                r.server_parameters.push(format!("{}={}", String::from_utf8_lossy(name), String::from_utf8_lossy(value)));
+                r.server_parameters.push(format!(
+                    "{}={}",
+                    String::from_utf8_lossy(name),
+                    String::from_utf8_lossy(value)
+                ));
             }
             b'C' => r.command_tags.push(String::from_utf8_lossy(cstr(body).0).into_owned()),
             b'D' => r.rows += 1,

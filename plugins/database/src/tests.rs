@@ -151,21 +151,40 @@ fn check_pg(o: &Out) {
     assert_eq!(s.parameters, ["user=alice", "database=shop", "application_name=psql"]);
     assert_eq!((s.auth_methods.as_slice(), s.server_version.as_str()), (&[5][..], "16.1"));
     assert_eq!((s.transaction_status.as_str(), s.timestamp), ("I", 1000));
-    assert_eq!((s.src_ip.as_str(), s.dst_ip.as_str(), s.src_port, s.dst_port), ("192.0.2.1", "198.51.100.7", 40000, 5432));
+    assert_eq!(
+        (s.src_ip.as_str(), s.dst_ip.as_str(), s.src_port, s.dst_port),
+        ("192.0.2.1", "198.51.100.7", 40000, 5432)
+    );
     let q = &r[1];
-    assert_eq!((q.kind.as_str(), q.client_messages.as_str(), q.queries.as_slice()), ("query", "Q", &["select * from t;".to_string()][..]));
-    assert_eq!((q.command_tags.as_slice(), q.rows, q.transaction_status.as_str()), (&["SELECT 2".to_string()][..], 2, "I"));
+    assert_eq!(
+        (q.kind.as_str(), q.client_messages.as_str(), q.queries.as_slice()),
+        ("query", "Q", &["select * from t;".to_string()][..])
+    );
+    assert_eq!(
+        (q.command_tags.as_slice(), q.rows, q.transaction_status.as_str()),
+        (&["SELECT 2".to_string()][..], 2, "I")
+    );
     let (b, e) = (&r[2], &r[3]);
-    assert_eq!((b.client_messages.as_str(), b.queries.as_slice(), b.command_tags.as_slice()), ("PBES", &["begin".to_string()][..], &["BEGIN".to_string()][..]));
+    assert_eq!(
+        (b.client_messages.as_str(), b.queries.as_slice(), b.command_tags.as_slice()),
+        ("PBES", &["begin".to_string()][..], &["BEGIN".to_string()][..])
+    );
     assert_eq!(b.transaction_status, "T");
-    assert_eq!((e.queries.as_slice(), e.error_severity.as_str(), e.error_code.as_str()), (&["select 1".to_string()][..], "ERROR", "42P01"));
-    assert_eq!((e.error_message.as_str(), e.transaction_status.as_str(), e.rows), ("relation \"x\" does not exist", "E", 0));
+    assert_eq!(
+        (e.queries.as_slice(), e.error_severity.as_str(), e.error_code.as_str()),
+        (&["select 1".to_string()][..], "ERROR", "42P01")
+    );
+    assert_eq!(
+        (e.error_message.as_str(), e.transaction_status.as_str(), e.rows),
+        ("relation \"x\" does not exist", "E", 0)
+    );
 }
 
 #[test]
 fn postgres_exchanges_at_every_split() {
     let (startup, s1, client, server) = pg_conversation();
-    let evs: [Ev<'_>; 4] = [(Dir::ToServer, &startup), (Dir::ToClient, &s1), (Dir::ToServer, &client), (Dir::ToClient, &server)];
+    let evs: [Ev<'_>; 4] =
+        [(Dir::ToServer, &startup), (Dir::ToClient, &s1), (Dir::ToServer, &client), (Dir::ToClient, &server)];
     check_pg(&run_on(&info(40000, 5432), &evs));
     each_split(&evs, |v, cut| {
         let o = run_on(&info(40000, 5432), v);
@@ -179,7 +198,8 @@ fn postgres_exchanges_at_every_split() {
 fn postgres_server_on_the_tcp_client_side() {
     // The capture guessed the connection's direction wrong: the side on 5432 is the server.
     let (startup, s1, client, server) = pg_conversation();
-    let evs: [Ev<'_>; 4] = [(Dir::ToClient, &startup), (Dir::ToServer, &s1), (Dir::ToClient, &client), (Dir::ToServer, &server)];
+    let evs: [Ev<'_>; 4] =
+        [(Dir::ToClient, &startup), (Dir::ToServer, &s1), (Dir::ToClient, &client), (Dir::ToServer, &server)];
     let mut i = info(5432, 40000);
     (i.client_ip, i.server_ip) = (i.server_ip, i.client_ip);
     check_pg(&run_on(&i, &evs));
@@ -196,7 +216,10 @@ fn postgres_mid_connection_and_ssl() {
     assert_eq!((r.len(), r[0].queries[0].as_str(), r[0].command_tags[0].as_str()), (1, "select 1", "SELECT 1"));
     // SSLRequest answered 'S': recorded, and the rest (TLS) is not read.
     let ssl = pg_untyped(SSL_REQUEST_CODE, b"");
-    let o = run_on(&info(40000, 5432), &[(Dir::ToServer, &ssl), (Dir::ToClient, b"S\x16\x03\x01"), (Dir::ToServer, b"\x16\x03\x01\x00")]);
+    let o = run_on(
+        &info(40000, 5432),
+        &[(Dir::ToServer, &ssl), (Dir::ToClient, b"S\x16\x03\x01"), (Dir::ToServer, b"\x16\x03\x01\x00")],
+    );
     let r: Vec<PostgreSql> = decode(&o, T_POSTGRES);
     assert_eq!((r.len(), r[0].kind.as_str(), r[0].ssl_response.as_str()), (1, "ssl", "S"));
     assert_eq!(o.2.last(), Some(&Verdict::Done));
@@ -205,7 +228,10 @@ fn postgres_mid_connection_and_ssl() {
     let (startup, ..) = pg_conversation();
     let o = run_on(&info(40000, 5432), &[(Dir::ToServer, &ssl), (Dir::ToClient, b"N"), (Dir::ToServer, &startup)]);
     let r: Vec<PostgreSql> = decode(&o, T_POSTGRES);
-    assert_eq!((r.len(), r[0].ssl_response.as_str(), r[1].kind.as_str(), r[1].user.as_str()), (2, "N", "startup", "alice"));
+    assert_eq!(
+        (r.len(), r[0].ssl_response.as_str(), r[1].kind.as_str(), r[1].user.as_str()),
+        (2, "N", "startup", "alice")
+    );
     assert_eq!(o.1, [postgres::E_NO_RESPONSE]);
 }
 
@@ -231,7 +257,8 @@ fn postgres_result_across_segments_and_cut() {
 #[test]
 fn postgres_cuts_garbling_and_huge_lengths() {
     let (startup, s1, client, server) = pg_conversation();
-    let all: Vec<Ev<'_>> = vec![(Dir::ToServer, &startup), (Dir::ToClient, &s1), (Dir::ToServer, &client), (Dir::ToClient, &server)];
+    let all: Vec<Ev<'_>> =
+        vec![(Dir::ToServer, &startup), (Dir::ToClient, &s1), (Dir::ToServer, &client), (Dir::ToClient, &server)];
     // Cut at every length of the server's last segment: never a panic; the exchanges whose
     // response ended are whole, the others recorded with an error.
     for cut in 0..server.len() {
@@ -336,9 +363,15 @@ fn check_my(o: &Out) {
     assert!(o.1.is_empty(), "{:?}", o.1);
     assert_eq!(r.len(), 5, "{r:?}");
     let h = &r[0];
-    assert_eq!((h.kind.as_str(), h.protocol_version, h.server_version.as_str(), h.connection_id), ("handshake", 10, "8.0.36", 42));
+    assert_eq!(
+        (h.kind.as_str(), h.protocol_version, h.server_version.as_str(), h.connection_id),
+        ("handshake", 10, "8.0.36", 42)
+    );
     assert_eq!((h.server_capabilities, h.server_auth_plugin.as_str()), (0xdfff_f7ff, "caching_sha2_password"));
-    assert_eq!((h.user.as_str(), h.database.as_str(), h.client_auth_plugin.as_str()), ("bob", "shop", "mysql_native_password"));
+    assert_eq!(
+        (h.user.as_str(), h.database.as_str(), h.client_auth_plugin.as_str()),
+        ("bob", "shop", "mysql_native_password")
+    );
     assert_eq!((h.response.as_str(), h.timestamp), ("ok", 1000));
     assert_eq!((h.src_ip.as_str(), h.dst_port), ("192.0.2.1", 3306));
     let s = &r[1];
@@ -365,7 +398,10 @@ fn mysql_exchanges_at_every_split() {
     // All of a direction's packets in one segment each way.
     let c: Vec<u8> = conv.iter().filter(|e| e.0 == Dir::ToServer).flat_map(|e| e.1.clone()).collect();
     let s: Vec<u8> = conv.iter().filter(|e| e.0 == Dir::ToClient).flat_map(|e| e.1.clone()).collect();
-    let o = run_on(&info(40000, 3306), &[(Dir::ToClient, &s[..my_greeting().len()]), (Dir::ToServer, &c), (Dir::ToClient, &s[my_greeting().len()..])]);
+    let o = run_on(
+        &info(40000, 3306),
+        &[(Dir::ToClient, &s[..my_greeting().len()]), (Dir::ToServer, &c), (Dir::ToClient, &s[my_greeting().len()..])],
+    );
     // The responses all come after the commands: each command is recorded when the next one
     // starts, and the responses find no exchange open.
     assert_eq!(decode::<MySql>(&o, T_MYSQL).len(), 5);
@@ -375,13 +411,19 @@ fn mysql_exchanges_at_every_split() {
 fn mysql_mid_connection_ssl_and_deprecated_eof() {
     // Begins at a command.
     let q = my(0, b"\x03update t set c=''");
-    let o = run_on(&info(40000, 3306), &[(Dir::ToServer, &q), (Dir::ToClient, &my(1, &[0, 0xfc, 0x3c, 0x01, 0, 2, 0, 0, 0]))]);
+    let o = run_on(
+        &info(40000, 3306),
+        &[(Dir::ToServer, &q), (Dir::ToClient, &my(1, &[0, 0xfc, 0x3c, 0x01, 0, 2, 0, 0, 0]))],
+    );
     let r: Vec<MySql> = decode(&o, T_MYSQL);
     assert_eq!((r.len(), r[0].query.as_str(), r[0].affected_rows), (1, "update t set c=''", 316));
     // An SSL request: recorded, the rest (TLS) not read.
     let mut ssl = (CLIENT_41 | mysql::CLIENT_SSL).to_le_bytes().to_vec();
     ssl.extend([0; 28]);
-    let o = run_on(&info(40000, 3306), &[(Dir::ToClient, &my_greeting()), (Dir::ToServer, &my(1, &ssl)), (Dir::ToServer, b"\x16\x03\x01")]);
+    let o = run_on(
+        &info(40000, 3306),
+        &[(Dir::ToClient, &my_greeting()), (Dir::ToServer, &my(1, &ssl)), (Dir::ToServer, b"\x16\x03\x01")],
+    );
     let r: Vec<MySql> = decode(&o, T_MYSQL);
     assert_eq!((r.len(), r[0].ssl_requested, r[0].server_version.as_str()), (1, true, "8.0.36"));
     assert_eq!(o.2.last(), Some(&Verdict::Done));
@@ -395,7 +437,10 @@ fn mysql_mid_connection_ssl_and_deprecated_eof() {
     empty.extend(my(2, b"\x03def\x00\x00\x00\x01a\x00\x0c\x3f\x00\x0b\x00\x00\x00\x03\x00\x00\x00\x00\x00"));
     empty.extend(my(3, &[0xfe, 0, 0, 2, 0, 0, 0]));
     let q2 = my(0, b"\x03select 1");
-    let o = run_on(&info(40000, 3306), &[(Dir::ToServer, &q2), (Dir::ToClient, &rs), (Dir::ToServer, &q2), (Dir::ToClient, &empty)]);
+    let o = run_on(
+        &info(40000, 3306),
+        &[(Dir::ToServer, &q2), (Dir::ToClient, &rs), (Dir::ToServer, &q2), (Dir::ToClient, &empty)],
+    );
     let r: Vec<MySql> = decode(&o, T_MYSQL);
     assert_eq!((r[0].rows, r[0].num_fields, r[1].rows, r[1].num_fields), (1, 1, 0, 1));
     assert!(o.1.is_empty(), "{:?}", o.1);
