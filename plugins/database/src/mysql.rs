@@ -335,8 +335,7 @@ impl Conn {
     }
 
     /// Bytes of direction `dir` are missing: the connection is read no further.
-    pub fn gap(&mut self, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) -> Flow {
-        let _ = (dir, cx);
+    pub fn gap(&mut self, _dir: Dir, _cx: &Ctx<'_>, out: &mut Emitter<'_>) -> Flow {
         out.error(E_GAP);
         Flow::Stop
     }

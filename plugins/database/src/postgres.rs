@@ -79,7 +79,7 @@ impl Conn {
                 if let Some(r) = self.ex.front_mut() {
                     set(&mut r.ssl_response, &[a]);
                 }
-                self.emit_front(cx, out);
+                self.emit_front(out);
                 if a == b'S' || a == b'G' {
                     return Flow::Stop;
                 }
@@ -103,7 +103,7 @@ impl Conn {
         if dir == Dir::ToServer {
             self.client_msg(ty, rd.body(), rd.ts, cx, out);
         } else if let Some(t) = ty {
-            self.server_msg(t, rd.body(), cx, out);
+            self.server_msg(t, rd.body(), out);
         }
         self.rd[i] = rd;
         self.rd[i].reset();
@@ -113,7 +113,7 @@ impl Conn {
     fn push(&mut self, kind: &str, ts: i64, cx: &Ctx<'_>, out: &mut Emitter<'_>) -> &mut PostgreSql {
         if self.ex.len() >= MAX_PENDING {
             out.error(E_TOO_MANY);
-            self.emit_front(cx, out);
+            self.emit_front(out);
         }
         let mut r = PostgreSql { kind: kind.into(), timestamp: ts, ..Default::default() };
         (r.src_port, r.dst_port, r.tunnel_depth) = cx.endpoints(&mut r.src_ip, &mut r.dst_ip);
@@ -176,7 +176,7 @@ impl Conn {
                 let n = self.ex.len();
                 // No response comes: recorded now (after any exchange before it).
                 for _ in 0..n {
-                    self.emit_front(cx, out);
+                    self.emit_front(out);
                 }
             }
             _ => {
@@ -190,7 +190,7 @@ impl Conn {
         }
     }
 
-    fn server_msg(&mut self, t: u8, body: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    fn server_msg(&mut self, t: u8, body: &[u8], out: &mut Emitter<'_>) {
         let Some(r) = self.ex.front_mut() else { return };
         match t {
             b'R' => match be32(body) {
@@ -218,7 +218,7 @@ impl Conn {
                 }
                 // A failed startup gets no ReadyForQuery: the server closes the connection.
                 if r.kind == "startup" {
-                    self.emit_front(cx, out);
+                    self.emit_front(out);
                 }
             }
             b'Z' => {
@@ -226,14 +226,14 @@ impl Conn {
                 if self.ex.len() == 1 {
                     self.req_open = false;
                 }
-                self.emit_front(cx, out);
+                self.emit_front(out);
             }
             _ => {}
         }
     }
 
     /// Records the oldest exchange (its endpoints were set when it started).
-    fn emit_front(&mut self, _cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    fn emit_front(&mut self, out: &mut Emitter<'_>) {
         if let Some(r) = self.ex.pop_front() {
             out.record(T_POSTGRES, &r);
         }
@@ -279,7 +279,7 @@ impl Conn {
             if !answered {
                 out.error(E_NO_RESPONSE);
             }
-            self.emit_front(cx, out);
+            self.emit_front(out);
         }
     }
 }

@@ -103,12 +103,9 @@ fn pg_untyped(code: u32, body: &[u8]) -> Vec<u8> {
 
 fn pg_conversation() -> (Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>) {
     let startup = pg_untyped(196_608, b"user\0alice\0database\0shop\0application_name\0psql\0\0");
-    let mut auth = pg(b'R', &5u32.to_be_bytes());
-    auth.extend([0; 4]);
-    let mut server1 = auth.clone();
-    server1.truncate(9);
-    let mut pw = pg(b'p', b"md5abc\0");
-    pw.truncate(pw.len());
+    // AuthenticationMD5Password: code 5 and a 4-octet salt.
+    let server1 = pg(b'R', &[0, 0, 0, 5, 1, 2, 3, 4]);
+    let pw = pg(b'p', b"md5abc\0");
     let mut ok = pg(b'R', &0u32.to_be_bytes());
     ok.extend(pg(b'S', b"server_version\x0016.1\0"));
     ok.extend(pg(b'K', &[0, 0, 0, 7, 1, 2, 3, 4]));
@@ -483,4 +480,22 @@ fn mysql_cuts_and_garbling() {
     for cut in 0..l.len() - 4 {
         let _ = mysql::handshake_response(&l[4..4 + cut], &mut MySql::default());
     }
+}
+
+#[test]
+fn mysql_handshake_response_validation() {
+    // MariaDB's extended capabilities in the last 4 reserved octets: still a handshake response.
+    let mut l = my_login();
+    l[4 + 28..4 + 32].copy_from_slice(&[0x1d, 0, 0, 0]);
+    let mut r = MySql::default();
+    assert_eq!(mysql::handshake_response(&l[4..], &mut r), Ok(()));
+    assert_eq!((r.user.as_str(), r.database.as_str()), ("bob", "shop"));
+    // Text where the first 19 reserved octets should be (a PROXY protocol line read as a
+    // packet): not a handshake response, nothing recorded of it.
+    let mut r = MySql::default();
+    let proxy = b"\x8d\xa6\x7f\x00 TCP4 192.168.221.1 192.168.221.132 64278 3306\r\n";
+    assert_eq!(mysql::handshake_response(proxy, &mut r), Err(mysql::E_MALFORMED));
+    assert!(r.user.is_empty());
+    // Without CLIENT_PROTOCOL_41.
+    assert_eq!(mysql::handshake_response(b"\x59\x20\x00\x00\x00root\0", &mut r), Err(mysql::E_OLD_PROTOCOL));
 }
