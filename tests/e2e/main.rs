@@ -16,6 +16,7 @@ mod limits;
 mod live;
 mod oracle;
 mod oracle_app;
+mod oracle_database;
 mod oracle_dhcp;
 mod oracle_dns;
 mod oracle_ics;
