@@ -24,6 +24,7 @@ pub fn standard() -> Vec<LoadedDecoder> {
         packet::<netcap_decoder_flow::FlowDecoder>(),
         stream::<netcap_decoder_stream::StreamDec>(),
         stream::<netcap_decoder_ics::IcsDecoder>(),
+        stream::<netcap_decoder_windows::WindowsDecoder>(),
     ]
 }
 
