@@ -26,6 +26,7 @@ mod oracle_net;
 mod oracle_profile;
 mod oracle_stream;
 mod oracle_tunnel;
+mod oracle_windows;
 mod plugin_authoring;
 mod record_decoders;
 mod resolve;

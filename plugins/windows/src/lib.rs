@@ -6,8 +6,9 @@
 //! with several messages gives several. Each direction is cut into NetBIOS session messages by
 //! their 4-byte header ([`Side`]), buffering at most [`KEEP`] bytes of one message (SMB reads
 //! and writes carry file data the records do not need); each message is parsed by plain Rust,
-//! unit-tested natively. A connection whose first bytes are not a NetBIOS session header (with an
-//! SMB signature after it) is declined. Malformed input gives the partial record plus a counted
+//! unit-tested natively. A direction whose first bytes are not a NetBIOS session header (with an
+//! SMB signature after it) is not read (a capture that begins mid-message, or not SMB); a
+//! connection with neither direction read is declined. Malformed input gives the partial record plus a counted
 //! error; a gap loses that direction's framing (counted), because the bytes after it need not
 //! start a message.
 
@@ -115,6 +116,9 @@ pub struct Side {
     /// Bytes of the message received so far (kept or not).
     got: usize,
     start_ts: i64,
+    /// The direction's first data started a NetBIOS message (else it is not read: the capture
+    /// began inside a message, or this is not SMB).
+    started: bool,
     /// The framing is lost (a bad header or a gap): the direction is not read any further.
     dead: bool,
 }
@@ -203,8 +207,6 @@ struct Conn {
     info: StreamInfo,
     parser: Box<Parser>,
     sides: [Side; 2],
-    /// Whether the connection's first data showed NetBIOS session framing.
-    confirmed: bool,
     last_ts: i64,
 }
 
@@ -240,7 +242,6 @@ impl Windows {
                 info: **info,
                 parser: Box::new(Parser { on: self.on, ..Default::default() }),
                 sides: Default::default(),
-                confirmed: false,
                 last_ts: meta.ts_nanos,
             };
             self.conns.insert(meta.stream, c);
@@ -253,26 +254,30 @@ impl Windows {
         match *ev {
             StreamEvent::Open(_) => Verdict::Continue,
             StreamEvent::Data { dir, bytes } => {
-                if !c.confirmed {
-                    if !starts(bytes) {
-                        // Not NetBIOS/SMB on its port (or the capture began mid-message).
-                        self.conns.remove(&meta.stream);
-                        return Verdict::Decline;
+                let s = &mut c.sides[dir.index()];
+                if !s.started && !s.dead {
+                    if starts(bytes) {
+                        s.started = true;
+                    } else {
+                        // Not NetBIOS/SMB, or the capture began mid-message: this direction is
+                        // not read; the other may still start with a message.
+                        s.dead = true;
                     }
-                    c.confirmed = true;
                 }
-                c.sides[dir.index()].data(&mut c.parser, dir, bytes, &cx, out);
+                s.data(&mut c.parser, dir, bytes, &cx, out);
                 if c.sides.iter().all(|s| s.dead) {
+                    let started = c.sides.iter().any(|s| s.started);
                     self.conns.remove(&meta.stream);
-                    return Verdict::Done;
+                    return if started { Verdict::Done } else { Verdict::Decline };
                 }
                 Verdict::Continue
             }
             StreamEvent::Gap { dir, .. } => {
-                if c.confirmed {
-                    c.sides[dir.index()].gap(&mut c.parser, dir, &cx, out);
+                let s = &mut c.sides[dir.index()];
+                if s.started {
+                    s.gap(&mut c.parser, dir, &cx, out);
                 } else {
-                    c.sides[dir.index()].dead = true;
+                    s.dead = true;
                 }
                 Verdict::Continue
             }

@@ -98,7 +98,15 @@ fn emit(p: &mut Parser, dir: Dir, ts: i64, cx: &Ctx<'_>, out: &mut Emitter<'_>) 
 }
 
 /// An NTLMSSP message found in a security blob: its record after the SMB record.
-fn emit_ntlm(p: &mut Parser, m: Option<&[u8]>, transport: &str, dir: Dir, ts: i64, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+fn emit_ntlm(
+    p: &mut Parser,
+    m: Option<&[u8]>,
+    transport: &str,
+    dir: Dir,
+    ts: i64,
+    cx: &Ctx<'_>,
+    out: &mut Emitter<'_>,
+) {
     if let Some(m) = m {
         ntlm::message(p, m, transport, dir, ts, cx, out);
     }
@@ -260,8 +268,7 @@ fn blob_auth<'a>(r: &mut netcap_proto::v1::Smb, blob: &'a [u8]) -> Option<&'a [u
         "ntlmssp"
     } else if KRB5_OIDS.iter().any(|oid| {
         // A Kerberos AP-REQ (token id 01 00) or AP-REP (02 00) after the OID.
-        blob.windows(oid.len() + 2)
-            .any(|w| w.starts_with(oid) && matches!(&w[oid.len()..], [1 | 2, 0]))
+        blob.windows(oid.len() + 2).any(|w| w.starts_with(oid) && matches!(&w[oid.len()..], [1 | 2, 0]))
     }) {
         "kerberos"
     } else if blob.is_empty() {

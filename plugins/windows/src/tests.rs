@@ -318,7 +318,10 @@ fn smb3_transform_is_flagged_encrypted() {
     let (recs, errs, _) = run(445, &[Step::D(Dir::ToServer, &nbss(&t))]);
     assert!(errs.is_empty(), "{errs:?}");
     let r: Vec<v1::Smb> = decode(&recs, T_SMB);
-    assert_eq!((r[0].version, r[0].encrypted, r[0].session_id, r[0].original_size), (3, true, 0x1122_3344_5566_7788, 100));
+    assert_eq!(
+        (r[0].version, r[0].encrypted, r[0].session_id, r[0].original_size),
+        (3, true, 0x1122_3344_5566_7788, 100)
+    );
 }
 
 /// SMB1 header (MS-CIFS 2.2.3.1) with NT status and Unicode flags, then words and bytes.
@@ -362,12 +365,25 @@ fn smb1_negotiate_and_tree_connect_over_netbios() {
 
 #[test]
 fn other_protocols_on_the_port_are_declined() {
-    let (recs, errs, v) = run(445, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n")]);
+    let http = b"GET / HTTP/1.1\r\n\r\n";
+    let (recs, errs, v) = run(445, &[Step::D(Dir::ToServer, http), Step::D(Dir::ToClient, b"HTTP/1.1 200 OK\r\n")]);
     assert!(recs.is_empty() && errs.is_empty());
-    assert_eq!(v[1], Verdict::Decline);
+    assert_eq!(v[1..3], [Verdict::Continue, Verdict::Decline]);
     // A session message without an SMB signature.
-    let (_, _, v) = run(445, &[Step::D(Dir::ToServer, &nbss(b"\x00\x01\x02\x03\x04\x05"))]);
-    assert_eq!(v[1], Verdict::Decline);
+    let m = nbss(b"\x00\x01\x02\x03\x04\x05");
+    let (_, _, v) = run(445, &[Step::D(Dir::ToServer, &m), Step::D(Dir::ToClient, &m)]);
+    assert_eq!(v[2], Verdict::Decline);
+}
+
+#[test]
+fn capture_beginning_mid_message_reads_the_direction_that_starts_with_one() {
+    // The client's first bytes are the tail of a message; the server's response is whole.
+    let req = nbss(&session_setup(false, 0, 2, &ntlm_auth(&NTLMV2_RESP)));
+    let resp = nbss(&session_setup(true, 0, 2, &[]));
+    let (recs, errs, _) = run(445, &[Step::D(Dir::ToServer, &req[30..]), Step::D(Dir::ToClient, &resp)]);
+    assert!(errs.is_empty(), "{errs:?}");
+    let r: Vec<v1::Smb> = decode(&recs, T_SMB);
+    assert_eq!((r.len(), r[0].command, r[0].response, r[0].src_port), (1, 1, true, 445));
 }
 
 #[test]
@@ -395,7 +411,8 @@ fn cut_at_every_length_gives_a_partial_record_and_an_error() {
 #[test]
 fn gap_gives_the_partial_message_and_stops_the_direction() {
     let m = nbss(&compound());
-    let (recs, errs, _) = run(445, &[Step::D(Dir::ToServer, &m[..100]), Step::Gap(Dir::ToServer), Step::D(Dir::ToServer, &m)]);
+    let (recs, errs, _) =
+        run(445, &[Step::D(Dir::ToServer, &m[..100]), Step::Gap(Dir::ToServer), Step::D(Dir::ToServer, &m)]);
     assert_eq!(errs, [E_GAP]);
     assert_eq!(decode::<v1::Smb>(&recs, T_SMB).len(), 1);
 }
