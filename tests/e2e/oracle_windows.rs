@@ -281,7 +281,13 @@ fn smb_and_ntlm_agree_with_tshark() {
     let dir = TempDir::new("oracle-windows");
     let mut problems = Vec::new();
     let (mut n_smb, mut n_ntlm) = (0, 0);
-    for f in files_with(&["smb", "smb2", "ntlmssp"]) {
+    // Plus the synthesized conversation: a compound split over three segments, NetNTLMv1.
+    let synth = dir.path().join("windows.pcap");
+    let (packets, first_segment) = netcap_tests::synth_windows::windows_packets();
+    netcap_tests::pcap::write_pcap(&synth, netcap_tests::pcap::LINKTYPE_ETHERNET, true, &packets).expect("write pcap");
+    let mut files = files_with(&["smb", "smb2", "ntlmssp"]);
+    files.push(synth.clone());
+    for f in files {
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let out = dir.path().join(format!("out-{name}"));
         std::fs::create_dir_all(&out).expect("mkdir");
@@ -297,6 +303,16 @@ fn smb_and_ntlm_agree_with_tshark() {
         compare(&name, "status", &ost, &tst, &mut problems);
         n_ntlm += compare(&name, "ntlm", &on, &tn, &mut problems);
     }
+    // The synthesized compound is three records timed by its first segment, and its NetNTLMv1
+    // response was compared in cracker form.
+    let out = dir.path().join("out-windows.pcap");
+    let smb: Vec<v1::Smb> = records(&out, "SMB");
+    let compound: Vec<&v1::Smb> = smb.iter().filter(|r| !r.response && matches!(r.command, 5 | 8 | 6)).collect();
+    assert_eq!(compound.iter().map(|r| r.compound_index).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(compound[0].file_name, "docs\\plan.txt");
+    assert!(compound.iter().all(|r| r.timestamp == first_segment), "compound timed by its first segment");
+    let ntlm: Vec<v1::Ntlm> = records(&out, "NTLM");
+    assert!(ntlm.iter().any(|n| n.response_type == "ntlmv1" && n.hashcat.starts_with("bob::LAB:")), "{ntlm:?}");
     problems.truncate(40);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     eprintln!("compared {n_smb} SMB headers and {n_ntlm} NTLMSSP messages with tshark");

@@ -118,13 +118,16 @@ fn transform(p: &mut Parser, dir: Dir, b: &[u8], ts: i64, cx: &Ctx<'_>, out: &mu
     prost::Message::clear(r);
     r.version = 3;
     r.encrypted = true;
-    let err = (|| {
-        r.original_size = le32(b, 36)?;
-        r.session_id = le64(b, 44)?;
-        Some(())
-    })()
-    .is_none()
-    .then_some(E_SHORT);
+    let err = match (le32(b, 36), le64(b, 44)) {
+        (Some(size), Some(session)) => {
+            (r.original_size, r.session_id) = (size, session);
+            None
+        }
+        (size, _) => {
+            r.original_size = size.unwrap_or(0);
+            Some(E_SHORT)
+        }
+    };
     emit(p, dir, ts, cx, out);
     err
 }
