@@ -42,7 +42,7 @@ fn compound(parts: &[Vec<u8>]) -> Vec<u8> {
     for (i, p) in parts.iter().enumerate() {
         let mut p = p.clone();
         if i + 1 < parts.len() {
-            while p.len() % 8 != 0 {
+            while !p.len().is_multiple_of(8) {
                 p.push(0);
             }
             let n = p.len() as u32;

@@ -153,7 +153,7 @@ fn smb2(p: &mut Parser, dir: Dir, b: &[u8], ts: i64, cx: &Ctx<'_>, out: &mut Emi
         if next == 0 {
             return None;
         }
-        if next < H2 || next >= rest.len() || next % 8 != 0 {
+        if next < H2 || next >= rest.len() || !next.is_multiple_of(8) {
             return Some(E_NEXT);
         }
         off += next;

@@ -194,7 +194,7 @@ fn create_req(name: &str, next: bool, mid: u64) -> Vec<u8> {
 /// A compound: CREATE, READ (related, the compound's file id), CLOSE.
 fn compound() -> Vec<u8> {
     let mut create = create_req("dir\\file.txt", true, 7);
-    while create.len() % 8 != 0 {
+    while !create.len().is_multiple_of(8) {
         create.push(0);
     }
     let n = create.len() as u32;
@@ -206,7 +206,7 @@ fn compound() -> Vec<u8> {
     read.extend(65536u64.to_le_bytes());
     read.extend([0xff; 16]);
     read.extend([0; 17]);
-    while read.len() % 8 != 0 {
+    while !read.len().is_multiple_of(8) {
         read.push(0);
     }
     let n = read.len() as u32;
@@ -441,7 +441,7 @@ fn garbled_messages_never_panic_and_records_decode() {
         for _ in 0..400 {
             let mut g = m.clone();
             // Keep the NetBIOS header valid half the time so that the SMB parsers see the garbage.
-            let from = if rng(&mut s) % 2 == 0 { 4 } else { 0 };
+            let from = if rng(&mut s).is_multiple_of(2) { 4 } else { 0 };
             for _ in 0..1 + rng(&mut s) % 8 {
                 let i = from + (rng(&mut s) as usize) % (g.len() - from);
                 g[i] = rng(&mut s) as u8;
