@@ -28,6 +28,7 @@ mod oracle_profile;
 mod oracle_quic;
 mod oracle_stream;
 mod oracle_tunnel;
+mod oracle_windows;
 mod plugin_authoring;
 mod record_decoders;
 mod resolve;

@@ -15,6 +15,7 @@ pub mod synth_mqtt;
 pub mod synth_net;
 pub mod synth_stream;
 pub mod synth_tunnel;
+pub mod synth_windows;
 
 use netcap_proto::v1::Header;
 use prost::Message;

@@ -26,6 +26,7 @@ pub fn standard() -> Vec<LoadedDecoder> {
         stream::<netcap_decoder_stream::StreamDec>(),
         stream::<netcap_decoder_ics::IcsDecoder>(),
         stream::<netcap_decoder_database::DatabaseDecoder>(),
+        stream::<netcap_decoder_windows::WindowsDecoder>(),
     ]
 }
 
