@@ -319,6 +319,7 @@ fn test(rest: &[String]) -> Result<()> {
     // The end-to-end tests run the `netcap` binary; `cargo test` alone does not build it.
     // --workspace: the same feature resolution as `cargo test --workspace`, so nothing is built twice.
     run_cmd(cargo().args(["build", "--locked", "--workspace", "--bins"]))?;
+    warm_decoder_cache()?;
     let corpus = root().join("..").join("shared").join("pcaps");
     let mut c = cargo();
     c.args(["test", "--locked", "--workspace"]).args(rest);
@@ -326,6 +327,21 @@ fn test(rest: &[String]) -> Result<()> {
         c.env("NETCAP_PCAP_DIR", &corpus);
     }
     run_cmd(&mut c)
+}
+
+/// Compiles every standard decoder once into the tests' code cache (`target/tmp/wasm-cache`, see
+/// `netcap_tests::netcap_cmd`), with all cores, before the tests start: otherwise each of the
+/// first concurrent test processes compiles all of them itself.
+fn warm_decoder_cache() -> Result<()> {
+    let out = Command::new(target_dir().join("debug").join("netcap"))
+        .args(["plugins", "list"])
+        .env("NETCAP_CACHE_DIR", target_dir().join("tmp").join("wasm-cache"))
+        .output()
+        .context("running netcap plugins list")?;
+    if !out.status.success() {
+        bail!("netcap plugins list failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
 }
 
 fn lint() -> Result<()> {
