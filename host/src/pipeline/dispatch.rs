@@ -264,7 +264,8 @@ impl Dispatcher {
         if let Some(df) = self.defrag.as_mut()
             && self.d.fragment.is_some()
         {
-            completed = df.add(p.data, &self.d, self.d.hash, p.ts_nanos).map(|(_, depth, header_len)| (depth, header_len));
+            completed =
+                df.add(p.data, &self.d, self.d.hash, p.ts_nanos).map(|(_, depth, header_len)| (depth, header_len));
             if let Some(h) = df.flow_hash() {
                 (hash, of_flow) = (h, true);
             }

@@ -23,7 +23,7 @@ mod plan;
 mod writer;
 
 use crate::capture::{CaptureError, PacketSource};
-use crate::output::{Format, OutputConfig, Writer};
+use crate::output::{Format, OutputConfig, TypeOut, Writer};
 use crate::pcapout::PcapOut;
 use crate::plugin::{self, Limits, LoadedDecoder};
 use crate::stats::{Summary, TypeCount, WorkerStats};
@@ -182,7 +182,8 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         defrag: opts.defrag,
         live: matches!(opts.input, Input::Live { .. }),
     };
-    let (pipeline, jobs, batch_pool) = Pipeline::start(plan, records, &decoders, &opts, &out_dir, &source_name, started)?;
+    let (pipeline, Inlets { jobs, batch_pool }) =
+        Pipeline::start(plan, records, &decoders, &opts, &out_dir, &source_name, started)?;
     let links = dispatch::Links {
         jobs,
         batch_pool,
@@ -343,6 +344,20 @@ struct Pipeline {
     progress_line: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
 }
 
+/// What [`Pipeline::start`] hands the dispatcher: one job queue per worker and the pool of spent batches.
+struct Inlets {
+    jobs: Vec<Sender<Job>>,
+    batch_pool: Receiver<Batch>,
+}
+
+/// The flow workers and the global thread, spawned; the ends the writer and the dispatcher keep.
+struct Workers {
+    handles: Vec<JoinHandle<WorkerStats>>,
+    inlets: Inlets,
+    results: Receiver<WorkResult>,
+    result_pool: Sender<WorkResult>,
+}
+
 impl Pipeline {
     /// Starts the workers and the writer of `plan`; the dispatcher's job senders and batch pool.
     fn start(
@@ -353,29 +368,10 @@ impl Pipeline {
         out_dir: &crate::outdir::OutDir,
         source_name: &str,
         started: Instant,
-    ) -> Result<(Self, Vec<Sender<Job>>, Receiver<Batch>), RunError> {
+    ) -> Result<(Self, Inlets), RunError> {
         let nthreads = plan.nthreads();
-        let (result_tx, result_rx) = bounded::<WorkResult>(nthreads * 4);
-        let (batch_pool_tx, batch_pool_rx) = unbounded::<Batch>();
-        let (result_pool_tx, result_pool_rx) = unbounded::<WorkResult>();
-        let mut jobs = Vec::with_capacity(nthreads);
-        let mut workers = Vec::with_capacity(nthreads);
-        let plan::Plan { types, worker_slots, stream_slots, stream_interests, nworkers, gates, .. } = plan;
-        for (w, (slots, sslots)) in worker_slots.into_iter().zip(stream_slots).enumerate() {
-            let (tx, rx) = bounded::<Job>(4);
-            jobs.push(tx);
-            let mut worker = Worker::new(slots, types.len(), opts.errors_pcap, opts.limits.output_bytes);
-            worker.index = w as u16;
-            if !sslots.is_empty() {
-                let max = opts.limits.output_bytes;
-                worker.streams =
-                    Some(crate::streams::StreamStage::new(opts.reassembly, sslots, stream_interests.clone(), max));
-            }
-            let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
-            let name = if w < nworkers { format!("netcap-worker-{w}") } else { "netcap-global".to_string() };
-            workers.push(spawn(name, move || worker.run(rx, results, bpool, rpool))?);
-        }
-        drop(result_tx);
+        let gates = plan.gates.clone();
+        let (types, workers) = spawn_workers(plan, opts)?;
         let first_ts = Arc::new(AtomicI64::new(0));
         let output_failed = Arc::new(AtomicBool::new(false));
         let out_cfg = OutputConfig {
@@ -405,11 +401,12 @@ impl Pipeline {
             error: None,
             created_set: false,
         };
-        let writer = spawn("netcap-writer".into(), move || stage.run(result_rx, result_pool_tx, nthreads))?;
+        let Workers { handles, inlets, results, result_pool } = workers;
+        let writer = spawn("netcap-writer".into(), move || stage.run(results, result_pool, nthreads))?;
         let progress = Arc::new(AtomicU64::new(0));
         let progress_line = (!opts.quiet).then(|| start_progress(progress.clone(), started));
-        let pipeline = Pipeline { workers, writer, progress, first_ts, output_failed, progress_line };
-        Ok((pipeline, jobs, batch_pool_rx))
+        let pipeline = Pipeline { workers: handles, writer, progress, first_ts, output_failed, progress_line };
+        Ok((pipeline, inlets))
     }
 
     /// Waits for the workers (told by the dispatcher that input ended) and the writer.
@@ -437,6 +434,33 @@ fn spawn<T: Send + 'static>(name: String, f: impl FnOnce() -> T + Send + 'static
         .name(name.clone())
         .spawn(f)
         .map_err(|e| RunError::Config(format!("cannot start thread {name}: {e}")))
+}
+
+/// Spawns one flow worker per partition (and the global thread last), each with its decoder slots;
+/// returns the record types (for the writer) and the workers' channel ends.
+fn spawn_workers(plan: plan::Plan, opts: &CaptureOptions) -> Result<(Vec<TypeOut>, Workers), RunError> {
+    let nthreads = plan.nthreads();
+    let (result_tx, results) = bounded::<WorkResult>(nthreads * 4);
+    let (batch_pool_tx, batch_pool) = unbounded::<Batch>();
+    let (result_pool, result_pool_rx) = unbounded::<WorkResult>();
+    let mut jobs = Vec::with_capacity(nthreads);
+    let mut handles = Vec::with_capacity(nthreads);
+    let plan::Plan { types, worker_slots, stream_slots, stream_interests, nworkers, .. } = plan;
+    for (w, (slots, sslots)) in worker_slots.into_iter().zip(stream_slots).enumerate() {
+        let (tx, rx) = bounded::<Job>(4);
+        jobs.push(tx);
+        let mut worker = Worker::new(slots, types.len(), opts.errors_pcap, opts.limits.output_bytes);
+        worker.index = w as u16;
+        if !sslots.is_empty() {
+            let max = opts.limits.output_bytes;
+            worker.streams =
+                Some(crate::streams::StreamStage::new(opts.reassembly, sslots, stream_interests.clone(), max));
+        }
+        let (results, bpool, rpool) = (result_tx.clone(), batch_pool_tx.clone(), result_pool_rx.clone());
+        let name = if w < nworkers { format!("netcap-worker-{w}") } else { "netcap-global".to_string() };
+        handles.push(spawn(name, move || worker.run(rx, results, bpool, rpool))?);
+    }
+    Ok((types, Workers { handles, inlets: Inlets { jobs, batch_pool }, results, result_pool }))
 }
 
 /// A progress line on stderr: redrawn every second on a terminal, every 10 s otherwise, and

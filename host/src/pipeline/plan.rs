@@ -84,9 +84,14 @@ impl Plan {
 
     /// A stream decoder: an instance in each flow worker's stream stage, bit i of the stream
     /// interests for the i-th stream decoder.
-    fn add_stream_decoder(&mut self, di: usize, d: &LoadedDecoder, config: &[(String, String)]) -> Result<(), RunError> {
-        let (sports, any) =
-            plugin::stream_interests(&d.spec.layers).map_err(|m| RunError::Config(format!("decoder {}: {m}", d.spec.id)))?;
+    fn add_stream_decoder(
+        &mut self,
+        di: usize,
+        d: &LoadedDecoder,
+        config: &[(String, String)],
+    ) -> Result<(), RunError> {
+        let (sports, any) = plugin::stream_interests(&d.spec.layers)
+            .map_err(|m| RunError::Config(format!("decoder {}: {m}", d.spec.id)))?;
         let n = self.stream_slots[0].len();
         if n == 64 {
             return Err(RunError::Config(format!("decoder {}: more than 64 stream decoders", d.spec.id)));
@@ -103,7 +108,12 @@ impl Plan {
 
     /// A layer, packet or global decoder: an instance per flow worker, or one on the global
     /// thread; its port interests get a bit of the packet mask of their own.
-    fn add_packet_decoder(&mut self, di: usize, d: &LoadedDecoder, config: &[(String, String)]) -> Result<(), RunError> {
+    fn add_packet_decoder(
+        &mut self,
+        di: usize,
+        d: &LoadedDecoder,
+        config: &[(String, String)],
+    ) -> Result<(), RunError> {
         self.interest |= d.spec.layer_mask;
         let mut layer_mask = d.spec.layer_mask;
         if !d.spec.ports.is_empty() {

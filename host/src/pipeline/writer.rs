@@ -61,7 +61,12 @@ pub(super) struct WriterStage {
 impl WriterStage {
     /// Merges the results of `nthreads` workers until they are all gone; used buffers go back to
     /// `pool`.
-    pub(super) fn run(mut self, results: Receiver<WorkResult>, pool: Sender<WorkResult>, nthreads: usize) -> WriteOutcome {
+    pub(super) fn run(
+        mut self,
+        results: Receiver<WorkResult>,
+        pool: Sender<WorkResult>,
+        nthreads: usize,
+    ) -> WriteOutcome {
         let mut pending: BTreeMap<u64, Vec<WorkResult>> = BTreeMap::new();
         let mut next = 0u64;
         let mut last_flush = Instant::now();
