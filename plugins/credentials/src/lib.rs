@@ -3,19 +3,28 @@
 //! (RFC 7617: base64 of `user:password`), `Authorization: Digest` (RFC 7616: `username`, `realm`
 //! and `response`), and urlencoded form fields (the record's `parameters`) naming a user and a
 //! password. One record per service, method, user and secret, written at the end of input (the
-//! host orders such records by their bytes), with the first and last time seen.
+//! host orders such records by their bytes), with the first and last time seen. The FTP, SMTP,
+//! POP3, IMAP and NTLM records are read in [`sessions`].
 //!
-//! Not yet: NTLM over HTTP (needs the server's challenge from the response), FTP, SMTP, POP3,
-//! IMAP and Telnet (their records do not exist yet).
+//! Not yet: NTLM over HTTP (needs the server's challenge from the response) and Telnet.
+
+pub mod sessions;
 
 use base64::Engine as _;
-use netcap_proto::v1::{Credentials, Http};
+use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Ntlm, Pop3, Smtp};
 use netcap_sdk::{Config, DecoderInfo, Emitter, InputRecord, Kind, RecordDecoder};
 use prost::Message;
 use std::collections::BTreeMap;
 
 /// Record types read, in `consumes` order.
-pub const CONSUMES: [(&str, &str); 1] = [("HTTP", "netcap.v1.HTTP")];
+pub const CONSUMES: [(&str, &str); 6] = [
+    ("HTTP", "netcap.v1.HTTP"),
+    ("FTP", "netcap.v1.FTP"),
+    ("SMTP", "netcap.v1.SMTP"),
+    ("POP3", "netcap.v1.POP3"),
+    ("IMAP", "netcap.v1.IMAP"),
+    ("NTLM", "netcap.v1.NTLM"),
+];
 /// Record types written.
 pub const RECORD_TYPES: [(&str, &str); 1] = [("Credentials", "netcap.v1.Credentials")];
 /// Most credentials kept; further ones are counted (`credentials: table full`).
@@ -105,51 +114,121 @@ pub fn form(params: &[(String, String)], target: &str) -> Option<Found> {
     Some(Found { method: "form", user, secret, realm })
 }
 
+/// The connection and time a credential was seen on, and the service.
+struct Seen<'a> {
+    service: &'static str,
+    timestamp: i64,
+    host: &'a str,
+    src_ip: &'a str,
+    dst_ip: &'a str,
+    src_port: u32,
+    dst_port: u32,
+}
+
 /// The decoder.
 #[derive(Debug, Default)]
 pub struct CredentialsDecoder {
-    table: BTreeMap<(String, &'static str, String, String), Credentials>,
+    table: BTreeMap<(&'static str, &'static str, String, String), Credentials>,
 }
 
 impl CredentialsDecoder {
-    fn add(&mut self, h: &Http, f: Found, out: &mut Emitter<'_>) {
-        let key = ("HTTP".to_string(), f.method, f.user.clone(), f.secret.clone());
+    fn add(&mut self, at: &Seen<'_>, f: Found, accepted: Option<bool>, out: &mut Emitter<'_>) {
+        let key = (at.service, f.method, f.user.clone(), f.secret.clone());
         if !self.table.contains_key(&key) && self.table.len() >= MAX_ENTRIES {
             out.error("credentials: table full");
             return;
         }
         let c = self.table.entry(key).or_insert_with(|| Credentials {
-            timestamp_first: h.timestamp,
-            timestamp_last: h.timestamp,
-            service: "HTTP".into(),
+            timestamp_first: at.timestamp,
+            timestamp_last: at.timestamp,
+            service: at.service.into(),
             method: f.method.into(),
             user: f.user,
             secret: f.secret,
             realm: f.realm,
-            host: h.host.clone(),
-            src_ip: h.src_ip.clone(),
-            dst_ip: h.dst_ip.clone(),
-            src_port: h.src_port,
-            dst_port: h.dst_port,
+            host: at.host.into(),
+            src_ip: at.src_ip.into(),
+            dst_ip: at.dst_ip.into(),
+            src_port: at.src_port,
+            dst_port: at.dst_port,
             ..Credentials::default()
         });
-        c.timestamp_first = c.timestamp_first.min(h.timestamp);
-        c.timestamp_last = c.timestamp_last.max(h.timestamp);
+        c.timestamp_first = c.timestamp_first.min(at.timestamp);
+        c.timestamp_last = c.timestamp_last.max(at.timestamp);
         c.count += 1;
+        match accepted {
+            Some(true) => c.outcome = "accepted".into(),
+            Some(false) if c.outcome.is_empty() => c.outcome = "rejected".into(),
+            _ => {}
+        }
     }
 
     fn http(&mut self, h: &Http, out: &mut Emitter<'_>) {
+        let at = Seen {
+            service: "HTTP",
+            timestamp: h.timestamp,
+            host: &h.host,
+            src_ip: &h.src_ip,
+            dst_ip: &h.dst_ip,
+            src_port: h.src_port,
+            dst_port: h.dst_port,
+        };
         for hdr in &h.request_header {
             if hdr.name.eq_ignore_ascii_case("authorization")
                 && let Some(f) = authorization(&hdr.value)
             {
-                self.add(h, f, out);
+                self.add(&at, f, None, out);
             }
         }
         let params: Vec<(String, String)> = h.parameters.iter().map(|p| (p.name.clone(), p.value.clone())).collect();
         if let Some(f) = form(&params, &h.url) {
-            self.add(h, f, out);
+            self.add(&at, f, None, out);
         }
+    }
+
+    /// Credentials a session record carried, each at its command's time.
+    fn session(
+        &mut self,
+        service: &'static str,
+        (src_ip, dst_ip, src_port, dst_port): (&str, &str, u32, u32),
+        found: Vec<sessions::Sent>,
+        out: &mut Emitter<'_>,
+    ) {
+        for s in found {
+            let at = Seen { service, timestamp: s.timestamp, host: "", src_ip, dst_ip, src_port, dst_port };
+            let f = Found { method: s.method, user: s.user, secret: s.secret, realm: s.realm };
+            self.add(&at, f, s.accepted, out);
+        }
+    }
+
+    /// One input record, by its type's index in [`CONSUMES`].
+    fn record(&mut self, input: u16, bytes: &[u8], out: &mut Emitter<'_>) -> Result<(), prost::DecodeError> {
+        match input {
+            0 => self.http(&Http::decode(bytes)?, out),
+            1 => {
+                let r = Ftp::decode(bytes)?;
+                self.session("FTP", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), sessions::ftp(&r), out);
+            }
+            2 => {
+                let r = Smtp::decode(bytes)?;
+                self.session("SMTP", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), sessions::smtp(&r), out);
+            }
+            3 => {
+                let r = Pop3::decode(bytes)?;
+                self.session("POP3", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), sessions::pop3(&r), out);
+            }
+            4 => {
+                let r = Imap::decode(bytes)?;
+                self.session("IMAP", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), sessions::imap(&r), out);
+            }
+            5 => {
+                let r = Ntlm::decode(bytes)?;
+                let found = sessions::ntlm(&r).into_iter().collect();
+                self.session("SMB", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 
@@ -171,9 +250,8 @@ impl RecordDecoder for CredentialsDecoder {
     }
 
     fn decode(&mut self, record: &InputRecord<'_>, out: &mut Emitter<'_>) {
-        match Http::decode(record.bytes) {
-            Ok(h) => self.http(&h, out),
-            Err(_) => out.error("credentials: undecodable HTTP record"),
+        if self.record(record.input, record.bytes, out).is_err() {
+            out.error("credentials: undecodable input record");
         }
     }
 
