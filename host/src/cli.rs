@@ -395,12 +395,15 @@ pub enum PluginsCommand {
         name: String,
         /// Where the crate goes (default: ./NAME).
         dir: Option<PathBuf>,
-        /// `layer` (one record per message) or `packet` (keeps state across packets).
+        /// `layer` (one record per UDP message), `packet` (keeps state across packets) or `stream`
+        /// (messages framed from reassembled TCP connections).
         #[arg(long, default_value = "layer")]
         kind: String,
-        /// The port interest: the UDP datagrams to or from this port (`udp:N`).
-        #[arg(long, default_value = "udp:40000", value_parser = parse_udp_port)]
-        port: u16,
+        /// The port interest: UDP datagrams (`udp:N`, layer and packet decoders) or TCP
+        /// connections (`tcp:N`, stream decoders) to or from this port [default: udp:40000, for
+        /// streams tcp:40000].
+        #[arg(long, value_parser = parse_port_interest)]
+        port: Option<(String, u16)>,
         /// The netcap SDK crate (default: the `plugins/sdk` of the netcap tree this binary was
         /// built in).
         #[arg(long, value_name = "PATH")]
@@ -408,10 +411,13 @@ pub enum PluginsCommand {
     },
 }
 
-/// `udp:N` of `plugins new --port`.
-fn parse_udp_port(s: &str) -> Result<u16, String> {
-    let n = s.strip_prefix("udp:").ok_or_else(|| format!("{s:?}: expected udp:PORT (this scaffold decodes UDP)"))?;
-    n.parse().map_err(|_| format!("{s:?}: not a port number"))
+/// `udp:N` or `tcp:N` of `plugins new --port`.
+fn parse_port_interest(s: &str) -> Result<(String, u16), String> {
+    let (t, n) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected udp:PORT or tcp:PORT"))?;
+    if t != "udp" && t != "tcp" {
+        return Err(format!("{s:?}: expected udp:PORT or tcp:PORT"));
+    }
+    Ok((t.to_string(), n.parse().map_err(|_| format!("{s:?}: not a port number"))?))
 }
 
 #[derive(Debug, Args)]
@@ -735,9 +741,18 @@ fn plugins_new(
     name: String,
     dir: Option<PathBuf>,
     kind: String,
-    port: u16,
+    port: Option<(String, u16)>,
     sdk: Option<PathBuf>,
 ) -> anyhow::Result<u8> {
+    let want = crate::scaffold::transport(&kind);
+    let (transport, port) = port.unwrap_or_else(|| (want.to_string(), 40000));
+    if transport != want {
+        eprintln!(
+            "netcap: --port {transport}:{port} with --kind {kind}: stream decoders read TCP connections (tcp:N), \
+             layer and packet decoders UDP datagrams (udp:N)"
+        );
+        return Ok(2);
+    }
     let Some(sdk) = sdk.or_else(crate::scaffold::default_sdk) else {
         eprintln!("netcap: where is the netcap SDK? give --sdk PATH (the plugins/sdk directory of a netcap checkout)");
         return Ok(2);

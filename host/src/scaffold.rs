@@ -1,25 +1,40 @@
-//! `netcap plugins new NAME [--kind layer|packet] [--port udp:N] [--sdk PATH] [DIR]`: a decoder
-//! plugin crate that stands alone (its own workspace, no inheritance from netcap's), builds with
+//! `netcap plugins new NAME [--kind layer|packet|stream] [--port udp:N|tcp:N] [--sdk PATH] [DIR]`:
+//! a decoder plugin crate that stands alone (its own workspace, no inheritance from netcap's), builds with
 //! plain `cargo build --release --target wasm32-unknown-unknown` and loads as it is (the host
 //! makes the core module a component at load). Files: `Cargo.toml`, `.cargo/config.toml` (code
 //! generation flags), its `.proto` and the `build.rs` that compiles it, the SDK glue
 //! (`src/lib.rs`), a parser with unit tests (`src/parse.rs`), a golden test and a README.
 //!
 //! The templates are the ones `cargo xtask new-plugin` uses inside the workspace
-//! (`xtask/templates/`), with the standalone manifest instead of the workspace one.
+//! (`xtask/templates/`), with the standalone manifest instead of the workspace one; a stream
+//! decoder (`--kind stream`, TCP) gets the stream glue, parser and golden test instead, which
+//! frame messages with the SDK's `Framer`.
 
 use std::path::{Path, PathBuf};
 
-const FILES: &[(&str, &str)] = &[
+/// The files every kind shares.
+const COMMON: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../xtask/templates/Cargo.standalone.toml.tmpl")),
     (".cargo/config.toml", include_str!("../../xtask/templates/cargo-config.toml.tmpl")),
     ("build.rs", include_str!("../../xtask/templates/build.rs.tmpl")),
     ("proto/__SNAKE__.proto", include_str!("../../xtask/templates/proto.tmpl")),
+    ("README.md", README),
+];
+
+/// The glue, parser and golden test of a layer or packet decoder (UDP datagrams).
+const DATAGRAM: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("../../xtask/templates/lib.rs.tmpl")),
     ("src/parse.rs", include_str!("../../xtask/templates/parse.rs.tmpl")),
     ("tests/golden.rs", include_str!("../../xtask/templates/golden.rs.tmpl")),
     ("tests/golden/output.txt", include_str!("../../xtask/templates/golden.txt.tmpl")),
-    ("README.md", README),
+];
+
+/// The glue, parser and golden test of a stream decoder (reassembled TCP).
+const STREAM: &[(&str, &str)] = &[
+    ("src/lib.rs", include_str!("../../xtask/templates/lib.stream.rs.tmpl")),
+    ("src/parse.rs", include_str!("../../xtask/templates/parse.stream.rs.tmpl")),
+    ("tests/golden.rs", include_str!("../../xtask/templates/golden.stream.rs.tmpl")),
+    ("tests/golden/output.txt", include_str!("../../xtask/templates/golden.stream.txt.tmpl")),
 ];
 
 const README: &str = "# __NAME__: a netcap decoder\n\n\
@@ -32,15 +47,16 @@ netcap plugins inspect target/wasm32-unknown-unknown/release/__LIB__.wasm\n\
 netcap capture -r IN.pcap -o out --plugins target/wasm32-unknown-unknown/release\n\
 netcap dump -r out/__CAMEL__.ncap.zst\n\
 ```\n\n\
-The decoder runs sandboxed: it sees only the packets it asked for (`udp:__PORT__`), and the\n\
+The decoder runs sandboxed: it sees only the traffic it asked for (`__TRANSPORT_LC__:__PORT__`), and the\n\
 host's imports; see netcap's docs/plugin-guide.md.\n";
 
 /// What to scaffold.
 #[derive(Debug, Clone)]
 pub struct NewPlugin {
     pub name: String,
-    /// `layer` or `packet`.
+    /// `layer`, `packet` or `stream`.
     pub kind: String,
+    /// The port interest: UDP for layer and packet decoders, TCP for stream decoders.
     pub port: u16,
     /// The SDK crate directory (a path dependency).
     pub sdk: PathBuf,
@@ -83,17 +99,29 @@ fn fill(p: &NewPlugin, text: &str) -> String {
         .replace("__SNAKE__", &snake)
         .replace("__CAMEL__", &camel)
         .replace("__PORT__", &p.port.to_string())
+        .replace("__TRANSPORT__", &transport(&p.kind).to_ascii_uppercase())
+        .replace("__TRANSPORT_LC__", transport(&p.kind))
         .replace("__SDK__", &p.sdk.display().to_string())
         .replace("kind: Kind::Layer,", &format!("kind: {kind},"))
+}
+
+/// The transport of a kind's port interest: `tcp` for stream decoders, else `udp`.
+pub fn transport(kind: &str) -> &'static str {
+    if kind == "stream" { "tcp" } else { "udp" }
+}
+
+/// The files of a kind.
+fn files(kind: &str) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    COMMON.iter().chain(if kind == "stream" { STREAM } else { DATAGRAM })
 }
 
 /// Writes the crate; returns the files written.
 pub fn scaffold(p: &NewPlugin) -> Result<Vec<PathBuf>, String> {
     check_name(&p.name)?;
-    if !matches!(p.kind.as_str(), "layer" | "packet") {
+    if !matches!(p.kind.as_str(), "layer" | "packet" | "stream") {
         return Err(format!(
-            "--kind {}: this scaffold writes layer and packet decoders (UDP); for stream and record decoders \
-             start from plugins/testing/echo and plugins/examples/ja3-alert (see docs/plugin-guide.md)",
+            "--kind {}: this scaffold writes layer, packet (UDP) and stream (TCP) decoders; for record decoders \
+             start from plugins/examples/ja3-alert (see docs/plugin-guide.md)",
             p.kind
         ));
     }
@@ -104,7 +132,7 @@ pub fn scaffold(p: &NewPlugin) -> Result<Vec<PathBuf>, String> {
         return Err(format!("{} already exists", p.dir.display()));
     }
     let mut written = Vec::new();
-    for (path, text) in FILES {
+    for (path, text) in files(&p.kind) {
         let f = p.dir.join(fill(p, path));
         let parent = f.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
@@ -127,14 +155,20 @@ mod tests {
             sdk: "/x/sdk".into(),
             dir: "/nonexistent".into(),
         };
-        for (path, text) in FILES {
-            let t = fill(&p, text);
-            assert!(!t.contains("__"), "{path}: {}", t.lines().find(|l| l.contains("__")).unwrap_or(""));
+        for kind in ["packet", "stream"] {
+            let p = NewPlugin { kind: kind.into(), ..p.clone() };
+            for (path, text) in files(kind) {
+                let t = fill(&p, text);
+                assert!(!t.contains("__"), "{path}: {}", t.lines().find(|l| l.contains("__")).unwrap_or(""));
+            }
         }
-        let manifest = fill(&p, FILES[0].1);
+        let manifest = fill(&p, COMMON[0].1);
         assert!(!manifest.contains(".workspace = true") && manifest.contains("\n[workspace]\n"), "{manifest}");
         assert!(manifest.contains("netcap-sdk = { path = \"/x/sdk\" }"));
-        assert!(fill(&p, FILES[4].1).contains("kind: Kind::Packet,"));
+        assert!(fill(&p, DATAGRAM[0].1).contains("kind: Kind::Packet,"));
+        let stream = NewPlugin { kind: "stream".into(), ..p.clone() };
+        assert!(fill(&stream, STREAM[0].1).contains("kind: Kind::Stream,"));
+        assert!(fill(&stream, README).contains("(`tcp:4000`)"));
         assert!(check_name("My").is_err() && check_name("a--b").is_err() && check_name("ok-2").is_ok());
     }
 }

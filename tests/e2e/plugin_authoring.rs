@@ -2,7 +2,8 @@
 //! new` writes a crate that stands alone in a temporary directory, plain `cargo test` and
 //! `cargo build --release --target wasm32-unknown-unknown` build it (no wasm-tools, nothing from
 //! the workspace but the SDK dependency), and the binary loads the `.wasm` cargo wrote with
-//! `--plugins`; its records are the values of the messages the test put in the datagrams.
+//! `--plugins`; its records are the values of the messages the test put in the datagrams, or
+//! (`--kind stream`) in a TCP conversation that splits them over segments.
 
 use etherparse::PacketBuilder;
 use netcap_tests::pcap::{LINKTYPE_ETHERNET, write_pcap};
@@ -62,11 +63,11 @@ fn datagram(payload: &[u8]) -> Vec<u8> {
     v
 }
 
-#[test]
-fn a_plugin_scaffolded_and_built_out_of_tree_loads_and_decodes() {
-    let dir = TempDir::new("plugin-authoring");
-    let krate = dir.path().join("demo-udp");
-    let o = netcap(&["plugins", "new", "demo-udp", krate.to_str().unwrap(), "--port", "udp:40000"]);
+/// Scaffolds `name` of `kind` outside the workspace, runs its tests and builds it as the guide
+/// says; returns the directory holding its `.wasm`.
+fn scaffold_and_build(dir: &Path, name: &str, kind: &str, port: &str) -> std::path::PathBuf {
+    let krate = dir.join(name);
+    let o = netcap(&["plugins", "new", name, krate.to_str().unwrap(), "--kind", kind, "--port", port]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!krate.starts_with(workspace_root()));
     let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
@@ -75,9 +76,17 @@ fn a_plugin_scaffolded_and_built_out_of_tree_loads_and_decodes() {
     cargo(&krate, &["test"]);
     cargo(&krate, &["build", "--release", "--target", "wasm32-unknown-unknown"]);
     let built = netcap_tests::target_dir().join("tmp/standalone-plugin-target/wasm32-unknown-unknown/release");
-    let plugins = dir.path().join("plugins");
+    let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(built.join("netcap_plugin_demo_udp.wasm"), plugins.join("demo-udp.wasm")).unwrap();
+    let lib = format!("netcap_plugin_{}.wasm", name.replace('-', "_"));
+    std::fs::copy(built.join(lib), plugins.join(format!("{name}.wasm"))).unwrap();
+    plugins
+}
+
+#[test]
+fn a_plugin_scaffolded_and_built_out_of_tree_loads_and_decodes() {
+    let dir = TempDir::new("plugin-authoring");
+    let plugins = scaffold_and_build(dir.path(), "demo-udp", "layer", "udp:40000");
 
     let t0 = 1_700_000_000_000_000_000i64;
     let payloads: [&[u8]; 3] = [&[1, 2, 0, 3, b'a', b'b', b'c'], &[7], &[4, 5, 0, 9, b'x']];
@@ -106,4 +115,64 @@ fn a_plugin_scaffolded_and_built_out_of_tree_loads_and_decodes() {
     assert_eq!(got, vec![(t0, 1, 2, 3, 3), (t0 + 2000, 4, 5, 9, 1)]);
     assert_eq!((recs[0].src_ip.as_str(), recs[0].dst_port), ("192.0.2.1", 40000));
     assert!(err.contains("demo-udp: header truncated") && err.contains("demo-udp: body truncated"), "{err}");
+}
+
+#[test]
+fn a_stream_plugin_scaffolded_out_of_tree_frames_messages_split_over_segments() {
+    use netcap_tests::synth_stream::{Conv, merge};
+    let dir = TempDir::new("plugin-authoring-stream");
+    let refused = dir.path().join("demo-x");
+    let o = netcap(&["plugins", "new", "demo-x", refused.to_str().unwrap(), "--kind", "stream", "--port", "udp:7"]);
+    assert_eq!(o.status.code(), Some(2), "a stream decoder with a UDP port is refused");
+    assert!(!refused.exists());
+    let plugins = scaffold_and_build(dir.path(), "demo-tcp", "stream", "tcp:40000");
+
+    let t0 = 1_700_000_000_000_000_000i64;
+    let ms = 1_000_000;
+    // The client's first message split over three segments, the last of which also carries a
+    // whole second message; the server answers with one message.
+    let mut c = Conv::new(1, 50000, 40000, 1000, 9000, t0);
+    c.handshake();
+    for part in [&[1u8, 2][..], &[0, 3, b'a'], &[b'b', b'c', 1, 5, 0, 0]] {
+        c.segment(true, part);
+    }
+    c.ack(false);
+    c.send(false, &[1, 9, 0, 1, b'z']);
+    c.close();
+    // A connection to the same port that does not speak the protocol: declined, no record.
+    let mut other = Conv::new(2, 50001, 40000, 5000, 7000, t0 + 100 * ms);
+    other.handshake();
+    other.send(true, b"GET / HTTP/1.0\r\n\r\n");
+    other.close();
+    let input = dir.path().join("in.pcap");
+    write_pcap(&input, LINKTYPE_ETHERNET, true, &merge(&[&c, &other])).unwrap();
+    let out = dir.path().join("out");
+    let o = netcap(&[
+        "capture",
+        "-r",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--plugins",
+        plugins.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let (header, recs) = read_record_file(&out.join("DemoTcp.ncap.zst"));
+    assert_eq!(header.decoder, "demo-tcp");
+    let mut got: Vec<(i64, u32, u32, u32, u32, u32)> = recs
+        .iter()
+        .map(|b| Demo::decode(b.as_slice()).unwrap())
+        .map(|r| (r.timestamp, r.src_port, r.version, r.kind, r.length, r.body_size))
+        .collect();
+    got.sort();
+    // Packets 1 ms apart: handshake (0-2), the client's segments (3-5), the server's ACK (6),
+    // the server's message (7). A message's time is that of the packet that completed it.
+    assert_eq!(
+        got,
+        vec![(t0 + 5 * ms, 50000, 1, 2, 3, 3), (t0 + 5 * ms, 50000, 1, 5, 0, 0), (t0 + 7 * ms, 40000, 1, 9, 1, 1)]
+    );
+    // The HTTP connection is declined at its first bytes, without an error.
+    assert!(err.lines().any(|l| l.trim().starts_with("demo-tcp: declined") && l.trim().ends_with(" 1")), "{err}");
+    assert!(!err.contains("framer:") && !err.contains("demo-tcp: unknown version"), "no errors: {err}");
 }

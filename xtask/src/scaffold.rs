@@ -64,6 +64,7 @@ impl Names {
             .replace("__SNAKE__", &self.snake)
             .replace("__CAMEL__", &self.camel)
             .replace("__PORT__", &self.port.to_string())
+            .replace("__TRANSPORT__", "UDP")
     }
 }
 

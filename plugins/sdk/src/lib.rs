@@ -16,11 +16,16 @@
 #![warn(missing_docs)]
 
 pub mod fmt;
+pub mod framer;
 pub mod host;
 pub mod layer;
 pub mod record;
 pub mod stream;
 
+pub use framer::{Frame, Framer};
+/// The protobuf runtime the SDK encodes records with: decoders can use `netcap_sdk::prost` and
+/// need no version of their own in step with the SDK's.
+pub use prost;
 pub use record::{InputRecord, RecordDecoder, push_record, record_batch};
 pub use stream::{CloseReason, Dir, EventMeta, StreamDecoder, StreamEvent, StreamInfo, StreamRunner, Verdict};
 
