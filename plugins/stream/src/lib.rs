@@ -116,6 +116,11 @@ impl Enabled {
         self.tls_client || self.tls_server
     }
 
+    /// Whether HTTP connections are read (for their own records or the bodies as File records).
+    fn http_any(&self) -> bool {
+        self.http || self.file
+    }
+
     /// Whether SMTP sessions are read (for their own records, the messages they carry, or TLS).
     fn smtp_any(&self) -> bool {
         self.smtp || self.mail || self.file || self.tls_any()
@@ -283,7 +288,7 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http
+            if !(e.http_any()
                 || e.tls_client
                 || e.tls_server
                 || e.ssh
@@ -436,7 +441,7 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     }
     let tls = if e.tls_client || e.tls_server { tls::sniff_start(b) } else { Some(false) };
     let ssh = if e.ssh { ssh::sniff_start(b) } else { Some(false) };
-    let http = if e.http { http::sniff_start(dir, b) } else { Some(None) };
+    let http = if e.http_any() { http::sniff_start(dir, b) } else { Some(None) };
     if tls == Some(true) {
         return Some(Some(Proto::Tls(Box::default())));
     }
