@@ -1767,3 +1767,79 @@ fn http_cut_and_gappy_bodies_are_incomplete_files() {
     assert!(o.records.iter().all(|r| r.0 == T_HTTP));
     assert_eq!(o.of::<v1::Http>(T_HTTP)[0].res_file_sha256, "");
 }
+
+// ---------------------------------------------------------------- Telnet
+
+#[test]
+fn telnet_negotiation_terminal_type_login_and_typed_lines() {
+    // IAC DO TERMINAL-TYPE, IAC WILL ECHO from the server; IAC WILL TERMINAL-TYPE and the
+    // subnegotiation IAC SB TERMINAL-TYPE IS "xterm" IAC SE from the client (RFC 854, 1091).
+    let x: Vec<(Dir, Vec<u8>)> = vec![
+        (Dir::ToClient, vec![255, 253, 24, 255, 251, 1]),
+        (Dir::ToServer, [&[255u8, 251, 24, 255, 250, 24, 0][..], b"xterm", &[255, 240]].concat()),
+        (Dir::ToClient, b"\r\nWelcome\r\nlogin: ".to_vec()),
+        // Character mode: one byte per segment, each echoed by the server; a typo corrected
+        // with DEL.
+        (Dir::ToServer, b"r".to_vec()),
+        (Dir::ToClient, b"r".to_vec()),
+        (Dir::ToServer, b"x".to_vec()),
+        (Dir::ToClient, b"x".to_vec()),
+        (Dir::ToServer, vec![0x7f]),
+        (Dir::ToClient, b"\x08 \x08".to_vec()),
+        (Dir::ToServer, b"oot\r\0".to_vec()),
+        (Dir::ToClient, b"oot\r\nPassword:".to_vec()),
+        (Dir::ToServer, b"s3cret\r\n".to_vec()),
+        (Dir::ToClient, b"\r\n$ ".to_vec()),
+        (Dir::ToServer, [&b"ls -l"[..], &[255, 255], b"\r\n"].concat()),
+        (Dir::ToClient, b"ls -l\xff\r\ntotal 0\r\n$ ".to_vec()),
+    ];
+    let cfg = Config::new(vec![("record-types".into(), "Telnet".into())]);
+    for size in [1, 3, 4096] {
+        let o = run_with(23, &steps_of(&x, size), &cfg);
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let t: Vec<v1::Telnet> = o.of(T_TELNET);
+        assert_eq!(t.len(), 1, "size {size}");
+        let t = &t[0];
+        let neg: Vec<(&str, &str, u32, &str)> = t
+            .negotiations
+            .iter()
+            .map(|n| (n.sender.as_str(), n.command.as_str(), n.option, n.option_name.as_str()))
+            .collect();
+        assert_eq!(
+            neg,
+            [
+                ("server", "DO", 24, "Terminal Type"),
+                ("server", "WILL", 1, "Echo"),
+                ("client", "WILL", 24, "Terminal Type")
+            ]
+        );
+        assert_eq!(t.terminal_type, "xterm");
+        assert_eq!(t.user, "root");
+        let prompts: Vec<(&str, &str)> = t.prompts.iter().map(|p| (p.prompt.as_str(), p.answer.as_str())).collect();
+        assert_eq!(prompts, [("login:", "root"), ("Password:", "s3cret")]);
+        assert_eq!(t.client_lines, ["root", "s3cret", "ls -l\u{fffd}"]);
+        assert_eq!((t.src_ip.as_str(), t.dst_port), ("192.0.2.1", 23));
+    }
+    // A cut subnegotiation and a gap: no panic, a record, the gap counted.
+    let o = run(23, &[Step::D(Dir::ToServer, &[255, 250, 24, 0, b'x']), Step::Gap(Dir::ToServer, 9), Step::Close]);
+    assert_eq!(o.of::<v1::Telnet>(T_TELNET).len(), 1);
+    assert_eq!(o.errors, ["telnet: gap"]);
+}
+
+#[test]
+fn telnet_capture_started_after_the_handshake() {
+    // The host took the first sender (the server, port 23) for the client.
+    let mut i = info(23);
+    (i.client_port, i.server_port) = (23, 40000);
+    (i.client_ip, i.server_ip) = (i.server_ip, i.client_ip);
+    let o = run_info(
+        i,
+        &[Step::D(Dir::ToServer, &[255, 253, 24]), Step::D(Dir::ToClient, b"ls\r\n"), Step::Close],
+        &Config::default(),
+    );
+    let t: Vec<v1::Telnet> = o.of(T_TELNET);
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].negotiations[0].sender.as_str(), t[0].negotiations[0].command.as_str()), ("server", "DO"));
+    assert_eq!(t[0].client_lines, ["ls"]);
+    assert_eq!((t[0].src_ip.as_str(), t[0].src_port, t[0].dst_port), ("192.0.2.1", 40000, 23));
+}
