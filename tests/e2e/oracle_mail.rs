@@ -488,3 +488,78 @@ fn mail_records_identical_for_1_and_2_workers() {
         }
     }
 }
+
+/// Telnet records against tshark on every corpus capture with Telnet: the option negotiations
+/// (who sent which DO/DONT/WILL/WONT for which option: tshark's `telnet.cmd` with the option of
+/// `telnet.subcmd` that each negotiation and subnegotiation command carries) are the same
+/// multiset, and the terminal type of ours is one of tshark's `telnet.string_subopt.value`s.
+#[test]
+fn telnet_negotiations_agree_with_tshark() {
+    use netcap_proto::v1::Telnet;
+    if corpus().is_none() || !have_tshark() {
+        return;
+    }
+    let files = files_with(&["telnet"]);
+    assert!(files.len() >= 3, "expected the corpus' Telnet captures, found {}", files.len());
+    let (mut compared, mut failures) = (0usize, Vec::new());
+    for f in &files {
+        let rows = tshark_fields(
+            f,
+            &["tcp.srcport", "telnet.cmd", "telnet.subcmd", "telnet.string_subopt.value"],
+            &["-Y", "telnet", "-E", "aggregator=\u{1f}"],
+        )
+        .unwrap_or_default();
+        let mut theirs = Vec::new();
+        let mut strings = Vec::new();
+        for r in &rows {
+            let sender = if r[0] == "23" { "server" } else { "client" };
+            let split =
+                |s: &str| -> Vec<String> { s.split('\u{1f}').filter(|x| !x.is_empty()).map(String::from).collect() };
+            let mut subs = split(&r[2]).into_iter();
+            for c in split(&r[1]) {
+                let verb = match c.as_str() {
+                    "251" => "WILL",
+                    "252" => "WONT",
+                    "253" => "DO",
+                    "254" => "DONT",
+                    // SB carries an option too; SE and the other commands carry none.
+                    "250" => {
+                        subs.next();
+                        continue;
+                    }
+                    _ => continue,
+                };
+                theirs.push(format!("{sender} {verb} {}", subs.next().unwrap_or_default()));
+            }
+            strings.extend(split(&r[3]));
+        }
+        let dir = TempDir::new("telnet");
+        let o = netcap(&[
+            "capture",
+            "-r",
+            f.to_str().expect("utf-8 path"),
+            "-o",
+            dir.path().to_str().expect("utf-8 path"),
+            "--include",
+            "Telnet",
+        ]);
+        assert!(o.status.code().is_some_and(|c| c <= 1), "netcap failed on {}", f.display());
+        let recs: Vec<Telnet> = records(dir.path(), "Telnet");
+        let ours: Vec<String> = recs
+            .iter()
+            .flat_map(|t| t.negotiations.iter().map(|n| format!("{} {} {}", n.sender, n.command, n.option)))
+            .collect();
+        compared += theirs.len();
+        let (a, b) = (missing(&theirs, &ours), missing(&ours, &theirs));
+        if !a.is_empty() || !b.is_empty() {
+            failures.push(format!("{}: tshark only {a:?}, ours only {b:?}", f.display()));
+        }
+        for t in recs.iter().filter(|t| !t.terminal_type.is_empty()) {
+            if !strings.contains(&t.terminal_type) {
+                failures.push(format!("{}: terminal type {:?} not in {strings:?}", f.display(), t.terminal_type));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(compared >= 20, "too few negotiations compared: {compared}");
+}

@@ -13,9 +13,12 @@
 //! that starts a message (a request line, or a status line), as Wireshark does at segment
 //! starts. A response lost entirely inside a gap shifts the pairing of later responses by one.
 
+pub mod body;
 pub mod sniff;
 
+use crate::smtp::file_id;
 use crate::{Ctx, T_HTTP};
+use body::BodyFile;
 use netcap_proto::v1;
 use netcap_proto::v1::http::{Cookie, Header, Parameter};
 use netcap_sdk::{Dir, Emitter};
@@ -167,10 +170,15 @@ struct Side {
     form: Option<Vec<u8>>,
     /// The direction lost framing (a gap) and is skipped until data starts a new message.
     dead: bool,
+    /// The body as a File record (when File records are enabled).
+    file: Option<BodyFile>,
 }
 
 impl Side {
-    fn body_bytes(&mut self, b: &[u8]) {
+    fn body_bytes(&mut self, b: &[u8], out: &mut Emitter<'_>) {
+        if let Some(f) = self.file.as_mut() {
+            f.push(b, out);
+        }
         self.body_len += b.len() as u64;
         let room = SNIFF_LEN.saturating_sub(self.sniff.len());
         self.sniff.extend_from_slice(&b[..room.min(b.len())]);
@@ -193,6 +201,8 @@ struct Response {
     server: String,
     cookies: Vec<Cookie>,
     headers: Vec<Header>,
+    /// SHA-256 of the body's File record.
+    file_sha256: String,
 }
 
 /// Per-connection HTTP state.
@@ -210,6 +220,8 @@ pub struct Conn {
     upgraded: bool,
     /// The host's client is the HTTP server (the capture began after the connection did).
     swap: bool,
+    /// Bodies turned into File records so far (for content entry ids).
+    files: u64,
 }
 
 impl Conn {
@@ -279,6 +291,9 @@ impl Conn {
             return;
         }
         let len = u64::from(len);
+        if let Some(f) = side.file.as_mut() {
+            f.gap();
+        }
         if matches!(side.body, Some(Body::Length(_) | Body::UntilClose | Body::Chunked(Chunk::Data(_)))) {
             // The framing survives, the body content is lost: counted, the message goes on.
             out.error(match dir {
@@ -331,7 +346,7 @@ impl Conn {
             }
         }
         while let Some(r) = self.pending.pop_front() {
-            out.record(T_HTTP, &r);
+            emit_http(&r, cx, out);
         }
     }
 
@@ -346,10 +361,10 @@ impl Conn {
         match dir {
             Dir::ToServer => {
                 if let Some(mut r) = self.req_rec.take() {
-                    finish_request_body(&mut r, &mut self.req);
-                    self.push_pending(r, out);
+                    finish_request_body(&mut r, &mut self.req, false, cx, out);
+                    self.push_pending(r, cx, out);
                 } else if let Some(r) = partial_request(&self.req.buf, self.req.start_ts, cx, self.swap) {
-                    self.push_pending(r, out);
+                    self.push_pending(r, cx, out);
                 }
                 self.req.dead = true;
             }
@@ -358,7 +373,8 @@ impl Conn {
                     Some(r) => Some(r),
                     None => partial_response(&self.res.buf, self.res.start_ts),
                 };
-                if let Some(res) = res {
+                if let Some(mut res) = res {
+                    res.file_sha256 = finish_file(&mut self.res, false, cx, out);
                     let len = self.res.body_len;
                     let detected = detected(&self.res);
                     self.emit_exchange(res, len, detected, cx, out);
@@ -372,6 +388,7 @@ impl Conn {
         };
         side.buf = Vec::new();
         side.body = None;
+        side.file = None;
     }
 
     /// Reads head bytes; returns how many of `b` were used.
@@ -432,6 +449,7 @@ impl Conn {
         let mut r = v1::Http::default();
         set_endpoints(&mut r, cx, self.swap);
         r.timestamp = self.req.start_ts.unwrap_or(cx.meta.ts_nanos);
+        let mut disposition = String::new();
         let [method, url, proto] = h.line;
         (r.method, r.url, r.proto) = (method, url, proto);
         let mut framing = Framing::default();
@@ -450,6 +468,8 @@ impl Conn {
                 r.content_type.clone_from(&value);
             } else if name.eq_ignore_ascii_case("content-encoding") {
                 r.req_content_encoding.clone_from(&value);
+            } else if name.eq_ignore_ascii_case("content-disposition") {
+                disposition.clone_from(&value);
             }
             r.request_header.push(Header { name, value });
         }
@@ -465,6 +485,11 @@ impl Conn {
         side.body_len = 0;
         side.sniff.clear();
         side.form = (body != Body::None && is_form(&r.content_type)).then(Vec::new);
+        if body != Body::None && cx.enabled.file {
+            let name = body::file_name(&disposition, &r.url);
+            let f = self.body_file(Dir::ToServer, name, &r.content_type, &r.req_content_encoding, cx);
+            self.req.file = Some(f);
+        }
         self.req_rec = Some(r);
     }
 
@@ -485,6 +510,7 @@ impl Conn {
             ..Response::default()
         };
         let mut framing = Framing::default();
+        let mut disposition = String::new();
         for (name, raw) in h.headers {
             let value = text(&raw);
             framing.header(&name, &raw);
@@ -496,6 +522,8 @@ impl Conn {
                 r.content_encoding.clone_from(&value);
             } else if name.eq_ignore_ascii_case("set-cookie") {
                 r.cookies.push(set_cookie(&value));
+            } else if name.eq_ignore_ascii_case("content-disposition") {
+                disposition.clone_from(&value);
             }
             r.headers.push(Header { name, value });
         }
@@ -521,6 +549,12 @@ impl Conn {
         side.body_len = 0;
         side.sniff.clear();
         side.form = None;
+        if body != Body::None && cx.enabled.file {
+            let target = self.pending.front().map(|q| q.url.as_str()).unwrap_or("");
+            let name = body::file_name(&disposition, target);
+            let f = self.body_file(Dir::ToClient, name, &r.content_type, &r.content_encoding, cx);
+            self.res.file = Some(f);
+        }
         self.res_rec = Some(r);
     }
 
@@ -536,12 +570,12 @@ impl Conn {
                 0
             }
             Body::UntilClose => {
-                side.body_bytes(b);
+                side.body_bytes(b, out);
                 b.len()
             }
             Body::Length(n) => {
                 let k = (n.min(b.len() as u64)) as usize;
-                side.body_bytes(&b[..k]);
+                side.body_bytes(&b[..k], out);
                 side.body = Some(Body::Length(n - k as u64));
                 if n == k as u64 {
                     self.message_done(dir, cx, out);
@@ -550,7 +584,7 @@ impl Conn {
             }
             Body::Chunked(Chunk::Data(n)) => {
                 let k = (n.min(b.len() as u64)) as usize;
-                side.body_bytes(&b[..k]);
+                side.body_bytes(&b[..k], out);
                 side.body = Some(Body::Chunked(if n == k as u64 { Chunk::DataEnd } else { Chunk::Data(n - k as u64) }));
                 k
             }
@@ -615,17 +649,18 @@ impl Conn {
             Dir::ToServer => {
                 self.req.body = None;
                 if let Some(mut r) = self.req_rec.take() {
-                    finish_request_body(&mut r, &mut self.req);
-                    self.push_pending(r, out);
+                    finish_request_body(&mut r, &mut self.req, true, cx, out);
+                    self.push_pending(r, cx, out);
                 }
             }
             Dir::ToClient => {
                 self.res.body = None;
-                if let Some(r) = self.res_rec.take() {
+                if let Some(mut r) = self.res_rec.take() {
                     if (100..200).contains(&r.status) {
                         // An interim response (100 Continue, 103 Early Hints): the final one follows.
                         return;
                     }
+                    r.file_sha256 = finish_file(&mut self.res, true, cx, out);
                     let len = self.res.body_len;
                     let detected = detected(&self.res);
                     self.emit_exchange(r, len, detected, cx, out);
@@ -634,11 +669,11 @@ impl Conn {
         }
     }
 
-    fn push_pending(&mut self, r: v1::Http, out: &mut Emitter<'_>) {
+    fn push_pending(&mut self, r: v1::Http, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         if self.pending.len() >= MAX_PENDING {
             out.error("http: too many pending requests");
             if let Some(old) = self.pending.pop_front() {
-                out.record(T_HTTP, &old);
+                emit_http(&old, cx, out);
             }
         }
         self.pending.push_back(r);
@@ -667,12 +702,37 @@ impl Conn {
         r.response_header = res.headers;
         r.res_content_length = len as i64;
         r.res_content_type_detected = detected;
-        out.record(T_HTTP, &r);
+        r.res_file_sha256 = res.file_sha256;
+        emit_http(&r, cx, out);
+    }
+
+    /// A File for the body of the message sent in HTTP direction `role`.
+    fn body_file(&mut self, role: Dir, name: String, ctype: &str, encoding: &str, cx: &Ctx<'_>) -> BodyFile {
+        self.files += 1;
+        let id = file_id(cx, self.files);
+        BodyFile::new(self.role(role), name, ctype, encoding, id, cx)
     }
 }
 
-/// Body length, sniffed type and form parameters of a finished request.
-fn finish_request_body(r: &mut v1::Http, side: &mut Side) {
+/// An HTTP record, when the user wants them (the connection may be read for its File records only).
+fn emit_http(r: &v1::Http, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    if cx.enabled.http {
+        out.record(T_HTTP, r);
+    }
+}
+
+/// Ends the body File of `side` (`complete`: its framing ended normally); returns its SHA-256,
+/// "" without File (File records off, or a body without bytes).
+fn finish_file(side: &mut Side, complete: bool, cx: &Ctx<'_>, out: &mut Emitter<'_>) -> String {
+    match side.file.take() {
+        Some(f) if side.body_len > 0 => f.finish(complete, cx, out),
+        _ => String::new(),
+    }
+}
+
+/// Body length, sniffed type, form parameters and File of a finished request.
+fn finish_request_body(r: &mut v1::Http, side: &mut Side, complete: bool, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+    r.req_file_sha256 = finish_file(side, complete, cx, out);
     r.req_content_length = side.body_len as i64;
     r.content_type_detected = detected(side);
     if let Some(f) = side.form.take() {

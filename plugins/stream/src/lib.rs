@@ -1,6 +1,8 @@
 //! The `stream` decoder: application protocols in reassembled TCP connections, HTTP/1.x
 //! ([`http`]), TLS hellos with JA3/JA3S/JA4 ([`tls`]), SSH with HASSH ([`ssh`]), DNS over TCP
-//! ([`dnstcp`]) and SMTP ([`smtp`]) with the messages it carries ([`mail`]).
+//! ([`dnstcp`]), SMTP ([`smtp`]), POP3 ([`pop3`]), IMAP ([`imap`]) with the messages they carry
+//! ([`mail`]), FTP control ([`ftp`]), Telnet ([`telnet`]), and HTTP bodies as File records
+//! ([`http::body`]).
 //!
 //! One decoder for all of them, rather than one per protocol: the host copies a stream's bytes into
 //! the sandbox once instead of once per protocol, and the choice of protocol for a stream is made
@@ -9,7 +11,7 @@
 //! method token by the grammar of the whole line), a status line, or an SMTP EHLO/HELO (a server's
 //! reply line such as `220 ...` waits for the client's first command, unless the server port is an
 //! SMTP port). Only when they are none of these (or a gap or the end comes first) do the ports
-//! decide: DNS on port 53, SSH on server port 22, SMTP on 25, 587 and 2525. A protocol that
+//! decide: DNS on port 53, SSH on server port 22, SMTP on 25, 587 and 2525, Telnet on 23. A protocol that
 //! upgrades to TLS (SMTP STARTTLS) hands the connection to the TLS reader. Otherwise the other direction may still show the protocol (a server answering non-HTTP
 //! bytes with a status line); a connection none of whose directions is ours is declined, and a
 //! stream whose protocol has said all it has to say is `Done`: the host stops feeding it.
@@ -26,6 +28,7 @@ pub mod mail;
 pub mod pop3;
 pub mod smtp;
 pub mod ssh;
+pub mod telnet;
 #[cfg(test)]
 mod tests;
 pub mod tls;
@@ -48,9 +51,10 @@ pub const T_FILE: u16 = 7;
 pub const T_POP3: u16 = 8;
 pub const T_FTP: u16 = 9;
 pub const T_IMAP: u16 = 10;
+pub const T_TELNET: u16 = 11;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 11] = [
+pub const RECORD_TYPES: [(&str, &str); 12] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
@@ -62,6 +66,7 @@ pub const RECORD_TYPES: [(&str, &str); 11] = [
     ("POP3", "netcap.v1.POP3"),
     ("FTP", "netcap.v1.FTP"),
     ("IMAP", "netcap.v1.IMAP"),
+    ("Telnet", "netcap.v1.Telnet"),
 ];
 
 /// Port interests: every stream's first bytes (content-based selection).
@@ -86,6 +91,7 @@ pub struct Enabled {
     pub pop3: bool,
     pub ftp: bool,
     pub imap: bool,
+    pub telnet: bool,
     /// File content extraction (`extract-files`).
     pub extract: mail::Extract,
 }
@@ -106,6 +112,7 @@ impl Enabled {
             pop3: on(8),
             ftp: on(9),
             imap: on(10),
+            telnet: on(11),
             extract,
         }
     }
@@ -114,6 +121,11 @@ impl Enabled {
     /// that follows their STARTTLS / STLS / AUTH TLS.
     fn tls_any(&self) -> bool {
         self.tls_client || self.tls_server
+    }
+
+    /// Whether HTTP connections are read (for their own records or the bodies as File records).
+    fn http_any(&self) -> bool {
+        self.http || self.file
     }
 
     /// Whether SMTP sessions are read (for their own records, the messages they carry, or TLS).
@@ -188,6 +200,7 @@ enum Proto {
     Pop3(Box<pop3::Conn>),
     Ftp(Box<ftp::Conn>),
     Imap(Box<imap::Conn>),
+    Telnet(Box<telnet::Conn>),
 }
 
 /// What a connection's ports suggest, used only when its first bytes show none of the
@@ -202,6 +215,8 @@ enum PortGuess {
     Pop3,
     Ftp,
     Imap,
+    Telnet,
+    TelnetSwapped,
 }
 
 impl PortGuess {
@@ -222,6 +237,11 @@ impl PortGuess {
             PortGuess::Ftp
         } else if e.imap_any() && info.server_port == imap::PORT {
             PortGuess::Imap
+        } else if e.telnet && info.server_port == telnet::PORT {
+            PortGuess::Telnet
+        } else if e.telnet && info.client_port == telnet::PORT {
+            // A capture that starts after the handshake: the first sender was the server.
+            PortGuess::TelnetSwapped
         } else {
             PortGuess::None
         }
@@ -237,6 +257,8 @@ impl PortGuess {
             PortGuess::Pop3 => Some(Proto::Pop3(Box::default())),
             PortGuess::Ftp => Some(Proto::Ftp(Box::default())),
             PortGuess::Imap => Some(Proto::Imap(Box::default())),
+            PortGuess::Telnet => Some(Proto::Telnet(Box::default())),
+            PortGuess::TelnetSwapped => Some(Proto::Telnet(Box::new(telnet::Conn::swapped()))),
         }
     }
 }
@@ -283,7 +305,7 @@ impl Stream {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let e = &self.enabled;
-            if !(e.http
+            if !(e.http_any()
                 || e.tls_client
                 || e.tls_server
                 || e.ssh
@@ -291,7 +313,8 @@ impl Stream {
                 || e.smtp_any()
                 || e.pop3_any()
                 || e.ftp_any()
-                || e.imap_any())
+                || e.imap_any()
+                || e.telnet)
             {
                 return Verdict::Decline;
             }
@@ -338,6 +361,7 @@ impl Stream {
                     Proto::Pop3(s) => s.gap(dir, &cx, out),
                     Proto::Ftp(f) => f.gap(dir, out),
                     Proto::Imap(m) => m.gap(dir, &cx, out),
+                    Proto::Telnet(t) => t.gap(dir, out),
                 }
                 verdict_of(&c.proto)
             }
@@ -436,7 +460,7 @@ fn classify(dir: Dir, b: &[u8], e: &Enabled, port: PortGuess, peer_foreign: bool
     }
     let tls = if e.tls_client || e.tls_server { tls::sniff_start(b) } else { Some(false) };
     let ssh = if e.ssh { ssh::sniff_start(b) } else { Some(false) };
-    let http = if e.http { http::sniff_start(dir, b) } else { Some(None) };
+    let http = if e.http_any() { http::sniff_start(dir, b) } else { Some(None) };
     if tls == Some(true) {
         return Some(Some(Proto::Tls(Box::default())));
     }
@@ -557,6 +581,8 @@ fn ignore_until_message(p: &mut Proto, dir: Dir) {
         Proto::Pop3(s) => s.ignore(dir),
         Proto::Ftp(f) => f.ignore(dir),
         Proto::Imap(m) => m.ignore(dir),
+        // Telnet is found by its port only; both directions are read from their first byte.
+        Proto::Telnet(_) => {}
     }
 }
 
@@ -599,6 +625,7 @@ fn data(p: &mut Proto, dir: Dir, b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) 
                 to_tls(p, up, cx, out);
             }
         }
+        Proto::Telnet(t) => t.data(dir, b, cx, out),
     }
 }
 
@@ -621,12 +648,13 @@ fn close(p: &mut Proto, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         Proto::Pop3(s) => s.close(cx, out),
         Proto::Ftp(f) => f.close(cx, out),
         Proto::Imap(m) => m.close(cx, out),
+        Proto::Telnet(t) => t.close(cx, out),
     }
 }
 
 fn verdict_of(p: &Proto) -> Verdict {
     let done = match p {
-        Proto::Unknown | Proto::Dns(_) => false,
+        Proto::Unknown | Proto::Dns(_) | Proto::Telnet(_) => false,
         Proto::Http(h) => h.done(),
         Proto::Tls(t) => t.done(),
         Proto::Ssh(s) => s.done(),

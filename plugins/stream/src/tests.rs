@@ -1656,3 +1656,190 @@ fn mail_hostile_nesting_and_huge_announced_literal() {
     assert_eq!((f[0].size, f[0].complete), (15, false));
     assert!(o.of::<v1::Mail>(T_MAIL)[0].truncated);
 }
+
+// ---------------------------------------------------------------- HTTP bodies as File records
+
+/// "hello world\n" gzip-compressed by Python's `gzip.compress(mtime=0)`; the digests in
+/// [`http_chunked_gzip_body_is_a_file_of_the_decoded_bytes`] are coreutils' over "hello world\n".
+const HELLO_GZ: &str = "1f8b0800000000000203cb48cdc9c95728cf2fca49e102002d3b08af0c000000";
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn chunked(body: &[u8], sizes: &[usize]) -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut rest = body;
+    for &n in sizes {
+        let (c, r) = rest.split_at(n.min(rest.len()));
+        v.extend_from_slice(format!("{:x};ext=1\r\n", c.len()).as_bytes());
+        v.extend_from_slice(c);
+        v.extend_from_slice(b"\r\n");
+        rest = r;
+    }
+    v.extend_from_slice(b"0\r\nX-Trailer: t\r\n\r\n");
+    v
+}
+
+#[test]
+fn http_chunked_gzip_body_is_a_file_of_the_decoded_bytes() {
+    let gz = unhex(HELLO_GZ);
+    let mut res = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: gzip\r\n\
+Transfer-Encoding: chunked\r\n\r\n"
+        .to_vec();
+    res.extend_from_slice(&chunked(&gz, &[3, 10, 100]));
+    let req = b"POST /up/form.cgi?a=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\
+Content-Type: application/x-www-form-urlencoded\r\n\r\nname=x";
+    let config = Config::new(vec![("extract-files".into(), "true".into())]);
+    for size in [1, 7, 4096] {
+        let mut steps = chunks(Dir::ToServer, req, size);
+        steps.extend(chunks(Dir::ToClient, &res, size));
+        let o = run_with(80, &steps, &config);
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let files: Vec<v1::File> = o.of(T_FILE);
+        assert_eq!(files.len(), 2, "{files:?}");
+        let (q, f) = (&files[0], &files[1]);
+        assert_eq!((q.source.as_str(), q.name.as_str(), q.size, q.complete), ("http", "form.cgi", 6, true));
+        assert_eq!(q.sha256, "3b9ac7d72f2481df5ee24ebe99245f71016f36b36a5f9250b8fdf892b09bedcb");
+        assert_eq!((q.src_ip.as_str(), q.dst_port), ("192.0.2.1", 80));
+        assert_eq!((f.source.as_str(), f.name.as_str(), f.size, f.complete), ("http", "form.cgi", 12, true));
+        assert_eq!(f.content_type, "text/plain");
+        assert_eq!(f.md5, "6f5902ac237024bdd0c176cb93063dc4");
+        assert_eq!(f.sha1, "22596363b3de40b06f981fb85d82312e8c0ed511");
+        assert_eq!(f.sha256, "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447");
+        assert_eq!((f.src_ip.as_str(), f.src_port, f.dst_ip.as_str()), ("198.51.100.7", 80, "192.0.2.1"));
+        let http: Vec<v1::Http> = o.of(T_HTTP);
+        assert_eq!(http.len(), 1);
+        assert_eq!((http[0].req_file_sha256.as_str(), http[0].res_file_sha256.as_str()), (&*q.sha256, &*f.sha256));
+        assert_eq!(http[0].res_content_length, gz.len() as i64, "the HTTP record keeps the transferred length");
+        // The content entries carry the decoded bytes.
+        let data: Vec<u8> = o
+            .records
+            .iter()
+            .filter(|r| r.0 == netcap_sdk::TAG_FILE_DATA)
+            .filter(|r| u64::from_le_bytes(r.2[..8].try_into().unwrap()) & 0xf_ffff == 2)
+            .flat_map(|r| r.2[8..].to_vec())
+            .collect();
+        assert_eq!(data, b"hello world\n");
+    }
+}
+
+#[test]
+fn http_cut_and_gappy_bodies_are_incomplete_files() {
+    let gz = unhex(HELLO_GZ);
+    let mut res =
+        format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", gz.len()).into_bytes();
+    let head = res.len();
+    res.extend_from_slice(&gz);
+    let req: &[u8] = b"GET /f.txt HTTP/1.1\r\nHost: h\r\n\r\n";
+    // Cut at every length inside the body: a partial File, never a complete one, an error counted.
+    for cut in head + 1..res.len() {
+        let o = run(80, &[Step::D(Dir::ToServer, req), Step::D(Dir::ToClient, &res[..cut]), Step::Close]);
+        let files: Vec<v1::File> = o.of(T_FILE);
+        assert_eq!(files.len(), 1, "cut {cut}");
+        // (A cut in the gzip trailer leaves all 12 content bytes, still incomplete.)
+        assert!(!files[0].complete && files[0].size <= 12, "cut {cut}: {:?}", files[0]);
+        assert!(!o.errors.is_empty());
+    }
+    // A gap inside the body: the framing goes on, the File is incomplete.
+    let o = run(
+        80,
+        &[
+            Step::D(Dir::ToServer, req),
+            Step::D(Dir::ToClient, &res[..head + 5]),
+            Step::Gap(Dir::ToClient, 5),
+            Step::D(Dir::ToClient, &res[head + 10..]),
+            Step::Close,
+        ],
+    );
+    let files: Vec<v1::File> = o.of(T_FILE);
+    assert_eq!(files.len(), 1);
+    assert!(!files[0].complete);
+    assert_eq!(o.of::<v1::Http>(T_HTTP).len(), 1);
+    // With File records only, HTTP connections are still read, and no HTTP record is written.
+    let cfg = Config::new(vec![("record-types".into(), "File".into())]);
+    let o = run_with(80, &[Step::D(Dir::ToServer, req), Step::D(Dir::ToClient, &res), Step::Close], &cfg);
+    assert_eq!(o.of::<v1::File>(T_FILE).len(), 1);
+    assert!(o.records.iter().all(|r| r.0 != T_HTTP));
+    // Without File records, no File and no digests in the HTTP record.
+    let cfg = Config::new(vec![("record-types".into(), "HTTP".into())]);
+    let o = run_with(80, &[Step::D(Dir::ToServer, req), Step::D(Dir::ToClient, &res), Step::Close], &cfg);
+    assert!(o.records.iter().all(|r| r.0 == T_HTTP));
+    assert_eq!(o.of::<v1::Http>(T_HTTP)[0].res_file_sha256, "");
+}
+
+// ---------------------------------------------------------------- Telnet
+
+#[test]
+fn telnet_negotiation_terminal_type_login_and_typed_lines() {
+    // IAC DO TERMINAL-TYPE, IAC WILL ECHO from the server; IAC WILL TERMINAL-TYPE and the
+    // subnegotiation IAC SB TERMINAL-TYPE IS "xterm" IAC SE from the client (RFC 854, 1091).
+    let x: Vec<(Dir, Vec<u8>)> = vec![
+        (Dir::ToClient, vec![255, 253, 24, 255, 251, 1]),
+        (Dir::ToServer, [&[255u8, 251, 24, 255, 250, 24, 0][..], b"xterm", &[255, 240]].concat()),
+        (Dir::ToClient, b"\r\nWelcome\r\nlogin: ".to_vec()),
+        // Character mode: one byte per segment, each echoed by the server; a typo corrected
+        // with DEL.
+        (Dir::ToServer, b"r".to_vec()),
+        (Dir::ToClient, b"r".to_vec()),
+        (Dir::ToServer, b"x".to_vec()),
+        (Dir::ToClient, b"x".to_vec()),
+        (Dir::ToServer, vec![0x7f]),
+        (Dir::ToClient, b"\x08 \x08".to_vec()),
+        (Dir::ToServer, b"oot\r\0".to_vec()),
+        (Dir::ToClient, b"oot\r\nPassword:".to_vec()),
+        (Dir::ToServer, b"s3cret\r\n".to_vec()),
+        (Dir::ToClient, b"\r\n$ ".to_vec()),
+        (Dir::ToServer, [&b"ls -l"[..], &[255, 255], b"\r\n"].concat()),
+        (Dir::ToClient, b"ls -l\xff\r\ntotal 0\r\n$ ".to_vec()),
+    ];
+    let cfg = Config::new(vec![("record-types".into(), "Telnet".into())]);
+    for size in [1, 3, 4096] {
+        let o = run_with(23, &steps_of(&x, size), &cfg);
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        let t: Vec<v1::Telnet> = o.of(T_TELNET);
+        assert_eq!(t.len(), 1, "size {size}");
+        let t = &t[0];
+        let neg: Vec<(&str, &str, u32, &str)> = t
+            .negotiations
+            .iter()
+            .map(|n| (n.sender.as_str(), n.command.as_str(), n.option, n.option_name.as_str()))
+            .collect();
+        assert_eq!(
+            neg,
+            [
+                ("server", "DO", 24, "Terminal Type"),
+                ("server", "WILL", 1, "Echo"),
+                ("client", "WILL", 24, "Terminal Type")
+            ]
+        );
+        assert_eq!(t.terminal_type, "xterm");
+        assert_eq!(t.user, "root");
+        let prompts: Vec<(&str, &str)> = t.prompts.iter().map(|p| (p.prompt.as_str(), p.answer.as_str())).collect();
+        assert_eq!(prompts, [("login:", "root"), ("Password:", "s3cret")]);
+        assert_eq!(t.client_lines, ["root", "s3cret", "ls -l\u{fffd}"]);
+        assert_eq!((t.src_ip.as_str(), t.dst_port), ("192.0.2.1", 23));
+    }
+    // A cut subnegotiation and a gap: no panic, a record, the gap counted.
+    let o = run(23, &[Step::D(Dir::ToServer, &[255, 250, 24, 0, b'x']), Step::Gap(Dir::ToServer, 9), Step::Close]);
+    assert_eq!(o.of::<v1::Telnet>(T_TELNET).len(), 1);
+    assert_eq!(o.errors, ["telnet: gap"]);
+}
+
+#[test]
+fn telnet_capture_started_after_the_handshake() {
+    // The host took the first sender (the server, port 23) for the client.
+    let mut i = info(23);
+    (i.client_port, i.server_port) = (23, 40000);
+    (i.client_ip, i.server_ip) = (i.server_ip, i.client_ip);
+    let o = run_info(
+        i,
+        &[Step::D(Dir::ToServer, &[255, 253, 24]), Step::D(Dir::ToClient, b"ls\r\n"), Step::Close],
+        &Config::default(),
+    );
+    let t: Vec<v1::Telnet> = o.of(T_TELNET);
+    assert_eq!(t.len(), 1);
+    assert_eq!((t[0].negotiations[0].sender.as_str(), t[0].negotiations[0].command.as_str()), ("server", "DO"));
+    assert_eq!(t[0].client_lines, ["ls"]);
+    assert_eq!((t[0].src_ip.as_str(), t[0].src_port, t[0].dst_port), ("192.0.2.1", 40000, 23));
+}
