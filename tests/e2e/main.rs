@@ -20,6 +20,8 @@ mod oracle_database;
 mod oracle_dhcp;
 mod oracle_dns;
 mod oracle_ics;
+mod oracle_kerberos;
+mod oracle_ldap;
 mod oracle_link;
 mod oracle_link2;
 mod oracle_mail;

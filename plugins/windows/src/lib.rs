@@ -1,17 +1,22 @@
-//! The `windows` decoder: Windows enterprise protocols in reassembled TCP connections, SMB1 and
+//! The `windows` decoder: Windows enterprise protocols in reassembled TCP connections: SMB1 and
 //! SMB2/3 ([`smb`]) over direct TCP (port 445) and the NetBIOS session service (port 139), with
-//! the NTLMSSP messages of their session setups ([`ntlm`]).
+//! the NTLMSSP messages of their session setups ([`ntlm`]), Kerberos over TCP (port 88,
+//! [`krb`]) and LDAP (port 389, [`ldap`]). The connection's protocol is chosen by its server
+//! port ([`Proto`]).
 //!
-//! A stream decoder, so that an SMB message split over TCP segments is one record and a segment
-//! with several messages gives several. Each direction is cut into NetBIOS session messages by
-//! their 4-byte header ([`Side`]), buffering at most [`KEEP`] bytes of one message (SMB reads
-//! and writes carry file data the records do not need); each message is parsed by plain Rust,
-//! unit-tested natively. A direction whose first bytes are not a NetBIOS session header (with an
-//! SMB signature after it) is not read (a capture that begins mid-message, or not SMB); a
-//! connection with neither direction read is declined. Malformed input gives the partial record plus a counted
-//! error; a gap loses that direction's framing (counted), because the bytes after it need not
-//! start a message.
+//! A stream decoder, so that a message split over TCP segments is one record and a segment
+//! with several messages gives several. Each direction is cut into messages by their length
+//! header ([`frame_len`]: NetBIOS session header, Kerberos record marker, BER length) in
+//! [`Side`], buffering
+//! at most [`KEEP`] bytes of one message (SMB reads and writes carry file data the records do
+//! not need); each message is parsed by plain Rust, unit-tested natively. A direction whose
+//! first bytes cannot start a message of the protocol is not read (a capture that begins
+//! mid-message, or another protocol); a connection with neither direction read is declined.
+//! Malformed input gives the partial record plus a counted error; a gap loses that direction's
+//! framing (counted), because the bytes after it need not start a message.
 
+pub mod krb;
+pub mod ldap;
 pub mod ntlm;
 pub mod smb;
 #[cfg(test)]
@@ -27,23 +32,87 @@ use std::collections::HashMap;
 /// Type ids: indexes into [`RECORD_TYPES`].
 pub const T_SMB: u16 = 0;
 pub const T_NTLM: u16 = 1;
+pub const T_KERBEROS: u16 = 2;
+pub const T_LDAP: u16 = 3;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 2] = [("SMB", "netcap.v1.SMB"), ("NTLM", "netcap.v1.NTLM")];
+pub const RECORD_TYPES: [(&str, &str); 4] = [
+    ("SMB", "netcap.v1.SMB"),
+    ("NTLM", "netcap.v1.NTLM"),
+    ("Kerberos", "netcap.v1.Kerberos"),
+    ("LDAP", "netcap.v1.LDAP"),
+];
 
-/// Port interests: SMB over direct TCP and over the NetBIOS session service.
-pub const LAYERS: [&str; 2] = ["tcp:445", "tcp:139"];
+/// Port interests: SMB over direct TCP and over the NetBIOS session service, Kerberos, LDAP.
+pub const LAYERS: [&str; 4] = ["tcp:445", "tcp:139", "tcp:88", "tcp:389"];
+
+/// The protocol of a connection, by its server port.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Proto {
+    /// NetBIOS session messages carrying SMB (ports 445 and 139).
+    #[default]
+    Smb,
+    /// Kerberos messages after a 4-byte record marker (RFC 4120 7.2.2, port 88).
+    Kerberos,
+    /// LDAPMessages, each a BER SEQUENCE (port 389).
+    Ldap,
+}
+
+impl Proto {
+    /// The protocol served on `port`, if one of ours.
+    pub fn of_port(port: u16) -> Option<Proto> {
+        match port {
+            445 | 139 => Some(Proto::Smb),
+            88 => Some(Proto::Kerberos),
+            389 => Some(Proto::Ldap),
+            _ => None,
+        }
+    }
+
+    /// The record types whose enabling makes the protocol worth reading.
+    fn wanted(self, on: &[bool; 4]) -> bool {
+        match self {
+            Proto::Smb => on[usize::from(T_SMB)] || on[usize::from(T_NTLM)],
+            Proto::Kerberos => on[usize::from(T_KERBEROS)],
+            Proto::Ldap => on[usize::from(T_LDAP)],
+        }
+    }
+
+    /// Bytes of a message's start that give its length: the NetBIOS header, the Kerberos
+    /// marker, an LDAPMessage's tag and length (up to 4 length bytes; every LDAPMessage is
+    /// longer than that).
+    pub fn header(self) -> usize {
+        match self {
+            Proto::Smb | Proto::Kerberos => HEADER,
+            Proto::Ldap => 6,
+        }
+    }
+}
 
 /// Most bytes of a NetBIOS message kept for parsing (headers, names and security blobs fit;
 /// the rest, file data, is skipped).
 pub const KEEP: usize = 64 * 1024;
 
-/// NetBIOS session header size.
+/// NetBIOS session header and Kerberos record marker size.
 const HEADER: usize = 4;
 
 pub const E_BAD_HEADER: &str = "netbios: bad session message header";
 pub const E_GAP: &str = "netbios: gap in session message";
 pub const E_TRUNCATED: &str = "netbios: session message truncated";
+pub const E_KRB_BAD_MARKER: &str = "kerberos: bad record marker";
+pub const E_KRB_GAP: &str = "kerberos: gap in message";
+pub const E_KRB_TRUNCATED: &str = "kerberos: message truncated";
+pub const E_LDAP_BAD_HEADER: &str = "ldap: not an LDAPMessage (SASL-wrapped or another protocol)";
+pub const E_LDAP_GAP: &str = "ldap: gap in message";
+pub const E_LDAP_TRUNCATED: &str = "ldap: message truncated";
+
+/// Largest Kerberos message over TCP taken as one (a ticket with a PAC is a few KiB; the
+/// marker's high bit is reserved, RFC 4120 7.2.2).
+const KRB_MAX: usize = 1 << 20;
+
+/// Largest LDAPMessage taken as one (a search result entry with certificates or a large group
+/// is some KiB; its first [`KEEP`] bytes are parsed).
+const LDAP_MAX: usize = 64 << 20;
 
 /// What protocol modules see of an event: the connection and the event.
 pub struct Ctx<'a> {
@@ -68,38 +137,127 @@ impl Ctx<'_> {
     }
 }
 
-/// The whole length of the NetBIOS session message whose header is `h` (RFC 1002 4.3.1; direct
-/// TCP, MS-SMB2 2.1, has a 24-bit length after a zero type byte), or why it is not one.
-pub fn frame_len(h: &[u8]) -> Result<usize, &'static str> {
-    let n = match h[0] {
-        0x00 => usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]),
-        0x81..=0x85 => usize::from(h[1] & 1) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]),
-        _ => return Err(E_BAD_HEADER),
-    };
-    Ok(HEADER + n)
+/// The whole length of the message of protocol `proto` whose header `h` starts (its first
+/// [`Proto::header`] bytes at least), or why it is not one. NetBIOS: RFC 1002 4.3.1 (direct
+/// TCP, MS-SMB2 2.1, has a 24-bit length after a zero type byte); Kerberos: a 4-byte big-endian
+/// length whose high bit is reserved; LDAP: a SEQUENCE's definite BER length.
+pub fn frame_len(proto: Proto, h: &[u8]) -> Result<usize, &'static str> {
+    match proto {
+        Proto::Smb => {
+            let n = match h[0] {
+                0x00 => usize::from(h[1]) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]),
+                0x81..=0x85 => usize::from(h[1] & 1) << 16 | usize::from(h[2]) << 8 | usize::from(h[3]),
+                _ => return Err(E_BAD_HEADER),
+            };
+            Ok(HEADER + n)
+        }
+        Proto::Kerberos => {
+            let n = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            if n == 0 || n > KRB_MAX {
+                return Err(E_KRB_BAD_MARKER);
+            }
+            Ok(HEADER + n)
+        }
+        Proto::Ldap => match netcap_windows_parse::der::header(h) {
+            Some((hl, n)) if h[0] == 0x30 && n <= LDAP_MAX => Ok(hl + n),
+            _ => Err(E_LDAP_BAD_HEADER),
+        },
+    }
 }
 
-/// Whether `b`, the first bytes of a connection (perhaps only a few), can start a NetBIOS
-/// session message; a session message must hold an SMB1, SMB2 or SMB3 transform/compression
-/// header, as far as `b` goes.
-pub fn starts(b: &[u8]) -> bool {
+/// Whether `b`, the first bytes of a connection direction (perhaps only a few), can start a
+/// message of `proto`. NetBIOS: a session message must hold an SMB1, SMB2 or SMB3
+/// transform/compression header, as far as `b` goes; Kerberos: a plausible record marker and a
+/// Kerberos application tag after it.
+pub fn starts(proto: Proto, b: &[u8]) -> bool {
     let Some(&t) = b.first() else { return false };
-    if !matches!(t, 0x00 | 0x81..=0x85) {
+    match proto {
+        Proto::Smb => {
+            if !matches!(t, 0x00 | 0x81..=0x85) {
+                return false;
+            }
+            let sig = b.get(4..b.len().min(8)).unwrap_or_default();
+            t != 0 || sig.is_empty() || (matches!(sig[0], 0xfc..=0xff) && b"SMB".starts_with(&sig[1..]))
+        }
+        Proto::Kerberos => {
+            let marker_ok = b.len() < HEADER || frame_len(proto, &b[..HEADER]).is_ok();
+            t == 0
+                && marker_ok
+                && b.get(HEADER..).is_none_or(|m| m.is_empty() || netcap_windows_parse::kerberos::starts(m))
+        }
+        Proto::Ldap => {
+            netcap_windows_parse::ldap::starts(b)
+                && (b.len() < proto.header() || frame_len(proto, &b[..proto.header()]).is_ok())
+        }
+    }
+}
+
+/// Whether `b`, the first bytes of a segment after a gap, start a whole message header of
+/// `proto` so that reading can go on: a Kerberos record marker whose length is that of the
+/// application TLV after it; an LDAPMessage SEQUENCE whose first field is an INTEGER message id
+/// followed by an APPLICATION-class operation. SMB does not resync (its framing has no check).
+pub fn resyncs(proto: Proto, b: &[u8]) -> bool {
+    use netcap_windows_parse::der;
+    let hl = proto.header();
+    if b.len() < hl || frame_len(proto, &b[..hl]).is_err() {
         return false;
     }
-    let sig = b.get(4..b.len().min(8)).unwrap_or_default();
-    t != 0 || sig.is_empty() || (matches!(sig[0], 0xfc..=0xff) && b"SMB".starts_with(&sig[1..]))
+    match proto {
+        Proto::Smb => false,
+        Proto::Kerberos => {
+            let m = &b[HEADER..];
+            netcap_windows_parse::kerberos::starts(m)
+                && der::header(m).is_some_and(|(h, n)| Ok(HEADER + h + n) == frame_len(proto, &b[..HEADER]))
+        }
+        Proto::Ldap => {
+            let Some((h, _)) = der::header(b) else { return false };
+            let Some((0x02, id, rest)) = der::tlv(&b[h..]) else { return false };
+            !id.is_empty() && id.len() <= 4 && rest.first().is_some_and(|&t| t & 0xc0 == 0x40)
+        }
+    }
 }
 
 /// The per-connection state messages are parsed with: the records (buffers reused) and the last
 /// NTLM server challenge, which the AUTHENTICATE's cracker form needs.
 #[derive(Default)]
 pub struct Parser {
+    pub proto: Proto,
     /// Which record types are enabled, in type-id order.
-    pub on: [bool; 2],
+    pub on: [bool; 4],
     pub smb: v1::Smb,
     pub ntlm: v1::Ntlm,
+    pub krb: v1::Kerberos,
+    pub ldap: v1::Ldap,
     pub challenge: Option<[u8; 8]>,
+}
+
+impl Parser {
+    /// Parses the whole or partial (`cut`: why it is partial) message `msg`.
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &mut self,
+        dir: Dir,
+        msg: &[u8],
+        cut: Option<&'static str>,
+        ts: i64,
+        cx: &Ctx<'_>,
+        out: &mut Emitter<'_>,
+    ) {
+        match self.proto {
+            Proto::Smb => smb::message(self, dir, msg, cut, ts, cx, out),
+            Proto::Kerberos => krb::message(self, dir, msg, cut, ts, cx, out),
+            Proto::Ldap => ldap::message(self, dir, msg, cut, ts, cx, out),
+        }
+    }
+
+    /// The errors of a gap and of a cut message in this protocol.
+    fn cut_errors(&self) -> (&'static str, &'static str) {
+        match self.proto {
+            Proto::Smb => (E_GAP, E_TRUNCATED),
+            Proto::Kerberos => (E_KRB_GAP, E_KRB_TRUNCATED),
+            Proto::Ldap => (E_LDAP_GAP, E_LDAP_TRUNCATED),
+        }
+    }
 }
 
 /// Replaces `s` with `v`, reusing its buffer.
@@ -121,18 +279,28 @@ pub struct Side {
     started: bool,
     /// The framing is lost (a bad header or a gap): the direction is not read any further.
     dead: bool,
+    /// Bytes were missing (a gap) in a protocol that can find its next message: data is
+    /// skipped until a segment starts with one ([`resyncs`]).
+    lost: bool,
 }
 
 impl Side {
     /// Cuts `b` into messages; complete ones go to `p`. Whole messages in `b` are parsed in place.
     pub fn data(&mut self, p: &mut Parser, dir: Dir, mut b: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) {
+        if self.lost {
+            if !resyncs(p.proto, b) {
+                return;
+            }
+            self.lost = false;
+        }
+        let hl = p.proto.header();
         while !b.is_empty() && !self.dead {
             if self.buf.is_empty() && self.got == 0 {
                 self.start_ts = cx.meta.ts_nanos;
-                if b.len() >= HEADER {
-                    match frame_len(&b[..HEADER]) {
+                if b.len() >= hl {
+                    match frame_len(p.proto, &b[..hl]) {
                         Ok(n) if n <= b.len() => {
-                            smb::message(p, dir, &b[..n], None, self.start_ts, cx, out);
+                            p.message(dir, &b[..n], None, self.start_ts, cx, out);
                             b = &b[n..];
                             continue;
                         }
@@ -141,14 +309,14 @@ impl Side {
                     }
                 }
             }
-            if self.buf.len() < HEADER {
-                let n = (HEADER - self.buf.len()).min(b.len());
+            if self.buf.len() < hl {
+                let n = (hl - self.buf.len()).min(b.len());
                 self.buf.extend_from_slice(&b[..n]);
                 self.got += n;
                 b = &b[n..];
                 continue;
             }
-            let want = match frame_len(&self.buf[..HEADER]) {
+            let want = match frame_len(p.proto, &self.buf[..hl]) {
                 Ok(n) => n,
                 Err(e) => return self.bad_header(e, out),
             };
@@ -159,7 +327,7 @@ impl Side {
             b = &b[take..];
             if self.got == want {
                 // A message longer than KEEP (file data) is parsed from its kept head.
-                smb::message(p, dir, &self.buf, None, self.start_ts, cx, out);
+                p.message(dir, &self.buf, None, self.start_ts, cx, out);
                 self.buf.clear();
                 self.got = 0;
             }
@@ -173,17 +341,22 @@ impl Side {
     }
 
     /// Bytes of this direction are missing: a message in progress is emitted as far as it got,
-    /// and the direction is read no further (what follows need not start a message).
+    /// and the direction is read no further (what follows need not start a message), except
+    /// Kerberos and LDAP, read again from a segment that starts a message ([`resyncs`]).
     pub fn gap(&mut self, p: &mut Parser, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         if !self.dead {
-            self.flush(p, dir, E_GAP, cx, out);
+            self.flush(p, dir, p.cut_errors().0, cx, out);
+            if p.proto != Proto::Smb {
+                self.dead = false;
+                self.lost = true;
+            }
         }
     }
 
     /// The connection ended: a message cut short is emitted as far as it got.
     pub fn close(&mut self, p: &mut Parser, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         if !self.dead && !self.buf.is_empty() {
-            self.flush(p, dir, E_TRUNCATED, cx, out);
+            self.flush(p, dir, p.cut_errors().1, cx, out);
         }
         self.dead = true;
     }
@@ -192,8 +365,9 @@ impl Side {
     /// not even a header is there) and stops reading the direction.
     fn flush(&mut self, p: &mut Parser, dir: Dir, why: &'static str, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         let buf = std::mem::take(&mut self.buf);
-        if buf.len() >= HEADER && frame_len(&buf[..HEADER]).is_ok() {
-            smb::message(p, dir, &buf, Some(why), self.start_ts, cx, out);
+        let hl = p.proto.header();
+        if buf.len() >= hl && frame_len(p.proto, &buf[..hl]).is_ok() {
+            p.message(dir, &buf, Some(why), self.start_ts, cx, out);
         } else {
             out.error(why);
         }
@@ -221,7 +395,7 @@ impl Conn {
 /// The decoder state of one instance.
 pub struct Windows {
     /// Which record types are enabled (NTLM records come from SMB connections).
-    on: [bool; 2],
+    on: [bool; 4],
     conns: HashMap<u64, Conn>,
 }
 
@@ -235,12 +409,13 @@ impl Windows {
     /// Handles one event.
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
-            if !self.on.iter().any(|&x| x) {
+            let port = Proto::of_port(info.server_port).or(Proto::of_port(info.client_port));
+            let Some(proto) = port.filter(|p| p.wanted(&self.on)) else {
                 return Verdict::Decline;
-            }
+            };
             let c = Conn {
                 info: **info,
-                parser: Box::new(Parser { on: self.on, ..Default::default() }),
+                parser: Box::new(Parser { proto, on: self.on, ..Default::default() }),
                 sides: Default::default(),
                 last_ts: meta.ts_nanos,
             };
@@ -256,7 +431,7 @@ impl Windows {
             StreamEvent::Data { dir, bytes } => {
                 let s = &mut c.sides[dir.index()];
                 if !s.started && !s.dead {
-                    if starts(bytes) {
+                    if starts(c.parser.proto, bytes) {
                         s.started = true;
                     } else {
                         // Not NetBIOS/SMB, or the capture began mid-message: this direction is

@@ -484,3 +484,139 @@ fn huge_declared_lengths_are_bounded() {
     let (recs, errs, _) = run(445, &[Step::D(Dir::ToServer, &nbss(&c))]);
     assert_eq!((decode::<v1::Smb>(&recs, T_SMB).len(), errs), (1, vec![smb::E_NEXT.to_string()]));
 }
+
+/// Kerberos over TCP: `m` after its 4-byte record marker.
+fn krb_tcp(m: &[u8]) -> Vec<u8> {
+    let mut v = (m.len() as u32).to_be_bytes().to_vec();
+    v.extend(m);
+    v
+}
+
+#[test]
+fn kerberos_over_tcp_is_one_record_per_message_at_every_split() {
+    use netcap_windows_parse::build;
+    let (req, err) = (krb_tcp(&build::as_req()), krb_tcp(&build::preauth_required()));
+    for cut in 1..req.len() {
+        let steps =
+            [Step::D(Dir::ToServer, &req[..cut]), Step::D(Dir::ToServer, &req[cut..]), Step::D(Dir::ToClient, &err)];
+        let (recs, errs, _) = run(88, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let k: Vec<v1::Kerberos> = decode(&recs, T_KERBEROS);
+        assert_eq!(k.iter().map(|r| r.msg_type).collect::<Vec<_>>(), [10, 30], "cut {cut}");
+        assert_eq!((k[0].client_name.as_str(), k[0].transport.as_str(), k[0].dst_port), ("alice", "tcp", 88));
+        // Timed by the message's first segment.
+        assert_eq!(k[0].timestamp, 1000);
+        assert_eq!(k[1].etype_info, [18, 23]);
+    }
+    // Two messages in one segment.
+    let both: Vec<u8> = [req.clone(), req.clone()].concat();
+    let (recs, errs, _) = run(88, &[Step::D(Dir::ToServer, &both)]);
+    assert!(errs.is_empty());
+    assert_eq!(decode::<v1::Kerberos>(&recs, T_KERBEROS).len(), 2);
+}
+
+#[test]
+fn kerberos_over_tcp_cut_or_garbled_gives_partial_records_and_errors() {
+    use netcap_windows_parse::build;
+    let req = krb_tcp(&build::tgs_rep());
+    for n in 1..req.len() {
+        let (recs, errs, _) = run(88, &[Step::D(Dir::ToClient, &req[..n])]);
+        let k: Vec<v1::Kerberos> = decode(&recs, T_KERBEROS);
+        if n > HEADER {
+            assert_eq!((k.len(), k[0].msg_type), (1, 13), "cut at {n}");
+        }
+        assert_eq!(errs, [E_KRB_TRUNCATED], "cut at {n}");
+    }
+    // A gap inside a message: the partial record and the gap error.
+    let (recs, errs, _) = run(88, &[Step::D(Dir::ToClient, &req[..30]), Step::Gap(Dir::ToClient)]);
+    assert_eq!((decode::<v1::Kerberos>(&recs, T_KERBEROS).len(), errs.as_slice()), (1, &[E_KRB_GAP.to_string()][..]));
+    // A marker with the reserved bit, or a huge length: not read (the direction is declined).
+    let (recs, _, v) = run(88, &[Step::D(Dir::ToServer, &[0x80, 0, 0, 10, 0x6a])]);
+    assert!(recs.is_empty() && v[1] == Verdict::Continue);
+    // Garbled bytes after a good marker: a record and an error, never a panic.
+    let mut s = 7u64;
+    for _ in 0..2000 {
+        let mut g = req.clone();
+        let i = HEADER + (rng(&mut s) as usize) % (g.len() - HEADER);
+        g[i] = rng(&mut s) as u8;
+        let (recs, _, _) = run(88, &[Step::D(Dir::ToClient, &g)]);
+        assert!(decode::<v1::Kerberos>(&recs, T_KERBEROS).len() <= 1);
+    }
+}
+
+#[test]
+fn ldap_over_tcp_is_one_record_per_message_at_every_split() {
+    use netcap_windows_parse::build;
+    let (bind, search, done) = (build::ldap_simple_bind(), build::ldap_search(), build::ldap_search_done());
+    let reqs: Vec<u8> = [bind.clone(), search.clone()].concat();
+    for cut in 1..reqs.len() {
+        let steps =
+            [Step::D(Dir::ToServer, &reqs[..cut]), Step::D(Dir::ToServer, &reqs[cut..]), Step::D(Dir::ToClient, &done)];
+        let (recs, errs, _) = run(389, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let l: Vec<v1::Ldap> = decode(&recs, T_LDAP);
+        assert_eq!(
+            l.iter().map(|r| (r.message_id, r.operation)).collect::<Vec<_>>(),
+            [(1, 0), (7, 3), (7, 5)],
+            "cut {cut}"
+        );
+        assert!(l[0].password_present && l[1].filter.starts_with("(&(objectClass=user)"));
+        assert_eq!((l[2].transport.as_str(), l[2].src_port), ("tcp", 389));
+    }
+}
+
+#[test]
+fn ldap_over_tcp_cut_garbled_or_wrapped() {
+    use netcap_windows_parse::build;
+    let m = build::ldap_search();
+    for n in 1..m.len() {
+        let (recs, errs, _) = run(389, &[Step::D(Dir::ToServer, &m[..n])]);
+        assert_eq!(errs, [E_LDAP_TRUNCATED], "cut at {n}");
+        assert!(decode::<v1::Ldap>(&recs, T_LDAP).len() <= 1);
+    }
+    // SASL-wrapped messages after a bind (a 4-byte length first): the direction stops, counted.
+    let mut wrapped = vec![0, 0, 0, 12];
+    wrapped.extend([0x55; 12]);
+    let (recs, errs, _) =
+        run(389, &[Step::D(Dir::ToServer, &build::ldap_simple_bind()), Step::D(Dir::ToServer, &wrapped)]);
+    assert_eq!((decode::<v1::Ldap>(&recs, T_LDAP).len(), errs), (1, vec![E_LDAP_BAD_HEADER.to_string()]));
+    // A declared length of 4 GiB: refused at the header.
+    let (recs, _, _) = run(389, &[Step::D(Dir::ToServer, &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01])]);
+    assert!(recs.is_empty());
+    let mut s = 11u64;
+    for _ in 0..2000 {
+        let mut g = m.clone();
+        let i = 2 + (rng(&mut s) as usize) % (g.len() - 2);
+        g[i] = rng(&mut s) as u8;
+        let (recs, _, _) = run(389, &[Step::D(Dir::ToServer, &g)]);
+        assert!(decode::<v1::Ldap>(&recs, T_LDAP).len() <= 1);
+    }
+}
+
+#[test]
+fn ldap_and_kerberos_read_on_after_a_gap_from_a_segment_that_starts_a_message() {
+    use netcap_windows_parse::build;
+    let (bind, search) = (build::ldap_simple_bind(), build::ldap_search());
+    let steps = [
+        Step::D(Dir::ToServer, &bind),
+        Step::Gap(Dir::ToServer),
+        // The middle of a message: skipped.
+        Step::D(Dir::ToServer, &search[10..]),
+        Step::D(Dir::ToServer, &search),
+    ];
+    let (recs, errs, _) = run(389, &steps);
+    let l: Vec<v1::Ldap> = decode(&recs, T_LDAP);
+    assert_eq!(l.iter().map(|r| r.operation).collect::<Vec<_>>(), [0, 3]);
+    assert_eq!(errs, [E_LDAP_GAP]);
+    let req = krb_tcp(&build::as_req());
+    let steps = [
+        Step::D(Dir::ToServer, &req[..50]),
+        Step::Gap(Dir::ToServer),
+        Step::D(Dir::ToServer, &req[60..]),
+        Step::D(Dir::ToServer, &req),
+    ];
+    let (recs, errs, _) = run(88, &steps);
+    let k: Vec<v1::Kerberos> = decode(&recs, T_KERBEROS);
+    assert_eq!(k.iter().map(|r| (r.msg_type, r.client_name.as_str())).collect::<Vec<_>>(), [(10, ""), (10, "alice")]);
+    assert_eq!(errs, [E_KRB_GAP]);
+}

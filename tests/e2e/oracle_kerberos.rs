@@ -1,0 +1,240 @@
+//! Kerberos records (the `windows-udp` layer decoder on UDP 88, the `windows` stream decoder on
+//! TCP 88) agree with tshark on every corpus capture in which tshark dissects Kerberos on port
+//! 88: one netcap run and one tshark pass (`-T fields`, all fields at once) per capture.
+//!
+//! Messages are compared per direction in order (tshark shows a TCP message in the frame that
+//! completes it, ours carries the time of its first segment): message type, realm, client
+//! name and realm, service name, KDC options, nonce, till, rtime, the etypes offered, the
+//! padata types, the etypes used (ticket, enc-part, pre-authentication), ticket kvno, error
+//! code, e-text and server time.
+//!
+//! Deliberate differences, all from tshark showing nested structures in the same fields as the
+//! message's own: a TGS-REQ's PA-TGS-REQ holds an AP-REQ (its `msg_type` 14, its ticket's realm
+//! and sname come first), so the message's type is the first `kerberos.msg_type`, its realm the
+//! last `kerberos.realm` and its service the last `kerberos.sname_string` group;
+//! `kerberos.etype` lists every EncryptedData and ETYPE-INFO entry in message order, which ours
+//! spreads over `preauth_etype`, `etype_info`, `ticket_etype`, `enc_part_etype`, `fast_etype`
+//! and `authorization_data_etype` and is put back in tshark's order here (the padata's, then a
+//! reply's ticket and enc-part, then a request's enc-authorization-data); `kerberos.kvno` also names the enc-part's key version, so the first
+//! occurrence (the ticket's) is compared. tcpdump_afs has AFS's own Kerberos on port 4444 (not
+//! port 88, not ours): only port 88 frames are taken.
+
+use netcap_proto::v1;
+use netcap_tests::{TempDir, capture, files_with, have_tshark, records, tshark_fields};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Per direction ("src:port>dst:port"), the messages in order.
+type Seqs = BTreeMap<String, Vec<String>>;
+
+const FIELDS: [&str; 25] = [
+    "ip.src",
+    "ipv6.src",
+    "ip.dst",
+    "ipv6.dst",
+    "udp.srcport",
+    "udp.dstport",
+    "tcp.srcport",
+    "tcp.dstport",
+    "kerberos.msg_type",
+    "kerberos.realm",
+    "kerberos.crealm",
+    "kerberos.CNameString",
+    "kerberos.SNameString",
+    "kerberos.sname_string",
+    "kerberos.kdc_options",
+    "kerberos.nonce",
+    "kerberos.till",
+    "kerberos.rtime",
+    "kerberos.ENCTYPE",
+    "kerberos.etype",
+    "kerberos.padata_type",
+    "kerberos.kvno",
+    "kerberos.error_code",
+    "kerberos.e_text",
+    "kerberos.stime",
+];
+
+fn col<'a>(row: &'a [String], name: &str) -> Vec<&'a str> {
+    let i = FIELDS.iter().position(|f| *f == name).expect("known field");
+    row.get(i).map_or(Vec::new(), |v| v.split(',').filter(|s| !s.is_empty()).collect())
+}
+
+/// Unix seconds of the first of tshark's absolute times in a column ("Sep 13, 2037
+/// 02:48:05.000000000 UTC", whose comma the column split at); 0 for none.
+fn unix(parts: Vec<&str>) -> i64 {
+    if parts.is_empty() {
+        return 0;
+    }
+    let s = parts.join(",");
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let w: Vec<&str> = s.split_whitespace().collect();
+    let m = months.iter().position(|x| *x == w[0]).expect("month") as i64 + 1;
+    let d: i64 = w[1].trim_end_matches(',').parse().expect("day");
+    let y: i64 = w[2].parse().expect("year");
+    let hms: Vec<i64> = w[3].split('.').next().unwrap_or("").split(':').map(|x| x.parse().expect("time")).collect();
+    // Days since 1970-01-01, counted year by year and month by month.
+    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let mut days = 0;
+    for yy in 1970..y {
+        days += if leap(yy) { 366 } else { 365 };
+    }
+    let mdays = [31, if leap(y) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    days += mdays[..(m - 1) as usize].iter().sum::<i64>() + d - 1;
+    days * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2]
+}
+
+fn item(
+    t: i64,
+    names: (&str, &str, &str, &str),
+    req: (u64, u64, i64, i64, &str),
+    etypes: (&str, &str, u64),
+    err: (i64, &str, i64),
+) -> String {
+    format!(
+        "type={t} realm={} cname={} crealm={} sname={} options={:#x} nonce={} till={} rtime={} offered={} padata={} \
+         etypes={} kvno={} error={} etext={} stime={}",
+        names.0,
+        names.1,
+        names.2,
+        names.3,
+        req.0,
+        req.1,
+        req.2,
+        req.3,
+        req.4,
+        etypes.0,
+        etypes.1,
+        etypes.2,
+        err.0,
+        err.1,
+        err.2
+    )
+}
+
+/// tshark's messages.
+fn theirs(file: &Path) -> Seqs {
+    let rows = tshark_fields(file, &FIELDS, &["-Y", "kerberos && (udp.port == 88 || tcp.port == 88)"])
+        .expect("tshark reads the capture");
+    let mut out = Seqs::new();
+    for row in &rows {
+        let c = |n| col(row, n);
+        let one = |n| c(n).first().copied().unwrap_or("").to_string();
+        let (src, dst) =
+            if c("ip.src").is_empty() { (one("ipv6.src"), one("ipv6.dst")) } else { (one("ip.src"), one("ip.dst")) };
+        let (sp, dp) = if c("udp.srcport").is_empty() {
+            (one("tcp.srcport"), one("tcp.dstport"))
+        } else {
+            (one("udp.srcport"), one("udp.dstport"))
+        };
+        let Some(t) = c("kerberos.msg_type").first().map(|x| x.parse::<i64>().expect("msg type")) else { continue };
+        // The message's service: the last sname group.
+        let (counts, parts) = (c("kerberos.sname_string"), c("kerberos.SNameString"));
+        let last = counts.last().map_or(0, |n| n.parse::<usize>().expect("count"));
+        let sname = parts[parts.len().saturating_sub(last)..].join("/");
+        let num = |n| c(n).first().map_or(0, |x| netcap_tests::parse_num(x).expect("number"));
+        // kdc-options is a byte field, printed in hex without a prefix.
+        let options = c("kerberos.kdc_options").first().map_or(0, |x| u64::from_str_radix(x, 16).expect("hex"));
+        let kvno = if c("kerberos.kvno").is_empty() { 0 } else { num("kerberos.kvno") };
+        let err = c("kerberos.error_code").first().map_or(0, |x| x.parse::<i64>().expect("error"));
+        let s = item(
+            t,
+            (
+                c("kerberos.realm").last().copied().unwrap_or(""),
+                &c("kerberos.CNameString").join("/"),
+                &one("kerberos.crealm"),
+                &sname,
+            ),
+            (
+                options,
+                num("kerberos.nonce"),
+                unix(c("kerberos.till")),
+                unix(c("kerberos.rtime")),
+                &c("kerberos.ENCTYPE").join(","),
+            ),
+            (&c("kerberos.padata_type").join(","), &c("kerberos.etype").join(","), kvno),
+            (err, &one("kerberos.e_text"), unix(c("kerberos.stime"))),
+        );
+        out.entry(format!("{src}:{sp}>{dst}:{dp}")).or_default().push(s);
+    }
+    out
+}
+
+/// Our messages, in the same shape.
+fn ours(out: &Path) -> Seqs {
+    let mut seqs = Seqs::new();
+    for r in records::<v1::Kerberos>(out, "Kerberos") {
+        // tshark's order of EncryptedData and ETYPE-INFO entries: the padata's (PA-ENC-TIMESTAMP,
+        // ETYPE-INFO2, the AP-REQ of PA-TGS-REQ: ticket then authenticator), then a reply's
+        // ticket and enc-part.
+        let mut etypes = Vec::new();
+        if r.preauth_etype != -1 {
+            etypes.push(r.preauth_etype);
+        }
+        etypes.extend(&r.etype_info);
+        let used = [r.ticket_etype, r.enc_part_etype];
+        if r.msg_type == 12 {
+            etypes.extend(used);
+        }
+        etypes.push(r.fast_etype);
+        if matches!(r.msg_type, 11 | 13) {
+            etypes.extend(used);
+        }
+        etypes.push(r.authorization_data_etype);
+        etypes.retain(|&e| e != -1);
+        let join = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+        let s = item(
+            i64::from(r.msg_type),
+            (&r.realm, &r.client_name, &r.client_realm, &r.service_name),
+            (u64::from(r.kdc_options), u64::from(r.nonce), r.till, r.rtime, &join(&r.etypes)),
+            (&join(&r.padata_types), &join(&etypes), u64::from(r.ticket_kvno)),
+            (i64::from(r.error_code), &r.error_text, r.server_time),
+        );
+        seqs.entry(format!("{}:{}>{}:{}", r.src_ip, r.src_port, r.dst_ip, r.dst_port)).or_default().push(s);
+    }
+    seqs
+}
+
+#[test]
+fn kerberos_agrees_with_tshark() {
+    if !have_tshark() {
+        return;
+    }
+    let dir = TempDir::new("oracle-kerberos");
+    let mut problems = Vec::new();
+    let (mut n, mut n_tcp) = (0, 0);
+    for f in files_with(&["kerberos"]) {
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let out = dir.path().join(format!("out-{name}"));
+        std::fs::create_dir_all(&out).expect("mkdir");
+        let o = capture(&f, &out, &["--include", "Kerberos"]);
+        assert!(
+            o.status.code().is_some_and(|c| c <= 1),
+            "netcap failed on {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let (t, ours) = (theirs(&f), ours(&out));
+        for (k, tv) in &t {
+            let ov = ours.get(k).cloned().unwrap_or_default();
+            if ov != *tv {
+                let i = ov.iter().zip(tv).position(|(a, b)| a != b).unwrap_or(ov.len().min(tv.len()));
+                problems.push(format!(
+                    "{name} {k}: first difference at {i} of {}/{}:\n ours   {:?}\n tshark {:?}",
+                    ov.len(),
+                    tv.len(),
+                    ov.get(i),
+                    tv.get(i)
+                ));
+            }
+            n += tv.len();
+        }
+        for k in ours.keys().filter(|k| !t.contains_key(*k)) {
+            problems.push(format!("{name} {k}: {} messages tshark does not have", ours[k].len()));
+        }
+        n_tcp += records::<v1::Kerberos>(&out, "Kerberos").iter().filter(|r| r.transport == "tcp").count();
+    }
+    problems.truncate(20);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    eprintln!("compared {n} Kerberos messages with tshark ({n_tcp} over TCP)");
+    assert!(n >= 60 && n_tcp >= 30, "only {n} Kerberos messages ({n_tcp} over TCP) compared");
+}
