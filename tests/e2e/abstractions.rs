@@ -424,5 +424,22 @@ fn credentials_of_ftp_smtp_pop3_and_imap_agree_with_tsharks_credentials_table() 
         }
     }
     assert!(differ.is_empty(), "(service, user) per attempt differ from tshark -z credentials:\n{}", differ.join("\n"));
+    // tshark lists no Telnet logins: each of ours is the user and the password the client typed,
+    // line after line, in tshark's client data (`telnet.data` shows CR LF as `\r\n`).
+    let mut telnet = 0;
+    for f in corpus_index().iter().filter(|(_, p)| p.contains("telnet")).map(|(f, _)| f) {
+        let typed: String = tshark_fields(f, &["telnet.data"], &["-Y", "telnet.data && tcp.dstport == 23"])
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect();
+        let creds: Vec<Credentials> = records(&shared_capture(f, Shared::Default).dir, "Credentials");
+        for c in creds.iter().filter(|c| c.service == "Telnet") {
+            let lines = format!("{}\\r\\n{}\\r\\n", c.user, c.secret);
+            assert!(typed.contains(&lines), "{}: {c:?} not in the client's data {typed:?}", f.display());
+            telnet += 1;
+        }
+    }
+    assert!(telnet >= 1, "no Telnet login found");
     assert!(compared >= 40 && with_credentials >= 15, "only {compared} credentials in {with_credentials} captures");
 }

@@ -6,24 +6,25 @@
 //! host orders such records by their bytes), with the first and last time seen. The FTP, SMTP,
 //! POP3, IMAP and NTLM records are read in [`sessions`].
 //!
-//! Not yet: NTLM over HTTP (needs the server's challenge from the response) and Telnet.
+//! Not yet: NTLM over HTTP (needs the server's challenge from the response), LDAP simple binds.
 
 pub mod sessions;
 
 use base64::Engine as _;
-use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Ntlm, Pop3, Smtp};
+use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Ntlm, Pop3, Smtp, Telnet};
 use netcap_sdk::{Config, DecoderInfo, Emitter, InputRecord, Kind, RecordDecoder};
 use prost::Message;
 use std::collections::BTreeMap;
 
 /// Record types read, in `consumes` order.
-pub const CONSUMES: [(&str, &str); 6] = [
+pub const CONSUMES: [(&str, &str); 7] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("FTP", "netcap.v1.FTP"),
     ("SMTP", "netcap.v1.SMTP"),
     ("POP3", "netcap.v1.POP3"),
     ("IMAP", "netcap.v1.IMAP"),
     ("NTLM", "netcap.v1.NTLM"),
+    ("Telnet", "netcap.v1.Telnet"),
 ];
 /// Record types written.
 pub const RECORD_TYPES: [(&str, &str); 1] = [("Credentials", "netcap.v1.Credentials")];
@@ -225,6 +226,10 @@ impl CredentialsDecoder {
                 let r = Ntlm::decode(bytes)?;
                 let found = sessions::ntlm(&r).into_iter().collect();
                 self.session("SMB", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
+            }
+            6 => {
+                let r = Telnet::decode(bytes)?;
+                self.session("Telnet", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), sessions::telnet(&r), out);
             }
             _ => {}
         }

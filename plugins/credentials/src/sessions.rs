@@ -8,11 +8,13 @@
 //! - SASL over SMTP `AUTH`, POP3 `AUTH` and IMAP `AUTHENTICATE`: `PLAIN` (RFC 4616), `LOGIN`
 //!   (user and password as two base64 lines) and `CRAM-MD5` (RFC 2195: the secret in the form
 //!   password crackers take, hashcat 16400 `$cram_md5$<challenge>$<response>`, both base64).
+//! - Telnet logins (method `prompt`): the answer to a server prompt ending in `password:`, with
+//!   the answer to the login prompt before it as the user.
 //! - NTLM `AUTHENTICATE` messages with a challenge seen: the hashcat 5500/5600 line as secret,
 //!   method `netntlmv1` or `netntlmv2`, the domain as realm.
 
 use base64::Engine as _;
-use netcap_proto::v1::{Ftp, Imap, Ntlm, Pop3, Smtp};
+use netcap_proto::v1::{Ftp, Imap, Ntlm, Pop3, Smtp, Telnet};
 
 /// Where and when a credential was sent, and how the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -293,6 +295,29 @@ pub fn imap(r: &Imap) -> Vec<Sent> {
     out
 }
 
+/// The credentials of a Telnet session: each answer to a password prompt, with the user of the
+/// login prompt before it (else the session's user).
+pub fn telnet(r: &Telnet) -> Vec<Sent> {
+    let mut user = r.user.as_str();
+    let mut out = Vec::new();
+    for p in &r.prompts {
+        let prompt = p.prompt.trim_end().to_ascii_lowercase();
+        if prompt.ends_with("password:") {
+            out.push(Sent {
+                method: "prompt",
+                user: user.to_string(),
+                secret: p.answer.clone(),
+                realm: String::new(),
+                timestamp: r.timestamp,
+                accepted: None,
+            });
+        } else {
+            user = &p.answer;
+        }
+    }
+    out
+}
+
 /// The credential of an NTLM AUTHENTICATE message whose challenge was seen (its hashcat line).
 pub fn ntlm(r: &Ntlm) -> Option<Sent> {
     if r.message_type != 3 || r.hashcat.is_empty() {
@@ -433,6 +458,19 @@ mod tests {
                 ("login", "samir", "secret", Some(true)),
             ]
         );
+    }
+
+    #[test]
+    fn telnet_password_prompts() {
+        use netcap_proto::v1::telnet::Prompt;
+        let p = |prompt: &str, answer: &str| Prompt { prompt: prompt.into(), answer: answer.into() };
+        let r = Telnet {
+            user: "fake".into(),
+            prompts: vec![p("login:", "fake"), p("Password: ", "user"), p("Login:", "root"), p("PASSWORD:", "x")],
+            ..Telnet::default()
+        };
+        let v: Vec<(String, String)> = telnet(&r).into_iter().map(|s| (s.user, s.secret)).collect();
+        assert_eq!(v, vec![("fake".into(), "user".into()), ("root".into(), "x".into())]);
     }
 
     #[test]
