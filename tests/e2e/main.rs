@@ -20,6 +20,7 @@ mod oracle_database;
 mod oracle_dhcp;
 mod oracle_dns;
 mod oracle_ics;
+mod oracle_inet;
 mod oracle_link;
 mod oracle_link2;
 mod oracle_mail;
