@@ -197,11 +197,13 @@ fn our_seen(dir: &Path) -> Seen {
     let sh: Vec<TlsServerHello> = records(dir, "TLSServerHello");
     let c: Vec<&TlsClientHello> = c.iter().filter(|r| is_dtls(r.version)).collect();
     let sh: Vec<&TlsServerHello> = sh.iter().filter(|r| is_dtls(r.record_version)).collect();
-    let mut s = Seen::default();
-    s.ja3 = c.iter().filter(|r| !r.ja3.is_empty()).map(|r| r.ja3.clone()).collect();
-    s.sni = c.iter().filter(|r| !r.sni.is_empty()).map(|r| r.sni.clone()).collect();
-    s.ja3s = sh.iter().filter(|r| !r.ja3s.is_empty()).map(|r| r.ja3s.clone()).collect();
-    s.versions = c.iter().map(|r| r.handshake_version).chain(sh.iter().map(|r| r.version)).collect();
+    let mut s = Seen {
+        ja3: c.iter().filter(|r| !r.ja3.is_empty()).map(|r| r.ja3.clone()).collect(),
+        sni: c.iter().filter(|r| !r.sni.is_empty()).map(|r| r.sni.clone()).collect(),
+        ja3s: sh.iter().filter(|r| !r.ja3s.is_empty()).map(|r| r.ja3s.clone()).collect(),
+        versions: c.iter().map(|r| r.handshake_version).chain(sh.iter().map(|r| r.version)).collect(),
+        ..Default::default()
+    };
     for r in records::<Snmp>(dir, "SNMP") {
         let some = |read: bool, v: String| if read { v } else { String::new() };
         let pdu = r.pdu_type;

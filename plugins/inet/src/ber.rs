@@ -30,7 +30,7 @@ impl<'a> Reader<'a> {
     /// The next TLV. A value cut short is returned as far as it came (`cut`), and the reader is
     /// then empty; `None` when not even the tag and length are there, or the length is
     /// indefinite or longer than 4 bytes.
-    pub fn next(&mut self) -> Option<Tlv<'a>> {
+    pub fn read(&mut self) -> Option<Tlv<'a>> {
         let b = self.b;
         let first_tag = *b.first()?;
         let (mut tag, mut number, mut at) = (first_tag, u32::from(first_tag & 0x1f), 1);
@@ -73,7 +73,7 @@ impl<'a> Reader<'a> {
     /// The next TLV if it has tag `tag`.
     pub fn expect(&mut self, tag: u8) -> Option<Tlv<'a>> {
         let save = self.b;
-        match self.next() {
+        match self.read() {
             Some(t) if t.tag == tag => Some(t),
             _ => {
                 self.b = save;
@@ -132,16 +132,16 @@ mod tests {
     #[test]
     fn lengths() {
         let mut r = Reader::new(&[0x30, 0x82, 0x00, 0x02, 1, 2, 0x04, 0x05, 1]);
-        let t = r.next().unwrap();
+        let t = r.read().unwrap();
         assert_eq!((t.tag, t.value, t.cut), (0x30, &[1u8, 2][..], false));
-        let t = r.next().unwrap();
+        let t = r.read().unwrap();
         assert_eq!((t.value, t.cut), (&[1u8][..], true));
-        assert!(r.next().is_none());
-        assert!(Reader::new(&[0x30, 0x80]).next().is_none());
+        assert!(r.read().is_none());
+        assert!(Reader::new(&[0x30, 0x80]).read().is_none());
         // [4] written in the high-tag-number form (X.690 8.1.2.4), and [18].
-        let t = Reader::new(&[0xbf, 0x04, 0x01, 0x00]).next().unwrap();
+        let t = Reader::new(&[0xbf, 0x04, 0x01, 0x00]).read().unwrap();
         assert_eq!((t.tag, t.number, t.value), (0xa4, 4, &[0u8][..]));
-        let t = Reader::new(&[0xbf, 0x81, 0x00, 0x00]).next().unwrap();
+        let t = Reader::new(&[0xbf, 0x81, 0x00, 0x00]).read().unwrap();
         assert_eq!((t.tag, t.number), (0xbf, 128));
     }
 }

@@ -89,7 +89,7 @@ fn v3(m: &mut Reader<'_>, r: &mut v1::Snmp) -> Result<(), &'static str> {
 
 /// The PDU: a context-specific constructed tag 0..8.
 fn pdu(m: &mut Reader<'_>, r: &mut v1::Snmp) -> Result<(), &'static str> {
-    let p = m.next().ok_or(MALFORMED)?;
+    let p = m.read().ok_or(MALFORMED)?;
     if p.tag & 0xe0 != 0xa0 || p.number > 8 {
         return Err(MALFORMED);
     }
@@ -106,7 +106,7 @@ fn pdu(m: &mut Reader<'_>, r: &mut v1::Snmp) -> Result<(), &'static str> {
         }
         r.generic_trap = int(&mut f)? as u32;
         r.specific_trap = int(&mut f)? as u32;
-        f.next().ok_or(MALFORMED)?; // time stamp
+        f.read().ok_or(MALFORMED)?; // time stamp
     } else {
         r.request_id = int(&mut f)?;
         let (a, b) = (int(&mut f)? as u32, int(&mut f)? as u32);

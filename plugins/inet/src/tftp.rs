@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn read_request_with_options_and_error() {
         let mut r = v1::Tftp::default();
-        parse(b"\0\x01rfc1350.txt\0octet\0blksize\01428\0", &mut r).unwrap();
+        parse(b"\0\x01rfc1350.txt\0octet\0blksize\x001428\0", &mut r).unwrap();
         assert_eq!((r.opcode_name.as_str(), r.file.as_str(), r.mode.as_str()), ("RRQ", "rfc1350.txt", "octet"));
         assert_eq!((r.option_names.clone(), r.option_values.clone()), (vec!["blksize".into()], vec!["1428".into()]));
         let mut r = v1::Tftp::default();
@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn cuts() {
-        let m = b"\0\x02file1\0octet\0tsize\00\0";
+        let m = b"\0\x02file1\0octet\0tsize\x000\0";
         for n in 0..m.len() {
             let mut r = v1::Tftp::default();
             // Cut right after the mode's NUL it is a whole request without options.
