@@ -21,7 +21,7 @@
 //! `dtls_ja4_derived_from_tshark_fields`.
 
 use netcap_proto::v1::{Radius, Snmp, Ssdp, Stun, Syslog, Tftp, TlsClientHello, TlsServerHello};
-use netcap_tests::{TempDir, capture, corpus, files_with, have_tshark, records, tshark_fields};
+use netcap_tests::{TempDir, capture, corpus, files_with, have_tshark, is_dtls_version, records, tshark_fields};
 use std::path::Path;
 
 const FIELDS: &[&str] = &[
@@ -187,16 +187,11 @@ fn tshark_seen(f: &Path) -> Seen {
     s.sort()
 }
 
-/// DTLS record versions (TLS over TCP and QUIC hellos have others).
-fn is_dtls(v: u32) -> bool {
-    matches!(v, 0xfeff | 0xfefd | 0xfefc | 0x0100)
-}
-
 fn our_seen(dir: &Path) -> Seen {
     let c: Vec<TlsClientHello> = records(dir, "TLSClientHello");
     let sh: Vec<TlsServerHello> = records(dir, "TLSServerHello");
-    let c: Vec<&TlsClientHello> = c.iter().filter(|r| is_dtls(r.version)).collect();
-    let sh: Vec<&TlsServerHello> = sh.iter().filter(|r| is_dtls(r.record_version)).collect();
+    let c: Vec<&TlsClientHello> = c.iter().filter(|r| is_dtls_version(r.version)).collect();
+    let sh: Vec<&TlsServerHello> = sh.iter().filter(|r| is_dtls_version(r.record_version)).collect();
     let mut s = Seen {
         ja3: c.iter().filter(|r| !r.ja3.is_empty()).map(|r| r.ja3.clone()).collect(),
         sni: c.iter().filter(|r| !r.sni.is_empty()).map(|r| r.sni.clone()).collect(),
@@ -408,6 +403,6 @@ fn dtls_ja4_derived_from_tshark_fields() {
     let Some(root) = corpus() else { return };
     let dir = run(&root.join("internet").join("ndpi_stun_dtls_rtp.pcapng"));
     let c: Vec<TlsClientHello> = records(dir.path(), "TLSClientHello");
-    let dtls: Vec<&str> = c.iter().filter(|r| is_dtls(r.version)).map(|r| r.ja4.as_str()).collect();
+    let dtls: Vec<&str> = c.iter().filter(|r| is_dtls_version(r.version)).map(|r| r.ja4.as_str()).collect();
     assert_eq!(dtls, ["dd2i110700_c45550529adf_d9dd6182da81"]);
 }
