@@ -13,7 +13,8 @@ use netcap_tests::synth_stream::{
     malformed_server_hello_capture, merge, ssh_idle_and_ssh1_capture, stale_ack_then_handshake, swapped_ports_capture,
 };
 use netcap_tests::{
-    TempDir, files_with, have_tshark, netcap, parse_ns, parse_num, records, testing_plugins_dir, tshark_fields,
+    TempDir, files_with, have_tshark, is_dtls_version, netcap, parse_ns, parse_num, records, testing_plugins_dir,
+    tshark_fields,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -399,11 +400,16 @@ fn corpus_gaps_are_bounded_and_stream_records_are_timed_within_their_connection(
                 within("HTTP response", a, b, h.response_timestamp);
             }
         }
+        // TLS over TCP only: QUIC hellos have no record layer (type 0), DTLS ones a DTLS version.
         for c in records::<TlsClientHello>(out.path(), "TLSClientHello") {
-            within("ClientHello", (&c.src_ip, c.src_port), (&c.dst_ip, c.dst_port), c.timestamp);
+            if c.r#type != 0 && !is_dtls_version(c.version) {
+                within("ClientHello", (&c.src_ip, c.src_port), (&c.dst_ip, c.dst_port), c.timestamp);
+            }
         }
         for s in records::<TlsServerHello>(out.path(), "TLSServerHello") {
-            within("ServerHello", (&s.src_ip, s.src_port), (&s.dst_ip, s.dst_port), s.timestamp);
+            if s.record_version != 0 && !is_dtls_version(s.record_version) {
+                within("ServerHello", (&s.src_ip, s.src_port), (&s.dst_ip, s.dst_port), s.timestamp);
+            }
         }
         for s in records::<Ssh>(out.path(), "SSH") {
             within("SSH", (&s.src_ip, s.src_port), (&s.dst_ip, s.dst_port), s.timestamp);

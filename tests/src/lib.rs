@@ -228,6 +228,12 @@ pub fn corpus_files(subdirs: &[&str]) -> Vec<PathBuf> {
     files
 }
 
+/// Whether `v` is a DTLS record version (1.0, 1.2, 1.3 and OpenSSL's pre-RFC 0x0100): the
+/// `inet` decoder's DTLS hellos share the TLS hello record types with TLS over TCP.
+pub fn is_dtls_version(v: u32) -> bool {
+    matches!(v, 0xfeff | 0xfefd | 0xfefc | 0x0100)
+}
+
 /// Whether tshark is installed (a notice when not, a failure with `NETCAP_REQUIRE_TSHARK=1`).
 pub fn have_tshark() -> bool {
     let ok = Command::new("tshark").arg("-v").output().is_ok_and(|o| o.status.success());

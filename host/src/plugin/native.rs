@@ -21,6 +21,7 @@ pub fn standard() -> Vec<LoadedDecoder> {
         packet::<netcap_decoder_dns::DnsDecoder>(),
         packet::<netcap_decoder_dhcp::DhcpDecoder>(),
         packet::<netcap_decoder_quic::QuicDecoder>(),
+        packet::<netcap_decoder_inet::InetDecoder>(),
         packet::<netcap_decoder_profile::ProfileDecoder>(),
         packet::<netcap_decoder_flow::FlowDecoder>(),
         stream::<netcap_decoder_stream::StreamDec>(),

@@ -1,8 +1,9 @@
 //! TLS hello messages (ClientHello, ServerHello) parsed into `netcap.v1.TLSClientHello` /
 //! `TLSServerHello`, and their fingerprints ([`fingerprint`]: JA3, JA3S, JA4). Shared by the
-//! `stream` decoder (TLS over reassembled TCP) and the `quic` decoder (TLS in QUIC CRYPTO frames),
-//! so both fill the records the same way. The fixed fields of a hello are read by a small cursor,
-//! so that a cut hello still gives its leading fields; the extension contents are decoded with
+//! `stream` decoder (TLS over reassembled TCP), the `quic` decoder (TLS in QUIC CRYPTO frames)
+//! and the `inet` decoder (DTLS hellos, their cookie removed), so all fill the records the same
+//! way. The fixed fields of a hello are read by a small cursor, so that a cut hello still gives
+//! its leading fields; the extension contents are decoded with
 //! `tls-parser`.
 
 pub mod fingerprint;
