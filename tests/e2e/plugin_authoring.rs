@@ -83,18 +83,18 @@ fn scaffold_and_build(dir: &Path, name: &str, kind: &str, port: &str) -> std::pa
     plugins
 }
 
-#[test]
-fn a_plugin_scaffolded_and_built_out_of_tree_loads_and_decodes() {
-    let dir = TempDir::new("plugin-authoring");
-    let plugins = scaffold_and_build(dir.path(), "demo-udp", "layer", "udp:40000");
-
-    let t0 = 1_700_000_000_000_000_000i64;
-    let payloads: [&[u8]; 3] = [&[1, 2, 0, 3, b'a', b'b', b'c'], &[7], &[4, 5, 0, 9, b'x']];
-    let packets: Vec<(i64, Vec<u8>)> =
-        payloads.iter().enumerate().map(|(i, p)| (t0 + i as i64 * 1000, datagram(p))).collect();
-    let input = dir.path().join("in.pcap");
-    write_pcap(&input, LINKTYPE_ETHERNET, true, &packets).unwrap();
-    let out = dir.path().join("out");
+/// Runs `netcap capture` with the plugins in `plugins` on `packets`; its stderr and the records
+/// of `record_type`, whose file must name `decoder`.
+fn capture_with(
+    dir: &Path,
+    packets: &[(i64, Vec<u8>)],
+    plugins: &Path,
+    record_type: &str,
+    decoder: &str,
+) -> (String, Vec<Vec<u8>>) {
+    let input = dir.join("in.pcap");
+    write_pcap(&input, LINKTYPE_ETHERNET, true, packets).unwrap();
+    let out = dir.join("out");
     let o = netcap(&[
         "capture",
         "-r",
@@ -104,10 +104,23 @@ fn a_plugin_scaffolded_and_built_out_of_tree_loads_and_decodes() {
         "--plugins",
         plugins.to_str().unwrap(),
     ]);
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(0), "{err}");
-    let (header, recs) = read_record_file(&out.join("DemoUdp.ncap.zst"));
-    assert_eq!(header.decoder, "demo-udp");
+    let (header, recs) = read_record_file(&out.join(format!("{record_type}.ncap.zst")));
+    assert_eq!(header.decoder, decoder);
+    (err, recs)
+}
+
+#[test]
+fn a_plugin_scaffolded_and_built_out_of_tree_loads_and_decodes() {
+    let dir = TempDir::new("plugin-authoring");
+    let plugins = scaffold_and_build(dir.path(), "demo-udp", "layer", "udp:40000");
+
+    let t0 = 1_700_000_000_000_000_000i64;
+    let payloads: [&[u8]; 3] = [&[1, 2, 0, 3, b'a', b'b', b'c'], &[7], &[4, 5, 0, 9, b'x']];
+    let packets: Vec<(i64, Vec<u8>)> =
+        payloads.iter().enumerate().map(|(i, p)| (t0 + i as i64 * 1000, datagram(p))).collect();
+    let (err, recs) = capture_with(dir.path(), &packets, &plugins, "DemoUdp", "demo-udp");
     let recs: Vec<Demo> = recs.iter().map(|b| Demo::decode(b.as_slice()).unwrap()).collect();
     // Message 1 whole, message 2 too short for a header (an error, no record), message 3 cut.
     let got: Vec<(i64, u32, u32, u32, u32)> =
@@ -144,22 +157,7 @@ fn a_stream_plugin_scaffolded_out_of_tree_frames_messages_split_over_segments() 
     other.handshake();
     other.send(true, b"GET / HTTP/1.0\r\n\r\n");
     other.close();
-    let input = dir.path().join("in.pcap");
-    write_pcap(&input, LINKTYPE_ETHERNET, true, &merge(&[&c, &other])).unwrap();
-    let out = dir.path().join("out");
-    let o = netcap(&[
-        "capture",
-        "-r",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--plugins",
-        plugins.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let (header, recs) = read_record_file(&out.join("DemoTcp.ncap.zst"));
-    assert_eq!(header.decoder, "demo-tcp");
+    let (err, recs) = capture_with(dir.path(), &merge(&[&c, &other]), &plugins, "DemoTcp", "demo-tcp");
     let mut got: Vec<(i64, u32, u32, u32, u32, u32)> = recs
         .iter()
         .map(|b| Demo::decode(b.as_slice()).unwrap())

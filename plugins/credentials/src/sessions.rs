@@ -130,6 +130,15 @@ fn scan<'a>(lines: &[Line<'a>], user: &'a str, out: &mut Vec<Sent>) {
     }
 }
 
+/// Scans a session's commands, each made a [`Line`] by `line`, for login commands and SASL
+/// exchanges.
+fn scan_commands<'a, C>(commands: &'a [C], user: &'a str, line: impl Fn(&'a C) -> Line<'a>) -> Vec<Sent> {
+    let lines: Vec<Line<'a>> = commands.iter().map(line).collect();
+    let mut out = Vec::new();
+    scan(&lines, user, &mut out);
+    out
+}
+
 /// FTP reply codes: 230 logged in, 202 not needed; 4xx/5xx refused; others (331, 332) no verdict.
 fn ftp_verdict(code: u32) -> Option<bool> {
     match code {
@@ -141,21 +150,14 @@ fn ftp_verdict(code: u32) -> Option<bool> {
 
 /// The credentials of an FTP session.
 pub fn ftp(r: &Ftp) -> Vec<Sent> {
-    let lines: Vec<Line<'_>> = r
-        .commands
-        .iter()
-        .map(|c| Line {
-            verb: &c.command,
-            arg: &c.argument,
-            auth_data: false,
-            timestamp: c.timestamp,
-            verdict: ftp_verdict(c.reply_code),
-            challenge: "",
-        })
-        .collect();
-    let mut out = Vec::new();
-    scan(&lines, &r.user, &mut out);
-    out
+    scan_commands(&r.commands, &r.user, |c| Line {
+        verb: &c.command,
+        arg: &c.argument,
+        auth_data: false,
+        timestamp: c.timestamp,
+        verdict: ftp_verdict(c.reply_code),
+        challenge: "",
+    })
 }
 
 /// SMTP: 235 authenticated; 334 a challenge; 4xx/5xx refused.
@@ -169,21 +171,14 @@ fn smtp_verdict(code: u32) -> Option<bool> {
 
 /// The credentials of an SMTP session (its AUTH exchanges).
 pub fn smtp(r: &Smtp) -> Vec<Sent> {
-    let lines: Vec<Line<'_>> = r
-        .commands
-        .iter()
-        .map(|c| Line {
-            verb: &c.command,
-            arg: &c.argument,
-            auth_data: c.auth_data,
-            timestamp: c.timestamp,
-            verdict: smtp_verdict(c.reply_code),
-            challenge: if c.reply_code == 334 { &c.reply_text } else { "" },
-        })
-        .collect();
-    let mut out = Vec::new();
-    scan(&lines, "", &mut out);
-    out
+    scan_commands(&r.commands, "", |c| Line {
+        verb: &c.command,
+        arg: &c.argument,
+        auth_data: c.auth_data,
+        timestamp: c.timestamp,
+        verdict: smtp_verdict(c.reply_code),
+        challenge: if c.reply_code == 334 { &c.reply_text } else { "" },
+    })
 }
 
 /// POP3 statuses: "+OK", "-ERR", "+" (a continuation).
@@ -205,20 +200,14 @@ fn apop_timestamp(greeting: &str) -> &str {
 
 /// The credentials of a POP3 session: USER/PASS, APOP and AUTH.
 pub fn pop3(r: &Pop3) -> Vec<Sent> {
-    let lines: Vec<Line<'_>> = r
-        .commands
-        .iter()
-        .map(|c| Line {
-            verb: &c.command,
-            arg: &c.argument,
-            auth_data: c.auth_data,
-            timestamp: c.timestamp,
-            verdict: pop3_verdict(&c.status),
-            challenge: if c.status == "+" { &c.reply_text } else { "" },
-        })
-        .collect();
-    let mut out = Vec::new();
-    scan(&lines, &r.user, &mut out);
+    let mut out = scan_commands(&r.commands, &r.user, |c| Line {
+        verb: &c.command,
+        arg: &c.argument,
+        auth_data: c.auth_data,
+        timestamp: c.timestamp,
+        verdict: pop3_verdict(&c.status),
+        challenge: if c.status == "+" { &c.reply_text } else { "" },
+    });
     for c in r.commands.iter().filter(|c| c.command.eq_ignore_ascii_case("APOP")) {
         let Some((user, digest)) = c.argument.trim().rsplit_once(' ') else { continue };
         out.push(Sent {
@@ -265,20 +254,14 @@ fn imap_verdict(status: &str) -> Option<bool> {
 /// The credentials of an IMAP session: LOGIN and AUTHENTICATE (the exchange's verdict is the
 /// AUTHENTICATE command's tagged status).
 pub fn imap(r: &Imap) -> Vec<Sent> {
-    let lines: Vec<Line<'_>> = r
-        .commands
-        .iter()
-        .map(|c| Line {
-            verb: &c.command,
-            arg: &c.argument,
-            auth_data: c.auth_data,
-            timestamp: c.timestamp,
-            verdict: imap_verdict(&c.status),
-            challenge: "",
-        })
-        .collect();
-    let mut out = Vec::new();
-    scan(&lines, "", &mut out);
+    let mut out = scan_commands(&r.commands, "", |c| Line {
+        verb: &c.command,
+        arg: &c.argument,
+        auth_data: c.auth_data,
+        timestamp: c.timestamp,
+        verdict: imap_verdict(&c.status),
+        challenge: "",
+    });
     for c in r.commands.iter().filter(|c| c.command.eq_ignore_ascii_case("LOGIN")) {
         let (user, rest) = astring(&c.argument);
         let (pass, _) = astring(rest);
