@@ -301,7 +301,8 @@ fn a_full_disk_names_the_incomplete_files_and_exits_1() {
         let path = line.split_whitespace().nth(3).expect("file column");
         assert!(incomplete.contains(path), "{line} / {incomplete}");
     }
-    assert!(err.lines().any(|l| l.starts_with("UDP ") && l.contains("INCOMPLETE")), "{err}");
+    // Which file meets the full disk first depends on the loaded decoders' record types.
+    assert!(err.lines().any(|l| l.contains(".ncap  INCOMPLETE")), "{err}");
 }
 
 #[test]
