@@ -395,8 +395,9 @@ pub enum PluginsCommand {
         name: String,
         /// Where the crate goes (default: ./NAME).
         dir: Option<PathBuf>,
-        /// `layer` (one record per UDP message), `packet` (keeps state across packets) or `stream`
-        /// (messages framed from reassembled TCP connections).
+        /// `layer` (one record per UDP message), `packet` (keeps state across packets), `stream`
+        /// (messages framed from reassembled TCP connections) or `record` (an abstraction over
+        /// other decoders' records: here `Connection`).
         #[arg(long, default_value = "layer")]
         kind: String,
         /// The port interest: UDP datagrams (`udp:N`, layer and packet decoders) or TCP
@@ -745,6 +746,10 @@ fn plugins_new(
     sdk: Option<PathBuf>,
 ) -> anyhow::Result<u8> {
     let want = crate::scaffold::transport(&kind);
+    if want.is_empty() && port.is_some() {
+        eprintln!("netcap: --port with --kind {kind}: a record decoder reads records, not ports");
+        return Ok(2);
+    }
     let (transport, port) = port.unwrap_or_else(|| (want.to_string(), 40000));
     if transport != want {
         eprintln!(

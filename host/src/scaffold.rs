@@ -1,4 +1,4 @@
-//! `netcap plugins new NAME [--kind layer|packet|stream] [--port udp:N|tcp:N] [--sdk PATH] [DIR]`:
+//! `netcap plugins new NAME [--kind layer|packet|stream|record] [--port udp:N|tcp:N] [--sdk PATH] [DIR]`:
 //! a decoder plugin crate that stands alone (its own workspace, no inheritance from netcap's), builds with
 //! plain `cargo build --release --target wasm32-unknown-unknown` and loads as it is (the host
 //! makes the core module a component at load). Files: `Cargo.toml`, `.cargo/config.toml` (code
@@ -8,7 +8,8 @@
 //! The templates are the ones `cargo xtask new-plugin` uses inside the workspace
 //! (`xtask/templates/`), with the standalone manifest instead of the workspace one; a stream
 //! decoder (`--kind stream`, TCP) gets the stream glue, parser and golden test instead, which
-//! frame messages with the SDK's `Framer`.
+//! frame messages with the SDK's `Framer`; a record decoder (`--kind record`) one that aggregates
+//! netcap's `Connection` records per server.
 
 use std::path::{Path, PathBuf};
 
@@ -17,12 +18,12 @@ const COMMON: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../../xtask/templates/Cargo.standalone.toml.tmpl")),
     (".cargo/config.toml", include_str!("../../xtask/templates/cargo-config.toml.tmpl")),
     ("build.rs", include_str!("../../xtask/templates/build.rs.tmpl")),
-    ("proto/__SNAKE__.proto", include_str!("../../xtask/templates/proto.tmpl")),
     ("README.md", README),
 ];
 
 /// The glue, parser and golden test of a layer or packet decoder (UDP datagrams).
 const DATAGRAM: &[(&str, &str)] = &[
+    ("proto/__SNAKE__.proto", include_str!("../../xtask/templates/proto.tmpl")),
     ("src/lib.rs", include_str!("../../xtask/templates/lib.rs.tmpl")),
     ("src/parse.rs", include_str!("../../xtask/templates/parse.rs.tmpl")),
     ("tests/golden.rs", include_str!("../../xtask/templates/golden.rs.tmpl")),
@@ -31,10 +32,20 @@ const DATAGRAM: &[(&str, &str)] = &[
 
 /// The glue, parser and golden test of a stream decoder (reassembled TCP).
 const STREAM: &[(&str, &str)] = &[
+    ("proto/__SNAKE__.proto", include_str!("../../xtask/templates/proto.tmpl")),
     ("src/lib.rs", include_str!("../../xtask/templates/lib.stream.rs.tmpl")),
     ("src/parse.rs", include_str!("../../xtask/templates/parse.stream.rs.tmpl")),
     ("tests/golden.rs", include_str!("../../xtask/templates/golden.stream.rs.tmpl")),
     ("tests/golden/output.txt", include_str!("../../xtask/templates/golden.stream.txt.tmpl")),
+];
+
+/// The glue, aggregation and golden test of a record decoder (over `Connection` records).
+const RECORD: &[(&str, &str)] = &[
+    ("proto/__SNAKE__.proto", include_str!("../../xtask/templates/proto.record.tmpl")),
+    ("src/lib.rs", include_str!("../../xtask/templates/lib.record.rs.tmpl")),
+    ("src/table.rs", include_str!("../../xtask/templates/table.rs.tmpl")),
+    ("tests/golden.rs", include_str!("../../xtask/templates/golden.record.rs.tmpl")),
+    ("tests/golden/output.txt", include_str!("../../xtask/templates/golden.record.txt.tmpl")),
 ];
 
 const README: &str = "# __NAME__: a netcap decoder\n\n\
@@ -47,7 +58,7 @@ netcap plugins inspect target/wasm32-unknown-unknown/release/__LIB__.wasm\n\
 netcap capture -r IN.pcap -o out --plugins target/wasm32-unknown-unknown/release\n\
 netcap dump -r out/__CAMEL__.ncap.zst\n\
 ```\n\n\
-The decoder runs sandboxed: it sees only the traffic it asked for (`__TRANSPORT_LC__:__PORT__`), and the\n\
+The decoder runs sandboxed: it sees only what it asked for (__INTEREST__), and the\n\
 host's imports; see netcap's docs/plugin-guide.md.\n";
 
 /// What to scaffold.
@@ -100,30 +111,44 @@ fn fill(p: &NewPlugin, text: &str) -> String {
         .replace("__CAMEL__", &camel)
         .replace("__PORT__", &p.port.to_string())
         .replace("__TRANSPORT__", &transport(&p.kind).to_ascii_uppercase())
-        .replace("__TRANSPORT_LC__", transport(&p.kind))
+        .replace("__INTEREST__", &interest(p))
         .replace("__SDK__", &p.sdk.display().to_string())
         .replace("kind: Kind::Layer,", &format!("kind: {kind},"))
 }
 
-/// The transport of a kind's port interest: `tcp` for stream decoders, else `udp`.
+/// The transport of a kind's port interest: `tcp` for stream decoders, none for record
+/// decoders, else `udp`.
 pub fn transport(kind: &str) -> &'static str {
-    if kind == "stream" { "tcp" } else { "udp" }
+    match kind {
+        "stream" => "tcp",
+        "record" => "",
+        _ => "udp",
+    }
+}
+
+/// What the scaffolded decoder asks the host for, as the README says it.
+fn interest(p: &NewPlugin) -> String {
+    match p.kind.as_str() {
+        "record" => "the `Connection` records of netcap's `flow` decoder".to_string(),
+        kind => format!("`{}:{}`", transport(kind), p.port),
+    }
 }
 
 /// The files of a kind.
 fn files(kind: &str) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    COMMON.iter().chain(if kind == "stream" { STREAM } else { DATAGRAM })
+    let own = match kind {
+        "stream" => STREAM,
+        "record" => RECORD,
+        _ => DATAGRAM,
+    };
+    COMMON.iter().chain(own)
 }
 
 /// Writes the crate; returns the files written.
 pub fn scaffold(p: &NewPlugin) -> Result<Vec<PathBuf>, String> {
     check_name(&p.name)?;
-    if !matches!(p.kind.as_str(), "layer" | "packet" | "stream") {
-        return Err(format!(
-            "--kind {}: this scaffold writes layer, packet (UDP) and stream (TCP) decoders; for record decoders \
-             start from plugins/examples/ja3-alert (see docs/plugin-guide.md)",
-            p.kind
-        ));
+    if !matches!(p.kind.as_str(), "layer" | "packet" | "stream" | "record") {
+        return Err(format!("--kind {}: expected layer, packet, stream or record", p.kind));
     }
     if !p.sdk.join("Cargo.toml").is_file() {
         return Err(format!("{}: not the netcap SDK crate (give --sdk PATH to plugins/sdk)", p.sdk.display()));
@@ -155,7 +180,7 @@ mod tests {
             sdk: "/x/sdk".into(),
             dir: "/nonexistent".into(),
         };
-        for kind in ["packet", "stream"] {
+        for kind in ["packet", "stream", "record"] {
             let p = NewPlugin { kind: kind.into(), ..p.clone() };
             for (path, text) in files(kind) {
                 let t = fill(&p, text);
@@ -165,10 +190,12 @@ mod tests {
         let manifest = fill(&p, COMMON[0].1);
         assert!(!manifest.contains(".workspace = true") && manifest.contains("\n[workspace]\n"), "{manifest}");
         assert!(manifest.contains("netcap-sdk = { path = \"/x/sdk\" }"));
-        assert!(fill(&p, DATAGRAM[0].1).contains("kind: Kind::Packet,"));
+        assert!(fill(&p, DATAGRAM[1].1).contains("kind: Kind::Packet,"));
         let stream = NewPlugin { kind: "stream".into(), ..p.clone() };
-        assert!(fill(&stream, STREAM[0].1).contains("kind: Kind::Stream,"));
+        assert!(fill(&stream, STREAM[1].1).contains("kind: Kind::Stream,"));
         assert!(fill(&stream, README).contains("(`tcp:4000`)"));
+        let record = NewPlugin { kind: "record".into(), ..p.clone() };
+        assert!(fill(&record, RECORD[1].1).contains("kind: Kind::Record,"));
         assert!(check_name("My").is_err() && check_name("a--b").is_err() && check_name("ok-2").is_ok());
     }
 }

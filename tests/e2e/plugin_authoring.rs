@@ -67,7 +67,11 @@ fn datagram(payload: &[u8]) -> Vec<u8> {
 /// says; returns the directory holding its `.wasm`.
 fn scaffold_and_build(dir: &Path, name: &str, kind: &str, port: &str) -> std::path::PathBuf {
     let krate = dir.join(name);
-    let o = netcap(&["plugins", "new", name, krate.to_str().unwrap(), "--kind", kind, "--port", port]);
+    let mut args = vec!["plugins", "new", name, krate.to_str().unwrap(), "--kind", kind];
+    if !port.is_empty() {
+        args.extend(["--port", port]);
+    }
+    let o = netcap(&args);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!krate.starts_with(workspace_root()));
     let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
@@ -173,4 +177,67 @@ fn a_stream_plugin_scaffolded_out_of_tree_frames_messages_split_over_segments() 
     // The HTTP connection is declined at its first bytes, without an error.
     assert!(err.lines().any(|l| l.trim().starts_with("demo-tcp: declined") && l.trim().ends_with(" 1")), "{err}");
     assert!(!err.contains("framer:") && !err.contains("demo-tcp: unknown version"), "no errors: {err}");
+}
+
+/// The scaffolded record decoder's record (from the template's `.proto`).
+#[derive(Clone, PartialEq, Message)]
+struct Server {
+    #[prost(int64, tag = "1")]
+    timestamp_first: i64,
+    #[prost(int64, tag = "2")]
+    timestamp_last: i64,
+    #[prost(string, tag = "3")]
+    ip: String,
+    #[prost(string, tag = "4")]
+    transport: String,
+    #[prost(uint32, tag = "5")]
+    port: u32,
+    #[prost(uint64, tag = "6")]
+    connections: u64,
+    #[prost(uint64, tag = "7")]
+    bytes_to_server: u64,
+    #[prost(uint64, tag = "8")]
+    bytes_to_client: u64,
+}
+
+#[test]
+fn a_record_plugin_scaffolded_out_of_tree_aggregates_the_connection_records() {
+    use netcap_proto::v1::Connection;
+    use netcap_tests::synth_stream::{Conv, merge};
+    let dir = TempDir::new("plugin-authoring-record");
+    let refused = dir.path().join("demo-y");
+    let o = netcap(&["plugins", "new", "demo-y", refused.to_str().unwrap(), "--kind", "record", "--port", "tcp:7"]);
+    assert_eq!(o.status.code(), Some(2), "a record decoder with a port is refused");
+    let plugins = scaffold_and_build(dir.path(), "demo-rec", "record", "");
+    // Three connections to one server, one to another.
+    let t0 = 1_700_000_000_000_000_000i64;
+    let mut convs = Vec::new();
+    for (i, (host, port)) in [(1u8, 80u16), (1, 80), (2, 443), (1, 80)].into_iter().enumerate() {
+        let mut c = Conv::new(host, 40000 + i as u16, port, 100, 900, t0 + i as i64 * 10_000_000);
+        c.handshake();
+        c.send(true, &vec![b'q'; 10 + i]);
+        c.send(false, &vec![b'r'; 100 * (i + 1)]);
+        c.close();
+        convs.push(c);
+    }
+    let refs: Vec<&Conv> = convs.iter().collect();
+    let (_, recs) = capture_with(dir.path(), &merge(&refs), &plugins, "DemoRec", "demo-rec");
+    let mut got: Vec<(String, u32, u64, u64, u64)> = recs
+        .iter()
+        .map(|b| Server::decode(b.as_slice()).unwrap())
+        .map(|s| (s.ip, s.port, s.connections, s.bytes_to_server, s.bytes_to_client))
+        .collect();
+    got.sort();
+    // The same aggregation of the run's own Connection records (which other tests hold to tshark).
+    let conns: Vec<Connection> = netcap_tests::records(&dir.path().join("out"), "Connection");
+    assert_eq!(conns.len(), 4);
+    let mut want: std::collections::BTreeMap<(String, u32), (u64, u64, u64)> = Default::default();
+    for c in &conns {
+        let e = want.entry((c.dst_ip.clone(), c.dst_port)).or_default();
+        *e = (e.0 + 1, e.1 + c.bytes_client_to_server, e.2 + c.bytes_server_to_client);
+    }
+    let want: Vec<(String, u32, u64, u64, u64)> =
+        want.into_iter().map(|((ip, port), (n, up, down))| (ip, port, n, up, down)).collect();
+    assert_eq!(got, want);
+    assert_eq!((got[0].0.as_str(), got[0].1, got[0].2), ("198.51.100.1", 80, 3));
 }
