@@ -297,23 +297,7 @@ fn ldap_agrees_with_tshark() {
         );
         let (t, skip, seen) = theirs(&f);
         let ours = ours(&out, &skip, &seen);
-        for (k, tv) in &t {
-            let ov = ours.get(k).cloned().unwrap_or_default();
-            if ov != *tv {
-                let i = ov.iter().zip(tv).position(|(a, b)| a != b).unwrap_or(ov.len().min(tv.len()));
-                problems.push(format!(
-                    "{name} {k}: first difference at {i} of {}/{}:\n ours   {:?}\n tshark {:?}",
-                    ov.len(),
-                    tv.len(),
-                    ov.get(i),
-                    tv.get(i)
-                ));
-            }
-            n += tv.len();
-        }
-        for k in ours.keys().filter(|k| !t.contains_key(*k)) {
-            problems.push(format!("{name} {k}: {} messages tshark does not have", ours[k].len()));
-        }
+        n += netcap_tests::compare_sequences(&name, &t, &ours, &mut problems);
         n_udp += records::<v1::Ldap>(&out, "LDAP").iter().filter(|r| r.transport == "udp").count();
     }
     problems.truncate(20);

@@ -493,3 +493,33 @@ pub fn parse_ns(s: &str) -> Option<i64> {
     let secs: i64 = secs.parse().ok()?;
     secs.checked_mul(1_000_000_000)?.checked_add(if secs < 0 { -frac_ns } else { frac_ns })
 }
+
+/// Compares, per key (a connection or flow), the sequences of message descriptions tshark gives
+/// (`theirs`) with ours: each key whose sequences differ adds the first difference to `problems`,
+/// each key tshark lacks adds one line. Returns the messages compared (tshark's count).
+pub fn compare_sequences(
+    name: &str,
+    theirs: &std::collections::BTreeMap<String, Vec<String>>,
+    ours: &std::collections::BTreeMap<String, Vec<String>>,
+    problems: &mut Vec<String>,
+) -> usize {
+    let mut n = 0;
+    for (k, tv) in theirs {
+        let ov = ours.get(k).cloned().unwrap_or_default();
+        if ov != *tv {
+            let i = ov.iter().zip(tv).position(|(a, b)| a != b).unwrap_or(ov.len().min(tv.len()));
+            problems.push(format!(
+                "{name} {k}: first difference at {i} of {}/{}:\n ours   {:?}\n tshark {:?}",
+                ov.len(),
+                tv.len(),
+                ov.get(i),
+                tv.get(i)
+            ));
+        }
+        n += tv.len();
+    }
+    for k in ours.keys().filter(|k| !theirs.contains_key(*k)) {
+        problems.push(format!("{name} {k}: {} messages tshark does not have", ours[k].len()));
+    }
+    n
+}
