@@ -16,6 +16,7 @@
 use crate::decode::{T_TLS_CLIENT_HELLO, T_TLS_SERVER_HELLO, Udp};
 use netcap_proto::v1;
 use netcap_sdk::{Emitter, fmt};
+use netcap_tls_parse::Fragments;
 use std::collections::BTreeMap;
 
 /// Hellos being reassembled at once.
@@ -67,9 +68,7 @@ impl Origin {
 /// A hello arriving in fragments.
 struct Pending {
     len: usize,
-    buf: Vec<u8>,
-    /// Byte ranges received, sorted and merged.
-    ranges: Vec<(usize, usize)>,
+    bytes: Fragments,
     /// Fragments received.
     records: u32,
     /// Set by the fragment at offset 0.
@@ -78,29 +77,11 @@ struct Pending {
 }
 
 impl Pending {
+    /// A fragment at `off`, cut to the message's length.
     fn add(&mut self, off: usize, data: &[u8]) {
         let end = (off + data.len()).min(self.len);
-        if off >= end {
-            return;
-        }
-        self.buf[off..end].copy_from_slice(&data[..end - off]);
-        self.ranges.push((off, end));
-        self.ranges.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.ranges.len());
-        for &(s, e) in &self.ranges {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        self.ranges = merged;
-    }
-
-    /// Bytes received from offset 0 without a hole.
-    fn contiguous(&self) -> usize {
-        match self.ranges.first() {
-            Some(&(0, e)) => e,
-            _ => 0,
+        if off < end {
+            self.bytes.add(off, &data[..end - off]);
         }
     }
 }
@@ -241,8 +222,7 @@ impl Dtls {
         }
         let p = self.pending.entry(key).or_insert_with(|| Pending {
             len: f.len,
-            buf: vec![0; f.len],
-            ranges: Vec::new(),
+            bytes: Fragments::with_len(f.len),
             records: 0,
             origin: None,
             last_ts: u.ts,
@@ -257,11 +237,11 @@ impl Dtls {
         if f.off == 0 && p.origin.is_none() {
             p.origin = Some(Origin::of(u, version, record_len));
         }
-        if p.contiguous() >= p.len
+        if p.bytes.contiguous() >= p.len
             && let Some(p) = self.pending.remove(&key)
         {
             let o = p.origin.unwrap_or_default();
-            self.emit(f.ty, p.len, &p.buf, true, &o, p.records, out);
+            self.emit(f.ty, p.len, p.bytes.bytes(), true, &o, p.records, out);
         }
     }
 
@@ -321,7 +301,7 @@ impl Dtls {
             let Some(p) = self.pending.remove(&k) else { continue };
             out.error("dtls: hello truncated");
             if let Some(o) = &p.origin {
-                self.emit(k.6, p.len, &p.buf[..p.contiguous()], false, o, p.records, out);
+                self.emit(k.6, p.len, &p.bytes.bytes()[..p.bytes.contiguous()], false, o, p.records, out);
             }
         }
     }

@@ -16,6 +16,7 @@
 use crate::crypto::{self, Keys};
 use netcap_proto::v1;
 use netcap_sdk::{Config, Emitter, Packet, fmt, layer};
+use netcap_tls_parse::Fragments;
 use std::collections::BTreeMap;
 
 /// Type ids: indexes into the record types this decoder declares.
@@ -52,9 +53,7 @@ type Key = ([u8; 16], u16, [u8; 16], u16, u32);
 /// the ServerHello) are read in order.
 #[derive(Default)]
 struct Crypto {
-    buf: Vec<u8>,
-    /// Byte ranges received, sorted and merged.
-    ranges: Vec<(usize, usize)>,
+    bytes: Fragments,
     /// Where the next handshake message starts.
     pos: usize,
     /// Nothing more is read (a message that is not a hello, or the stream was flushed).
@@ -76,30 +75,8 @@ impl Crypto {
         if end > MAX_CRYPTO as u64 {
             return Err("quic: crypto data too long");
         }
-        let (off, end) = (off as usize, end as usize);
-        if self.buf.len() < end {
-            self.buf.resize(end, 0);
-        }
-        self.buf[off..end].copy_from_slice(data);
-        self.ranges.push((off, end));
-        self.ranges.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.ranges.len());
-        for &(s, e) in &self.ranges {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
-            }
-        }
-        self.ranges = merged;
+        self.bytes.add(off as usize, data);
         Ok(())
-    }
-
-    /// Bytes received from offset 0 without a hole.
-    fn contiguous(&self) -> usize {
-        match self.ranges.first() {
-            Some(&(0, e)) => e,
-            _ => 0,
-        }
     }
 }
 
@@ -461,10 +438,10 @@ impl Quic {
         let Some(conn) = self.conns.get_mut(&key) else { return };
         let s = &mut conn.crypto[dir];
         while !s.done {
-            let have = s.contiguous().saturating_sub(s.pos);
-            let m = &s.buf[s.pos.min(s.buf.len())..];
+            let have = s.bytes.contiguous().saturating_sub(s.pos);
+            let m = &s.bytes.bytes()[s.pos.min(s.bytes.bytes().len())..];
             if have < 4 {
-                if flush && (have > 0 || s.ranges.last().is_some_and(|&(_, e)| e > s.pos)) {
+                if flush && (have > 0 || s.bytes.end() > s.pos) {
                     out.error("quic: hello truncated");
                 }
                 return;

@@ -2,11 +2,14 @@
 //! `TLSServerHello`, and their fingerprints ([`fingerprint`]: JA3, JA3S, JA4). Shared by the
 //! `stream` decoder (TLS over reassembled TCP), the `quic` decoder (TLS in QUIC CRYPTO frames)
 //! and the `inet` decoder (DTLS hellos, their cookie removed), so all fill the records the same
-//! way. The fixed fields of a hello are read by a small cursor, so that a cut hello still gives
+//! way; [`Fragments`] reassembles the hellos the QUIC and DTLS decoders receive in pieces. The fixed fields of a hello are read by a small cursor, so that a cut hello still gives
 //! its leading fields; the extension contents are decoded with
 //! `tls-parser`.
 
 pub mod fingerprint;
+pub mod fragments;
+
+pub use fragments::Fragments;
 
 use netcap_proto::v1;
 use tls_parser::TlsExtension;
