@@ -87,8 +87,30 @@ fn main() -> Result<()> {
     }
 }
 
+/// The netcap workspace this command works on, found at run time: the nearest directory at or
+/// above the current one that holds `xtask/Cargo.toml` next to a workspace manifest (so a copied
+/// checkout works on itself, not on the checkout the xtask binary was first built in); then the
+/// directory cargo ran us for (`CARGO_MANIFEST_DIR` at run time); the build-time path last.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let cwd = std::env::current_dir().ok();
+        let ran_for = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+        find_root(cwd.as_deref(), ran_for.as_deref()).unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+        })
+    })
+    .clone()
+}
+
+/// The workspace at or above `cwd`, else the one holding the xtask crate at `ran_for`.
+fn find_root(cwd: Option<&Path>, ran_for: Option<&Path>) -> Option<PathBuf> {
+    let is_root = |d: &Path| {
+        d.join("xtask").join("Cargo.toml").is_file()
+            && std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+    };
+    let above = cwd.and_then(|c| c.ancestors().find(|d| is_root(d)));
+    above.or_else(|| ran_for.and_then(Path::parent).filter(|d| is_root(d))).map(Path::to_path_buf)
 }
 
 pub(crate) fn cargo() -> Command {
@@ -415,4 +437,29 @@ fn fuzz(rest: &[String]) -> Result<()> {
         c.env("NETCAP_PCAP_DIR", &corpus);
     }
     run_cmd(&mut c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_root;
+    use std::path::Path;
+
+    /// A copied checkout is found from inside it, whatever path the xtask binary was built at.
+    #[test]
+    fn the_workspace_is_found_at_run_time_from_the_current_directory() {
+        let base = std::env::temp_dir().join(format!("xtask-root-{}", std::process::id()));
+        let copy = base.join("copy");
+        std::fs::create_dir_all(copy.join("xtask")).unwrap();
+        std::fs::create_dir_all(copy.join("plugins").join("dns")).unwrap();
+        std::fs::write(copy.join("Cargo.toml"), "[workspace]\nmembers = [\"xtask\"]\n").unwrap();
+        std::fs::write(copy.join("xtask").join("Cargo.toml"), "[package]\n").unwrap();
+        let found = find_root(Some(&copy.join("plugins").join("dns")), Some(Path::new("/elsewhere/xtask")));
+        // Outside any workspace: the one cargo ran the xtask crate of.
+        let outside = find_root(Some(&base), Some(&copy.join("xtask")));
+        let nowhere = find_root(Some(&base), None);
+        std::fs::remove_dir_all(&base).unwrap();
+        assert_eq!(found.as_deref(), Some(copy.as_path()));
+        assert_eq!(outside.as_deref(), Some(copy.as_path()));
+        assert_eq!(nowhere, None);
+    }
 }

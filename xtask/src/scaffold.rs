@@ -96,16 +96,7 @@ pub(crate) fn new_plugin(args: &[String]) -> Result<()> {
         .to_path_buf();
     scaffold(&names, &dir)?;
     add_member(&root.join("Cargo.toml"), &rel)?;
-    // Record the new workspace member in Cargo.lock (no new dependencies: nothing is fetched), so
-    // that `build-plugins`, which builds `--locked`, accepts it.
-    let st = cargo()
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .stdout(Stdio::null())
-        .status()
-        .context("running cargo metadata")?;
-    if !st.success() {
-        bail!("cargo metadata failed after adding {}", rel.display());
-    }
+    record_member_in_lockfile(&rel)?;
     println!(
         "created {} (crate {}, decoder id {}, record type {}, port interest udp:{})\n\n\
          next:\n  cargo test -p {}           # parser unit tests and the golden test, natively\n  \
@@ -122,6 +113,28 @@ pub(crate) fn new_plugin(args: &[String]) -> Result<()> {
         names.snake
     );
     Ok(())
+}
+
+/// Records the new workspace member in Cargo.lock, so that `build-plugins`, which builds
+/// `--locked`, accepts it. Its dependencies are the workspace's, so offline usually works; when the
+/// local registry cache lacks one, cargo may fetch it.
+fn record_member_in_lockfile(rel: &Path) -> Result<()> {
+    let metadata = |offline: bool| {
+        let mut c = cargo();
+        c.args(["metadata", "--format-version", "1"]).stdout(Stdio::null());
+        if offline {
+            c.arg("--offline").stderr(Stdio::null());
+        }
+        c.status().is_ok_and(|s| s.success())
+    };
+    if metadata(true) || metadata(false) {
+        return Ok(());
+    }
+    bail!(
+        "{} is written and listed in the workspace members, but cargo could not update Cargo.lock \
+         (see its message above); run `cargo metadata` once it can reach the registry",
+        rel.display()
+    )
 }
 
 /// Writes the crate's files into `dir`, which must not exist yet.

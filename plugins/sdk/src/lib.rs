@@ -15,6 +15,7 @@
 //! function of the input), and report malformed input with [`Emitter::error`] plus a partial record.
 #![warn(missing_docs)]
 
+pub mod context;
 pub mod fmt;
 pub mod framer;
 pub mod host;
@@ -22,6 +23,7 @@ pub mod layer;
 pub mod record;
 pub mod stream;
 
+pub use context::{Context, ContextFields, RecordId, Transport};
 pub use framer::{Frame, Framer};
 /// The protobuf runtime the SDK encodes records with: decoders can use `netcap_sdk::prost` and
 /// need no version of their own in step with the SDK's.
@@ -551,6 +553,12 @@ impl<'a> Emitter<'a> {
         self.head(type_id);
         put_uvarint(self.out, msg.encoded_len() as u64);
         msg.encode_raw(self.out);
+    }
+
+    /// Emits a record whose type id was declared with [`record_ids!`]: the id names the
+    /// message type, so a record cannot go out under another type's id.
+    pub fn emit<M: prost::Message>(&mut self, id: RecordId<M>, msg: &M) {
+        self.record(id.id(), msg);
     }
 
     /// Reports a decoding error of the current packet; `kind` is short and stable, e.g.
