@@ -2,7 +2,7 @@
 //! interfaces and link types, time stamps past 2038. Every packet's time, as netcap records it,
 //! equals tshark's `frame.time_epoch` to the nanosecond.
 
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, records, tshark_fields};
+use netcap_tests::{Shared, corpus_files, have_tshark, parse_ns, records, shared_capture, tshark_fields};
 
 #[test]
 fn timestamps_equal_tsharks_to_the_nanosecond() {
@@ -26,13 +26,14 @@ fn timestamps_equal_tsharks_to_the_nanosecond() {
         if want.is_empty() {
             continue;
         }
-        let out = TempDir::new("formats");
-        let o = capture(f, out.path(), &["--include", "Ethernet"]);
+        // The default run other corpus-wide tests read too: its Ethernet records.
+        let run = shared_capture(f, Shared::Default);
+        let o = &run.output;
         if o.status.code() == Some(2) {
             continue;
         }
         let got: Vec<i64> =
-            records::<netcap_proto::v1::Ethernet>(out.path(), "Ethernet").iter().map(|e| e.timestamp).collect();
+            records::<netcap_proto::v1::Ethernet>(&run.dir, "Ethernet").iter().map(|e| e.timestamp).collect();
         // Damaged files: compare what both read.
         let n = want.len().min(got.len());
         if got.len() < want.len() && o.status.code() == Some(0) {

@@ -10,7 +10,7 @@
 
 use netcap_proto::v1::Dns;
 use netcap_proto::v1::dns::ResourceRecord;
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{TempDir, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::path::Path;
 
 const FIELDS: &[&str] = &[
@@ -348,15 +348,15 @@ fn check_file(f: &Path, problems: &mut Vec<String>, n: &mut Counts) {
     }
     n.files += 1;
     let out = TempDir::new("dns");
-    // tshark runs with IP reassembly off: so do we.
-    let o = capture(f, out.path(), &["--include", "DNS", "--no-defrag"]);
+    // tshark runs with IP reassembly off: so do we (where the capture has fragments).
+    let (dir, o) = netcap_tests::capture_without_defrag(f, "DNS", out.path());
     let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
     if o.status.code() == Some(2) {
         problems.push(format!("{name}: netcap failed: {}", String::from_utf8_lossy(&o.stderr)));
         return;
     }
     // DNS over TCP (the stream decoder, `tcp` set) is compared in oracle_stream.rs.
-    let got: Vec<Dns> = records::<Dns>(out.path(), "DNS").into_iter().filter(|r| !r.tcp).collect();
+    let got: Vec<Dns> = records::<Dns>(&dir, "DNS").into_iter().filter(|r| !r.tcp).collect();
     if got.len() != want.len() {
         if let Some((_, why)) = HOST_GAPS.iter().find(|(f, _)| *f == name)
             && got.len() < want.len()

@@ -8,7 +8,7 @@
 //! occurrence of the protocol before the first ICMP/ICMPv6 header (what an ICMP error quotes
 //! is not dissected by the host), for chains the host dissects (see [`host_reaches`]).
 
-use netcap_tests::{TempDir, capture, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{TempDir, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -724,13 +724,13 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut HashMap<&'stati
         expect(&T { row, col: &col }, &mut want);
     }
     let out = TempDir::new("net");
-    // tshark runs with IP reassembly off: so do we.
-    let o = capture(f, out.path(), &["--include", TYPES, "--no-defrag"]);
+    // tshark runs with IP reassembly off: so do we (where the capture has fragments).
+    let (dir, o) = netcap_tests::capture_without_defrag(f, TYPES, out.path());
     if o.status.code() == Some(2) {
         problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
         return;
     }
-    let got = ours(out.path());
+    let got = ours(&dir);
     let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for ty in TYPES.split(',') {
         let sides =

@@ -75,16 +75,23 @@ impl TsharkPass {
             .args(["-n", "-r"])
             .arg(f)
             .args(["-T", "fields", "-E", "separator=/t", "-e", "frame.encap_type", "-e", "frame.protocols"])
+            .args(["-e", "ip.flags.mf", "-e", "ip.frag_offset"])
             .output();
         let mut pass = TsharkPass { protocols: Default::default(), packets: 0, complete: false };
         if let Ok(o) = o {
             pass.complete = o.status.success();
             for line in String::from_utf8_lossy(&o.stdout).lines() {
-                let (encap, protocols) = line.split_once('\t').unwrap_or((line, ""));
+                let mut cols = line.split('\t');
+                let (encap, protocols) = (cols.next().unwrap_or(""), cols.next().unwrap_or(""));
                 if !encap.trim().is_empty() {
                     pass.packets += 1;
                 }
                 pass.protocols.extend(protocols.split(':').filter(|t| !t.is_empty()).map(str::to_string));
+                let (mf, offset) = (cols.next().unwrap_or(""), cols.next().unwrap_or(""));
+                let set = |v: &str| v.split(',').any(|x| !matches!(x.trim(), "" | "0" | "False"));
+                if set(mf) || set(offset) {
+                    pass.protocols.insert(IPV4_FRAGMENT.to_string());
+                }
             }
         }
         pass
@@ -103,6 +110,19 @@ impl TsharkPass {
         let protocols = parts.next()?.split(',').filter(|t| !t.is_empty()).map(str::to_string).collect();
         Some(TsharkPass { protocols, packets, complete })
     }
+}
+
+/// The index's token for a capture with an IPv4 fragment (more-fragments flag or a fragment
+/// offset), next to the `frame.protocols` tokens (IPv6 fragments show as `ipv6.fraghdr`).
+pub const IPV4_FRAGMENT: &str = "_ipv4.fragment";
+
+/// Whether tshark finds an IPv4 or IPv6 fragment in a corpus capture (`true` for a file outside
+/// the index: the caller then cannot rely on reassembly making no difference).
+pub fn has_ip_fragments(f: &Path) -> bool {
+    corpus_index()
+        .iter()
+        .find(|(p, _)| p == f)
+        .is_none_or(|(_, set)| set.contains(IPV4_FRAGMENT) || set.contains("ipv6.fraghdr"))
 }
 
 struct CorpusIndex {
@@ -157,7 +177,7 @@ fn build_corpus_index() -> CorpusIndex {
         return empty;
     }
     let files = corpus_capture_files(&root);
-    let cache_path = target_dir().join("tmp").join("corpus-index-v2.tsv");
+    let cache_path = target_dir().join("tmp").join("corpus-index-v3.tsv");
     let mut cached: std::collections::HashMap<String, String> = std::fs::read_to_string(&cache_path)
         .unwrap_or_default()
         .lines()
@@ -189,7 +209,7 @@ fn corpus_index_full() -> &'static CorpusIndex {
 /// Every capture file of the corpus (all sub-directories) with the set of protocols tshark
 /// dissects in it (the tokens of `frame.protocols`, e.g. `dns`, `gre`, `ipv6.hopopts`). Built
 /// once per test process by one tshark pass per file, two files at a time, and cached in
-/// `target/tmp/corpus-index-v2.tsv` by path, size and modification time, so that each oracle
+/// `target/tmp/corpus-index-v3.tsv` by path, size and modification time, so that each oracle
 /// test picks "every capture that contains the protocol" without running tshark again.
 pub fn corpus_index() -> &'static [(PathBuf, std::collections::BTreeSet<String>)] {
     &corpus_index_full().files
@@ -368,6 +388,18 @@ pub fn shared_capture(file: &Path, kind: Shared) -> &'static SharedCapture {
             .expect("run netcap");
         SharedCapture { dir, output }
     })
+}
+
+/// `file` captured as tshark reads it with IP reassembly off, for an oracle comparing `types`
+/// (the `--include` list): the shared default run when tshark finds no IP fragment in the file
+/// (reassembly then changes nothing), else a run of its own into `own` with `--no-defrag`.
+/// Returns the output directory and the process output.
+pub fn capture_without_defrag(file: &Path, types: &str, own: &Path) -> (PathBuf, Output) {
+    if has_ip_fragments(file) {
+        return (own.to_path_buf(), capture(file, own, &["--include", types, "--no-defrag"]));
+    }
+    let run = shared_capture(file, Shared::Default);
+    (run.dir.clone(), run.output.clone())
 }
 
 /// The output of the command `make` builds for `file`, run once per test process for each `tag`

@@ -206,8 +206,8 @@ mod tests {
     /// Scaffolds a crate into a throw-away workspace in `target/tmp` (the real workspace's manifest
     /// with no members, paths made absolute, and its `Cargo.lock`, so the same dependency versions
     /// and the shared target directory are used, and nothing is fetched), then runs its tests and
-    /// builds it as a component with only the allowed imports. The real workspace is not touched.
-    /// About 12 s with a warm target directory (the SDK and the protobuf crates are shared).
+    /// clippy. The real workspace is not touched. About 3 s with a warm target directory (the SDK
+    /// and the protobuf crates are shared).
     #[test]
     fn a_scaffolded_crate_builds_and_passes_its_tests() {
         let root = root();
@@ -239,12 +239,9 @@ mod tests {
         };
         cargo(&["test", "--offline", "-p", &names.krate]);
         cargo(&["clippy", "--offline", "-p", &names.krate, "--all-targets", "--", "-D", "warnings"]);
-        cargo(&["build", "--offline", "--target", crate::PLUGIN_TARGET, "-p", &names.krate]);
-        let core = crate::target_dir().join(crate::PLUGIN_TARGET).join("debug").join(format!("{}.wasm", names.lib));
-        let module = std::fs::read(&core).unwrap();
-        let component =
-            wit_component::ComponentEncoder::default().module(&module).unwrap().validate(true).encode().unwrap();
-        crate::check_imports(&names.name, &component, crate::ALLOWED_IMPORT_PREFIX).unwrap();
+        // The WebAssembly build of the same templates, loaded by netcap, is
+        // `tests/e2e/plugin_authoring.rs` (a debug wasm32 build here would compile every
+        // dependency once more, for nothing).
     }
 
     #[test]
