@@ -11,7 +11,7 @@
 //! both values; the test fails at the end with a summary.
 
 use netcap_proto::v1::{Ethernet, IPv4, IPv6, Tcp, Udp};
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{TempDir, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
@@ -484,13 +484,13 @@ fn compare_file(file: &Path, tamper: fn(&mut Records)) -> Result<Report, String>
     let expects: Vec<Expect> = rows.iter().map(expect).collect();
 
     let out = TempDir::new("oracle");
-    // tshark runs with IP reassembly off: so do we.
-    let o = capture(file, out.path(), &["--no-defrag"]);
+    // tshark runs with IP reassembly off: so do we (where the capture has fragments).
+    let (dir, o) = netcap_tests::capture_without_defrag(file, &[], out.path());
     if !o.status.success() {
         rep.push(format!("{}: netcap capture failed: {}", rep.file, String::from_utf8_lossy(&o.stderr)));
         return Ok(rep);
     }
-    let dir = out.path();
+    let dir = dir.as_path();
     // The outermost packet's records; those of packets inside tunnels (`tunnel_depth` > 0) are
     // compared in `tunnels.rs`.
     fn outer<T>(v: Vec<T>, depth: impl Fn(&T) -> u32) -> Vec<T> {

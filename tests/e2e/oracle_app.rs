@@ -250,10 +250,9 @@ fn sip_agrees_with_tshark() {
     let mut d = Diff::default();
     let mut compared = 0;
     for f in netcap_tests::files_with(&["sip"]) {
-        let out = TempDir::new("app-sip");
-        let o = capture(&f, out.path(), &["--include", "SIP"]);
+        let (out, o) = netcap_tests::default_capture(&f);
         assert!(o.status.success(), "netcap failed on {}: {}", f.display(), String::from_utf8_lossy(&o.stderr));
-        sip_file(&f, out.path(), &mut d, &mut compared);
+        sip_file(&f, &out, &mut d, &mut compared);
     }
     let corpus = compared;
     let dir = TempDir::new("app-synth");

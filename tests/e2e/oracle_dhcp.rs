@@ -6,7 +6,7 @@
 //! runs with IP reassembly off, so a first fragment is dissected on its own, as we see it.
 
 use netcap_proto::v1::{DhcPv4, DhcPv6, Ntp};
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{TempDir, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::path::Path;
 
 const DIRS: &[&str] =
@@ -214,12 +214,12 @@ fn run<T: prost::Message + Default>(
 
 fn ours<T: prost::Message + Default>(f: &Path, record: &str, problems: &mut Vec<String>) -> Vec<T> {
     let out = TempDir::new("dhcp");
-    // tshark runs with IP reassembly off: so do we.
-    let o = capture(f, out.path(), &["--include", record, "--no-defrag"]);
+    // tshark runs with IP reassembly off: so do we (where the capture has fragments).
+    let (dir, o) = netcap_tests::capture_without_defrag(f, &["--include", record], out.path());
     if o.status.code() == Some(2) {
         problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
     }
-    records(out.path(), record)
+    records(&dir, record)
 }
 
 fn ts(r: &Row<'_>) -> String {

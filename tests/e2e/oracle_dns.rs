@@ -349,7 +349,7 @@ fn check_file(f: &Path, problems: &mut Vec<String>, n: &mut Counts) {
     n.files += 1;
     let out = TempDir::new("dns");
     // tshark runs with IP reassembly off: so do we (where the capture has fragments).
-    let (dir, o) = netcap_tests::capture_without_defrag(f, "DNS", out.path());
+    let (dir, o) = netcap_tests::capture_without_defrag(f, &["--include", "DNS"], out.path());
     let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
     if o.status.code() == Some(2) {
         problems.push(format!("{name}: netcap failed: {}", String::from_utf8_lossy(&o.stderr)));

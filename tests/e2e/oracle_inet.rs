@@ -21,7 +21,7 @@
 //! `dtls_ja4_derived_from_tshark_fields`.
 
 use netcap_proto::v1::{Radius, Snmp, Ssdp, Stun, Syslog, Tftp, TlsClientHello, TlsServerHello};
-use netcap_tests::{TempDir, capture, corpus, files_with, have_tshark, is_dtls_version, records, tshark_fields};
+use netcap_tests::{corpus, files_with, have_tshark, is_dtls_version, records, tshark_fields};
 use std::path::Path;
 
 const FIELDS: &[&str] = &[
@@ -85,8 +85,6 @@ const FIELDS: &[&str] = &[
     "http.request.line",
     "http.response.line",
 ];
-
-const INCLUDE: &str = "TLSClientHello,TLSServerHello,SNMP,RADIUS,Syslog,TFTP,STUN,SSDP";
 
 fn cells(c: &str) -> impl Iterator<Item = &str> {
     c.split(',').filter(|s| !s.is_empty())
@@ -343,9 +341,8 @@ fn diff(ours: &Seen, tshark: &Seen) -> Vec<String> {
     d
 }
 
-fn run(f: &Path) -> TempDir {
-    let dir = TempDir::new("inet");
-    let o = capture(f, dir.path(), &["--include", INCLUDE]);
+fn run(f: &Path) -> std::path::PathBuf {
+    let (dir, o) = netcap_tests::default_capture(f);
     assert!(
         o.status.code().is_some_and(|c| c <= 1),
         "netcap failed on {}: {}",
@@ -367,7 +364,7 @@ fn inet_agrees_with_tshark() {
     let (mut tftp, mut stun, mut ssdp) = (0, 0, 0);
     for f in &files {
         let want = tshark_seen(f);
-        let got = our_seen(run(f).path());
+        let got = our_seen(run(f).as_path());
         hellos += want.ja3.len() + want.ja3s.len();
         snmp += want.snmp.len();
         radius += want.radius.len();
@@ -402,7 +399,7 @@ fn inet_agrees_with_tshark() {
 fn dtls_ja4_derived_from_tshark_fields() {
     let Some(root) = corpus() else { return };
     let dir = run(&root.join("internet").join("ndpi_stun_dtls_rtp.pcapng"));
-    let c: Vec<TlsClientHello> = records(dir.path(), "TLSClientHello");
+    let c: Vec<TlsClientHello> = records(dir.as_path(), "TLSClientHello");
     let dtls: Vec<&str> = c.iter().filter(|r| is_dtls_version(r.version)).map(|r| r.ja4.as_str()).collect();
     assert_eq!(dtls, ["dd2i110700_c45550529adf_d9dd6182da81"]);
 }

@@ -20,7 +20,7 @@
 //! port 88, not ours): only port 88 frames are taken.
 
 use netcap_proto::v1;
-use netcap_tests::{TempDir, capture, files_with, have_tshark, records, tshark_fields};
+use netcap_tests::{files_with, have_tshark, records, tshark_fields};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -200,14 +200,11 @@ fn kerberos_agrees_with_tshark() {
     if !have_tshark() {
         return;
     }
-    let dir = TempDir::new("oracle-kerberos");
     let mut problems = Vec::new();
     let (mut n, mut n_tcp) = (0, 0);
     for f in files_with(&["kerberos"]) {
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let out = dir.path().join(format!("out-{name}"));
-        std::fs::create_dir_all(&out).expect("mkdir");
-        let o = capture(&f, &out, &["--include", "Kerberos"]);
+        let (out, o) = netcap_tests::default_capture(&f);
         assert!(
             o.status.code().is_some_and(|c| c <= 1),
             "netcap failed on {name}: {}",

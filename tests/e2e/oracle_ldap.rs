@@ -20,7 +20,7 @@
 //! (its messages repeat the original's).
 
 use netcap_proto::v1;
-use netcap_tests::{TempDir, capture, files_with, have_tshark, parse_ns, records};
+use netcap_tests::{files_with, have_tshark, parse_ns, records};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
@@ -282,14 +282,11 @@ fn ldap_agrees_with_tshark() {
     if !have_tshark() {
         return;
     }
-    let dir = TempDir::new("oracle-ldap");
     let mut problems = Vec::new();
     let (mut n, mut n_udp) = (0, 0);
     for f in files_with(&["ldap", "cldap"]) {
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let out = dir.path().join(format!("out-{name}"));
-        std::fs::create_dir_all(&out).expect("mkdir");
-        let o = capture(&f, &out, &["--include", "LDAP"]);
+        let (out, o) = netcap_tests::default_capture(&f);
         assert!(
             o.status.code().is_some_and(|c| c <= 1),
             "netcap failed on {name}: {}",

@@ -1,7 +1,7 @@
 //! ARP and Dot1Q records agree field by field with tshark on every capture of the corpus that
 //! has ARP or VLAN tags (`-Y arp` / `-Y vlan`, in packet order, one Dot1Q record per tag).
 
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::path::Path;
 
 fn epoch_ns(s: &str) -> i64 {
@@ -71,8 +71,7 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut (usize, usize))
     if arp_rows.is_empty() && vlan_rows.is_empty() {
         return;
     }
-    let out = TempDir::new("link");
-    let o = capture(f, out.path(), &["--include", "ARP,Dot1Q"]);
+    let (out, o) = netcap_tests::default_capture(f);
     if o.status.code() == Some(2) {
         problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
         return;
@@ -85,7 +84,7 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut (usize, usize))
         .filter(|r| r.len() == ARP_FIELDS.len() && r[10].is_empty())
         .filter(|r| plain_arp(&r[11]))
         .collect();
-    let got: Vec<netcap_proto::v1::Arp> = records(out.path(), "ARP");
+    let got: Vec<netcap_proto::v1::Arp> = records(out.as_path(), "ARP");
     if got.len() != want.len() {
         problems.push(format!("{name}: {} ARP records, tshark {}", got.len(), want.len()));
     }
@@ -141,7 +140,7 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut (usize, usize))
             i += 2;
         }
     }
-    let got: Vec<netcap_proto::v1::Dot1Q> = records(out.path(), "Dot1Q");
+    let got: Vec<netcap_proto::v1::Dot1Q> = records(out.as_path(), "Dot1Q");
     if got.len() != want_tags.len() {
         problems.push(format!("{name}: {} Dot1Q records, tshark {}", got.len(), want_tags.len()));
     }

@@ -9,9 +9,7 @@
 
 use netcap_proto::v1;
 use netcap_tests::pcap::write_pcap;
-use netcap_tests::{
-    TempDir, capture, files_with, have_tshark, parse_ns, parse_num, records, synth_link, tshark_fields,
-};
+use netcap_tests::{TempDir, files_with, have_tshark, parse_ns, parse_num, records, synth_link, tshark_fields};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -967,9 +965,6 @@ fn kinds() -> Vec<Kind> {
     ]
 }
 
-const ALL_RECORDS: &str = "LLC,SNAP,FDDI,EthernetCTP,EthernetCTPReply,CiscoDiscovery,CiscoDiscoveryInfo,\
-LinkLayerDiscovery,LinkLayerDiscoveryInfo,EAPOL,EAP,EAPOLKey,Dot11,NortelDiscovery";
-
 fn same(w: &Row, g: &Row) -> bool {
     w.len() == g.len() && w.iter().zip(g).all(|(a, b)| a == "*" || a == b)
 }
@@ -988,8 +983,7 @@ fn check_file(f: &Path, kinds: &[Kind], counts: &mut BTreeMap<&'static str, usiz
     if relevant.is_empty() {
         return;
     }
-    let out = TempDir::new("link2");
-    let o = capture(f, out.path(), &["--include", ALL_RECORDS]);
+    let (out, o) = netcap_tests::default_capture(f);
     let name = f.display();
     if o.status.code() == Some(2) {
         problems.push(format!("{name}: netcap failed: {}", String::from_utf8_lossy(&o.stderr)));
@@ -1004,7 +998,7 @@ fn check_file(f: &Path, kinds: &[Kind], counts: &mut BTreeMap<&'static str, usiz
                 want.extend((k.want)(&p));
             }
         }
-        let got = (k.got)(out.path());
+        let got = (k.got)(out.as_path());
         if got.len() != want.len() {
             problems.push(format!("{name}: {} {} records, tshark {}", got.len(), k.record, want.len()));
         }
@@ -1015,7 +1009,7 @@ fn check_file(f: &Path, kinds: &[Kind], counts: &mut BTreeMap<&'static str, usiz
             }
         }
         if k.record == "CiscoDiscoveryInfo" {
-            check_cdp_prefixes(f, out.path(), counts, problems);
+            check_cdp_prefixes(f, out.as_path(), counts, problems);
         }
     }
 }

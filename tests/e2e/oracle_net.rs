@@ -725,7 +725,7 @@ fn check_file(f: &Path, problems: &mut Vec<String>, counts: &mut HashMap<&'stati
     }
     let out = TempDir::new("net");
     // tshark runs with IP reassembly off: so do we (where the capture has fragments).
-    let (dir, o) = netcap_tests::capture_without_defrag(f, TYPES, out.path());
+    let (dir, o) = netcap_tests::capture_without_defrag(f, &["--include", TYPES], out.path());
     if o.status.code() == Some(2) {
         problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
         return;

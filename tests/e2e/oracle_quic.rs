@@ -13,7 +13,7 @@
 //! 4.0 has no JA4 field), in `quic_ja4_derived_from_tshark_fields`.
 
 use netcap_proto::v1::{Quic, TlsClientHello, TlsServerHello};
-use netcap_tests::{TempDir, capture, corpus, files_with, have_tshark, records, tshark_fields};
+use netcap_tests::{corpus, files_with, have_tshark, records, tshark_fields};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -170,9 +170,8 @@ fn our_seen(dir: &Path) -> Seen {
     s.sort()
 }
 
-fn run(f: &Path) -> TempDir {
-    let dir = TempDir::new("quic");
-    let o = capture(f, dir.path(), &["--include", "QUIC,TLSClientHello,TLSServerHello"]);
+fn run(f: &Path) -> std::path::PathBuf {
+    let (dir, o) = netcap_tests::default_capture(f);
     assert!(
         o.status.code().is_some_and(|c| c <= 1),
         "netcap failed on {}: {}",
@@ -234,7 +233,7 @@ fn quic_agrees_with_tshark() {
     for f in &files {
         let want = tshark_seen(f);
         let dir = run(f);
-        let got = our_seen(dir.path());
+        let got = our_seen(dir.as_path());
         packets += want.packets.len();
         hellos += want.ja3.len() + want.ja3s.len();
         let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
@@ -269,7 +268,7 @@ fn quic_ja4_derived_from_tshark_fields() {
         ("suricata-verify_quic-ietf.pcap", "q00d0309h9_55b375c5d22e_4facdb9c99ee"),
     ] {
         let dir = run(&root.join("internet").join(file));
-        let c: Vec<TlsClientHello> = records(dir.path(), "TLSClientHello");
+        let c: Vec<TlsClientHello> = records(dir.as_path(), "TLSClientHello");
         assert_eq!(c.iter().map(|r| r.ja4.as_str()).collect::<Vec<_>>(), [ja4], "{file}");
     }
 }
@@ -281,8 +280,8 @@ fn quic_retry_and_version_negotiation() {
     let Some(root) = corpus() else { return };
     let count = |file: &str| {
         let dir = run(&root.join("internet").join(file));
-        let q: Vec<Quic> = records(dir.path(), "QUIC");
-        let c: Vec<TlsClientHello> = records(dir.path(), "TLSClientHello");
+        let q: Vec<Quic> = records(dir.as_path(), "QUIC");
+        let c: Vec<TlsClientHello> = records(dir.as_path(), "TLSClientHello");
         let mut m: BTreeMap<String, usize> = BTreeMap::new();
         for r in &q {
             *m.entry(r.packet_type.clone()).or_default() += 1;

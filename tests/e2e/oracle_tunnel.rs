@@ -6,7 +6,7 @@
 //! matching tshark's occurrences in order.
 
 use netcap_proto::v1;
-use netcap_tests::{TempDir, capture, have_tshark, parse_ns, parse_num, pcap, records, synth_tunnel, tshark_fields};
+use netcap_tests::{TempDir, have_tshark, parse_ns, parse_num, pcap, records, synth_tunnel, tshark_fields};
 use std::collections::VecDeque;
 use std::path::Path;
 
@@ -849,19 +849,18 @@ fn check_file(f: &Path, t: &mut Tally) {
         return;
     }
     let tab = Table(tab);
-    let out = TempDir::new("tunnel");
-    let o = capture(f, out.path(), &["--include", INCLUDE]);
+    let (out, o) = netcap_tests::default_capture(f);
     if o.status.code() == Some(2) {
         t.problems.push(format!("{}: netcap failed: {}", f.display(), String::from_utf8_lossy(&o.stderr)));
         return;
     }
-    check_gre(f, &tab, out.path(), t);
-    check_vxlan(f, &tab, out.path(), t);
-    check_geneve(f, &tab, out.path(), t);
-    check_mpls(f, &tab, out.path(), t);
-    check_vrrp(f, &tab, out.path(), t);
-    check_bfd(f, &tab, out.path(), t);
-    check_ospf(f, &tab, out.path(), t);
+    check_gre(f, &tab, out.as_path(), t);
+    check_vxlan(f, &tab, out.as_path(), t);
+    check_geneve(f, &tab, out.as_path(), t);
+    check_mpls(f, &tab, out.as_path(), t);
+    check_vrrp(f, &tab, out.as_path(), t);
+    check_bfd(f, &tab, out.as_path(), t);
+    check_ospf(f, &tab, out.as_path(), t);
 }
 
 fn report(t: &Tally) -> String {

@@ -22,7 +22,7 @@
 //! only (tshark repeats a file's name in later messages about it).
 
 use netcap_proto::v1;
-use netcap_tests::{TempDir, capture, files_with, have_tshark, parse_ns, records, tshark_fields};
+use netcap_tests::{TempDir, files_with, have_tshark, parse_ns, records, tshark_fields};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -289,9 +289,7 @@ fn smb_and_ntlm_agree_with_tshark() {
     files.push(synth.clone());
     for f in files {
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let out = dir.path().join(format!("out-{name}"));
-        std::fs::create_dir_all(&out).expect("mkdir");
-        let o = capture(&f, &out, &["--include", "SMB,NTLM"]);
+        let (out, o) = netcap_tests::default_capture(&f);
         assert!(
             o.status.code().is_some_and(|c| c <= 1),
             "netcap failed on {name}: {}",
@@ -305,7 +303,7 @@ fn smb_and_ntlm_agree_with_tshark() {
     }
     // The synthesized compound is three records timed by its first segment, and its NetNTLMv1
     // response was compared in cracker form.
-    let out = dir.path().join("out-windows.pcap");
+    let (out, _) = netcap_tests::default_capture(&synth);
     let smb: Vec<v1::Smb> = records(&out, "SMB");
     let compound: Vec<&v1::Smb> = smb.iter().filter(|r| !r.response && matches!(r.command, 5 | 8 | 6)).collect();
     assert_eq!(compound.iter().map(|r| r.compound_index).collect::<Vec<_>>(), [0, 1, 2]);

@@ -9,7 +9,7 @@
 //! Frames are matched by timestamp (frames sharing one are compared as a group).
 
 use netcap_proto::v1::{IPv4, IPv6, Tcp, Udp};
-use netcap_tests::{TempDir, capture, corpus_files, have_tshark, parse_ns, pcap, records, synth_tunnel, tshark_fields};
+use netcap_tests::{TempDir, corpus_files, have_tshark, parse_ns, pcap, records, synth_tunnel, tshark_fields};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -158,10 +158,10 @@ fn compare(f: &Path, t: &mut Tally) {
     let Some((want, s)) = expected(f) else { return };
     t.skipped += s;
     let tmp = TempDir::new("tunnels");
-    // tshark runs with IP reassembly off: so do we.
-    let out = capture(f, tmp.path(), &["--no-defrag"]);
+    // tshark runs with IP reassembly off: so do we (where the capture has fragments).
+    let (dir, out) = netcap_tests::capture_without_defrag(f, &[], tmp.path());
     assert!(out.status.code().is_some_and(|c| c <= 1), "{}: {out:?}", f.display());
-    let got = ours(tmp.path());
+    let got = ours(&dir);
     let name = f.file_name().unwrap_or_default().to_string_lossy().to_string();
     let mut bad = 0;
     for (ts, w) in &want {

@@ -390,14 +390,23 @@ pub fn shared_capture(file: &Path, kind: Shared) -> &'static SharedCapture {
     })
 }
 
-/// `file` captured as tshark reads it with IP reassembly off, for an oracle comparing `types`
-/// (the `--include` list): the shared default run when tshark finds no IP fragment in the file
-/// (reassembly then changes nothing), else a run of its own into `own` with `--no-defrag`.
-/// Returns the output directory and the process output.
-pub fn capture_without_defrag(file: &Path, types: &str, own: &Path) -> (PathBuf, Output) {
+/// `file` captured as tshark reads it with IP reassembly off: the shared default run when tshark
+/// finds no IP fragment in the file (reassembly then changes nothing), else a run of its own into
+/// `own` with `--no-defrag` and `extra` (e.g. the `--include` list the oracle compares). Returns
+/// the output directory and the process output.
+pub fn capture_without_defrag(file: &Path, extra: &[&str], own: &Path) -> (PathBuf, Output) {
     if has_ip_fragments(file) {
-        return (own.to_path_buf(), capture(file, own, &["--include", types, "--no-defrag"]));
+        let mut args = vec!["--no-defrag"];
+        args.extend_from_slice(extra);
+        return (own.to_path_buf(), capture(file, own, &args));
     }
+    default_capture(file)
+}
+
+/// `file` captured with the default settings, as an oracle that compares a few record types
+/// needs it (records do not depend on `--include` or the worker count): the shared default run.
+/// Returns its output directory and the process output.
+pub fn default_capture(file: &Path) -> (PathBuf, Output) {
     let run = shared_capture(file, Shared::Default);
     (run.dir.clone(), run.output.clone())
 }
