@@ -8,7 +8,9 @@
 //! before the damage was delivered (tshark's behaviour), so output written so far stays valid.
 
 pub mod file;
+pub mod inputs;
 pub mod live;
+pub mod merge;
 pub mod pipe;
 
 use std::path::PathBuf;
@@ -55,6 +57,9 @@ pub enum CaptureError {
     Live { iface: String, message: String },
     #[error("invalid BPF filter {expr:?}: {message}")]
     Bpf { expr: String, message: String },
+    /// Several input files, some of which could not be read (to their end).
+    #[error("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Inputs { errors: Vec<CaptureError> },
 }
 
 /// A source of packets.
@@ -71,6 +76,11 @@ pub trait PacketSource {
     /// Packets dropped by the kernel or the interface, when known.
     fn dropped(&mut self) -> Option<u64> {
         None
+    }
+
+    /// For several input files: what became of each (empty for a single input).
+    fn files(&self) -> Vec<merge::FileReport> {
+        Vec::new()
     }
 }
 

@@ -74,9 +74,10 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["read", "interface"])))]
 pub struct CaptureArgs {
-    /// Capture file to read (pcap or pcapng).
-    #[arg(short = 'r', long = "read", value_name = "FILE", env = "NETCAP_READ")]
-    pub read: Option<PathBuf>,
+    /// Capture file to read (pcap or pcapng); repeat it, or give a directory (every capture file
+    /// below it) or a quoted glob pattern, to read several files as one input, merged in time order.
+    #[arg(short = 'r', long = "read", value_name = "FILE|DIR|GLOB", env = "NETCAP_READ", action = clap::ArgAction::Append)]
+    pub read: Vec<PathBuf>,
     /// Interface to capture from live.
     #[arg(short = 'i', long = "interface", value_name = "IFACE", env = "NETCAP_INTERFACE")]
     pub interface: Option<String>,
@@ -462,6 +463,26 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// The input `-r` names: one file as it is (a FIFO too), several merged in time order.
+fn read_input(read: &[PathBuf]) -> anyhow::Result<Input> {
+    // One plain name is taken as it is, so that a missing file gets the usual open error.
+    if let [one] = read
+        && !one.is_dir()
+        && !one.to_string_lossy().contains(['*', '?', '['])
+    {
+        return Ok(Input::File(one.clone()));
+    }
+    let mut files = crate::capture::inputs::expand(read)?;
+    if files.len() == 1 {
+        return Ok(Input::File(files.remove(0)));
+    }
+    // A silent FIFO among several files would hold up the merge and not see a signal.
+    if let Some(f) = files.iter().find(|f| !f.is_file()) {
+        anyhow::bail!("{}: several inputs must be regular files (read a FIFO or device alone)", f.display());
+    }
+    Ok(Input::Files(files))
+}
+
 fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     {
@@ -474,10 +495,10 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
             }
         });
     }
-    let input = match (a.read, a.interface) {
-        (Some(p), _) => Input::File(p),
-        (None, Some(iface)) => Input::Live { iface, snaplen: a.snaplen, promisc: !a.no_promisc },
-        (None, None) => anyhow::bail!("give a capture file (-r FILE) or an interface (-i IFACE)"),
+    let input = match (a.read.is_empty(), a.interface) {
+        (false, _) => read_input(&a.read)?,
+        (true, Some(iface)) => Input::Live { iface, snaplen: a.snaplen, promisc: !a.no_promisc },
+        (true, None) => anyhow::bail!("give a capture file (-r FILE) or an interface (-i IFACE)"),
     };
     let format = if a.csv {
         Format::Csv

@@ -116,6 +116,8 @@ pub struct TypeCount {
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
     pub source: String,
+    /// Several input files: the packets read from each, and why one was not read to its end.
+    pub files: Vec<crate::capture::merge::FileReport>,
     pub dispatch: DispatchStats,
     pub workers: WorkerStats,
     pub types: Vec<TypeCount>,
@@ -141,6 +143,19 @@ impl Summary {
         u8::from(partial)
     }
 
+    /// One line per input file when there are several.
+    fn render_files(&self, s: &mut String) {
+        if self.files.is_empty() {
+            return;
+        }
+        let read = self.files.iter().filter(|f| f.error.is_none()).count();
+        let _ = writeln!(s, "input files: {} ({read} read to their end, merged in time order)", self.files.len());
+        for f in &self.files {
+            let status = f.error.as_deref().map_or_else(String::new, |e| format!("  [{e}]"));
+            let _ = writeln!(s, "  {:>12} packets  {}{status}", group(f.packets), f.path.display());
+        }
+    }
+
     /// The summary table, as printed at the end of a capture.
     pub fn render(&self) -> String {
         let mut s = String::new();
@@ -152,7 +167,8 @@ impl Summary {
             env!("CARGO_PKG_VERSION"),
             group(d.packets),
             bytes(d.bytes),
-            self.source,
+            // Several files are listed one per line below.
+            if self.files.is_empty() { self.source.clone() } else { format!("{} files", self.files.len()) },
             secs,
             self.worker_count,
             if self.worker_count == 1 { "" } else { "s" },
@@ -261,6 +277,7 @@ impl Summary {
         if let Some(n) = d.dropped {
             let _ = writeln!(s, "dropped by the kernel or interface: {}", group(n));
         }
+        self.render_files(&mut s);
         if let Some(e) = &self.input_error {
             let _ = writeln!(s, "input ended early: {e}");
         }

@@ -14,6 +14,7 @@ mod formats;
 mod label;
 mod limits;
 mod live;
+mod many_files;
 mod oracle;
 mod oracle_app;
 mod oracle_database;

@@ -49,7 +49,13 @@ const LIVE_FLUSH: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone)]
 pub enum Input {
     File(PathBuf),
-    Live { iface: String, snaplen: i32, promisc: bool },
+    /// Several capture files, merged in time order (`crate::capture::merge`).
+    Files(Vec<PathBuf>),
+    Live {
+        iface: String,
+        snaplen: i32,
+        promisc: bool,
+    },
 }
 
 /// Everything `capture` needs.
@@ -199,6 +205,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let mut dispatcher = dispatch::Dispatcher::new(routing, links);
     let end = dispatcher.run(source.as_mut(), &opts.stop, &pipeline.output_failed)?;
     let dropped = source.dropped();
+    let files = source.files();
     drop(source);
     let (dispatch, unknown_pcap) = dispatcher.finish(dropped);
     let (mut workers, out) = pipeline.join();
@@ -221,6 +228,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     drop(runtime);
     Ok(Summary {
         source: source_name,
+        files,
         dispatch,
         workers,
         types: out
@@ -249,6 +257,11 @@ fn open_source(opts: &CaptureOptions) -> Result<(Box<dyn PacketSource>, String),
         Input::File(p) => {
             let src = crate::capture::file::FileSource::open_with_stop(p, opts.bpf.as_deref(), Some(&opts.stop))?;
             (Box::new(src), p.display().to_string())
+        }
+        Input::Files(paths) => {
+            let src = crate::capture::merge::MergeSource::open(paths, opts.bpf.as_deref())?;
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            (Box::new(src), names.join(", "))
         }
         Input::Live { iface, snaplen, promisc } => (
             Box::new(crate::capture::live::LiveSource::open(iface, *snaplen, *promisc, opts.bpf.as_deref())?),
