@@ -28,6 +28,19 @@ pub enum Command {
     Capture(Box<CaptureArgs>),
     /// Print a record file as JSON lines, CSV or a table, or its fields or header.
     Dump(DumpArgs),
+    /// What is in a directory of record files: records per type, top talkers and conversations,
+    /// application protocols, DNS names, TLS server names with JA3/JA4, HTTP hosts and user
+    /// agents, SSH software, DHCP host names.
+    Stats {
+        /// The output directory of a capture.
+        dir: PathBuf,
+        /// Rows per list.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// One JSON object instead of text tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the decoders with their record types and fields.
     Decoders(DecodersArgs),
     /// Label record files with Suricata alerts (eve.json, fast.log, or Suricata run on the
@@ -449,6 +462,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Capture(a) => capture(*a),
         Command::Dump(a) => dump(a),
+        Command::Stats { dir, top, json } => overview(&dir, top, json),
         Command::Decoders(a) => decoders(a),
         Command::Label(a) => label(a),
         Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
@@ -593,6 +607,13 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(summary.exit_code())
+}
+
+fn overview(dir: &std::path::Path, top: usize, json: bool) -> anyhow::Result<u8> {
+    let o = crate::overview::read_dir(dir)?;
+    let text = if json { format!("{}\n", o.to_json(top)) } else { o.to_text(top) };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(u8::from(!o.damaged.is_empty()))
 }
 
 fn dump(a: DumpArgs) -> anyhow::Result<u8> {

@@ -16,6 +16,7 @@ pub mod extract;
 pub mod label;
 pub mod outdir;
 pub mod output;
+pub mod overview;
 pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;

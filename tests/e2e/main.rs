@@ -33,6 +33,7 @@ mod oracle_quic;
 mod oracle_stream;
 mod oracle_tunnel;
 mod oracle_windows;
+mod overview;
 mod plugin_authoring;
 mod record_decoders;
 mod resolve;
