@@ -230,7 +230,7 @@ fn compare(
 }
 
 /// The record types of the `ics` decoder.
-const INCLUDE: &str = "S7comm,IEC104,DNP3,OPCUA,Modbus,ENIP,CIP";
+const INCLUDE: &str = "S7comm,IEC104,DNP3,OPCUA,Modbus,ENIP,CIP,BACnet";
 
 fn run_netcap(file: &Path, dir: &TempDir) -> PathBuf {
     let out = dir.path().join(format!("out-{}", file.file_name().unwrap_or_default().to_string_lossy()));
@@ -1022,6 +1022,179 @@ fn enip_and_cip_agree_with_tshark() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// BACnet/IP (the `inet` layer decoder, one record per datagram)
+
+const BACNET_FIELDS: &[&str] = &[
+    "frame.time_epoch",
+    "udp.srcport",
+    "udp.dstport",
+    "bvlc.type",
+    "bvlc.function",
+    "bvlc.result",
+    "bacnet.version",
+    "bacnet.control",
+    "bacnet.dnet",
+    "bacnet.snet",
+    "bacnet.hopc",
+    "bacnet.mesgtyp",
+    "bacapp.type",
+    "bacapp.invoke_id",
+    "bacapp.sequence_number",
+    "bacapp.window_size",
+    "bacapp.confirmed_service",
+    "bacapp.unconfirmed_service",
+    "bacapp.error_class",
+    "bacapp.error_code",
+    "bacapp.reject_reason",
+    "bacapp.abort_reason",
+    "bacapp.objectType",
+    "bacapp.instance_number",
+    "bacapp.property_identifier",
+];
+
+/// tshark's BACnet fields, one row per datagram (occurrences joined by `,`), as lines.
+fn bacnet_theirs(file: &Path) -> Vec<(i64, Vec<String>)> {
+    let mut c = Command::new("tshark");
+    c.env("TZ", "UTC").args(["-n", "-r"]).arg(file).args(["-Y", "bvlc", "-T", "fields", "-E", "occurrence=a"]);
+    c.args(["-E", "aggregator=,"]);
+    for f in BACNET_FIELDS {
+        c.args(["-e", f]);
+    }
+    let out = c.output().expect("run tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Vec<&str> = l.split('\t').collect();
+            let g = |n: &str| v.get(BACNET_FIELDS.iter().position(|f| *f == n).unwrap_or(0)).copied().unwrap_or("");
+            let nums = |n: &str| g(n).split(',').filter(|x| !x.is_empty()).map(num).collect::<Vec<_>>().join(",");
+            // The NPDU header's network numbers come first; some network layer messages list
+            // more (bacnet.dnet again).
+            let first = |n: &str| g(n).split(',').next().filter(|x| !x.is_empty()).map(num).unwrap_or_default();
+            let ts = parse_ns(g("frame.time_epoch")).unwrap_or(0);
+            let mut f = vec![
+                format!("ports={}/{}", g("udp.srcport"), g("udp.dstport")),
+                // Not compared: the BVLC length (tshark's bvlc.length is the BVLC header's own
+                // length; the length field's value is only in its display text).
+                format!("bvlc={}/{}/{}", nums("bvlc.type"), nums("bvlc.function"), nums("bvlc.result")),
+            ];
+            if !g("bacnet.version").is_empty() {
+                f.push(format!(
+                    "npdu={}/{}/{}/{}/{}/{}",
+                    nums("bacnet.version"),
+                    nums("bacnet.control"),
+                    first("bacnet.dnet"),
+                    first("bacnet.snet"),
+                    nums("bacnet.hopc"),
+                    nums("bacnet.mesgtyp")
+                ));
+            }
+            if !g("bacapp.type").is_empty() {
+                let svc = format!("{}{}", nums("bacapp.confirmed_service"), nums("bacapp.unconfirmed_service"));
+                f.push(format!(
+                    "apdu={}/{}/{}/{}/{svc}",
+                    nums("bacapp.type"),
+                    nums("bacapp.invoke_id"),
+                    nums("bacapp.sequence_number"),
+                    nums("bacapp.window_size")
+                ));
+                f.push(format!(
+                    "status={}/{}/{}{}",
+                    nums("bacapp.error_class"),
+                    nums("bacapp.error_code"),
+                    nums("bacapp.reject_reason"),
+                    nums("bacapp.abort_reason")
+                ));
+                f.push(format!("objects={}/{}", nums("bacapp.objectType"), nums("bacapp.instance_number")));
+                f.push(format!("properties={}", nums("bacapp.property_identifier")));
+            }
+            (ts, f)
+        })
+        .collect()
+}
+
+fn bacnet_ours(r: &v1::BaCnet) -> (i64, Vec<String>) {
+    let opt = |present: bool, v: u32| if present { v.to_string() } else { String::new() };
+    let join = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+    let mut f = vec![
+        format!("ports={}/{}", r.src_port, r.dst_port),
+        format!("bvlc={}/{}/{}", r.bvlc_type, r.bvlc_function, opt(r.bvlc_function == 0, r.bvlc_result)),
+    ];
+    if r.npdu_version != 0 {
+        let ctl = r.npdu_control;
+        f.push(format!(
+            "npdu={}/{}/{}/{}/{}/{}",
+            r.npdu_version,
+            ctl,
+            opt(ctl & 0x20 != 0, r.dnet),
+            opt(ctl & 0x08 != 0, r.snet),
+            opt(ctl & 0x20 != 0, r.hop_count),
+            opt(r.network_message, r.network_message_type)
+        ));
+    }
+    if r.apdu {
+        let ty = r.apdu_type;
+        let seg = r.segmented || ty == 4;
+        f.push(format!(
+            "apdu={ty}/{}/{}/{}/{}",
+            opt(ty != 1, r.invoke_id),
+            opt(seg, r.sequence_number),
+            opt(seg, r.window_size),
+            opt(r.has_service, r.service_choice)
+        ));
+        f.push(format!(
+            "status={}/{}/{}",
+            opt(ty == 5, r.error_class),
+            opt(ty == 5, r.error_code),
+            opt(ty == 6 || ty == 7, r.reason)
+        ));
+        // A deliberate difference: tshark reassembles a segmented message and reads its service
+        // data in the last segment; we read no service data across segments.
+        if r.segmented {
+            f.push("unreliable=segmented service data".into());
+        }
+        f.push(format!("objects={}/{}", join(&r.object_types), join(&r.object_instances)));
+        f.push(format!("properties={}", join(&r.property_ids)));
+    }
+    (r.timestamp, f)
+}
+
+fn bacnet_file(file: &Path, dir: &TempDir, problems: &mut Vec<String>) -> usize {
+    let out = run_netcap(file, dir);
+    let ours: Vec<(i64, Vec<String>)> = records::<v1::BaCnet>(&out, "BACnet").iter().map(bacnet_ours).collect();
+    let theirs = bacnet_theirs(file);
+    let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    if ours.len() != theirs.len() {
+        problems.push(format!("{name}: {} BACnet records, tshark {}", ours.len(), theirs.len()));
+    }
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        let at = a.1.iter().position(|l| l.starts_with("unreliable=")).unwrap_or(usize::MAX);
+        let cut = |m: &[String]| -> Vec<String> { m.iter().take(at).cloned().collect() };
+        if a.0 != b.0 || cut(&a.1) != cut(&b.1) {
+            problems.push(format!("{name} datagram {i}:\n  ours   {a:?}\n  tshark {b:?}"));
+        }
+    }
+    ours.len().min(theirs.len())
+}
+
+#[test]
+fn bacnet_agrees_with_tshark() {
+    if !have_tshark() {
+        return;
+    }
+    let dir = TempDir::new("oracle-ics-bacnet");
+    let mut problems = Vec::new();
+    let mut n = 0;
+    let files = files_with(&["bvlc"]);
+    for f in &files {
+        n += bacnet_file(f, &dir, &mut problems);
+    }
+    problems.truncate(30);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    eprintln!("compared {n} BACnet datagrams of {} captures with tshark", files.len());
+    assert_eq!((files.len(), n), (4, 3345), "captures and datagrams compared");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Determinism
 
 /// The ICS record files are byte-identical for 1 and 3 workers on every corpus capture with
@@ -1032,7 +1205,7 @@ fn ics_records_identical_for_any_worker_count() {
         return;
     }
     let dir = TempDir::new("oracle-ics-det");
-    let mut files = files_with(&["s7comm", "iec60870_104", "dnp3", "opcua", "mbtcp", "enip"]);
+    let mut files = files_with(&["s7comm", "iec60870_104", "dnp3", "opcua", "mbtcp", "enip", "bvlc"]);
     files.push(synth(&dir));
     let mut compared = 0;
     for f in &files {

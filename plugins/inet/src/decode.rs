@@ -1,8 +1,8 @@
 //! Which UDP datagram goes to which protocol: every UDP layer of a packet (at any tunnel depth)
-//! goes to the first protocol that claims it, by port (SNMP, RADIUS, Syslog, TFTP, SSDP), then by
+//! goes to the first protocol that claims it, by port (SNMP, RADIUS, Syslog, TFTP, BACnet/IP, SSDP), then by
 //! content on any port (STUN by its magic cookie, DTLS by its record header).
 
-use crate::{dtls, radius, snmp, ssdp, stun, syslog, tftp};
+use crate::{bacnet, dtls, radius, snmp, ssdp, stun, syslog, tftp};
 use netcap_proto::v1;
 use netcap_sdk::{Config, Emitter, Packet, fmt, layer};
 
@@ -15,9 +15,10 @@ pub const T_SYSLOG: u16 = 4;
 pub const T_TFTP: u16 = 5;
 pub const T_STUN: u16 = 6;
 pub const T_SSDP: u16 = 7;
+pub const T_BACNET: u16 = 8;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 8] = [
+pub const RECORD_TYPES: [(&str, &str); 9] = [
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
     ("SNMP", "netcap.v1.SNMP"),
@@ -26,6 +27,7 @@ pub const RECORD_TYPES: [(&str, &str); 8] = [
     ("TFTP", "netcap.v1.TFTP"),
     ("STUN", "netcap.v1.STUN"),
     ("SSDP", "netcap.v1.SSDP"),
+    ("BACnet", "netcap.v1.BACnet"),
 ];
 
 /// What the decoder asks the host for: every UDP datagram (DTLS runs on any port).
@@ -117,6 +119,9 @@ impl Inet {
         }
         if tftp::is_port(u.sp, u.dp) {
             emit!(T_TFTP, v1::Tftp, tftp::parse);
+        }
+        if bacnet::is_port(u.sp, u.dp) {
+            emit!(T_BACNET, v1::BaCnet, bacnet::parse);
         }
         if ssdp::is_port(u.sp, u.dp) {
             emit!(T_SSDP, v1::Ssdp, ssdp::parse);
