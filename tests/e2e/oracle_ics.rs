@@ -648,7 +648,8 @@ fn dnp3_ours(r: &v1::Dnp3) -> Msg {
 fn dnp3_file(file: &Path, dir: &TempDir, problems: &mut Vec<String>) -> usize {
     let out = run_netcap(file, dir);
     let ours = our_messages(records::<v1::Dnp3>(&out, "DNP3"), dir_key!(), dnp3_ours);
-    let theirs = tshark_messages(file, "dnp3 && tcp", "dnp3", dnp3_theirs);
+    // Over TCP (the `ics` decoder) and UDP (the `inet` decoder), into one file.
+    let theirs = tshark_messages(file, "dnp3", "dnp3", dnp3_theirs);
     let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
     compare(&name, &ours, &theirs, false, problems)
 }
@@ -666,10 +667,16 @@ fn dnp3_agrees_with_tshark() {
     }
     let pcap = synth(&dir);
     n += dnp3_file(&pcap, &dir, &mut problems);
+    // DNP3 over UDP: not in the corpus, a synthesized capture.
+    let udp = dir.path().join("dnp3-udp.pcap");
+    let pkts = netcap_tests::synth_ics::dnp3_udp_packets();
+    netcap_tests::pcap::write_pcap(&udp, netcap_tests::pcap::LINKTYPE_ETHERNET, true, &pkts).expect("write pcap");
+    let n_udp = dnp3_file(&udp, &dir, &mut problems);
     problems.truncate(30);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(n >= 500, "only {n} DNP3 frames compared");
-    eprintln!("compared {n} DNP3 frames with tshark");
+    assert_eq!(n_udp, 7, "DNP3 frames over UDP compared");
+    eprintln!("compared {n} DNP3 frames over TCP and {n_udp} over UDP with tshark");
 }
 
 // ---------------------------------------------------------------------------------------------

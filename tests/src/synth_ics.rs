@@ -234,6 +234,38 @@ pub fn dnp3_conversation(t0: i64) -> Conv {
     c
 }
 
+/// DNP3 over UDP port 20000 (one datagram each): a read request, its response in two link
+/// frames of one datagram (two transport segments of one fragment), a select with a CROB and
+/// its echo, link status request and response, and a segment that continues a fragment of an
+/// earlier datagram (not reassembled across datagrams).
+pub fn dnp3_udp_packets() -> Vec<(i64, Vec<u8>)> {
+    use crate::synth_app::{Addr, Frames};
+    let (m, o) = (Addr::V4([192, 0, 2, 16]), Addr::V4([198, 51, 100, 16]));
+    let mut f = Frames::default();
+    let read = [0xc0, 0xc1, 0x01, 60, 2, 0x06, 60, 3, 0x06, 60, 4, 0x06, 60, 1, 0x06];
+    f.udp(m, o, 20000, 20000, &dnp3_frame(0xc4, 10, 1, &read));
+    let mut app = vec![0xc1, 0x81, 0x81, 0x00, 30, 2, 0x00, 0, 9];
+    for i in 0..10u8 {
+        app.extend([0x01, i, 0]);
+    }
+    app.extend([1, 2, 0x00, 0, 3, 0x01, 0x81, 0x01, 0x81]);
+    let (a, b) = app.split_at(25);
+    let seg1 = [&[0x40 | 10][..], a].concat();
+    let seg2 = [&[0x80 | 11][..], b].concat();
+    f.udp(o, m, 20000, 20000, &[dnp3_frame(0x44, 1, 10, &seg1), dnp3_frame(0x44, 1, 10, &seg2)].concat());
+    let mut sel = vec![0xc2, 0xc2, 0x03, 12, 1, 0x28, 1, 0, 3, 0, 0x03, 1];
+    sel.extend(100u32.to_le_bytes());
+    sel.extend(100u32.to_le_bytes());
+    sel.push(0);
+    f.udp(m, o, 50001, 20000, &dnp3_frame(0xc4, 10, 1, &sel));
+    let mut echo = vec![0xc3, 0xc2, 0x81, 0x00, 0x00];
+    echo.extend(&sel[3..]);
+    f.udp(o, m, 20000, 50001, &dnp3_frame(0x44, 1, 10, &echo));
+    f.udp(m, o, 50001, 20000, &dnp3_frame(0xc9, 10, 1, &[]));
+    f.udp(o, m, 20000, 50001, &dnp3_frame(0x0b, 1, 10, &[]));
+    f.packets
+}
+
 /// An OPC UA chunk (final) of type `ty` around `body`.
 fn ua_chunk(ty: &[u8; 3], body: &[u8]) -> Vec<u8> {
     let mut v = ty.to_vec();
