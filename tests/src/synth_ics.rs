@@ -57,8 +57,8 @@ fn cotp_connect(confirm: bool) -> Vec<u8> {
 }
 
 /// S7comm on port 102: connect, setup communication, read and write variables (the read job
-/// split over three segments), a userdata request, an ack with an error, and two PDUs in one
-/// segment.
+/// split over three segments), a userdata request, an ack with an error, two PDUs in one
+/// segment, and a read job over two COTP data TPDUs.
 pub fn s7_conversation(t0: i64) -> Conv {
     let mut c = Conv::new(10, 49152, 102, 0x2000_0000, 0x6000_0000, t0);
     c.handshake();
@@ -100,6 +100,17 @@ pub fn s7_conversation(t0: i64) -> Conv {
     c.send(true, &tpkt_dt(&s7_pdu(1, 0x0107, (0, 0), &stop, &[])));
     let ud_param = [0x00, 0x01, 0x12, 0x04, 0x11, 0x44, 0x01, 0x00];
     c.send(true, &tpkt_dt(&s7_pdu(7, 0x0105, (0, 0), &ud_param, &[0xff, 0x09, 0x00, 0x04, 0x00, 0x11, 0x00, 0x00])));
+    // A read job over two COTP DT TPDUs (the first without EOT), in two TCP segments.
+    let mut p = vec![0x04, 1];
+    p.extend(s7_item(2, 4, 7, 0x84, 8, 0));
+    let pdu = s7_pdu(1, 0x0108, (0, 0), &p, &[]);
+    let first = tpkt_dt(&pdu[..6]);
+    let mut first_no_eot = first.clone();
+    first_no_eot[6] = 0x00;
+    c.send(true, &first_no_eot);
+    let mut last = tpkt_dt(&pdu[6..]);
+    last[6] = 0x81;
+    c.send(true, &last);
     c.close();
     c
 }

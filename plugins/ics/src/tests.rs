@@ -456,3 +456,43 @@ fn enip_malformed_and_cut() {
     assert_eq!(decode::<v1::Enip>(&recs, T_ENIP).len(), 1);
     assert_eq!(errs, [enip::E_CIP, enip::E_ITEMS]);
 }
+
+/// TPKT + COTP DT with TPDU number 0 and `eot` around `data`.
+fn dt(eot: bool, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![3, 0];
+    v.extend(((7 + data.len()) as u16).to_be_bytes());
+    v.extend([2, 0xf0, if eot { 0x80 } else { 0 }]);
+    v.extend(data);
+    v
+}
+
+#[test]
+fn s7_pdu_over_cotp_segments_is_reassembled() {
+    let job = s7_read_job();
+    let pdu = &job[7..];
+    // Three DT TPDUs (the first two without EOT), in one TCP segment and in three.
+    let tpdus = [dt(false, &pdu[..5]), dt(false, &pdu[5..20]), dt(true, &pdu[20..])];
+    let joined = tpdus.concat();
+    for steps in [vec![Step::D(Dir::ToServer, &joined)], tpdus.iter().map(|t| Step::D(Dir::ToServer, t)).collect()] {
+        let (recs, errs, _) = run(PORT_S7, &steps);
+        assert!(errs.is_empty(), "{errs:?}");
+        let r: Vec<v1::S7comm> = decode(&recs, T_S7COMM);
+        assert_eq!(r.len(), 3);
+        assert_eq!((r[0].cotp_eot, r[0].protocol.as_str(), r[1].protocol.as_str()), (false, "", ""));
+        assert_eq!(
+            (r[2].protocol.as_str(), r[2].pdu_ref, r[2].items.len(), r[2].items[1].address),
+            ("s7comm", 0x1234, 2, 3)
+        );
+    }
+    // A TSDU over the limit: counted, dropped, and the next PDU is read again.
+    let big = vec![0u8; 60_000];
+    let steps = [
+        Step::D(Dir::ToServer, &dt(false, &big)),
+        Step::D(Dir::ToServer, &dt(false, &big)),
+        Step::D(Dir::ToServer, &job),
+    ];
+    let (recs, errs, _) = run(PORT_S7, &steps);
+    assert_eq!(errs, [s7::E_TSDU_TOO_LONG]);
+    let r: Vec<v1::S7comm> = decode(&recs, T_S7COMM);
+    assert_eq!((r.len(), r[2].pdu_ref), (3, 0x1234));
+}
