@@ -252,117 +252,15 @@ fn v4(a: Addr) -> [u8; 4] {
     }
 }
 
-/// A CIP request: service, class, instance, attribute, data.
-type CipRequest = (u8, u16, u16, Option<u8>, &'static [u8]);
-
 /// The whole synthesized capture.
 pub fn app_packets() -> Vec<(i64, Vec<u8>)> {
     let mut f = Frames::default();
-    // Modbus/TCP: requests and responses of the common function codes, over IPv4 and IPv6.
-    let reqs: [&[u8]; 8] = [
-        &[1, 0, 0x13, 0, 0x25],
-        &[2, 0, 0xc4, 0, 0x16],
-        &[3, 0, 0x6b, 0, 3],
-        &[4, 0, 8, 0, 1],
-        &[5, 0, 0xac, 0xff, 0],
-        &[6, 0, 1, 0, 3],
-        &[15, 0, 0x13, 0, 0x0a, 2, 0xcd, 1],
-        &[16, 0, 1, 0, 2, 4, 0, 0x0a, 1, 2],
-    ];
-    let resps: [&[u8]; 8] = [
-        &[1, 5, 0xcd, 0x6b, 0xb2, 0x0e, 0x1b],
-        &[2, 3, 0xac, 0xdb, 0x35],
-        &[3, 6, 2, 0x2b, 0, 0, 0, 0x64],
-        &[4, 2, 0, 0x0a],
-        &[5, 0, 0xac, 0xff, 0],
-        &[6, 0, 1, 0, 3],
-        &[15, 0, 0x13, 0, 0x0a],
-        &[16, 0, 1, 0, 2],
-    ];
-    for (i, (q, r)) in reqs.iter().zip(resps.iter()).enumerate() {
-        let (a, b) = if i % 3 == 2 { (PEER6_A, PEER6_B) } else { (HMI, PLC) };
-        let tid = 0x100 + i as u16;
-        f.tcp(a, b, 49200, 502, &modbus(tid, 1 + i as u8, q));
-        f.tcp(b, a, 502, 49200, &modbus(tid, 1 + i as u8, r));
-    }
-    // Exception responses, and two ADUs in one segment.
-    f.tcp(HMI, PLC, 49200, 502, &modbus(0x200, 9, &[3, 0xff, 0xf0, 0, 1]));
-    f.tcp(PLC, HMI, 502, 49200, &modbus(0x200, 9, &[0x83, 2]));
-    f.tcp(HMI, PLC, 49200, 502, &modbus(0x201, 9, &[0x2b, 0x0e, 1, 0]));
-    f.tcp(PLC, HMI, 502, 49200, &modbus(0x201, 9, &[0xab, 1]));
-    let mut two = modbus(0x202, 3, &[3, 0, 0, 0, 2]);
-    two.extend_from_slice(&modbus(0x203, 3, &[4, 0, 0, 0, 2]));
-    f.tcp(HMI, PLC, 49200, 502, &two);
-
-    // EtherNet/IP: session, identity, CIP requests and responses (unconnected and connected).
-    let s = 0x0102_0304;
-    f.tcp(HMI, PLC, 50100, 44818, &enip(0x65, 0, 0, 0x1111, &[1, 0, 0, 0]));
-    f.tcp(PLC, HMI, 44818, 50100, &enip(0x65, s, 0, 0x1111, &[1, 0, 0, 0]));
-    f.tcp(HMI, PLC, 50100, 44818, &enip(0x63, 0, 0, 0x2222, &[]));
-    let mut ident = vec![1, 0, 0x02, 0, 0xaf, 0x12, 192, 0, 2, 50, 0, 0, 0, 0, 0, 0, 0, 0];
-    ident.extend_from_slice(&[1, 0, 0x0c, 0, 0x41, 0, 20, 11, 0x60, 0, 0x78, 0x56, 0x34, 0x12, 4]);
-    ident.extend_from_slice(b"PLC1");
-    ident.push(3);
-    f.tcp(PLC, HMI, 44818, 50100, &enip(0x63, 0, 0, 0x2222, &cpf(&[(0x0c, &ident)])));
-    let cips: [CipRequest; 6] = [
-        (0x0e, 1, 1, Some(7), &[]),
-        (0x01, 1, 1, None, &[]),
-        (0x0e, 0xf5, 1, Some(5), &[]),
-        (0x10, 0x300, 2, Some(3), &[0x11, 0x22]),
-        (0x4c, 0x6b, 0x1234, None, &[1, 0]),
-        (0x0e, 4, 100, Some(3), &[]),
-    ];
-    let statuses: [(u8, &[u16], &[u8]); 6] = [
-        (0, &[], b"\x0a\x00PLC1"),
-        (0, &[], &[1, 0, 0x0c, 0]),
-        (0x05, &[], &[]),
-        (0x0c, &[0x1234], &[]),
-        (0x1f, &[1, 2], &[]),
-        (0, &[], &[9; 12]),
-    ];
-    for (k, ((svc, class, inst, attr, data), (st, addl, rdata))) in cips.iter().zip(statuses.iter()).enumerate() {
-        let req = cip_request(*svc, *class, *inst, *attr, data);
-        let resp = cip_response(*svc, *st, addl, rdata);
-        let ctx = 0x3000 + k as u64;
-        f.tcp(HMI, PLC, 50100, 44818, &enip(0x6f, s, 0, ctx, &send_data(10, &[(0, &[]), (0xb2, &req)])));
-        f.tcp(PLC, HMI, 44818, 50100, &enip(0x6f, s, 0, ctx, &send_data(0, &[(0, &[]), (0xb2, &resp)])));
-    }
-    // A class 3 connection: Forward Open to the connection manager, then SendUnitData with
-    // connected address and data items (sequence count and CIP message) both ways.
-    let (ot, to) = (0x2222_0002u32, 0x1111_0001u32);
-    let mut fo = vec![0x0a, 0x0e];
-    fo.extend_from_slice(&0u32.to_le_bytes());
-    fo.extend_from_slice(&to.to_le_bytes());
-    fo.extend_from_slice(&[0x34, 0x12, 0x4d, 0x00, 0x78, 0x56, 0x34, 0x12, 1, 0, 0, 0]);
-    fo.extend_from_slice(&[0x40, 0x42, 0x0f, 0x00, 0xf4, 0x43, 0x40, 0x42, 0x0f, 0x00, 0xf4, 0x43, 0xa3, 3]);
-    fo.extend_from_slice(&[0x01, 0x00, 0x20, 0x02, 0x24, 0x01]);
-    let req = cip_request(0x54, 6, 1, None, &fo);
-    f.tcp(HMI, PLC, 50100, 44818, &enip(0x6f, s, 0, 0x7777, &send_data(10, &[(0, &[]), (0xb2, &req)])));
-    let mut fo_rsp = ot.to_le_bytes().to_vec();
-    fo_rsp.extend_from_slice(&to.to_le_bytes());
-    fo_rsp.extend_from_slice(&[0x34, 0x12, 0x4d, 0x00, 0x78, 0x56, 0x34, 0x12]);
-    fo_rsp.extend_from_slice(&[0x40, 0x42, 0x0f, 0x00, 0x40, 0x42, 0x0f, 0x00, 0, 0]);
-    let rsp = cip_response(0x54, 0, &[], &fo_rsp);
-    f.tcp(PLC, HMI, 44818, 50100, &enip(0x6f, s, 0, 0x7777, &send_data(0, &[(0, &[]), (0xb2, &rsp)])));
-    for k in 0..3u16 {
-        let mut data = (k + 1).to_le_bytes().to_vec();
-        data.extend_from_slice(&cip_request(0x0e, 1, 1, Some(1 + k as u8), &[]));
-        let addr = ot.to_le_bytes();
-        f.tcp(HMI, PLC, 50100, 44818, &enip(0x70, s, 0, 0, &send_data(0, &[(0xa1, &addr), (0xb1, &data)])));
-        let mut data = (k + 1).to_le_bytes().to_vec();
-        data.extend_from_slice(&cip_response(0x0e, 0, &[], &[1, 0]));
-        let addr = to.to_le_bytes();
-        f.tcp(PLC, HMI, 44818, 50100, &enip(0x70, s, 0, 0, &send_data(0, &[(0xa1, &addr), (0xb1, &data)])));
-    }
+    // EtherNet/IP over UDP (over TCP it is in `synth_ics`, for the stream decoder).
     // ListIdentity over UDP and a class 1 I/O packet on UDP 2222.
     f.udp(HMI, Addr::V4([192, 0, 2, 255]), 50200, 44818, &enip(0x63, 0, 0, 0x4444, &[]));
     let mut io_addr = 0x1122_3344u32.to_le_bytes().to_vec();
     io_addr.extend_from_slice(&7u32.to_le_bytes());
     f.udp(PLC, HMI, 2222, 2222, &cpf(&[(0x8002, &io_addr), (0xb1, &[7, 0, 1, 0, 0, 0, 0x55, 0xaa])]));
-    // An unregister and a NOP with a non-zero status.
-    f.tcp(HMI, PLC, 50100, 44818, &enip(0x66, s, 0, 0x5555, &[]));
-    f.tcp(PLC, HMI, 44818, 50100, &enip(0x6f, s, 0x64, 0x6666, &[]));
-
     // Diameter: CER/CEA over TCP, DWR/DWA and CCR/CCA in one segment, and a CER over SCTP.
     let host = |h: &str| avp(264, 0x40, None, h.as_bytes());
     let realm = |r: &str| avp(296, 0x40, None, r.as_bytes());

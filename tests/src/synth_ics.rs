@@ -1,9 +1,10 @@
 //! Synthesized industrial control conversations for the `ics` stream decoder, built from the
 //! specifications: S7comm over TPKT/COTP (RFC 1006, ISO 8073, the S7comm layout Wireshark
-//! documents), IEC 60870-5-104, DNP3 (IEEE 1815, with its CRCs) and OPC UA binary (Part 6,
-//! security policy None). Each conversation has
-//! one message split over three TCP segments and a segment holding several messages.
+//! documents), IEC 60870-5-104, DNP3 (IEEE 1815, with its CRCs), OPC UA binary (Part 6,
+//! security policy None), Modbus/TCP and EtherNet/IP with CIP. Each conversation has one
+//! message split over three TCP segments and a segment holding several messages.
 
+use crate::synth_app::{cip_request, cip_response, cpf, enip, modbus, send_data};
 use crate::synth_stream::Conv;
 
 /// TPKT + COTP DT (EOT) around an S7 PDU.
@@ -56,8 +57,8 @@ fn cotp_connect(confirm: bool) -> Vec<u8> {
 }
 
 /// S7comm on port 102: connect, setup communication, read and write variables (the read job
-/// split over three segments), a userdata request, an ack with an error, and two PDUs in one
-/// segment.
+/// split over three segments), a userdata request, an ack with an error, two PDUs in one
+/// segment, and a read job over two COTP data TPDUs.
 pub fn s7_conversation(t0: i64) -> Conv {
     let mut c = Conv::new(10, 49152, 102, 0x2000_0000, 0x6000_0000, t0);
     c.handshake();
@@ -99,6 +100,17 @@ pub fn s7_conversation(t0: i64) -> Conv {
     c.send(true, &tpkt_dt(&s7_pdu(1, 0x0107, (0, 0), &stop, &[])));
     let ud_param = [0x00, 0x01, 0x12, 0x04, 0x11, 0x44, 0x01, 0x00];
     c.send(true, &tpkt_dt(&s7_pdu(7, 0x0105, (0, 0), &ud_param, &[0xff, 0x09, 0x00, 0x04, 0x00, 0x11, 0x00, 0x00])));
+    // A read job over two COTP DT TPDUs (the first without EOT), in two TCP segments.
+    let mut p = vec![0x04, 1];
+    p.extend(s7_item(2, 4, 7, 0x84, 8, 0));
+    let pdu = s7_pdu(1, 0x0108, (0, 0), &p, &[]);
+    let first = tpkt_dt(&pdu[..6]);
+    let mut first_no_eot = first.clone();
+    first_no_eot[6] = 0x00;
+    c.send(true, &first_no_eot);
+    let mut last = tpkt_dt(&pdu[6..]);
+    last[6] = 0x81;
+    c.send(true, &last);
     c.close();
     c
 }
@@ -231,6 +243,38 @@ pub fn dnp3_conversation(t0: i64) -> Conv {
     c.send(false, &dnp3_frame(0x0b, 1, 10, &[]));
     c.close();
     c
+}
+
+/// DNP3 over UDP port 20000 (one datagram each): a read request, its response in two link
+/// frames of one datagram (two transport segments of one fragment), a select with a CROB and
+/// its echo, link status request and response, and a segment that continues a fragment of an
+/// earlier datagram (not reassembled across datagrams).
+pub fn dnp3_udp_packets() -> Vec<(i64, Vec<u8>)> {
+    use crate::synth_app::{Addr, Frames};
+    let (m, o) = (Addr::V4([192, 0, 2, 16]), Addr::V4([198, 51, 100, 16]));
+    let mut f = Frames::default();
+    let read = [0xc0, 0xc1, 0x01, 60, 2, 0x06, 60, 3, 0x06, 60, 4, 0x06, 60, 1, 0x06];
+    f.udp(m, o, 20000, 20000, &dnp3_frame(0xc4, 10, 1, &read));
+    let mut app = vec![0xc1, 0x81, 0x81, 0x00, 30, 2, 0x00, 0, 9];
+    for i in 0..10u8 {
+        app.extend([0x01, i, 0]);
+    }
+    app.extend([1, 2, 0x00, 0, 3, 0x01, 0x81, 0x01, 0x81]);
+    let (a, b) = app.split_at(25);
+    let seg1 = [&[0x40 | 10][..], a].concat();
+    let seg2 = [&[0x80 | 11][..], b].concat();
+    f.udp(o, m, 20000, 20000, &[dnp3_frame(0x44, 1, 10, &seg1), dnp3_frame(0x44, 1, 10, &seg2)].concat());
+    let mut sel = vec![0xc2, 0xc2, 0x03, 12, 1, 0x28, 1, 0, 3, 0, 0x03, 1];
+    sel.extend(100u32.to_le_bytes());
+    sel.extend(100u32.to_le_bytes());
+    sel.push(0);
+    f.udp(m, o, 50001, 20000, &dnp3_frame(0xc4, 10, 1, &sel));
+    let mut echo = vec![0xc3, 0xc2, 0x81, 0x00, 0x00];
+    echo.extend(&sel[3..]);
+    f.udp(o, m, 20000, 50001, &dnp3_frame(0x44, 1, 10, &echo));
+    f.udp(m, o, 50001, 20000, &dnp3_frame(0xc9, 10, 1, &[]));
+    f.udp(o, m, 20000, 50001, &dnp3_frame(0x0b, 1, 10, &[]));
+    f.packets
 }
 
 /// An OPC UA chunk (final) of type `ty` around `body`.
@@ -368,14 +412,160 @@ pub fn opcua_conversation(t0: i64) -> Conv {
     c
 }
 
-/// The four conversations, one after the other.
+/// Modbus/TCP on port 502: requests and responses of the common function codes, exception
+/// responses, a request split over three segments, two requests in one segment answered by two
+/// responses in one segment, and a response whose request is not in the capture.
+pub fn modbus_conversation(t0: i64) -> Conv {
+    let mut c = Conv::new(14, 49200, 502, 0x3100_0000, 0x3200_0000, t0);
+    c.handshake();
+    let reqs: [&[u8]; 8] = [
+        &[1, 0, 0x13, 0, 0x25],
+        &[2, 0, 0xc4, 0, 0x16],
+        &[3, 0, 0x6b, 0, 3],
+        &[4, 0, 8, 0, 1],
+        &[5, 0, 0xac, 0xff, 0],
+        &[6, 0, 1, 0, 3],
+        &[15, 0, 0x13, 0, 0x0a, 2, 0xcd, 1],
+        &[16, 0, 1, 0, 2, 4, 0, 0x0a, 1, 2],
+    ];
+    let resps: [&[u8]; 8] = [
+        &[1, 5, 0xcd, 0x6b, 0xb2, 0x0e, 0x1b],
+        &[2, 3, 0xac, 0xdb, 0x35],
+        &[3, 6, 2, 0x2b, 0, 0, 0, 0x64],
+        &[4, 2, 0, 0x0a],
+        &[5, 0, 0xac, 0xff, 0],
+        &[6, 0, 1, 0, 3],
+        &[15, 0, 0x13, 0, 0x0a],
+        &[16, 0, 1, 0, 2],
+    ];
+    for (i, (q, r)) in reqs.iter().zip(resps.iter()).enumerate() {
+        let tid = 0x100 + i as u16;
+        if i == 6 {
+            // Write multiple coils, split over three segments. (The first holds 8 bytes:
+            // Wireshark's Modbus/TCP dissector does not take a shorter segment for Modbus.)
+            let adu = modbus(tid, 1 + i as u8, q);
+            c.segment(true, &adu[..8]);
+            c.segment(true, &adu[8..12]);
+            c.send(true, &adu[12..]);
+        } else {
+            c.send(true, &modbus(tid, 1 + i as u8, q));
+        }
+        c.send(false, &modbus(tid, 1 + i as u8, r));
+    }
+    c.send(true, &modbus(0x200, 9, &[3, 0xff, 0xf0, 0, 1]));
+    c.send(false, &modbus(0x200, 9, &[0x83, 2]));
+    c.send(true, &modbus(0x201, 9, &[0x2b, 0x0e, 1, 0]));
+    c.send(false, &modbus(0x201, 9, &[0xab, 1]));
+    c.send(true, &[modbus(0x202, 3, &[3, 0, 0, 0, 2]), modbus(0x203, 3, &[4, 0, 0, 0, 2])].concat());
+    c.send(false, &[modbus(0x202, 3, &[3, 4, 0, 1, 0, 2]), modbus(0x203, 3, &[4, 4, 0, 3, 0, 4])].concat());
+    c.send(false, &modbus(0x300, 1, &[3, 2, 0, 7]));
+    c.close();
+    c
+}
+
+/// A CIP request: service, class, instance, attribute, data.
+type CipRequest = (u8, u16, u16, Option<u8>, &'static [u8]);
+
+/// EtherNet/IP on port 44818: RegisterSession, ListIdentity, unconnected CIP requests and
+/// responses (SendRRData; one request split over three segments), a Forward Open and connected
+/// SendUnitData both ways (two in one segment), UnRegisterSession and an error reply.
+pub fn enip_conversation(t0: i64) -> Conv {
+    let mut f = Conv::new(15, 50100, 44818, 0x4100_0000, 0x4200_0000, t0);
+    f.handshake();
+    let s = 0x0102_0304;
+    f.send(true, &enip(0x65, 0, 0, 0x1111, &[1, 0, 0, 0]));
+    f.send(false, &enip(0x65, s, 0, 0x1111, &[1, 0, 0, 0]));
+    f.send(true, &enip(0x63, 0, 0, 0x2222, &[]));
+    let mut ident = vec![1, 0, 0x02, 0, 0xaf, 0x12, 192, 0, 2, 50, 0, 0, 0, 0, 0, 0, 0, 0];
+    ident.extend_from_slice(&[1, 0, 0x0c, 0, 0x41, 0, 20, 11, 0x60, 0, 0x78, 0x56, 0x34, 0x12, 4]);
+    ident.extend_from_slice(b"PLC1");
+    ident.push(3);
+    f.send(false, &enip(0x63, 0, 0, 0x2222, &cpf(&[(0x0c, &ident)])));
+    let cips: [CipRequest; 6] = [
+        (0x0e, 1, 1, Some(7), &[]),
+        (0x01, 1, 1, None, &[]),
+        (0x0e, 0xf5, 1, Some(5), &[]),
+        (0x10, 0x300, 2, Some(3), &[0x11, 0x22]),
+        (0x4c, 0x6b, 0x1234, None, &[1, 0]),
+        (0x0e, 4, 100, Some(3), &[]),
+    ];
+    let statuses: [(u8, &[u16], &[u8]); 6] = [
+        (0, &[], b"\x0a\x00PLC1"),
+        (0, &[], &[1, 0, 0x0c, 0]),
+        (0x05, &[], &[]),
+        (0x0c, &[0x1234], &[]),
+        (0x1f, &[1, 2], &[]),
+        (0, &[], &[9; 12]),
+    ];
+    for (k, ((svc, class, inst, attr, data), (st, addl, rdata))) in cips.iter().zip(statuses.iter()).enumerate() {
+        let req = enip(
+            0x6f,
+            s,
+            0,
+            0x3000 + k as u64,
+            &send_data(10, &[(0, &[]), (0xb2, &cip_request(*svc, *class, *inst, *attr, data))]),
+        );
+        if k == 3 {
+            f.segment(true, &req[..3]);
+            f.segment(true, &req[3..30]);
+            f.send(true, &req[30..]);
+        } else {
+            f.send(true, &req);
+        }
+        let resp = cip_response(*svc, *st, addl, rdata);
+        f.send(false, &enip(0x6f, s, 0, 0x3000 + k as u64, &send_data(0, &[(0, &[]), (0xb2, &resp)])));
+    }
+    // A class 3 connection: Forward Open to the connection manager, then SendUnitData with
+    // connected address and data items (sequence count and CIP message) both ways.
+    let (ot, to) = (0x2222_0002u32, 0x1111_0001u32);
+    let mut fo = vec![0x0a, 0x0e];
+    fo.extend_from_slice(&0u32.to_le_bytes());
+    fo.extend_from_slice(&to.to_le_bytes());
+    fo.extend_from_slice(&[0x34, 0x12, 0x4d, 0x00, 0x78, 0x56, 0x34, 0x12, 1, 0, 0, 0]);
+    fo.extend_from_slice(&[0x40, 0x42, 0x0f, 0x00, 0xf4, 0x43, 0x40, 0x42, 0x0f, 0x00, 0xf4, 0x43, 0xa3, 3]);
+    fo.extend_from_slice(&[0x01, 0x00, 0x20, 0x02, 0x24, 0x01]);
+    let req = cip_request(0x54, 6, 1, None, &fo);
+    f.send(true, &enip(0x6f, s, 0, 0x7777, &send_data(10, &[(0, &[]), (0xb2, &req)])));
+    let mut fo_rsp = ot.to_le_bytes().to_vec();
+    fo_rsp.extend_from_slice(&to.to_le_bytes());
+    fo_rsp.extend_from_slice(&[0x34, 0x12, 0x4d, 0x00, 0x78, 0x56, 0x34, 0x12]);
+    fo_rsp.extend_from_slice(&[0x40, 0x42, 0x0f, 0x00, 0x40, 0x42, 0x0f, 0x00, 0, 0]);
+    let rsp = cip_response(0x54, 0, &[], &fo_rsp);
+    f.send(false, &enip(0x6f, s, 0, 0x7777, &send_data(0, &[(0, &[]), (0xb2, &rsp)])));
+    let unit = |k: u16, conn: u32, msg: &[u8]| {
+        let mut data = (k + 1).to_le_bytes().to_vec();
+        data.extend_from_slice(msg);
+        enip(0x70, s, 0, 0, &send_data(0, &[(0xa1, &conn.to_le_bytes()), (0xb1, &data)]))
+    };
+    f.send(true, &unit(0, ot, &cip_request(0x0e, 1, 1, Some(1), &[])));
+    f.send(false, &unit(0, to, &cip_response(0x0e, 0, &[], &[1, 0])));
+    f.send(
+        true,
+        &[unit(1, ot, &cip_request(0x0e, 1, 1, Some(2), &[])), unit(2, ot, &cip_request(0x0e, 1, 1, Some(3), &[]))]
+            .concat(),
+    );
+    f.send(
+        false,
+        &[unit(1, to, &cip_response(0x0e, 0, &[], &[1, 0])), unit(2, to, &cip_response(0x0e, 0, &[], &[2, 0]))]
+            .concat(),
+    );
+    // An unregister and a NOP with a non-zero status.
+    f.send(true, &enip(0x66, s, 0, 0x5555, &[]));
+    f.send(false, &enip(0x6f, s, 0x64, 0x6666, &[]));
+    f.close();
+    f
+}
+
+/// The six conversations, one after the other.
 pub fn ics_packets() -> Vec<(i64, Vec<u8>)> {
     let t0 = 1_700_000_000_000_000_000;
     let s7 = s7_conversation(t0);
     let iec = iec104_conversation(t0 + 1_000_000_000);
     let dnp = dnp3_conversation(t0 + 2_000_000_000);
     let ua = opcua_conversation(t0 + 3_000_000_000);
-    crate::synth_stream::merge(&[&s7, &iec, &dnp, &ua])
+    let mb = modbus_conversation(t0 + 4_000_000_000);
+    let en = enip_conversation(t0 + 5_000_000_000);
+    crate::synth_stream::merge(&[&s7, &iec, &dnp, &ua, &mb, &en])
 }
 
 #[cfg(test)]

@@ -3,34 +3,32 @@
 //! IP length, so Ethernet padding is never read as data) and hands it to the protocol module.
 //! Per packet, as netcap: no TCP reassembly (see `proto/netcap/v1/app.proto`).
 
-use crate::{diameter, enip, lcm, modbus, sip};
+use crate::{diameter, enip, lcm, sip};
 use netcap_proto::v1;
 use netcap_sdk::{Config, Emitter, Layer, Packet, fmt, layer};
 
 /// Type ids: indexes into the record types this decoder declares.
 pub const T_SIP: u16 = 0;
-pub const T_MODBUS: u16 = 1;
-pub const T_ENIP: u16 = 2;
-pub const T_CIP: u16 = 3;
-pub const T_DIAMETER: u16 = 4;
-pub const T_LCM: u16 = 5;
+pub const T_ENIP: u16 = 1;
+pub const T_CIP: u16 = 2;
+pub const T_DIAMETER: u16 = 3;
+pub const T_LCM: u16 = 4;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 6] = [
+pub const RECORD_TYPES: [(&str, &str); 5] = [
     ("SIP", "netcap.v1.SIP"),
-    ("Modbus", "netcap.v1.Modbus"),
     ("ENIP", "netcap.v1.ENIP"),
     ("CIP", "netcap.v1.CIP"),
     ("Diameter", "netcap.v1.Diameter"),
     ("LCM", "netcap.v1.LCM"),
 ];
 
-/// The ports whose packets the host hands us.
-pub const PORT_INTERESTS: [&str; 9] =
-    ["udp:5060", "tcp:5060", "tcp:502", "tcp:44818", "udp:44818", "udp:2222", "tcp:3868", "sctp:3868", "udp:7667"];
+/// The ports whose packets the host hands us. (Modbus/TCP and EtherNet/IP over TCP are the
+/// `ics` stream decoder's.)
+pub const PORT_INTERESTS: [&str; 7] =
+    ["udp:5060", "tcp:5060", "udp:44818", "udp:2222", "tcp:3868", "sctp:3868", "udp:7667"];
 
 pub const SIP_PORT: u16 = 5060;
-pub const MODBUS_PORT: u16 = 502;
 pub const ENIP_PORT: u16 = 44818;
 pub const ENIP_IO_PORT: u16 = 2222;
 pub const DIAMETER_PORT: u16 = 3868;
@@ -40,7 +38,6 @@ pub const LCM_PORT: u16 = 7667;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
     Sip,
-    Modbus,
     Enip,
     EnipIo,
     Diameter,
@@ -51,8 +48,7 @@ pub enum Proto {
 pub fn proto_of(transport: u16, port: u16) -> Option<Proto> {
     match (transport, port) {
         (layer::UDP | layer::TCP, SIP_PORT) => Some(Proto::Sip),
-        (layer::TCP, MODBUS_PORT) => Some(Proto::Modbus),
-        (layer::UDP | layer::TCP, ENIP_PORT) => Some(Proto::Enip),
+        (layer::UDP, ENIP_PORT) => Some(Proto::Enip),
         (layer::UDP, ENIP_IO_PORT) => Some(Proto::EnipIo),
         (layer::TCP | layer::SCTP, DIAMETER_PORT) => Some(Proto::Diameter),
         (layer::UDP, LCM_PORT) => Some(Proto::Lcm),
@@ -78,10 +74,9 @@ pub struct Ctx {
 /// Per-instance decoder state: one reused value per record type.
 #[derive(Default)]
 pub struct App {
-    enabled: [bool; 6],
+    enabled: [bool; 5],
     ctx: Ctx,
     pub(crate) sip: sip::Sip,
-    pub(crate) modbus: v1::Modbus,
     pub(crate) enip: enip::Enip,
     pub(crate) diameter: v1::Diameter,
     pub(crate) lcm: v1::Lcm,
@@ -113,7 +108,6 @@ impl App {
         let Some(proto) = proto_of(l.id, lo).or_else(|| proto_of(l.id, hi)) else { return };
         let wanted = match proto {
             Proto::Sip => self.enabled[T_SIP as usize],
-            Proto::Modbus => self.enabled[T_MODBUS as usize],
             Proto::Enip | Proto::EnipIo => self.enabled[T_ENIP as usize] || self.enabled[T_CIP as usize],
             Proto::Diameter => self.enabled[T_DIAMETER as usize],
             Proto::Lcm => self.enabled[T_LCM as usize],
@@ -206,7 +200,6 @@ impl App {
         c.cut = cut;
         match proto {
             Proto::Sip => self.sip.decode(&self.ctx, data, out),
-            Proto::Modbus => modbus::decode(&mut self.modbus, &self.ctx, data, out),
             Proto::Enip | Proto::EnipIo => {
                 let en = [self.enabled[T_ENIP as usize], self.enabled[T_CIP as usize]];
                 self.enip.decode(&self.ctx, data, proto == Proto::EnipIo, en, out)

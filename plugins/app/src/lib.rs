@@ -1,12 +1,11 @@
 //! The `app` decoder family: application records found by port over UDP, TCP and SCTP (SIP,
-//! Modbus/TCP, EtherNet/IP with CIP, Diameter, LCM). The logic lives in [`decode`] and the
+//! EtherNet/IP with CIP over UDP, Diameter, LCM). The logic lives in [`decode`] and the
 //! protocol modules and is plain Rust; this file is only the glue to the SDK.
 
 pub mod decode;
 pub mod diameter;
 pub mod enip;
 pub mod lcm;
-pub mod modbus;
 pub mod sip;
 #[cfg(test)]
 mod tests;

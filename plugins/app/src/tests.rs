@@ -125,23 +125,6 @@ fn sip_two_responses_in_one_tcp_segment() {
     every_prefix(&packet(6, 40000, 5060, &pl, 0).0, &l, 54);
 }
 
-#[test]
-fn modbus_adus_exception_and_padding() {
-    // Read holding registers request, then an exception response in one segment.
-    let mut pl = vec![0, 1, 0, 0, 0, 6, 17, 3, 0, 0x6b, 0, 3];
-    pl.extend_from_slice(&[0, 2, 0, 0, 0, 3, 17, 0x83, 2]);
-    let (p, l) = packet(6, 49152, 502, &pl, 6);
-    let r = run(&p, &l);
-    assert_eq!(r.iter().map(|e| e.0).collect::<Vec<_>>(), vec![T_MODBUS, T_MODBUS]);
-    let a = v1::Modbus::decode(&r[0].1[..]).unwrap();
-    assert_eq!((a.transaction_id, a.protocol_id, a.length, a.unit_id, a.function_code), (1, 0, 6, 17, 3));
-    assert_eq!(a.payload, vec![3, 0, 0x6b, 0, 3]);
-    assert!(!a.exception);
-    let b = v1::Modbus::decode(&r[1].1[..]).unwrap();
-    assert_eq!((b.exception, b.function_code, b.exception_code), (true, 3, 2));
-    every_prefix(&p, &l, 54);
-}
-
 fn enip_header(cmd: u16, body: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();
     v.extend_from_slice(&cmd.to_le_bytes());
@@ -155,7 +138,7 @@ fn enip_header(cmd: u16, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn enip_send_rr_data_with_cip_request_and_response() {
+fn enip_send_rr_data_with_cip_request_and_response_over_udp() {
     // Get_Attribute_Single (0x0e) class 1 instance 1 attribute 7.
     let req = [0x0e, 3, 0x20, 0x01, 0x24, 0x01, 0x30, 0x07];
     let mut body = vec![0, 0, 0, 0, 10, 0, 2, 0, 0, 0, 0, 0, 0xb2, 0];
@@ -168,7 +151,7 @@ fn enip_send_rr_data_with_cip_request_and_response() {
     body.extend_from_slice(&(resp.len() as u16).to_le_bytes());
     body.extend_from_slice(&resp);
     pl.extend_from_slice(&enip_header(0x6f, &body));
-    let (p, l) = packet(6, 44818, 50000, &pl, 0);
+    let (p, l) = packet(17, 44818, 50000, &pl, 0);
     let r = run(&p, &l);
     assert_eq!(r.iter().map(|e| e.0).collect::<Vec<_>>(), vec![T_ENIP, T_CIP, T_ENIP, T_CIP], "{r:?}");
     let e = v1::Enip::decode(&r[0].1[..]).unwrap();
@@ -182,7 +165,7 @@ fn enip_send_rr_data_with_cip_request_and_response() {
         (c.response, c.service_id, c.status, c.additional_status.clone(), c.data.clone()),
         (true, 0x0e, 5, vec![0x1234], vec![0xaa])
     );
-    every_prefix(&p, &l, 54);
+    every_prefix(&p, &l, 42);
     // Only CIP records when ENIP is excluded.
     let cfg = Config::new(vec![("record-types".into(), "CIP".into())]);
     let r = run_with(&mut App::new(&cfg), &p, &l);
@@ -276,21 +259,24 @@ fn lcm_short_and_fragment() {
 }
 
 #[test]
-fn enip_send_unit_data_connected_and_not_enip() {
+fn enip_send_unit_data_connected_and_not_enip_over_udp() {
     // SendUnitData: connected address item, connected data item with sequence count 9 and a
     // Get_Attribute_Single response.
     let mut body = vec![0, 0, 0, 0, 0, 0, 2, 0, 0xa1, 0, 4, 0, 1, 2, 3, 4, 0xb1, 0, 7, 0];
     body.extend_from_slice(&[9, 0, 0x8e, 0, 0, 0, 0x2a]);
-    let (p, l) = packet(6, 44818, 50000, &enip_header(0x70, &body), 0);
+    let (p, l) = packet(17, 44818, 50000, &enip_header(0x70, &body), 0);
     let r = run(&p, &l);
     assert_eq!(r.iter().map(|e| e.0).collect::<Vec<_>>(), vec![T_ENIP, T_CIP], "{r:?}");
     let c = v1::Cip::decode(&r[1].1[..]).unwrap();
     assert_eq!((c.sequence_count, c.response, c.service_id, c.status, c.data.clone()), (9, true, 0x0e, 0, vec![0x2a]));
-    every_prefix(&p, &l, 54);
-    // A segment that continues an earlier message: no known command, nothing decoded.
-    let (p, l) = packet(6, 44818, 50000, &[0x41; 40], 0);
+    every_prefix(&p, &l, 42);
+    // Data that starts with no known command: nothing decoded.
+    let (p, l) = packet(17, 44818, 50000, &[0x41; 40], 0);
     assert!(run(&p, &l).is_empty());
-    let (p, l) = packet(6, 44818, 50000, &[0x41; 10], 0);
+    let (p, l) = packet(17, 44818, 50000, &[0x41; 10], 0);
+    assert!(run(&p, &l).is_empty());
+    // Over TCP it is the ics stream decoder's: nothing here.
+    let (p, l) = packet(6, 44818, 50000, &enip_header(0x70, &body), 0);
     assert!(run(&p, &l).is_empty());
 }
 

@@ -58,14 +58,6 @@ pub(crate) fn be32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-pub(crate) fn le16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-
-pub(crate) fn le32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-
 /// Reuses the strings of `v` as a pool: element `n` is cleared (or pushed) and returned.
 pub(crate) fn slot(v: &mut Vec<String>, n: usize) -> &mut String {
     if n >= v.len() {

@@ -1,6 +1,8 @@
 //! The `ics` decoder: industrial control protocols in reassembled TCP connections, S7comm and
-//! S7comm-plus over TPKT/COTP ([`s7`], port 102), IEC 60870-5-104 ([`iec104`], port 2404) and
-//! DNP3 ([`dnp3`], port 20000) and OPC UA binary ([`opcua`], port 4840).
+//! S7comm-plus over TPKT/COTP ([`s7`], port 102), IEC 60870-5-104 ([`iec104`], port 2404),
+//! DNP3 ([`dnp3`], port 20000), OPC UA binary ([`opcua`], port 4840), Modbus/TCP ([`modbus`],
+//! port 502) and EtherNet/IP with CIP ([`enip`], port 44818). Modbus and EtherNet/IP replies are
+//! paired with their requests ([`pairs`]).
 //!
 //! A stream decoder, so that a message split over TCP segments is one record and a segment with
 //! several messages gives several. The protocol of a connection is its port's (server port
@@ -12,8 +14,11 @@
 //! APDUs begin with a start octet, looks for the next one instead).
 
 pub mod dnp3;
+pub mod enip;
 pub mod iec104;
+pub mod modbus;
 pub mod opcua;
+pub mod pairs;
 pub mod s7;
 #[cfg(test)]
 mod tests;
@@ -29,23 +34,32 @@ pub const T_S7COMM: u16 = 0;
 pub const T_IEC104: u16 = 1;
 pub const T_DNP3: u16 = 2;
 pub const T_OPCUA: u16 = 3;
+pub const T_MODBUS: u16 = 4;
+pub const T_ENIP: u16 = 5;
+pub const T_CIP: u16 = 6;
 
-/// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 4] = [
+/// Record type names with their protobuf messages, in type-id order. (`ENIP` and `CIP` are the
+/// `app` decoder's types too, for EtherNet/IP over UDP: one file each.)
+pub const RECORD_TYPES: [(&str, &str); 7] = [
     ("S7comm", "netcap.v1.S7comm"),
     ("IEC104", "netcap.v1.IEC104"),
     ("DNP3", "netcap.v1.DNP3"),
     ("OPCUA", "netcap.v1.OPCUA"),
+    ("Modbus", "netcap.v1.Modbus"),
+    ("ENIP", "netcap.v1.ENIP"),
+    ("CIP", "netcap.v1.CIP"),
 ];
 
-/// The ports: ISO-TSAP (S7comm), IEC 60870-5-104, DNP3, OPC UA.
+/// The ports: ISO-TSAP (S7comm), IEC 60870-5-104, DNP3, OPC UA, Modbus/TCP, EtherNet/IP.
 pub const PORT_S7: u16 = 102;
 pub const PORT_IEC104: u16 = 2404;
 pub const PORT_DNP3: u16 = 20000;
 pub const PORT_OPCUA: u16 = 4840;
+pub const PORT_MODBUS: u16 = 502;
+pub const PORT_ENIP: u16 = 44818;
 
 /// Port interests.
-pub const LAYERS: [&str; 4] = ["tcp:102", "tcp:2404", "tcp:20000", "tcp:4840"];
+pub const LAYERS: [&str; 6] = ["tcp:102", "tcp:2404", "tcp:20000", "tcp:4840", "tcp:502", "tcp:44818"];
 
 /// What protocol modules see of an event: the connection and the event.
 pub struct Ctx<'a> {
@@ -67,6 +81,21 @@ impl Ctx<'_> {
         fmt::set_ip(src, a);
         fmt::set_ip(dst, b);
         (pa, pb, u32::from(i.tunnel_depth))
+    }
+}
+
+impl Ctx<'_> {
+    /// Whether direction `dir` is sent from `port`, the protocol's server port: a response.
+    /// By port rather than by the connection's client and server, which are a guess when the
+    /// capture begins after the connection did (as Wireshark, which goes by port too); when both
+    /// ports are the protocol's, by direction.
+    pub fn from_port(&self, dir: Dir, port: u16) -> bool {
+        let (c, s) = (self.info.client_port, self.info.server_port);
+        match dir {
+            _ if c == s => dir == Dir::ToClient,
+            Dir::ToServer => c == port,
+            Dir::ToClient => s == port,
+        }
     }
 }
 
@@ -226,17 +255,21 @@ enum Proto {
     Iec104(Box<iec104::Conn>),
     Dnp3(Box<dnp3::Conn>),
     Opcua(Box<opcua::Conn>),
+    Modbus(Box<modbus::Conn>),
+    Enip(Box<enip::Conn>),
 }
 
 impl Proto {
     /// By port, server port first; `None` when no enabled protocol has either port.
-    fn of(info: &StreamInfo, e: &[bool; 4]) -> Option<Proto> {
+    fn of(info: &StreamInfo, e: &[bool; 7]) -> Option<Proto> {
         for port in [info.server_port, info.client_port] {
             match port {
                 PORT_S7 if e[0] => return Some(Proto::S7(Box::default())),
                 PORT_IEC104 if e[1] => return Some(Proto::Iec104(Box::default())),
                 PORT_DNP3 if e[2] => return Some(Proto::Dnp3(Box::default())),
                 PORT_OPCUA if e[3] => return Some(Proto::Opcua(Box::default())),
+                PORT_MODBUS if e[4] => return Some(Proto::Modbus(Box::default())),
+                PORT_ENIP if e[5] || e[6] => return Some(Proto::Enip(Box::new(enip::Conn::new([e[5], e[6]])))),
                 _ => {}
             }
         }
@@ -250,6 +283,8 @@ impl Proto {
             Proto::Iec104(_) => iec104::starts(b),
             Proto::Dnp3(_) => dnp3::starts(b),
             Proto::Opcua(_) => opcua::starts(b),
+            Proto::Modbus(_) => modbus::starts(b),
+            Proto::Enip(_) => enip::starts(b),
         }
     }
 }
@@ -272,6 +307,8 @@ impl Conn {
             Proto::Iec104(p) => s.data(p.as_mut(), dir, b, cx, out),
             Proto::Dnp3(p) => s.data(p.as_mut(), dir, b, cx, out),
             Proto::Opcua(p) => s.data(p.as_mut(), dir, b, cx, out),
+            Proto::Modbus(p) => s.data(p.as_mut(), dir, b, cx, out),
+            Proto::Enip(p) => s.data(p.as_mut(), dir, b, cx, out),
         }
     }
 
@@ -282,6 +319,8 @@ impl Conn {
             Proto::Iec104(p) => s.gap(p.as_mut(), dir, cx, out),
             Proto::Dnp3(p) => s.gap(p.as_mut(), dir, cx, out),
             Proto::Opcua(p) => s.gap(p.as_mut(), dir, cx, out),
+            Proto::Modbus(p) => s.gap(p.as_mut(), dir, cx, out),
+            Proto::Enip(p) => s.gap(p.as_mut(), dir, cx, out),
         }
     }
 
@@ -293,6 +332,8 @@ impl Conn {
                 Proto::Iec104(p) => s.close(p.as_mut(), dir, cx, out),
                 Proto::Dnp3(p) => s.close(p.as_mut(), dir, cx, out),
                 Proto::Opcua(p) => s.close(p.as_mut(), dir, cx, out),
+                Proto::Modbus(p) => s.close(p.as_mut(), dir, cx, out),
+                Proto::Enip(p) => s.close(p.as_mut(), dir, cx, out),
             }
         }
     }
@@ -300,7 +341,7 @@ impl Conn {
 
 /// The decoder state of one instance.
 pub struct Ics {
-    enabled: [bool; 4],
+    enabled: [bool; 7],
     conns: HashMap<u64, Conn>,
 }
 
@@ -308,7 +349,7 @@ impl Ics {
     /// A decoder for the enabled record types of `config`.
     pub fn new(config: &Config) -> Self {
         let on = |i: usize| config.record_type_enabled(RECORD_TYPES[i].0);
-        Ics { enabled: [on(0), on(1), on(2), on(3)], conns: HashMap::new() }
+        Ics { enabled: std::array::from_fn(on), conns: HashMap::new() }
     }
 
     /// Handles one event.

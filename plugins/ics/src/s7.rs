@@ -7,8 +7,9 @@
 //! dissector's documented header (protocol id 0x72, version, length; version 3 puts a 32-byte
 //! digest, preceded by its length, before the opcode).
 //!
-//! COTP segmentation (a TSDU over several DT TPDUs, EOT clear) is not reassembled: the first
-//! TPDU's S7 header is read, continuations are records with only their COTP fields.
+//! COTP segmentation (a TSDU over several DT TPDUs, EOT clear) is reassembled per direction, as
+//! Wireshark does: the TPDUs without EOT are records with only their COTP fields, and the one
+//! with EOT carries the S7 PDU of the whole TSDU (at most [`MAX_TSDU`] octets).
 
 use crate::{Ctx, Framing, T_S7COMM, be16, set};
 use netcap_proto::v1::{S7Item, S7comm};
@@ -20,11 +21,17 @@ pub const E_COTP_TRUNCATED: &str = "s7comm: cotp header truncated";
 pub const E_S7_TRUNCATED: &str = "s7comm: pdu truncated";
 pub const E_TRUNCATED: &str = "s7comm: tpkt packet truncated";
 pub const E_GAP: &str = "s7comm: gap in stream";
+pub const E_TSDU_TOO_LONG: &str = "s7comm: cotp tsdu too long";
 
-/// Per-connection state: the record reused for each message.
+/// Largest COTP TSDU reassembled (S7 PDUs are at most 960 octets; S7comm-plus ones longer).
+pub const MAX_TSDU: usize = 65536;
+
+/// Per-connection state: the record reused for each message, and each direction's COTP TSDU
+/// so far (the data of DT TPDUs without EOT).
 #[derive(Default)]
 pub struct Conn {
     rec: S7comm,
+    tsdu: [Vec<u8>; 2],
 }
 
 /// Whether `b` (a connection's first bytes) can start a TPKT packet.
@@ -54,7 +61,7 @@ impl Framing for Conn {
     ) {
         let r = &mut self.rec;
         prost::Message::clear(r);
-        let err = parse(msg, r).err();
+        let err = parse_with(msg, r, &mut self.tsdu[dir.index()]).err();
         r.timestamp = ts;
         (r.src_port, r.dst_port, r.tunnel_depth) = cx.endpoints(dir, &mut r.src_ip, &mut r.dst_ip);
         out.record(T_S7COMM, r);
@@ -65,8 +72,15 @@ impl Framing for Conn {
 }
 
 /// Parses one TPKT packet (`msg` starts with its header; it may be cut short) into `r`; the
-/// error is the first problem found (the fields before it are set).
+/// error is the first problem found (the fields before it are set). A DT TPDU without EOT is
+/// not read further.
 pub fn parse(msg: &[u8], r: &mut S7comm) -> Result<(), &'static str> {
+    parse_with(msg, r, &mut Vec::new())
+}
+
+/// [`parse`] with `tsdu`, the direction's COTP TSDU so far: a DT TPDU without EOT adds its data
+/// to it, the one with EOT completes it.
+pub fn parse_with(msg: &[u8], r: &mut S7comm, tsdu: &mut Vec<u8>) -> Result<(), &'static str> {
     r.tpkt_version = u32::from(*msg.first().ok_or(E_TRUNCATED)?);
     r.tpkt_length = u32::from(be16(msg, 2).ok_or(E_TRUNCATED)?);
     let end = (r.tpkt_length as usize).min(msg.len());
@@ -101,23 +115,44 @@ pub fn parse(msg: &[u8], r: &mut S7comm) -> Result<(), &'static str> {
             r.cotp_tpdu_number = u32::from(nr & 0x7f);
             r.cotp_eot = nr & 0x80 != 0;
             let data = &cotp[1 + li..];
-            match data.first() {
-                None => Ok(()),
-                Some(0x32) => {
-                    set(&mut r.protocol, "s7comm");
-                    s7(data, r)
+            if !r.cotp_eot {
+                if tsdu.len() + data.len() > MAX_TSDU {
+                    tsdu.clear();
+                    return Err(E_TSDU_TOO_LONG);
                 }
-                Some(0x72) => {
-                    set(&mut r.protocol, "s7comm-plus");
-                    s7plus(data, r)
-                }
-                Some(_) => {
-                    set(&mut r.protocol, "other");
-                    Ok(())
-                }
+                tsdu.extend_from_slice(data);
+                return Ok(());
             }
+            if tsdu.is_empty() {
+                return payload(data, r);
+            }
+            tsdu.extend_from_slice(data);
+            let whole = std::mem::take(tsdu);
+            let res = payload(&whole, r);
+            *tsdu = whole;
+            tsdu.clear();
+            res
         }
         _ => Ok(()),
+    }
+}
+
+/// The user data of a DT TPDU (or of a reassembled TSDU): S7comm, S7comm-plus or other.
+fn payload(data: &[u8], r: &mut S7comm) -> Result<(), &'static str> {
+    match data.first() {
+        None => Ok(()),
+        Some(0x32) => {
+            set(&mut r.protocol, "s7comm");
+            s7(data, r)
+        }
+        Some(0x72) => {
+            set(&mut r.protocol, "s7comm-plus");
+            s7plus(data, r)
+        }
+        Some(_) => {
+            set(&mut r.protocol, "other");
+            Ok(())
+        }
     }
 }
 

@@ -184,11 +184,13 @@ fn dnp3_frames_and_fragments() {
 /// one of the protocol's kinds.
 #[test]
 fn random_streams_never_panic() {
-    let firsts: [(u16, Vec<u8>); 4] = [
+    let firsts: [(u16, Vec<u8>); 6] = [
         (PORT_S7, s7_read_job()),
         (PORT_IEC104, vec![0x68, 4, 0x07, 0, 0, 0]),
         (PORT_DNP3, vec![0x05, 0x64, 5, 0xc9, 1, 0, 10, 0, 0, 0]),
         (PORT_OPCUA, [&b"HELF"[..], &28u32.to_le_bytes(), &[0u8; 20]].concat()),
+        (PORT_MODBUS, mb(1, &[3, 0, 0x6b, 0, 3])),
+        (PORT_ENIP, enip_rr(0x6f, 1, 7, &CIP_REQ)),
     ];
     let mut x: u64 = 0x5151_a1a1_0f0f_7777;
     let mut next = move || {
@@ -198,7 +200,7 @@ fn random_streams_never_panic() {
         x
     };
     for round in 0..3000 {
-        let (port, first) = &firsts[round % 4];
+        let (port, first) = &firsts[round % firsts.len()];
         let mut data = first.clone();
         let n = (next() % 400) as usize;
         // Mostly well-framed starts, so that parsers get past the headers.
@@ -216,13 +218,15 @@ fn random_streams_never_panic() {
             }
         }
         let (_, errs, _) = run(*port, &steps);
-        let prefix = match *port {
-            PORT_S7 => "s7comm: ",
-            PORT_IEC104 => "iec104: ",
-            PORT_DNP3 => "dnp3: ",
-            _ => "opcua: ",
+        let prefix: &[&str] = match *port {
+            PORT_S7 => &["s7comm: "],
+            PORT_IEC104 => &["iec104: "],
+            PORT_DNP3 => &["dnp3: "],
+            PORT_MODBUS => &["modbus: "],
+            PORT_ENIP => &["enip: ", "cip: "],
+            _ => &["opcua: "],
         };
-        assert!(errs.iter().all(|e| e.starts_with(prefix)), "{errs:?}");
+        assert!(errs.iter().all(|e| prefix.iter().any(|p| e.starts_with(p))), "{errs:?}");
     }
 }
 
@@ -243,4 +247,252 @@ fn opcua_large_chunk_keeps_its_head_only() {
     assert_eq!((r.len(), r[0].message_size as usize, r[0].sequence_number), (1, m.len(), 7));
     assert_eq!((r[0].service_node_id, r[0].service.as_str()), (634, "ReadResponse"));
     assert_eq!(recs[0].1, steps.len() as u64, "the record belongs to the chunk's last packet");
+}
+
+/// A Modbus/TCP ADU.
+fn mb(tid: u16, pdu: &[u8]) -> Vec<u8> {
+    let mut v = tid.to_be_bytes().to_vec();
+    v.extend([0, 0]);
+    v.extend(((pdu.len() + 1) as u16).to_be_bytes());
+    v.push(17);
+    v.extend(pdu);
+    v
+}
+
+#[test]
+fn modbus_one_record_at_every_split_into_three_and_pairing() {
+    let req = mb(7, &[15, 0, 0x13, 0, 0x0a, 2, 0xcd, 1]);
+    let resp = mb(7, &[15, 0, 0x13, 0, 0x0a]);
+    for a in 1..req.len() {
+        for b in a + 1..req.len() {
+            let steps = [
+                Step::D(Dir::ToServer, &req[..a]),
+                Step::D(Dir::ToServer, &req[a..b]),
+                Step::D(Dir::ToServer, &req[b..]),
+                Step::D(Dir::ToClient, &resp),
+            ];
+            let (recs, errs, _) = run(PORT_MODBUS, &steps);
+            assert!(errs.is_empty(), "{a} {b}: {errs:?}");
+            let r: Vec<v1::Modbus> = decode(&recs, T_MODBUS);
+            assert_eq!(r.len(), 2, "{a} {b}");
+            assert_eq!((recs[0].1, r[0].timestamp, r[0].response), (3, 1000, false));
+            assert_eq!((r[0].transaction_id, r[0].unit_id, r[0].function_code, r[0].length), (7, 17, 15, 9));
+            assert_eq!(r[0].payload, req[7..]);
+            // The response: paired, timed from the packet that completed the request.
+            assert_eq!((r[1].response, r[1].request_timestamp, r[1].response_time_ns), (true, 1000, 1000));
+        }
+    }
+}
+
+#[test]
+fn modbus_pairs_by_transaction_unit_and_function() {
+    let two = [mb(1, &[3, 0, 0, 0, 1]), mb(2, &[4, 0, 0, 0, 1])].concat();
+    let steps = [
+        Step::D(Dir::ToServer, &two),
+        // Transaction 2 answered first; transaction 1 with another function code: no pair.
+        Step::D(Dir::ToClient, &mb(2, &[0x84, 2])),
+        Step::D(Dir::ToClient, &mb(1, &[4, 2, 0, 1])),
+        Step::D(Dir::ToClient, &mb(1, &[3, 2, 0, 1])),
+        Step::D(Dir::ToClient, &mb(1, &[3, 2, 0, 1])),
+    ];
+    let (recs, errs, _) = run(PORT_MODBUS, &steps);
+    assert!(errs.is_empty(), "{errs:?}");
+    let r: Vec<v1::Modbus> = decode(&recs, T_MODBUS);
+    let pairs: Vec<(i64, i64)> = r.iter().map(|r| (r.request_timestamp, r.response_time_ns)).collect();
+    assert_eq!(pairs, [(0, 0), (0, 0), (1000, 1000), (0, 0), (1000, 3000), (0, 0)]);
+    assert_eq!((r[2].exception, r[2].exception_code, r[2].function_code), (true, 2, 4));
+}
+
+#[test]
+fn modbus_malformed_and_cut() {
+    // Protocol id not 0 on the first bytes: declined; later: the framing is lost, counted.
+    let mut bad = mb(1, &[3, 0, 0, 0, 1]);
+    bad[3] = 1;
+    let (recs, _, verdicts) = run(PORT_MODBUS, &[Step::D(Dir::ToServer, &bad)]);
+    assert!(recs.is_empty());
+    assert_eq!(verdicts[1], Verdict::Decline);
+    let good = mb(1, &[3, 0, 0, 0, 1]);
+    let (recs, errs, _) = run(PORT_MODBUS, &[Step::D(Dir::ToServer, &[good.clone(), bad, good.clone()].concat())]);
+    assert_eq!(
+        (decode::<v1::Modbus>(&recs, T_MODBUS).len(), errs.as_slice()),
+        (1, &[modbus::E_NOT_MODBUS.to_string()][..])
+    );
+    // An ADU cut by the end of the connection, an exception without its code.
+    let (recs, errs, _) = run(PORT_MODBUS, &[Step::D(Dir::ToServer, &good[..9])]);
+    let r: Vec<v1::Modbus> = decode(&recs, T_MODBUS);
+    assert_eq!((r.len(), r[0].function_code, r[0].payload.len()), (1, 3, 2));
+    assert_eq!(errs, [modbus::E_TRUNCATED]);
+    let (recs, errs, _) = run(PORT_MODBUS, &[Step::D(Dir::ToClient, &mb(1, &[0x83]))]);
+    assert_eq!(
+        (decode::<v1::Modbus>(&recs, T_MODBUS).len(), errs.as_slice()),
+        (1, &[modbus::E_EXCEPTION.to_string()][..])
+    );
+    // A length too short for a unit id and a function code.
+    let (recs, errs, _) =
+        run(PORT_MODBUS, &[Step::D(Dir::ToServer, &[good.clone(), vec![0, 2, 0, 0, 0, 1, 5]].concat())]);
+    assert_eq!(
+        (decode::<v1::Modbus>(&recs, T_MODBUS).len(), errs.as_slice()),
+        (1, &[modbus::E_BAD_LENGTH.to_string()][..])
+    );
+    // Every prefix of two ADUs: no panic; a cut ADU comes with an error.
+    let both = [good.clone(), good].concat();
+    for n in 1..both.len() {
+        let (recs, errs, _) = run(PORT_MODBUS, &[Step::D(Dir::ToServer, &both[..n])]);
+        let whole = decode::<v1::Modbus>(&recs, T_MODBUS).len();
+        assert!(n == 12 || !errs.is_empty(), "{n}");
+        assert!(whole <= 2);
+    }
+}
+
+/// A Get_Attribute_Single request of class 1, instance 1, attribute 7.
+const CIP_REQ: [u8; 8] = [0x0e, 3, 0x20, 1, 0x24, 1, 0x30, 7];
+
+/// An encapsulation message `cmd` of session `s` and sender context `ctx` whose data item (0xb2
+/// for SendRRData, 0xb1 with sequence count `ctx` for SendUnitData) holds `cip`.
+fn enip_rr(cmd: u16, s: u32, ctx: u64, cip: &[u8]) -> Vec<u8> {
+    let mut item = Vec::new();
+    if cmd == 0x70 {
+        item.extend((ctx as u16).to_le_bytes());
+    }
+    item.extend(cip);
+    let mut body = vec![0, 0, 0, 0, 10, 0, 2, 0, 0, 0, 0, 0];
+    body.extend((if cmd == 0x70 { 0xb1u16 } else { 0xb2 }).to_le_bytes());
+    body.extend((item.len() as u16).to_le_bytes());
+    body.extend(item);
+    let mut v = cmd.to_le_bytes().to_vec();
+    v.extend((body.len() as u16).to_le_bytes());
+    v.extend(s.to_le_bytes());
+    v.extend(0u32.to_le_bytes());
+    v.extend(ctx.to_le_bytes());
+    v.extend(0u32.to_le_bytes());
+    v.extend(body);
+    v
+}
+
+#[test]
+fn enip_one_message_at_every_split_into_three_and_pairing() {
+    let req = enip_rr(0x6f, 9, 0x55, &CIP_REQ);
+    let resp = enip_rr(0x6f, 9, 0x55, &[0x8e, 0, 0, 0, 1, 0]);
+    for a in 1..req.len() {
+        for b in a + 1..req.len() {
+            let steps = [
+                Step::D(Dir::ToServer, &req[..a]),
+                Step::D(Dir::ToServer, &req[a..b]),
+                Step::D(Dir::ToServer, &req[b..]),
+                Step::D(Dir::ToClient, &resp),
+            ];
+            let (recs, errs, _) = run(PORT_ENIP, &steps);
+            assert!(errs.is_empty(), "{a} {b}: {errs:?}");
+            assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), [T_ENIP, T_CIP, T_ENIP, T_CIP]);
+            let e: Vec<v1::Enip> = decode(&recs, T_ENIP);
+            let c: Vec<v1::Cip> = decode(&recs, T_CIP);
+            assert_eq!((recs[0].1, e[0].timestamp, e[0].response, e[0].command), (3, 1000, false, 0x6f));
+            assert_eq!((c[0].class_id, c[0].instance_id, c[0].attribute_id, c[0].timestamp), (1, 1, 7, 1000));
+            assert_eq!((e[1].response, e[1].request_timestamp, e[1].response_time_ns), (true, 1000, 1000));
+            assert_eq!((c[1].response, c[1].request_timestamp, c[1].response_time_ns), (true, 1000, 1000));
+        }
+    }
+}
+
+#[test]
+fn enip_pairs_register_session_and_connected_data() {
+    let reg = |s: u32| {
+        let mut v = vec![0x65, 0, 4, 0];
+        v.extend(s.to_le_bytes());
+        v.extend([0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 1, 0, 0, 0]);
+        v
+    };
+    let steps = [
+        Step::D(Dir::ToServer, &reg(0)),
+        Step::D(Dir::ToClient, &reg(0x77)),
+        Step::D(Dir::ToServer, &[enip_rr(0x70, 0x77, 4, &CIP_REQ), enip_rr(0x70, 0x77, 5, &CIP_REQ)].concat()),
+        Step::D(Dir::ToClient, &enip_rr(0x70, 0x77, 5, &[0x8e, 0, 0, 0])),
+        Step::D(Dir::ToClient, &enip_rr(0x70, 0x77, 4, &[0x8e, 0, 0, 0])),
+        Step::D(Dir::ToClient, &enip_rr(0x70, 0x78, 4, &[0x8e, 0, 0, 0])),
+    ];
+    let (recs, errs, _) = run(PORT_ENIP, &steps);
+    assert!(errs.is_empty(), "{errs:?}");
+    let e: Vec<v1::Enip> = decode(&recs, T_ENIP);
+    let pairs: Vec<(i64, i64)> = e.iter().map(|r| (r.request_timestamp, r.response_time_ns)).collect();
+    assert_eq!(pairs, [(0, 0), (1000, 1000), (0, 0), (0, 0), (3000, 1000), (3000, 2000), (0, 0)]);
+    let c: Vec<v1::Cip> = decode(&recs, T_CIP);
+    assert_eq!(c.iter().map(|c| c.sequence_count).collect::<Vec<_>>(), [4, 5, 5, 4, 4]);
+    // Only the CIP records when ENIP is not wanted.
+    let mut d = Ics::new(&Config::new(vec![("record-types".into(), "CIP".into())]));
+    let mut buf = Vec::new();
+    let i = info(PORT_ENIP);
+    d.event(&EventMeta { stream: 1, seq: 0, ts_nanos: 0 }, &StreamEvent::Open(&i), &mut Emitter::new(&mut buf, 0));
+    let m = enip_rr(0x6f, 1, 1, &CIP_REQ);
+    let ev = StreamEvent::Data { dir: Dir::ToServer, bytes: &m };
+    d.event(&EventMeta { stream: 1, seq: 1, ts_nanos: 1 }, &ev, &mut Emitter::new(&mut buf, 1));
+    let tags: Vec<u16> = entries(&buf).map(|e| e.expect("entry").tag).filter(|&t| t < 0xff00).collect();
+    assert_eq!(tags, [T_CIP]);
+}
+
+#[test]
+fn enip_malformed_and_cut() {
+    let m = enip_rr(0x6f, 1, 1, &CIP_REQ);
+    // Not a known command on the first bytes: declined; later: the framing is lost, counted.
+    let (recs, _, verdicts) = run(PORT_ENIP, &[Step::D(Dir::ToServer, &[0x41; 30])]);
+    assert!(recs.is_empty());
+    assert_eq!(verdicts[1], Verdict::Decline);
+    let (recs, errs, _) = run(PORT_ENIP, &[Step::D(Dir::ToServer, &[m.clone(), vec![0x41; 30], m.clone()].concat())]);
+    assert_eq!(
+        (decode::<v1::Enip>(&recs, T_ENIP).len(), errs.as_slice()),
+        (1, &[enip::E_UNKNOWN_COMMAND.to_string()][..])
+    );
+    // A message cut by the end of the connection: partial records and the error; a header cut
+    // short: the error only.
+    for n in 1..m.len() {
+        let (recs, errs, _) = run(PORT_ENIP, &[Step::D(Dir::ToServer, &m[..n])]);
+        assert_eq!(errs.last().map(String::as_str), Some(enip::E_TRUNCATED), "{n}");
+        assert_eq!(decode::<v1::Enip>(&recs, T_ENIP).len(), usize::from(n >= 24), "{n}");
+    }
+    // Items that overrun the message: the record and the error.
+    let mut short = m.clone();
+    short[2] -= 4;
+    short.truncate(short.len() - 4);
+    let (recs, errs, _) = run(PORT_ENIP, &[Step::D(Dir::ToServer, &short)]);
+    assert_eq!(decode::<v1::Enip>(&recs, T_ENIP).len(), 1);
+    assert_eq!(errs, [enip::E_CIP, enip::E_ITEMS]);
+}
+
+/// TPKT + COTP DT with TPDU number 0 and `eot` around `data`.
+fn dt(eot: bool, data: &[u8]) -> Vec<u8> {
+    let mut v = vec![3, 0];
+    v.extend(((7 + data.len()) as u16).to_be_bytes());
+    v.extend([2, 0xf0, if eot { 0x80 } else { 0 }]);
+    v.extend(data);
+    v
+}
+
+#[test]
+fn s7_pdu_over_cotp_segments_is_reassembled() {
+    let job = s7_read_job();
+    let pdu = &job[7..];
+    // Three DT TPDUs (the first two without EOT), in one TCP segment and in three.
+    let tpdus = [dt(false, &pdu[..5]), dt(false, &pdu[5..20]), dt(true, &pdu[20..])];
+    let joined = tpdus.concat();
+    for steps in [vec![Step::D(Dir::ToServer, &joined)], tpdus.iter().map(|t| Step::D(Dir::ToServer, t)).collect()] {
+        let (recs, errs, _) = run(PORT_S7, &steps);
+        assert!(errs.is_empty(), "{errs:?}");
+        let r: Vec<v1::S7comm> = decode(&recs, T_S7COMM);
+        assert_eq!(r.len(), 3);
+        assert_eq!((r[0].cotp_eot, r[0].protocol.as_str(), r[1].protocol.as_str()), (false, "", ""));
+        assert_eq!(
+            (r[2].protocol.as_str(), r[2].pdu_ref, r[2].items.len(), r[2].items[1].address),
+            ("s7comm", 0x1234, 2, 3)
+        );
+    }
+    // A TSDU over the limit: counted, dropped, and the next PDU is read again.
+    let big = vec![0u8; 60_000];
+    let steps = [
+        Step::D(Dir::ToServer, &dt(false, &big)),
+        Step::D(Dir::ToServer, &dt(false, &big)),
+        Step::D(Dir::ToServer, &job),
+    ];
+    let (recs, errs, _) = run(PORT_S7, &steps);
+    assert_eq!(errs, [s7::E_TSDU_TOO_LONG]);
+    let r: Vec<v1::S7comm> = decode(&recs, T_S7COMM);
+    assert_eq!((r.len(), r[2].pdu_ref), (3, 0x1234));
 }

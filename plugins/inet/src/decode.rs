@@ -1,8 +1,8 @@
 //! Which UDP datagram goes to which protocol: every UDP layer of a packet (at any tunnel depth)
-//! goes to the first protocol that claims it, by port (SNMP, RADIUS, Syslog, TFTP, SSDP), then by
+//! goes to the first protocol that claims it, by port (SNMP, RADIUS, Syslog, TFTP, DNP3, BACnet/IP, SSDP), then by
 //! content on any port (STUN by its magic cookie, DTLS by its record header).
 
-use crate::{dtls, radius, snmp, ssdp, stun, syslog, tftp};
+use crate::{bacnet, dnp3, dtls, radius, snmp, ssdp, stun, syslog, tftp};
 use netcap_proto::v1;
 use netcap_sdk::{Config, Emitter, Packet, fmt, layer};
 
@@ -15,9 +15,12 @@ pub const T_SYSLOG: u16 = 4;
 pub const T_TFTP: u16 = 5;
 pub const T_STUN: u16 = 6;
 pub const T_SSDP: u16 = 7;
+pub const T_BACNET: u16 = 8;
+pub const T_DNP3: u16 = 9;
 
-/// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 8] = [
+/// Record type names with their protobuf messages, in type-id order. (`DNP3` is the `ics`
+/// decoder's type too, for DNP3 over TCP: one file.)
+pub const RECORD_TYPES: [(&str, &str); 10] = [
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
     ("SNMP", "netcap.v1.SNMP"),
@@ -26,6 +29,8 @@ pub const RECORD_TYPES: [(&str, &str); 8] = [
     ("TFTP", "netcap.v1.TFTP"),
     ("STUN", "netcap.v1.STUN"),
     ("SSDP", "netcap.v1.SSDP"),
+    ("BACnet", "netcap.v1.BACnet"),
+    ("DNP3", "netcap.v1.DNP3"),
 ];
 
 /// What the decoder asks the host for: every UDP datagram (DTLS runs on any port).
@@ -117,6 +122,32 @@ impl Inet {
         }
         if tftp::is_port(u.sp, u.dp) {
             emit!(T_TFTP, v1::Tftp, tftp::parse);
+        }
+        if dnp3::is_port(u.sp, u.dp) {
+            if self.enabled[usize::from(T_DNP3)] {
+                let mut r = v1::Dnp3 {
+                    timestamp: u.ts,
+                    src_port: u32::from(u.sp),
+                    dst_port: u32::from(u.dp),
+                    ..Default::default()
+                };
+                fmt::set_ip(&mut r.src_ip, u.src);
+                fmt::set_ip(&mut r.dst_ip, u.dst);
+                r.tunnel_depth = u.depth;
+                dnp3::frames(u.payload, &mut r, |o| match o {
+                    dnp3::Out::Frame(r, e) => {
+                        out.record(T_DNP3, r);
+                        if let Some(e) = e {
+                            out.error(e);
+                        }
+                    }
+                    dnp3::Out::Error(e) => out.error(e),
+                });
+            }
+            return;
+        }
+        if bacnet::is_port(u.sp, u.dp) {
+            emit!(T_BACNET, v1::BaCnet, bacnet::parse);
         }
         if ssdp::is_port(u.sp, u.dp) {
             emit!(T_SSDP, v1::Ssdp, ssdp::parse);
