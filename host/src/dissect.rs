@@ -547,6 +547,7 @@ fn ours(data: &[u8], et: u16, at: usize, depth: u16, d: &mut Dissection) -> bool
         0x8035 if end >= at + 8 => d.push(layer::ARP, f, at),
         0x9000 if end > at => d.push(layer::ETHERNET_CTP, f, at),
         0x88cc if end > at => d.push(layer::LLDP, f, at),
+        0x8892 if end >= at + 2 => d.push(layer::PROFINET, f, at),
         0x888e if end >= at + 4 => {
             d.push(layer::EAPOL, f, at);
             match data[at + 1] {

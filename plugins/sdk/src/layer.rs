@@ -112,6 +112,8 @@ pub const TEREDO: u16 = 76;
 pub const GTP: u16 = 77;
 /// VXLAN-GPE header (UDP 4790; the next-protocol field says what follows).
 pub const VXLAN_GPE: u16 = 78;
+/// PROFINET frame ID (EtherType 0x8892): real-time cyclic and acyclic frames, DCP, alarms.
+pub const PROFINET: u16 = 79;
 
 /// Layer flag: the layer's data is cut short (snap length or a length field).
 pub const FLAG_TRUNCATED: u16 = 1;
@@ -182,6 +184,7 @@ pub const ALL: &[(u16, &str)] = &[
     (TEREDO, "teredo"),
     (GTP, "gtp"),
     (VXLAN_GPE, "vxlan-gpe"),
+    (PROFINET, "profinet"),
 ];
 
 /// The id of a layer name.
