@@ -78,6 +78,12 @@ pub trait PacketSource {
         None
     }
 
+    /// For capture files: the bytes read so far (a counter the source advances) and the total,
+    /// for a progress bar with an estimate of the time left. `None` for live and piped input.
+    fn position(&self) -> Option<(std::sync::Arc<std::sync::atomic::AtomicU64>, u64)> {
+        None
+    }
+
     /// For several input files: what became of each (empty for a single input).
     fn files(&self) -> Vec<merge::FileReport> {
         Vec::new()

@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 const BUFFER_BYTES: usize = 1 << 20;
 /// A record larger than this is treated as damage rather than grown into.
@@ -46,6 +46,8 @@ pub struct FileSource {
     pipe: Option<Arc<Shared>>,
     /// The last `next_packet` returned `None` because the input was silent, not at its end.
     timed_out: bool,
+    /// Bytes of the file consumed so far (for the progress bar; shared by merged files).
+    position: Arc<AtomicU64>,
 }
 
 impl FileSource {
@@ -101,6 +103,7 @@ impl FileSource {
             capacity: BUFFER_BYTES,
             pipe,
             timed_out: false,
+            position: Arc::new(AtomicU64::new(0)),
         };
         src.check_file_header()?;
         // Report a bad filter before reading (pcapng declares link types later, per interface).
@@ -201,9 +204,22 @@ impl FileSource {
     }
 }
 
+impl FileSource {
+    /// Counts this file's consumed bytes into `position` (several merged files share one).
+    pub fn share_position(&mut self, position: Arc<AtomicU64>) {
+        position.fetch_add(self.position.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.position = position;
+    }
+}
+
 impl PacketSource for FileSource {
     fn timed_out(&self) -> bool {
         self.timed_out
+    }
+
+    fn position(&self) -> Option<(Arc<AtomicU64>, u64)> {
+        let size = std::fs::metadata(&self.path).ok().filter(|m| m.is_file())?.len();
+        Some((self.position.clone(), size))
     }
 
     fn next_packet(&mut self) -> Result<Option<RawPacket<'_>>, CaptureError> {
@@ -211,6 +227,7 @@ impl PacketSource for FileSource {
         loop {
             if self.pending_consume > 0 {
                 self.reader.consume(self.pending_consume);
+                self.position.fetch_add(self.pending_consume as u64, Ordering::Relaxed);
                 self.pending_consume = 0;
             }
             let step = match self.reader.next() {

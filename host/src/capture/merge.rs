@@ -8,6 +8,8 @@
 use super::file::FileSource;
 use super::{CaptureError, PacketSource, RawPacket};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 /// What became of one input file (for the summary).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,9 @@ pub struct MergeSource {
     reports: Vec<FileReport>,
     errors: Vec<CaptureError>,
     started: bool,
+    /// Bytes read from all files, and their total size.
+    position: Arc<AtomicU64>,
+    total: u64,
 }
 
 impl MergeSource {
@@ -44,12 +49,23 @@ impl MergeSource {
     /// then the result is [`CaptureError::Inputs`] with every file's error. A filter that does
     /// not compile fails at once.
     pub fn open(paths: &[PathBuf], bpf: Option<&str>) -> Result<Self, CaptureError> {
-        let mut m =
-            MergeSource { heads: Vec::new(), last: None, reports: Vec::new(), errors: Vec::new(), started: false };
+        let mut m = MergeSource {
+            heads: Vec::new(),
+            last: None,
+            reports: Vec::new(),
+            errors: Vec::new(),
+            started: false,
+            position: Arc::new(AtomicU64::new(0)),
+            total: 0,
+        };
         for p in paths {
             m.reports.push(FileReport { path: p.clone(), packets: 0, error: None });
             match FileSource::open(p, bpf) {
-                Ok(src) => m.heads.push(Head { src, data: Vec::new(), meta: None, report: m.reports.len() - 1 }),
+                Ok(mut src) => {
+                    m.total += std::fs::metadata(p).map_or(0, |md| md.len());
+                    src.share_position(m.position.clone());
+                    m.heads.push(Head { src, data: Vec::new(), meta: None, report: m.reports.len() - 1 });
+                }
                 Err(e @ CaptureError::Bpf { .. }) => return Err(e),
                 Err(e) => {
                     m.reports.last_mut().expect("pushed").error = Some(e.to_string());
@@ -125,6 +141,10 @@ impl PacketSource for MergeSource {
         let h = &self.heads[i];
         let (ts_nanos, link_type, orig_len) = h.meta.expect("earliest has a packet");
         Ok(Some(RawPacket { ts_nanos, link_type, orig_len, data: &h.data }))
+    }
+
+    fn position(&self) -> Option<(Arc<AtomicU64>, u64)> {
+        Some((self.position.clone(), self.total))
     }
 
     fn files(&self) -> Vec<FileReport> {

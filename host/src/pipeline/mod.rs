@@ -188,8 +188,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         defrag: opts.defrag,
         live: matches!(opts.input, Input::Live { .. }),
     };
+    let position = source.position();
     let (pipeline, Inlets { jobs, batch_pool }) =
-        Pipeline::start(plan, records, &decoders, &opts, &out_dir, &source_name, started)?;
+        Pipeline::start(plan, records, &decoders, &opts, &out_dir, (&source_name, position), started)?;
     let links = dispatch::Links {
         jobs,
         batch_pool,
@@ -379,7 +380,7 @@ impl Pipeline {
         decoders: &[LoadedDecoder],
         opts: &CaptureOptions,
         out_dir: &crate::outdir::OutDir,
-        source_name: &str,
+        (source_name, position): (&str, Option<(Arc<AtomicU64>, u64)>),
         started: Instant,
     ) -> Result<(Self, Inlets), RunError> {
         let nthreads = plan.nthreads();
@@ -417,7 +418,7 @@ impl Pipeline {
         let Workers { handles, inlets, results, result_pool } = workers;
         let writer = spawn("netcap-writer".into(), move || stage.run(results, result_pool, nthreads))?;
         let progress = Arc::new(AtomicU64::new(0));
-        let progress_line = (!opts.quiet).then(|| start_progress(progress.clone(), started));
+        let progress_line = (!opts.quiet).then(|| start_progress(progress.clone(), position, started));
         let pipeline = Pipeline { workers: handles, writer, progress, first_ts, output_failed, progress_line };
         Ok((pipeline, inlets))
     }
@@ -477,8 +478,13 @@ fn spawn_workers(plan: plan::Plan, opts: &CaptureOptions) -> Result<(Vec<TypeOut
 }
 
 /// A progress line on stderr: redrawn every second on a terminal, every 10 s otherwise, and
-/// only once a run has lasted a few seconds.
-fn start_progress(packets: Arc<AtomicU64>, started: Instant) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
+/// only once a run has lasted a few seconds. For capture files it is a bar with the share read
+/// and an estimate of the time left ([`progress_line`]).
+fn start_progress(
+    packets: Arc<AtomicU64>,
+    position: Option<(Arc<AtomicU64>, u64)>,
+    started: Instant,
+) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
     let tty = std::io::stderr().is_terminal();
@@ -495,9 +501,8 @@ fn start_progress(packets: Arc<AtomicU64>, started: Instant) -> (Arc<AtomicBool>
                 continue;
             }
             last = Instant::now();
-            let n = packets.load(Ordering::Relaxed);
-            let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            let line = format!("{} packets, {} packets/s", crate::stats::group(n), crate::stats::group(rate as u64));
+            let read = position.as_ref().map(|(p, total)| (p.load(Ordering::Relaxed), *total));
+            let line = progress_line(packets.load(Ordering::Relaxed), read, started.elapsed());
             if tty {
                 eprint!("\r\x1b[2K{line}");
                 drew = true;
@@ -510,4 +515,54 @@ fn start_progress(packets: Arc<AtomicU64>, started: Instant) -> (Arc<AtomicBool>
         }
     });
     (stop, h)
+}
+
+/// `[=====>    ]  45.0%  1,234 packets, 617 packets/s, 0:03 left` for `packets` read in
+/// `elapsed`, with `(bytes read, total bytes)` of capture files; packets and rate alone without.
+pub(crate) fn progress_line(packets: u64, read: Option<(u64, u64)>, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let counts = format!(
+        "{} packets, {} packets/s",
+        crate::stats::group(packets),
+        crate::stats::group((packets as f64 / secs) as u64)
+    );
+    let Some((done, total)) = read.filter(|(_, t)| *t > 0) else { return counts };
+    let share = (done as f64 / total as f64).clamp(0.0, 1.0);
+    const WIDTH: usize = 24;
+    let filled = ((share * WIDTH as f64) as usize).min(WIDTH);
+    let bar: String = (0..WIDTH)
+        .map(|i| match i.cmp(&filled) {
+            std::cmp::Ordering::Less => '=',
+            std::cmp::Ordering::Equal => '>',
+            std::cmp::Ordering::Greater => ' ',
+        })
+        .collect();
+    let left = if share > 0.0 {
+        let rest = (secs * (1.0 - share) / share) as u64;
+        format!("{}:{:02} left", rest / 60, rest % 60)
+    } else {
+        "time left unknown".to_string()
+    };
+    format!("[{bar}] {:5.1}%  {counts}, {left}", share * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_line;
+    use std::time::Duration;
+
+    #[test]
+    fn the_progress_bar_shows_the_share_read_and_the_time_left() {
+        let line = progress_line(1_000, Some((50, 100)), Duration::from_secs(10));
+        assert_eq!(
+            line,
+            format!("[{}>{}]  50.0%  1,000 packets, 100 packets/s, 0:10 left", "=".repeat(12), " ".repeat(11))
+        );
+        let done = progress_line(10, Some((100, 100)), Duration::from_secs(1));
+        assert!(done.starts_with(&format!("[{}] 100.0%", "=".repeat(24))) && done.ends_with("0:00 left"), "{done}");
+        assert!(progress_line(0, Some((0, 100)), Duration::from_secs(5)).ends_with("time left unknown"));
+        // Live and piped input: no size, no bar.
+        assert_eq!(progress_line(50, None, Duration::from_secs(10)), "50 packets, 5 packets/s");
+        assert_eq!(progress_line(50, Some((0, 0)), Duration::from_secs(10)), "50 packets, 5 packets/s");
+    }
 }
