@@ -217,6 +217,10 @@ pub struct CaptureArgs {
     /// No progress line and no summary.
     #[arg(short, long, env = "NETCAP_QUIET")]
     pub quiet: bool,
+    /// Serve the run's counters for Prometheus at http://ADDR/metrics (e.g. 127.0.0.1:9187):
+    /// packets, bytes, drops, records per type, unknown packets, errors, faults, CPU per thread.
+    #[arg(long, value_name = "ADDR", env = "NETCAP_METRICS")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Run the standard decoders natively instead of in WebAssembly (benchmark builds only).
     #[arg(long, hide = true)]
     pub native: bool,
@@ -579,6 +583,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         stop,
         flush_interval: std::time::Duration::from_nanos(a.flush_interval),
         extract,
+        metrics: a.metrics,
     };
     let summary = match crate::pipeline::capture(opts) {
         Ok(s) => s,
@@ -1111,6 +1116,7 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         stop: Arc::new(AtomicBool::new(false)),
         flush_interval: std::time::Duration::from_secs(1),
         extract: None,
+        metrics: None,
     };
     let mut notices = Vec::new();
     let (decoders, _rt) = crate::pipeline::load_decoders(&opts, &mut notices)?;

@@ -14,6 +14,7 @@ pub mod dpi;
 pub mod dump;
 pub mod extract;
 pub mod label;
+pub mod metrics;
 pub mod outdir;
 pub mod output;
 pub mod overview;

@@ -263,6 +263,11 @@ impl Writer {
     /// Writes type `t`'s records from the runs of all workers, merged by packet sequence number
     /// (ties, which only `finish` output can have, by record bytes). An error marks the file
     /// incomplete.
+    /// Records handed to type `t`'s file so far.
+    pub fn count(&self, t: usize) -> u64 {
+        self.counts.get(t).copied().unwrap_or(0)
+    }
+
     pub fn write_runs(&mut self, t: usize, runs: &[&Run]) -> io::Result<()> {
         let r = self.write_runs_inner(t, runs);
         if let Err(e) = &r {

@@ -41,6 +41,8 @@ pub(super) struct Links {
     pub(super) batch_pool: Receiver<Batch>,
     /// Packets read, for the progress line.
     pub(super) progress: Arc<AtomicU64>,
+    /// `--metrics`: published once per epoch.
+    pub(super) metrics: Option<Arc<crate::metrics::Metrics>>,
     /// The first packet's time, for the files' creation time.
     pub(super) first_ts: Arc<AtomicI64>,
     pub(super) dpi: Option<crate::dpi::Dpi>,
@@ -342,6 +344,12 @@ impl Dispatcher {
     /// `false`: the workers are gone.
     fn end_epoch(&mut self) -> bool {
         self.links.progress.store(self.stats.packets, Ordering::Relaxed);
+        if let Some(m) = &self.links.metrics {
+            m.packets.store(self.stats.packets, Ordering::Relaxed);
+            m.bytes.store(self.stats.bytes, Ordering::Relaxed);
+            crate::metrics::Metrics::set(&m.unknown, self.stats.unknown.sorted().into_iter());
+            crate::metrics::Metrics::set(&m.errors, self.stats.errors.sorted().into_iter());
+        }
         self.links.names.publish(&mut self.dns_scan);
         let ok = self.flush();
         self.last_flush = Instant::now();

@@ -95,6 +95,8 @@ pub struct CaptureOptions {
     pub flush_interval: Duration,
     /// `--extract-files`: where and how much of the transferred objects to write.
     pub extract: Option<crate::extract::ExtractOptions>,
+    /// `--metrics ADDR`: serve the run's counters for Prometheus there.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Fatal errors: nothing (more) can be done.
@@ -195,6 +197,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         jobs,
         batch_pool,
         progress: pipeline.progress.clone(),
+        metrics: pipeline.metrics.clone(),
         first_ts: pipeline.first_ts.clone(),
         // Only stateful decoders read the DPI verdict: layer decoders alone need none.
         dpi: if routing.ticking { context.dpi_worker()? } else { None },
@@ -206,6 +209,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let mut dispatcher = dispatch::Dispatcher::new(routing, links);
     let end = dispatcher.run(source.as_mut(), &opts.stop, &pipeline.output_failed)?;
     let dropped = source.dropped();
+    if let (Some(m), Some(n)) = (&pipeline.metrics, dropped) {
+        m.dropped.store(n, Ordering::Relaxed);
+    }
     let files = source.files();
     drop(source);
     let (dispatch, unknown_pcap) = dispatcher.finish(dropped);
@@ -356,6 +362,8 @@ struct Pipeline {
     /// Set by the writer on an output error: reading stops.
     output_failed: Arc<AtomicBool>,
     progress_line: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// `--metrics`: the counters the stages publish.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// What [`Pipeline::start`] hands the dispatcher: one job queue per worker and the pool of spent batches.
@@ -386,6 +394,7 @@ impl Pipeline {
         let nthreads = plan.nthreads();
         let gates = plan.gates.clone();
         let (types, workers) = spawn_workers(plan, opts)?;
+        let metrics = start_metrics(opts, &types)?;
         let first_ts = Arc::new(AtomicI64::new(0));
         let output_failed = Arc::new(AtomicBool::new(false));
         let out_cfg = OutputConfig {
@@ -414,12 +423,13 @@ impl Pipeline {
             failed: output_failed.clone(),
             error: None,
             created_set: false,
+            metrics: metrics.clone(),
         };
         let Workers { handles, inlets, results, result_pool } = workers;
         let writer = spawn("netcap-writer".into(), move || stage.run(results, result_pool, nthreads))?;
         let progress = Arc::new(AtomicU64::new(0));
         let progress_line = (!opts.quiet).then(|| start_progress(progress.clone(), position, started));
-        let pipeline = Pipeline { workers: handles, writer, progress, first_ts, output_failed, progress_line };
+        let pipeline = Pipeline { workers: handles, writer, progress, first_ts, output_failed, progress_line, metrics };
         Ok((pipeline, inlets))
     }
 
@@ -475,6 +485,20 @@ fn spawn_workers(plan: plan::Plan, opts: &CaptureOptions) -> Result<(Vec<TypeOut
         handles.push(spawn(name, move || worker.run(rx, results, bpool, rpool))?);
     }
     Ok((types, Workers { handles, inlets: Inlets { jobs, batch_pool }, results, result_pool }))
+}
+
+/// `--metrics ADDR`: the counters for the run's record types, served from a thread of their own.
+fn start_metrics(
+    opts: &CaptureOptions,
+    types: &[crate::output::TypeOut],
+) -> Result<Option<Arc<crate::metrics::Metrics>>, RunError> {
+    let Some(addr) = opts.metrics else { return Ok(None) };
+    let m = Arc::new(crate::metrics::Metrics::new(types.iter().map(|t| t.name.clone())));
+    let bound =
+        crate::metrics::serve(addr, m.clone()).map_err(|e| RunError::Config(format!("--metrics {addr}: {e}")))?;
+    // Now, not with the summary: a scraper needs the address while the capture runs.
+    eprintln!("netcap: serving metrics at http://{bound}/metrics");
+    Ok(Some(m))
 }
 
 /// A progress line on stderr: redrawn every second on a terminal, every 10 s otherwise, and

@@ -56,6 +56,8 @@ pub(super) struct WriterStage {
     pub(super) ntypes: usize,
     pub(super) error: Option<String>,
     pub(super) created_set: bool,
+    /// `--metrics`: records per type and faults, published once per epoch.
+    pub(super) metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl WriterStage {
@@ -153,6 +155,16 @@ impl WriterStage {
         {
             self.fail(format!("errors.pcap: {e}"));
         }
+        self.publish();
+    }
+
+    /// `--metrics`: the records written per type and the faults so far.
+    fn publish(&self) {
+        let Some(m) = &self.metrics else { return };
+        for (t, (_, c)) in m.records.iter().enumerate() {
+            c.store(self.writer.count(t), Ordering::Relaxed);
+        }
+        crate::metrics::Metrics::set(&m.faults, self.ledger.faults.sorted().into_iter());
     }
 
     /// The record stage's last records, then every file finished.
@@ -176,6 +188,7 @@ impl WriterStage {
             }
             record_stats = stage.stats;
         }
+        self.publish();
         let (written, finish_err) = self.writer.finish();
         let mut error = self.error.or(finish_err.map(|e| e.to_string()));
         let mut notices = Vec::new();
