@@ -31,7 +31,8 @@ const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.3.";
 /// nDPI (loaded at run time: `libndpi-dev` brings the library and its headers, which a test
 /// compares our ABI declarations with) and `libndpi-bin` (ndpiReader, the DPI oracle);
 /// `ieee-data` (the MAC vendor registry); `mmdb-bin` (mmdblookup, the ASN oracle); `uap-core`
-/// and `nmap-common` (the data files the software and service decoders read, and their tests).
+/// and `nmap-common` (the data files the software and service decoders read, and their tests);
+/// `chromium` (renders `netcap report` in its test).
 const APT_PACKAGES: &[&str] = &[
     "libpcap-dev",
     "tshark",
@@ -43,6 +44,8 @@ const APT_PACKAGES: &[&str] = &[
     "mmdb-bin",
     "uap-core",
     "nmap-common",
+    // Headless Chromium renders `netcap report` in its test.
+    "chromium",
 ];
 
 fn main() -> Result<()> {
