@@ -310,7 +310,7 @@ fn ip_value() -> Vec<u8> {
 /// The synthesized frames: DCP hello, identify request (VLAN) and response, set and get
 /// requests and responses; RTC3, RTC1, RTC1 legacy (VLAN) cyclic frames, a high-priority alarm,
 /// a PTCP delay request.
-pub fn profinet_frames() -> Vec<Vec<u8>> {
+fn profinet_frames() -> Vec<Vec<u8>> {
     let hello = [
         block(2, 2, &with_info(0, b"plc-hello")),
         block(1, 2, &with_info(1, &ip_value())),
@@ -335,8 +335,8 @@ pub fn profinet_frames() -> Vec<Vec<u8>> {
             .concat();
     let set_res = [block(5, 4, &[2, 2, 0])].concat();
     let get_req = [2u8, 2, 1, 2, 2, 3].to_vec();
-    let get_res = [block(2, 2, &with_info(0, b"io-dev")), block(2, 3, &with_info(0, &[0x01, 0x5a, 0x00, 0x03]))]
-        .concat();
+    let get_res =
+        [block(2, 2, &with_info(0, b"io-dev")), block(2, 3, &with_info(0, &[0x01, 0x5a, 0x00, 0x03]))].concat();
     let cyclic = |id: u16, n: usize, cc: u16, ds: u8| {
         let mut v = id.to_be_bytes().to_vec();
         v.extend((0..n).map(|i| i as u8));
@@ -390,8 +390,7 @@ fn profinet_records_are_deterministic_across_workers() {
     let files = files_with(&["pn_rt"]);
     let dir = TempDir::new("profinet-det");
     let t0 = 1_700_000_000_000_000_000i64;
-    let pkts: Vec<_> =
-        profinet_frames().into_iter().enumerate().map(|(i, f)| (t0 + i as i64 * 1_000, f)).collect();
+    let pkts: Vec<_> = profinet_frames().into_iter().enumerate().map(|(i, f)| (t0 + i as i64 * 1_000, f)).collect();
     let synth = dir.path().join("profinet.pcap");
     write_pcap(&synth, 1, false, &pkts).expect("write pcap");
     for f in files.iter().map(|f| f.as_path()).chain([synth.as_path()]) {

@@ -58,33 +58,18 @@ impl Link {
             out.error("profinet: frame id truncated");
             return;
         };
-        let macs = p
-            .layers()
-            .take_while(|x| x.offset < l.offset)
-            .filter(|x| x.id == layer::ETHERNET)
-            .last()
-            .and_then(|e| p.data.get(e.offset..e.offset + 12));
-        let cut = (p.orig_len as usize) > p.data.len();
         if (0xfefc..=0xfeff).contains(&id) {
             if self.on(T_PN_DCP) {
-                self.dcp(p, l, id, &d[2..], macs, out);
+                self.dcp(p, l, id, &d[2..], out);
             }
         } else if self.on(T_PN_RT) {
-            self.rt(p, l, id, &d[2..], macs, cut, out);
+            self.rt(p, l, id, &d[2..], out);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn rt(
-        &mut self,
-        p: &Packet<'_>,
-        l: Layer,
-        id: u16,
-        d: &[u8],
-        macs: Option<&[u8]>,
-        cut: bool,
-        out: &mut Emitter<'_>,
-    ) {
+    fn rt(&mut self, p: &Packet<'_>, l: Layer, id: u16, d: &[u8], out: &mut Emitter<'_>) {
+        // A frame cut by the snap length has lost its end, where the cyclic trailer is.
+        let cut = (p.orig_len as usize) > p.data.len();
         let m = &mut self.pn_rt;
         let (class, cyclic) = frame_class(id);
         *m = netcap_proto::v1::Profinetrt {
@@ -95,7 +80,7 @@ impl Link {
         };
         m.timestamp = p.ts_nanos;
         m.tunnel_depth = l.depth();
-        set_macs(&mut m.src_mac, &mut m.dst_mac, macs);
+        set_macs(&mut m.src_mac, &mut m.dst_mac, eth_macs(p, l));
         m.frame_id = u32::from(id);
         set_text(&mut m.frame_class, class.as_bytes());
         m.cyclic = cyclic;
@@ -122,7 +107,7 @@ impl Link {
         }
     }
 
-    fn dcp(&mut self, p: &Packet<'_>, l: Layer, id: u16, d: &[u8], macs: Option<&[u8]>, out: &mut Emitter<'_>) {
+    fn dcp(&mut self, p: &Packet<'_>, l: Layer, id: u16, d: &[u8], out: &mut Emitter<'_>) {
         let m = &mut self.pn_dcp;
         let mut blocks = std::mem::take(&mut m.blocks);
         let mut opts = std::mem::take(&mut m.device_options);
@@ -156,7 +141,7 @@ impl Link {
         }
         m.timestamp = p.ts_nanos;
         m.tunnel_depth = l.depth();
-        set_macs(&mut m.src_mac, &mut m.dst_mac, macs);
+        set_macs(&mut m.src_mac, &mut m.dst_mac, eth_macs(p, l));
         m.frame_id = u32::from(id);
         let err = dcp_fields(m, d);
         out.record(T_PN_DCP, &self.pn_dcp);
@@ -164,6 +149,12 @@ impl Link {
             out.error(e);
         }
     }
+}
+
+/// The destination and source addresses of the nearest Ethernet header before the layer.
+fn eth_macs<'a>(p: &Packet<'a>, l: Layer) -> Option<&'a [u8]> {
+    let e = p.layers().take_while(|x| x.offset < l.offset).filter(|x| x.id == layer::ETHERNET).last()?;
+    p.data.get(e.offset..e.offset + 12)
 }
 
 fn set_macs(src: &mut String, dst: &mut String, macs: Option<&[u8]>) {
