@@ -479,3 +479,33 @@ fn profinet_frame_classes_follow_wiresharks_ranges() {
     assert_eq!(frame_class(0xff40), ("ptcp-delay", false));
     assert_eq!(frame_class(0xff8f), ("fragmentation", false));
 }
+
+/// Property: any bytes after any FrameID (DCP and RT, any length, cut or not) give exactly one
+/// PROFINET record and never a panic; DCP records never list more blocks than 4-byte steps fit.
+#[test]
+fn profinet_random_frames_give_one_record_each() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let ids = [0xfefcu16, 0xfefd, 0xfefe, 0xfeff, 0x0100, 0x8001, 0xc001, 0xfc01, 0xfe01, 0xff40, 0x0000];
+    for _ in 0..3000 {
+        let r = next();
+        let id = ids[(r % ids.len() as u64) as usize];
+        let n = (r >> 8) as usize % 120;
+        let mut f = eth(A, B, 0x8892);
+        f.extend_from_slice(&id.to_be_bytes());
+        f.extend((0..n).map(|_| next() as u8));
+        let orig = if r & 0x1000 != 0 { f.len() as u32 + 10 } else { f.len() as u32 };
+        let out = run_lt(&f, orig, 1, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+        let recs: Vec<_> = out.iter().filter(|e| e.0 == T_PN_DCP || e.0 == T_PN_RT).collect();
+        assert_eq!(recs.len(), 1, "{out:?}");
+        if recs[0].0 == T_PN_DCP {
+            let m: v1::Profinetdcp = rec(&out, T_PN_DCP);
+            assert!(m.blocks.len() <= n / 4 + 1);
+        }
+    }
+}
