@@ -7,6 +7,7 @@
 
 use crate::decode::{Link, T_PN_DCP, T_PN_RT, set_mac, set_text};
 use netcap_proto::v1::profinetdcp::{Block, Option as DevOption};
+use netcap_proto::v1::{Profinetdcp, Profinetrt};
 use netcap_sdk::{Emitter, Layer, Packet, layer};
 
 /// DCP service ids whose blocks start with a 2-byte BlockInfo (responses to identify and get,
@@ -72,10 +73,10 @@ impl Link {
         let cut = (p.orig_len as usize) > p.data.len();
         let m = &mut self.pn_rt;
         let (class, cyclic) = frame_class(id);
-        *m = netcap_proto::v1::Profinetrt {
-            src_mac: std::mem::take(&mut m.src_mac),
-            dst_mac: std::mem::take(&mut m.dst_mac),
-            frame_class: std::mem::take(&mut m.frame_class),
+        *m = Profinetrt {
+            src_mac: emptied(&mut m.src_mac),
+            dst_mac: emptied(&mut m.dst_mac),
+            frame_class: emptied(&mut m.frame_class),
             ..Default::default()
         };
         m.timestamp = p.ts_nanos;
@@ -109,36 +110,7 @@ impl Link {
 
     fn dcp(&mut self, p: &Packet<'_>, l: Layer, id: u16, d: &[u8], out: &mut Emitter<'_>) {
         let m = &mut self.pn_dcp;
-        let mut blocks = std::mem::take(&mut m.blocks);
-        let mut opts = std::mem::take(&mut m.device_options);
-        let mut asked = std::mem::take(&mut m.requested_options);
-        blocks.clear();
-        opts.clear();
-        asked.clear();
-        *m = netcap_proto::v1::Profinetdcp {
-            src_mac: std::mem::take(&mut m.src_mac),
-            dst_mac: std::mem::take(&mut m.dst_mac),
-            name_of_station: std::mem::take(&mut m.name_of_station),
-            ip_address: std::mem::take(&mut m.ip_address),
-            subnet_mask: std::mem::take(&mut m.subnet_mask),
-            gateway: std::mem::take(&mut m.gateway),
-            alias_name: std::mem::take(&mut m.alias_name),
-            vendor_value: std::mem::take(&mut m.vendor_value),
-            blocks,
-            device_options: opts,
-            requested_options: asked,
-            ..Default::default()
-        };
-        for s in [
-            &mut m.name_of_station,
-            &mut m.ip_address,
-            &mut m.subnet_mask,
-            &mut m.gateway,
-            &mut m.alias_name,
-            &mut m.vendor_value,
-        ] {
-            s.clear();
-        }
+        reset_dcp(m);
         m.timestamp = p.ts_nanos;
         m.tunnel_depth = l.depth();
         set_macs(&mut m.src_mac, &mut m.dst_mac, eth_macs(p, l));
@@ -149,6 +121,37 @@ impl Link {
             out.error(e);
         }
     }
+}
+
+/// A string emptied, keeping its allocation for the next packet.
+fn emptied(x: &mut String) -> String {
+    let mut t = std::mem::take(x);
+    t.clear();
+    t
+}
+
+fn emptied_vec<T>(x: &mut Vec<T>) -> Vec<T> {
+    let mut t = std::mem::take(x);
+    t.clear();
+    t
+}
+
+/// Every field zero or empty; the strings and lists keep their allocations.
+fn reset_dcp(m: &mut Profinetdcp) {
+    *m = Profinetdcp {
+        src_mac: emptied(&mut m.src_mac),
+        dst_mac: emptied(&mut m.dst_mac),
+        name_of_station: emptied(&mut m.name_of_station),
+        ip_address: emptied(&mut m.ip_address),
+        subnet_mask: emptied(&mut m.subnet_mask),
+        gateway: emptied(&mut m.gateway),
+        alias_name: emptied(&mut m.alias_name),
+        vendor_value: emptied(&mut m.vendor_value),
+        blocks: emptied_vec(&mut m.blocks),
+        device_options: emptied_vec(&mut m.device_options),
+        requested_options: emptied_vec(&mut m.requested_options),
+        ..Default::default()
+    };
 }
 
 /// The destination and source addresses of the nearest Ethernet header before the layer.
@@ -167,7 +170,7 @@ fn set_macs(src: &mut String, dst: &mut String, macs: Option<&[u8]>) {
 }
 
 /// The RTA header of an alarm frame; an error when it is cut short.
-fn alarm(m: &mut netcap_proto::v1::Profinetrt, d: &[u8]) -> Option<&'static str> {
+fn alarm(m: &mut Profinetrt, d: &[u8]) -> Option<&'static str> {
     let v = |at| be16(d, at).map(u32::from);
     m.alarm_dst_endpoint = v(0).unwrap_or(0);
     m.alarm_src_endpoint = v(2).unwrap_or(0);
@@ -187,7 +190,7 @@ fn alarm(m: &mut netcap_proto::v1::Profinetrt, d: &[u8]) -> Option<&'static str>
 
 /// The DCP header and blocks (within DCPDataLength and the frame; each block padded to an even
 /// length); an error when the header or a block is cut short.
-pub(crate) fn dcp_fields(m: &mut netcap_proto::v1::Profinetdcp, d: &[u8]) -> Option<&'static str> {
+pub(crate) fn dcp_fields(m: &mut Profinetdcp, d: &[u8]) -> Option<&'static str> {
     let (Some(&sid), Some(&st)) = (d.first(), d.get(1)) else {
         return Some("profinet-dcp: header truncated");
     };
@@ -234,7 +237,7 @@ fn option(o: u8, s: u8) -> DevOption {
 }
 
 /// One block's value (after its BlockInfo or BlockQualifier).
-fn block(m: &mut netcap_proto::v1::Profinetdcp, opt: u8, sub: u8, v: &[u8]) {
+fn block(m: &mut Profinetdcp, opt: u8, sub: u8, v: &[u8]) {
     match (opt, sub) {
         (1, 2) if v.len() >= 12 => {
             set_ipv4(&mut m.ip_address, &v[0..4]);
