@@ -29,6 +29,7 @@ mod oracle_link2;
 mod oracle_mail;
 mod oracle_net;
 mod oracle_profile;
+mod oracle_profinet;
 mod oracle_quic;
 mod oracle_stream;
 mod oracle_tunnel;

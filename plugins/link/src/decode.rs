@@ -27,9 +27,11 @@ pub const T_DOT11: u16 = 13;
 pub const T_FDDI: u16 = 14;
 pub const T_NDP: u16 = 15;
 pub const T_PPPOE: u16 = 16;
+pub const T_PN_DCP: u16 = 17;
+pub const T_PN_RT: u16 = 18;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 17] = [
+pub const RECORD_TYPES: [(&str, &str); 19] = [
     ("ARP", "netcap.v1.ARP"),
     ("Dot1Q", "netcap.v1.Dot1Q"),
     ("LLC", "netcap.v1.LLC"),
@@ -47,10 +49,12 @@ pub const RECORD_TYPES: [(&str, &str); 17] = [
     ("FDDI", "netcap.v1.FDDI"),
     ("NortelDiscovery", "netcap.v1.NortelDiscovery"),
     ("PPPoE", "netcap.v1.PPPoE"),
+    ("PROFINETDCP", "netcap.v1.PROFINETDCP"),
+    ("PROFINETRT", "netcap.v1.PROFINETRT"),
 ];
 
 /// The layer names the decoder asks the host for.
-pub const LAYERS: [&str; 15] = [
+pub const LAYERS: [&str; 16] = [
     "arp",
     "dot1q",
     "llc",
@@ -66,12 +70,13 @@ pub const LAYERS: [&str; 15] = [
     "nortel-discovery",
     "pppoe-discovery",
     "pppoe-session",
+    "profinet",
 ];
 
 /// Per-instance decoder state: one reused message per record type.
 #[derive(Default)]
 pub struct Link {
-    pub(crate) enabled: [bool; 17],
+    pub(crate) enabled: [bool; 19],
     arp: v1::Arp,
     vlan: v1::Dot1Q,
     llc: v1::Llc,
@@ -89,6 +94,8 @@ pub struct Link {
     fddi: v1::Fddi,
     ndp: v1::NortelDiscovery,
     pppoe: v1::PpPoE,
+    pub(crate) pn_dcp: v1::Profinetdcp,
+    pub(crate) pn_rt: v1::Profinetrt,
 }
 
 impl Link {
@@ -125,6 +132,7 @@ impl Link {
                 layer::FDDI if self.on(T_FDDI) => self.fddi(p, l, out),
                 layer::NORTEL_DISCOVERY if self.on(T_NDP) => self.ndp(p, l, out),
                 layer::PPPOE_DISCOVERY | layer::PPPOE_SESSION if self.on(T_PPPOE) => self.pppoe(p, l, out),
+                layer::PROFINET if self.on(T_PN_DCP) || self.on(T_PN_RT) => self.profinet(p, l, out),
                 _ => {}
             }
         }

@@ -1,5 +1,6 @@
 //! The `link` decoder family: link-layer records beyond Ethernet (ARP, 802.1Q/802.1ad VLAN tags,
-//! LLC, SNAP, Ethernet CTP, LLDP, CDP, EAPOL/EAP, 802.11, FDDI, Nortel discovery).
+//! LLC, SNAP, Ethernet CTP, LLDP, CDP, EAPOL/EAP, 802.11, FDDI, Nortel discovery, PPPoE,
+//! PROFINET DCP and real-time frames).
 //! The logic lives in [`decode`] and its sibling modules and is plain Rust; this file is only the
 //! glue to the SDK.
 
@@ -7,6 +8,7 @@ mod cdp;
 pub mod decode;
 mod dot11;
 mod lldp;
+mod profinet;
 
 use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
 

@@ -346,3 +346,166 @@ fn fcs_flag_behind_extended_radiotap_bitmap_and_ppi() {
     let d: v1::Dot11 = rec(&run_lt(&f, f.len() as u32, 192, &[(layer::DOT11, hdr)]), T_DOT11);
     assert_eq!(d.checksum, 0x0102_0304);
 }
+
+/// An identify response: NameOfStation (odd length, padded), IP parameter, Device ID, Device
+/// Role, AliasName, DeviceVendorValue and Device Options blocks, each after a BlockInfo.
+fn pn_ident_response() -> Vec<u8> {
+    let block = |opt: u8, sub: u8, v: &[u8], out: &mut Vec<u8>| {
+        out.extend_from_slice(&[opt, sub]);
+        out.extend_from_slice(&((v.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(v);
+        if v.len() % 2 == 1 {
+            out.push(0);
+        }
+    };
+    let mut blocks = Vec::new();
+    block(2, 2, b"plc", &mut blocks);
+    block(1, 2, &[192, 168, 0, 2, 255, 255, 255, 0, 192, 168, 0, 1], &mut blocks);
+    block(2, 3, &[0x00, 0x2a, 0x03, 0x01], &mut blocks);
+    block(2, 4, &[0x01, 0x00], &mut blocks);
+    block(2, 6, b"port-001.plc", &mut blocks);
+    block(2, 1, b"S7-1500", &mut blocks);
+    block(2, 5, &[1, 2, 2, 2], &mut blocks);
+    let mut f = eth(A, B, 0x8892);
+    f.extend_from_slice(&[0xfe, 0xff, 5, 1, 0, 0, 0, 9, 0, 0]);
+    f.extend_from_slice(&(blocks.len() as u16).to_be_bytes());
+    f.extend_from_slice(&blocks);
+    f
+}
+
+#[test]
+fn profinet_dcp_identify_response_fields() {
+    let f = pn_ident_response();
+    let out = run(&f, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+    assert!(errors(&out).is_empty(), "{out:?}");
+    let m: v1::Profinetdcp = rec(&out, T_PN_DCP);
+    assert_eq!((m.frame_id, m.service_id, m.service_type, m.xid), (0xfeff, 5, 1, 9));
+    assert_eq!((m.src_mac.as_str(), m.dst_mac.as_str()), ("01:00:0c:cc:cc:cc", "00:11:22:33:44:55"));
+    assert_eq!(m.name_of_station, "plc");
+    assert_eq!(
+        (m.ip_address.as_str(), m.subnet_mask.as_str(), m.gateway.as_str()),
+        ("192.168.0.2", "255.255.255.0", "192.168.0.1")
+    );
+    assert_eq!((m.vendor_id, m.device_id, m.device_role), (0x2a, 0x0301, 1));
+    assert_eq!((m.alias_name.as_str(), m.vendor_value.as_str()), ("port-001.plc", "S7-1500"));
+    assert_eq!(m.blocks.len(), 7);
+    assert_eq!(m.blocks[0].length, 5);
+    assert_eq!(m.device_options.len(), 2);
+    assert_eq!((m.device_options[1].option, m.device_options[1].suboption), (2, 2));
+}
+
+#[test]
+fn profinet_dcp_cut_anywhere_is_partial_with_an_error() {
+    let f = pn_ident_response();
+    // Cuts inside the header or the blocks: a record (when the FrameID is there) and an error.
+    for n in 14..f.len() {
+        let out = run_lt(&f[..n], f.len() as u32, 1, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+        assert!(!errors(&out).is_empty(), "cut at {n}: no error in {out:?}");
+        if n >= 16 {
+            let m: v1::Profinetdcp = rec(&out, T_PN_DCP);
+            assert_eq!(m.frame_id, 0xfeff);
+        }
+    }
+    every_cut(&f, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)], 14, f.len() - 14);
+}
+
+#[test]
+fn profinet_dcp_garbled_lengths_never_panic() {
+    let mut f = pn_ident_response();
+    // A DCPDataLength beyond the frame and a block length beyond the data.
+    f[24] = 0xff;
+    let out = run(&f, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+    assert!(!errors(&out).is_empty());
+    f[24] = 0;
+    f[28] = 0xff;
+    let out = run(&f, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+    assert_eq!(errors(&out), ["profinet-dcp: block truncated"]);
+    let m: v1::Profinetdcp = rec(&out, T_PN_DCP);
+    assert_eq!(m.blocks.len(), 1);
+    assert!(m.name_of_station.is_empty());
+    // Every byte value in every position of the header and the first block.
+    for at in 14..40 {
+        for v in [0u8, 1, 0x7f, 0xff] {
+            let mut g = pn_ident_response();
+            g[at] = v;
+            let _ = run(&g, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+        }
+    }
+}
+
+#[test]
+fn profinet_rt_cyclic_trailer_alarm_and_vlan() {
+    // RTC1 legacy frame in a VLAN tag: 40 data bytes, cycle counter 0x1234, status 0x35, 0.
+    let mut f = eth(A, B, 0x8100);
+    f.extend_from_slice(&[0x00, 0x05, 0x88, 0x92, 0xc0, 0x01]);
+    f.extend_from_slice(&[0xaa; 40]);
+    f.extend_from_slice(&[0x12, 0x34, 0x35, 0x00]);
+    let out = run(&f, &[(layer::ETHERNET, 0), (layer::DOT1Q, 14), (layer::PROFINET, 18)]);
+    assert!(errors(&out).is_empty(), "{out:?}");
+    let m: v1::Profinetrt = rec(&out, T_PN_RT);
+    assert_eq!((m.frame_id, m.frame_class.as_str(), m.cyclic), (0xc001, "rtc1-legacy", true));
+    assert_eq!((m.data_length, m.cycle_counter, m.data_status, m.transfer_status), (40, 0x1234, 0x35, 0));
+    assert_eq!(m.src_mac, "01:00:0c:cc:cc:cc");
+    // The same frame cut by the snap length: no trailer, a partial record and an error.
+    let out = run_lt(&f[..50], f.len() as u32, 1, &[(layer::ETHERNET, 0), (layer::DOT1Q, 14), (layer::PROFINET, 18)]);
+    assert_eq!(errors(&out), ["profinet: cyclic frame truncated"]);
+    let m: v1::Profinetrt = rec(&out, T_PN_RT);
+    assert_eq!((m.frame_id, m.cycle_counter), (0xc001, 0));
+    // A low-priority alarm: the RTA header.
+    let mut f = eth(A, B, 0x8892);
+    f.extend_from_slice(&[0xfe, 0x01, 0x80, 0x01, 0x80, 0x02, 0x14, 0x01, 0xff, 0xff, 0xff, 0xfe, 0x00, 0x04]);
+    f.extend_from_slice(&[0xcf, 0x81, 0xfd, 0x0f]);
+    let out = run(&f, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+    let m: v1::Profinetrt = rec(&out, T_PN_RT);
+    assert_eq!((m.frame_class.as_str(), m.alarm_dst_endpoint, m.alarm_src_endpoint), ("alarm-low", 0x8001, 0x8002));
+    assert_eq!((m.pdu_type, m.pdu_version, m.window_size, m.tack), (4, 1, 1, 0));
+    assert_eq!((m.send_seq_num, m.ack_seq_num, m.var_part_len), (0xffff, 0xfffe, 4));
+    // Cut anywhere: never a panic, an error for the frame id and the alarm header.
+    every_cut(&f, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)], 14, 14);
+}
+
+#[test]
+fn profinet_frame_classes_follow_wiresharks_ranges() {
+    use crate::profinet::frame_class;
+    assert_eq!(frame_class(0x0000), ("reserved", false));
+    assert_eq!(frame_class(0x0020), ("ptcp-sync", false));
+    assert_eq!(frame_class(0x0100), ("rtc3", true));
+    assert_eq!(frame_class(0x1000), ("reserved", false));
+    assert_eq!(frame_class(0x8000), ("rtc1", true));
+    assert_eq!(frame_class(0xfbff), ("rtc1-legacy", true));
+    assert_eq!(frame_class(0xfc01), ("alarm-high", false));
+    assert_eq!(frame_class(0xfc02), ("reserved", false));
+    assert_eq!(frame_class(0xff40), ("ptcp-delay", false));
+    assert_eq!(frame_class(0xff8f), ("fragmentation", false));
+}
+
+/// Property: any bytes after any FrameID (DCP and RT, any length, cut or not) give exactly one
+/// PROFINET record and never a panic; DCP records never list more blocks than 4-byte steps fit.
+#[test]
+fn profinet_random_frames_give_one_record_each() {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let ids = [0xfefcu16, 0xfefd, 0xfefe, 0xfeff, 0x0100, 0x8001, 0xc001, 0xfc01, 0xfe01, 0xff40, 0x0000];
+    for _ in 0..3000 {
+        let r = next();
+        let id = ids[(r % ids.len() as u64) as usize];
+        let n = (r >> 8) as usize % 120;
+        let mut f = eth(A, B, 0x8892);
+        f.extend_from_slice(&id.to_be_bytes());
+        f.extend((0..n).map(|_| next() as u8));
+        let orig = if r & 0x1000 != 0 { f.len() as u32 + 10 } else { f.len() as u32 };
+        let out = run_lt(&f, orig, 1, &[(layer::ETHERNET, 0), (layer::PROFINET, 14)]);
+        let recs: Vec<_> = out.iter().filter(|e| e.0 == T_PN_DCP || e.0 == T_PN_RT).collect();
+        assert_eq!(recs.len(), 1, "{out:?}");
+        if recs[0].0 == T_PN_DCP {
+            let m: v1::Profinetdcp = rec(&out, T_PN_DCP);
+            assert!(m.blocks.len() <= n / 4 + 1);
+        }
+    }
+}
