@@ -28,6 +28,16 @@ pub enum Command {
     Capture(Box<CaptureArgs>),
     /// Print a record file as JSON lines, CSV or a table, or its fields or header.
     Dump(DumpArgs),
+    /// One self-contained HTML report (charts and tables, no network needed to open it) about a
+    /// directory of record files.
+    Report {
+        /// The output directory of a capture.
+        dir: PathBuf,
+        /// The HTML file to write (default: DIR/report.html). An existing file is replaced only
+        /// if it is a netcap report.
+        #[arg(short, long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// What is in a directory of record files: records per type, top talkers and conversations,
     /// application protocols, DNS names, TLS server names with JA3/JA4, HTTP hosts and user
     /// agents, SSH software, DHCP host names.
@@ -467,6 +477,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Capture(a) => capture(*a),
         Command::Dump(a) => dump(a),
         Command::Stats { dir, top, json } => overview(&dir, top, json),
+        Command::Report { dir, out } => report(&dir, out),
         Command::Decoders(a) => decoders(a),
         Command::Label(a) => label(a),
         Command::Plugins(PluginsCommand::List { plugins }) => plugins_list(&plugins),
@@ -612,6 +623,23 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(summary.exit_code())
+}
+
+fn report(dir: &std::path::Path, out: Option<PathBuf>) -> anyhow::Result<u8> {
+    let out = out.unwrap_or_else(|| dir.join("report.html"));
+    if let Ok(old) = std::fs::read(&out)
+        && !old.starts_with(crate::report::SIGNATURE.as_bytes())
+    {
+        anyhow::bail!("{} exists and is not a netcap report: not replacing it", out.display());
+    }
+    let o = crate::overview::read_dir(dir)?;
+    let title = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).display().to_string();
+    let tmp = out.with_extension("html.part");
+    std::fs::write(&tmp, crate::report::render(&o, &title))
+        .and_then(|()| std::fs::rename(&tmp, &out))
+        .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+    eprintln!("netcap: wrote {}", out.display());
+    Ok(u8::from(!o.damaged.is_empty()))
 }
 
 fn overview(dir: &std::path::Path, top: usize, json: bool) -> anyhow::Result<u8> {

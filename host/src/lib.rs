@@ -24,6 +24,7 @@ pub mod plugin;
 pub mod reassembly;
 pub mod records;
 pub mod render;
+pub mod report;
 pub mod resolve;
 pub mod scaffold;
 pub mod stats;

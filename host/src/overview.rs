@@ -80,11 +80,60 @@ pub struct Top {
     pub rows: Vec<Row>,
 }
 
+/// One record file: its type, the decoder that wrote it, its records and its fields.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct TypeInfo {
+    pub name: String,
+    pub decoder: String,
+    pub records: u64,
+    pub fields: Vec<String>,
+}
+
+/// Connections started per time bucket; the bucket width doubles whenever there would be more
+/// than [`Timeline::MAX_BUCKETS`], so any capture length fits.
+#[derive(Debug)]
+pub struct Timeline {
+    pub width_ns: i64,
+    pub buckets: std::collections::BTreeMap<i64, u64>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline { width_ns: 1_000_000_000, buckets: Default::default() }
+    }
+}
+
+impl Timeline {
+    pub const MAX_BUCKETS: usize = 1000;
+
+    pub fn add(&mut self, ts: i64) {
+        *self.buckets.entry(ts.div_euclid(self.width_ns)).or_default() += 1;
+        while self.buckets.len() > Self::MAX_BUCKETS {
+            self.width_ns *= 2;
+            let old = std::mem::take(&mut self.buckets);
+            for (k, n) in old {
+                *self.buckets.entry(k.div_euclid(2)).or_default() += n;
+            }
+        }
+    }
+
+    /// `(bucket start in ns, connections)` in time order.
+    pub fn points(&self) -> Vec<(i64, u64)> {
+        self.buckets.iter().map(|(k, n)| (k * self.width_ns, *n)).collect()
+    }
+}
+
 /// Everything `netcap stats` computes.
 #[derive(Debug, Default)]
 pub struct Overview {
     /// Records per record type (file), by type name.
     pub types: Vec<(String, u64)>,
+    /// Each record file's type, decoder, records and fields (third-party types too).
+    pub type_info: Vec<TypeInfo>,
+    /// Connections started over time.
+    pub timeline: Timeline,
+    /// Labels of `*_labeled.csv` files (`netcap label`), by label.
+    pub labels: Tally<String>,
     /// Bytes per host address, both directions (Connection `total_size`).
     pub talkers: Tally<String>,
     /// Bytes per conversation (the two addresses, smaller first).
@@ -118,12 +167,32 @@ pub fn read_dir(dir: &Path) -> Result<Overview, ReadError> {
     for p in paths {
         let mut f = RecordFile::open(&p)?;
         let name = f.header.record_type.clone();
+        let fields = f.renderer().map(|r| r.header()).unwrap_or_default();
         if let Err(e) = read_file(&mut f, &name, &mut o) {
             o.damaged.push(e.to_string());
         }
-        o.types.push((name, f.records));
+        o.types.push((name.clone(), f.records));
+        o.type_info.push(TypeInfo { name, decoder: f.header.decoder.clone(), records: f.records, fields });
     }
+    read_labels(dir, &mut o.labels);
     Ok(o)
+}
+
+/// Counts the last column (`label`) of every `*_labeled.csv` in `dir`; empty labels are not
+/// counted. Unreadable files are skipped.
+fn read_labels(dir: &Path, labels: &mut Tally<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut files: Vec<_> =
+        rd.flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().ends_with("_labeled.csv")).collect();
+    files.sort();
+    for f in files {
+        let Ok(mut r) = csv::Reader::from_path(&f) else { continue };
+        for rec in r.records().flatten() {
+            if let Some(l) = rec.iter().next_back().filter(|l| !l.is_empty()) {
+                labels.add(l.to_string(), 0);
+            }
+        }
+    }
 }
 
 /// Adds one file's records to `o`.
@@ -149,6 +218,7 @@ fn decode<M: Message + Default>(f: &RecordFile, buf: &[u8]) -> Result<M, ReadErr
 
 impl Overview {
     fn connection(&mut self, c: &v1::Connection) {
+        self.timeline.add(c.timestamp_first);
         self.talkers.add(c.src_ip.clone(), c.total_size);
         if c.dst_ip != c.src_ip {
             self.talkers.add(c.dst_ip.clone(), c.total_size);
@@ -191,7 +261,7 @@ impl Overview {
     }
 
     /// The aggregates by name, each with its top `n` rows, in the order the text shows them.
-    fn lists(&self, n: usize) -> Vec<(&'static str, &'static str, bool, Top)> {
+    pub fn lists(&self, n: usize) -> Vec<(&'static str, &'static str, bool, Top)> {
         let by_bytes = |t: &Tally<String>| Top { approximate: t.approximate, rows: rows(t.top_by_bytes(n)) };
         let by_count = |t: &Tally<String>| Top { approximate: t.approximate, rows: rows(t.top_by_count(n)) };
         vec![
@@ -204,6 +274,7 @@ impl Overview {
             ("user_agents", "HTTP user agents", false, by_count(&self.user_agents)),
             ("ssh_software", "SSH software", false, by_count(&self.ssh_software)),
             ("dhcp_hosts", "DHCP host names", false, by_count(&self.dhcp_hosts)),
+            ("labels", "labelled records per label", false, by_count(&self.labels)),
         ]
     }
 
@@ -265,6 +336,31 @@ mod tests {
         assert_eq!(keys(t.top_by_bytes(3)), ["c", "a", "b"]);
         assert_eq!(keys(t.top_by_count(2)), ["c", "a"]);
         assert!(!t.approximate);
+    }
+
+    #[test]
+    fn labels_are_the_last_column_of_labeled_csv_files() {
+        let dir = std::env::temp_dir().join(format!("netcap-labels-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("TCP_labeled.csv"), "ts,src,label\n1,a,scan\n2,b,\n3,c,scan\n").unwrap();
+        std::fs::write(dir.join("UDP_labeled.csv"), "ts,label\n1,\"trojan, dns\"\n").unwrap();
+        std::fs::write(dir.join("notes.csv"), "x,label\n1,ignored\n").unwrap();
+        let mut t = Tally::default();
+        read_labels(&dir, &mut t);
+        std::fs::remove_dir_all(&dir).unwrap();
+        let got: Vec<(String, u64)> = t.top_by_count(5).into_iter().map(|(k, c, _)| (k, c)).collect();
+        assert_eq!(got, [("scan".to_string(), 2), ("trojan, dns".to_string(), 1)]);
+    }
+
+    #[test]
+    fn the_timeline_coarsens_instead_of_growing() {
+        let mut t = Timeline::default();
+        for s in 0..5000i64 {
+            t.add(s * 1_000_000_000);
+        }
+        assert!(t.buckets.len() <= Timeline::MAX_BUCKETS && t.width_ns == 8_000_000_000, "{}", t.width_ns);
+        assert_eq!(t.points().iter().map(|p| p.1).sum::<u64>(), 5000);
+        assert_eq!(t.points()[0], (0, 8));
     }
 
     #[test]

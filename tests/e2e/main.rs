@@ -37,6 +37,7 @@ mod oracle_windows;
 mod overview;
 mod plugin_authoring;
 mod record_decoders;
+mod report;
 mod resolve;
 mod sandbox;
 mod stream_fidelity;

@@ -35,11 +35,11 @@ fn n(v: &Value, k: &str) -> u64 {
 
 /// Ranks `(key -> (count, bytes))` the way the issue asks for: by bytes or by count, then the
 /// other, then by key; the top rows as `[key, count, bytes]`.
-fn ranked(m: HashMap<String, (u64, u64)>, by_bytes: bool) -> Vec<(String, u64, u64)> {
+fn ranked(m: HashMap<String, (u64, u64)>, by_bytes: bool, top: usize) -> Vec<(String, u64, u64)> {
     let mut v: Vec<(String, u64, u64)> = m.into_iter().map(|(k, (c, b))| (k, c, b)).collect();
     let rank = |r: &(String, u64, u64)| if by_bytes { (r.2, r.1) } else { (r.1, r.2) };
     v.sort_by(|a, b| rank(b).cmp(&rank(a)).then_with(|| a.0.cmp(&b.0)));
-    v.truncate(TOP);
+    v.truncate(top);
     v
 }
 
@@ -49,8 +49,8 @@ fn add(m: &mut HashMap<String, (u64, u64)>, k: String, bytes: u64) {
     e.1 += bytes;
 }
 
-/// The expected lists, computed from the dumps.
-fn expected(dir: &Path) -> BTreeMap<&'static str, Vec<(String, u64, u64)>> {
+/// The expected lists (`top` rows each), computed from the dumps.
+pub(crate) fn expected(dir: &Path, top: usize) -> BTreeMap<&'static str, Vec<(String, u64, u64)>> {
     let mut talkers = HashMap::new();
     let mut convs = HashMap::new();
     let mut apps = HashMap::new();
@@ -93,15 +93,15 @@ fn expected(dir: &Path) -> BTreeMap<&'static str, Vec<(String, u64, u64)>> {
         add(&mut dhcp, format!("{} {}", s(r, "hostname"), s(r, "client_hw_addr")), 0);
     }
     BTreeMap::from([
-        ("talkers", ranked(talkers, true)),
-        ("conversations", ranked(convs, true)),
-        ("applications", ranked(apps, true)),
-        ("dns_names", ranked(names, false)),
-        ("tls", ranked(tls, false)),
-        ("http_hosts", ranked(hosts, false)),
-        ("user_agents", ranked(agents, false)),
-        ("ssh_software", ranked(ssh, false)),
-        ("dhcp_hosts", ranked(dhcp, false)),
+        ("talkers", ranked(talkers, true, top)),
+        ("conversations", ranked(convs, true, top)),
+        ("applications", ranked(apps, true, top)),
+        ("dns_names", ranked(names, false, top)),
+        ("tls", ranked(tls, false, top)),
+        ("http_hosts", ranked(hosts, false, top)),
+        ("user_agents", ranked(agents, false, top)),
+        ("ssh_software", ranked(ssh, false, top)),
+        ("dhcp_hosts", ranked(dhcp, false, top)),
     ])
 }
 
@@ -114,7 +114,7 @@ fn stats_equal_the_aggregates_of_the_dumped_records() {
         let o = netcap(&["stats", dir.to_str().expect("utf-8"), "--json", "--top", &TOP.to_string()]);
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
         let got: Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
-        for (list, want) in expected(dir) {
+        for (list, want) in expected(dir, TOP) {
             let rows: Vec<(String, u64, u64)> = got[list]["rows"]
                 .as_array()
                 .expect("rows")
