@@ -13,6 +13,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// What one worker publishes after each batch.
+#[derive(Debug, Default, Clone)]
+pub struct WorkerGauges {
+    /// Decoder errors by "decoder: kind", this worker's so far.
+    pub errors: Vec<(String, u64)>,
+    /// TCP streams held by its reassembly, and the bytes they hold.
+    pub streams: u64,
+    pub stream_bytes: u64,
+}
+
 /// Live counters of one capture.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -20,8 +30,12 @@ pub struct Metrics {
     pub bytes: AtomicU64,
     /// Packets the kernel or interface dropped (live captures, when known).
     pub dropped: AtomicU64,
-    /// Record types in output order, with the records written so far.
-    pub records: Vec<(String, AtomicU64)>,
+    /// Record types in output order, with the records written so far (set once the workers
+    /// are planned).
+    pub records: std::sync::OnceLock<Vec<(String, AtomicU64)>>,
+    /// Per worker thread: its decoders' errors so far and its reassembly gauges (published after
+    /// each batch).
+    pub workers: Vec<Mutex<WorkerGauges>>,
     /// Unknown packets by reason, dissection errors by kind (dispatcher snapshots).
     pub unknown: Mutex<Vec<(String, u64)>>,
     pub errors: Mutex<Vec<(String, u64)>>,
@@ -30,9 +44,21 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Counters for the record types `names` (in output order).
-    pub fn new(names: impl IntoIterator<Item = String>) -> Self {
-        Metrics { records: names.into_iter().map(|n| (n, AtomicU64::new(0))).collect(), ..Default::default() }
+    /// Counters for `threads` worker threads; the record types come with [`Metrics::set_types`].
+    pub fn new(threads: usize) -> Self {
+        Metrics { workers: (0..threads).map(|_| Mutex::default()).collect(), ..Default::default() }
+    }
+
+    /// The record types `names`, in output order.
+    pub fn set_types(&self, names: impl IntoIterator<Item = String>) {
+        let _ = self.records.set(names.into_iter().map(|n| (n, AtomicU64::new(0))).collect());
+    }
+
+    /// Worker `w`'s latest gauges.
+    pub fn publish_worker(&self, w: usize, g: impl FnOnce(&mut WorkerGauges)) {
+        if let Some(slot) = self.workers.get(w) {
+            g(&mut slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        }
     }
 
     /// Replaces a snapshot table.
@@ -63,7 +89,8 @@ impl Metrics {
             &[(String::new(), load(&self.dropped))],
             "",
         );
-        let records: Vec<(String, u64)> = self.records.iter().map(|(n, c)| (n.clone(), load(c))).collect();
+        let records: Vec<(String, u64)> =
+            self.records.get().into_iter().flatten().map(|(n, c)| (n.clone(), load(c))).collect();
         counter("netcap_records_total", "Records written, by record type.", &records, "type");
         let snap = |t: &Mutex<Vec<(String, u64)>>| t.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         counter(
@@ -79,12 +106,49 @@ impl Metrics {
             &snap(&self.faults),
             "fault",
         );
+        let workers: Vec<WorkerGauges> =
+            self.workers.iter().map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()).collect();
+        counter(
+            "netcap_decoder_errors_total",
+            "Errors decoders reported, by decoder and kind.",
+            &sum_errors(&workers),
+            "kind",
+        );
+        gauges(&mut s, &workers);
         s.push_str("# HELP netcap_thread_cpu_seconds_total CPU time of each netcap thread.\n");
         s.push_str("# TYPE netcap_thread_cpu_seconds_total counter\n");
         for (name, secs) in threads {
             s.push_str(&format!("netcap_thread_cpu_seconds_total{{thread=\"{}\"}} {secs:.2}\n", escape(name)));
         }
         s
+    }
+}
+
+/// The workers' decoder errors added up per kind, sorted by kind.
+fn sum_errors(workers: &[WorkerGauges]) -> Vec<(String, u64)> {
+    let mut errors: Vec<(String, u64)> = Vec::new();
+    for (k, n) in workers.iter().flat_map(|w| w.errors.iter()) {
+        match errors.iter_mut().find(|(e, _)| e == k) {
+            Some(e) => e.1 += n,
+            None => errors.push((k.clone(), *n)),
+        }
+    }
+    errors.sort();
+    errors
+}
+
+/// The reassembly gauges, one sample per worker.
+fn gauges(s: &mut String, workers: &[WorkerGauges]) {
+    type Gauge = (&'static str, &'static str, fn(&WorkerGauges) -> u64);
+    let metrics: [Gauge; 2] = [
+        ("netcap_reassembly_streams", "TCP streams held by each worker's reassembly.", |w| w.streams),
+        ("netcap_reassembly_bytes", "Bytes held by each worker's reassembly.", |w| w.stream_bytes),
+    ];
+    for (name, help, get) in metrics {
+        s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+        for (i, w) in workers.iter().enumerate() {
+            s.push_str(&format!("{name}{{worker=\"{i}\"}} {}\n", get(w)));
+        }
     }
 }
 
@@ -167,14 +231,23 @@ mod tests {
 
     #[test]
     fn the_exposition_names_types_and_escapes_labels() {
-        let m = Metrics::new(["TCP".to_string(), "DNS".to_string()]);
+        let m = Metrics::new(2);
+        m.set_types(["TCP".to_string(), "DNS".to_string()]);
         m.packets.store(7, Ordering::Relaxed);
-        m.records[1].1.store(3, Ordering::Relaxed);
+        m.records.get().unwrap()[1].1.store(3, Ordering::Relaxed);
+        m.publish_worker(0, |g| g.errors = vec![("dns: bad label".into(), 2)]);
+        m.publish_worker(1, |g| {
+            g.errors = vec![("dns: bad label".into(), 3)];
+            g.streams = 4;
+        });
         Metrics::set(&m.errors, [("ipv4: \"bad\" length".to_string(), 2)].into_iter());
         let text = m.render(&[("netcap-writer".into(), 1.5)]);
         assert!(text.contains("# TYPE netcap_packets_total counter\nnetcap_packets_total 7\n"), "{text}");
         assert!(text.contains("netcap_records_total{type=\"DNS\"} 3\n"), "{text}");
         assert!(text.contains("netcap_dissection_errors_total{kind=\"ipv4: \\\"bad\\\" length\"} 2\n"), "{text}");
         assert!(text.contains("netcap_thread_cpu_seconds_total{thread=\"netcap-writer\"} 1.50\n"), "{text}");
+        assert!(text.contains("netcap_decoder_errors_total{kind=\"dns: bad label\"} 5\n"), "{text}");
+        let streams = "# TYPE netcap_reassembly_streams gauge\nnetcap_reassembly_streams{worker=\"0\"} 0\nnetcap_reassembly_streams{worker=\"1\"} 4\n";
+        assert!(text.contains(streams), "{text}");
     }
 }

@@ -147,6 +147,11 @@ pub struct StreamStage {
 }
 
 impl StreamStage {
+    /// Streams held by the reassembly and the bytes they hold (for `--metrics`).
+    pub fn gauges(&self) -> (usize, usize) {
+        (self.table.streams(), self.table.memory())
+    }
+
     /// A stage for `slots` (at most 64 stream decoders, in load order; decoder `i` is bit `i` of
     /// `interests`).
     pub fn new(cfg: reassembly::Config, slots: Vec<Slot>, interests: Interests, max_output: usize) -> Self {

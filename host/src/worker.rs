@@ -199,6 +199,8 @@ pub struct Worker {
     pub streams: Option<crate::streams::StreamStage>,
     /// This worker's index (stamped on its results).
     pub index: u16,
+    /// `--metrics`: where this worker publishes its errors and reassembly gauges per batch.
+    pub live: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Worker {
@@ -213,6 +215,7 @@ impl Worker {
             error_seqs: Vec::new(),
             streams: None,
             index: 0,
+            live: None,
         }
     }
 
@@ -233,6 +236,7 @@ impl Worker {
                     self.decode(&batch, &mut res);
                     batch.clear();
                     let _ = batch_pool.try_send(batch);
+                    self.publish();
                     if results.send(res).is_err() {
                         break;
                     }
@@ -247,6 +251,17 @@ impl Worker {
             }
         }
         self.stats
+    }
+
+    /// `--metrics`: this worker's decoder errors and reassembly gauges so far (once per batch).
+    fn publish(&self) {
+        let Some(m) = &self.live else { return };
+        m.publish_worker(usize::from(self.index), |g| {
+            g.errors = self.stats.errors.sorted();
+            if let Some((streams, bytes)) = self.streams.as_ref().map(crate::streams::StreamStage::gauges) {
+                (g.streams, g.stream_bytes) = (streams as u64, bytes as u64);
+            }
+        });
     }
 
     fn prepare(&self, res: &mut WorkResult) {

@@ -393,8 +393,11 @@ impl Pipeline {
     ) -> Result<(Self, Inlets), RunError> {
         let nthreads = plan.nthreads();
         let gates = plan.gates.clone();
-        let (types, workers) = spawn_workers(plan, opts)?;
-        let metrics = start_metrics(opts, &types)?;
+        let metrics = start_metrics(opts, nthreads)?;
+        let (types, workers) = spawn_workers(plan, opts, metrics.as_ref())?;
+        if let Some(m) = &metrics {
+            m.set_types(types.iter().map(|t| t.name.clone()));
+        }
         let first_ts = Arc::new(AtomicI64::new(0));
         let output_failed = Arc::new(AtomicBool::new(false));
         let out_cfg = OutputConfig {
@@ -462,7 +465,11 @@ fn spawn<T: Send + 'static>(name: String, f: impl FnOnce() -> T + Send + 'static
 
 /// Spawns one flow worker per partition (and the global thread last), each with its decoder slots;
 /// returns the record types (for the writer) and the workers' channel ends.
-fn spawn_workers(plan: plan::Plan, opts: &CaptureOptions) -> Result<(Vec<TypeOut>, Workers), RunError> {
+fn spawn_workers(
+    plan: plan::Plan,
+    opts: &CaptureOptions,
+    metrics: Option<&Arc<crate::metrics::Metrics>>,
+) -> Result<(Vec<TypeOut>, Workers), RunError> {
     let nthreads = plan.nthreads();
     let (result_tx, results) = bounded::<WorkResult>(nthreads * 4);
     let (batch_pool_tx, batch_pool) = unbounded::<Batch>();
@@ -475,6 +482,7 @@ fn spawn_workers(plan: plan::Plan, opts: &CaptureOptions) -> Result<(Vec<TypeOut
         jobs.push(tx);
         let mut worker = Worker::new(slots, types.len(), opts.errors_pcap, opts.limits.output_bytes);
         worker.index = w as u16;
+        worker.live = metrics.cloned();
         if !sslots.is_empty() {
             let max = opts.limits.output_bytes;
             worker.streams =
@@ -488,12 +496,9 @@ fn spawn_workers(plan: plan::Plan, opts: &CaptureOptions) -> Result<(Vec<TypeOut
 }
 
 /// `--metrics ADDR`: the counters for the run's record types, served from a thread of their own.
-fn start_metrics(
-    opts: &CaptureOptions,
-    types: &[crate::output::TypeOut],
-) -> Result<Option<Arc<crate::metrics::Metrics>>, RunError> {
+fn start_metrics(opts: &CaptureOptions, threads: usize) -> Result<Option<Arc<crate::metrics::Metrics>>, RunError> {
     let Some(addr) = opts.metrics else { return Ok(None) };
-    let m = Arc::new(crate::metrics::Metrics::new(types.iter().map(|t| t.name.clone())));
+    let m = Arc::new(crate::metrics::Metrics::new(threads));
     let bound =
         crate::metrics::serve(addr, m.clone()).map_err(|e| RunError::Config(format!("--metrics {addr}: {e}")))?;
     // Now, not with the summary: a scraper needs the address while the capture runs.

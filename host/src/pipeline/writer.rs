@@ -161,7 +161,7 @@ impl WriterStage {
     /// `--metrics`: the records written per type and the faults so far.
     fn publish(&self) {
         let Some(m) = &self.metrics else { return };
-        for (t, (_, c)) in m.records.iter().enumerate() {
+        for (t, (_, c)) in m.records.get().into_iter().flatten().enumerate() {
             c.store(self.writer.count(t), Ordering::Relaxed);
         }
         crate::metrics::Metrics::set(&m.faults, self.ledger.faults.sorted().into_iter());
