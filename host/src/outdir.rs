@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex};
 pub const LOCK_FILE: &str = ".netcap.lock";
 /// The manifest's name.
 pub const MANIFEST_FILE: &str = ".netcap.manifest";
+/// The run's counts (`netcap report` reads them), listed in the manifest like the record files.
+pub const SUMMARY_FILE: &str = ".netcap.summary.json";
 
 /// Why the output directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +103,11 @@ impl OutDir {
             .map_err(|source| OutDirError::Unusable { path: dir.clone(), source })?;
         self.manifest = Some(Arc::new(Manifest { dir: dir.clone(), file: Mutex::new(manifest) }));
         Ok(())
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The manifest (after `clean`), for whoever creates files in the directory.

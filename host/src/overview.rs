@@ -134,6 +134,9 @@ pub struct Overview {
     pub timeline: Timeline,
     /// Labels of `*_labeled.csv` files (`netcap label`), by label.
     pub labels: Tally<String>,
+    /// From the capture's `.netcap.summary.json`: (`errors` | `unknown` | `faults`, kind, count),
+    /// errors being those of dissection and of decoders.
+    pub problems: Vec<(String, String, u64)>,
     /// Bytes per host address, both directions (Connection `total_size`).
     pub talkers: Tally<String>,
     /// Bytes per conversation (the two addresses, smaller first).
@@ -175,7 +178,22 @@ pub fn read_dir(dir: &Path) -> Result<Overview, ReadError> {
         o.type_info.push(TypeInfo { name, decoder: f.header.decoder.clone(), records: f.records, fields });
     }
     read_labels(dir, &mut o.labels);
+    o.problems = read_problems(dir);
     Ok(o)
+}
+
+/// The error, unknown-packet and fault counts the capture left in `.netcap.summary.json` (none
+/// when it is missing or unreadable, e.g. a directory written by an older netcap).
+fn read_problems(dir: &Path) -> Vec<(String, String, u64)> {
+    let Ok(text) = std::fs::read_to_string(dir.join(crate::outdir::SUMMARY_FILE)) else { return Vec::new() };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { return Vec::new() };
+    let mut out = Vec::new();
+    for section in ["errors", "unknown", "faults"] {
+        for (kind, n) in v.get(section).and_then(serde_json::Value::as_object).into_iter().flatten() {
+            out.push((section.to_string(), kind.clone(), n.as_u64().unwrap_or(0)));
+        }
+    }
+    out
 }
 
 /// Counts the last column (`label`) of every `*_labeled.csv` in `dir`; empty labels are not
@@ -288,6 +306,7 @@ impl Overview {
             m.insert(key.into(), serde_json::to_value(top).unwrap_or_default());
         }
         m.insert("damaged".into(), serde_json::to_value(&self.damaged).unwrap_or_default());
+        m.insert("problems".into(), serde_json::to_value(&self.problems).unwrap_or_default());
         m.into()
     }
 
@@ -309,6 +328,12 @@ impl Overview {
                     true => writeln!(s, "  {:>14}  {:>8}  {}", crate::stats::group(r.bytes), r.count, r.key),
                     false => writeln!(s, "  {:>8}  {}", r.count, r.key),
                 };
+            }
+        }
+        if !self.problems.is_empty() {
+            let _ = writeln!(s, "\nerrors, unknown packets and faults (the capture's summary)");
+            for (section, kind, n) in &self.problems {
+                let _ = writeln!(s, "  {:>8}  {section}  {kind}", n);
             }
         }
         for d in &self.damaged {

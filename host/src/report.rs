@@ -60,6 +60,7 @@ fn data(o: &Overview, title: &str) -> serde_json::Value {
         "timeline": { "width_s": o.timeline.width_ns as f64 / 1e9, "points": o.timeline.points().iter().map(|(t, n)| (t / 1_000_000, *n)).collect::<Vec<_>>() },
         "graph": graph(o),
         "damaged": o.damaged,
+        "problems": o.problems,
     })
 }
 
@@ -210,6 +211,8 @@ const APP: &str = r#"
   });
   table('table-types', 'Record types', [['type', false], ['decoder', false], ['records', true], ['fields', false]],
     D.types.map(function (t) { return [t.name, t.decoder, t.records, t.fields.join(', ')]; }));
+  table('table-problems', 'Errors, unknown packets and decoder faults', [['what', false], ['kind', false], ['count', true]],
+    D.problems, D.problems.length ? '' : 'none recorded (or the directory has no .netcap.summary.json)');
   if (D.damaged.length) table('table-damaged', 'Damaged record files', [['file', false]], D.damaged.map(function (d) { return [d]; }));
 
   charts.forEach(function (c) {

@@ -156,6 +156,31 @@ impl Summary {
         }
     }
 
+    /// The run's counts that do not depend on timing or the worker count, for
+    /// `.netcap.summary.json` (read by `netcap report`): packets, records per type, unknown
+    /// packets by reason, errors (dissection and decoders) and faults by kind, how input ended.
+    pub fn counts_json(&self) -> serde_json::Value {
+        let d = &self.dispatch;
+        let map = |c: &Counts| -> serde_json::Map<String, serde_json::Value> {
+            c.sorted().into_iter().map(|(k, n)| (k, n.into())).collect()
+        };
+        let mut errors = d.errors.clone();
+        errors.merge(&self.workers.errors);
+        let records: serde_json::Map<String, serde_json::Value> =
+            self.types.iter().map(|t| (t.name.clone(), t.records.into())).collect();
+        serde_json::json!({
+            "source": self.source,
+            "packets": d.packets,
+            "bytes": d.bytes,
+            "records": records,
+            "unknown": map(&d.unknown),
+            "errors": map(&errors),
+            "faults": map(&self.workers.faults),
+            "input_error": self.input_error,
+            "interrupted": self.interrupted,
+        })
+    }
+
     /// The summary table, as printed at the end of a capture.
     pub fn render(&self) -> String {
         let mut s = String::new();

@@ -47,6 +47,21 @@ fn table_rows(dom: &str, id: &str) -> Vec<Vec<serde_json::Value>> {
         .collect()
 }
 
+/// The `(kind, count)` lines under the summary line starting with `heading`.
+fn summary_section(summary: &str, heading: &str) -> Vec<(String, u64)> {
+    summary
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| {
+            let l = l.trim();
+            let (kind, n) = l.rsplit_once(' ')?;
+            Some((kind.trim_end().to_string(), n.replace(',', "").parse().ok()?))
+        })
+        .collect()
+}
+
 #[test]
 fn the_report_draws_every_chart_and_shows_the_dumped_aggregates() {
     let Some(browser) = chromium() else {
@@ -74,6 +89,18 @@ fn the_report_draws_every_chart_and_shows_the_dumped_aggregates() {
             let tag = &d[at..at + d[at..].find('>').expect("tag end")];
             assert!(tag.contains("data-drawn=\"yes\""), "{proto}: chart {c} not drawn: {tag}");
         }
+        // Errors: the capture's own summary on stderr, kind by kind.
+        let run = &shared_capture(&f, Shared::Default).output;
+        let mut want_errors = summary_section(&String::from_utf8_lossy(&run.stderr), "errors: ");
+        let mut got_errors: Vec<(String, u64)> = table_rows(&d, "table-problems")
+            .into_iter()
+            .filter(|r| r[0] == "errors")
+            .map(|r| (r[1].as_str().unwrap_or_default().to_string(), r[2].as_u64().unwrap_or(0)))
+            .collect();
+        want_errors.sort();
+        got_errors.sort();
+        assert_eq!(got_errors, want_errors, "{}: errors", f.display());
+        checked += got_errors.len();
         for (list, want) in crate::overview::expected(dir, ROWS) {
             let got: Vec<(String, u64, u64)> = table_rows(&d, &format!("table-{list}"))
                 .into_iter()

@@ -233,7 +233,7 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     notices.extend(decoder_logs(&decoders));
     notices.extend(context.finish());
     drop(runtime);
-    Ok(Summary {
+    let mut summary = Summary {
         source: source_name,
         files,
         dispatch,
@@ -255,7 +255,21 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
         input_error: end.input_error.map(|e| format!("{e}")),
         output_error,
         notices,
-    })
+    };
+    write_counts(&out_dir, &mut summary);
+    Ok(summary)
+}
+
+/// `.netcap.summary.json`: the run's counts for `netcap report` (best effort: a failure is a
+/// notice, the records are what matters).
+fn write_counts(out_dir: &crate::outdir::OutDir, summary: &mut Summary) {
+    let path = out_dir.dir().join(crate::outdir::SUMMARY_FILE);
+    let text = format!("{:#}\n", summary.counts_json());
+    let written = crate::outdir::create(out_dir.manifest().as_deref(), &path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()));
+    if let Err(e) = written {
+        summary.notices.push(format!("{}: {e}", path.display()));
+    }
 }
 
 /// The capture source and its name for the record files' headers.
