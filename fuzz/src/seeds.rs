@@ -39,21 +39,7 @@ impl Seeds {
 
 /// Every capture file under `dir`, in path order.
 pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, &mut out);
-    out.sort();
-    out
+    netcap::capture::inputs::capture_files_below(dir)
 }
 
 /// Collects seeds from the captures in `files` plus the synthesized ones.

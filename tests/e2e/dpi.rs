@@ -184,21 +184,7 @@ fn group(v: Vec<(Tuple, Flow)>) -> BTreeMap<Tuple, Vec<Flow>> {
 }
 
 fn corpus_captures(root: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap") {
-                out.push(p);
-            }
-        }
-    }
-    let mut v = Vec::new();
-    walk(root, &mut v);
-    v.sort();
-    v
+    netcap::capture::inputs::capture_files_below(root)
 }
 
 #[derive(Debug, Default)]

@@ -131,21 +131,7 @@ struct CorpusIndex {
 }
 
 fn corpus_capture_files(root: &Path) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap") {
-                out.push(p);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(root, &mut files);
-    files.sort();
-    files
+    netcap::capture::inputs::capture_files_below(root)
 }
 
 /// The cache key of a file: path, size and modification time.

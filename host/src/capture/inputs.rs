@@ -33,9 +33,7 @@ pub fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, InputsError> {
 
 fn expand_one(a: &Path) -> Result<Vec<PathBuf>, InputsError> {
     if a.is_dir() {
-        let mut files = Vec::new();
-        walk(a, &mut files);
-        files.sort();
+        let files = capture_files_below(a);
         return if files.is_empty() { Err(InputsError::EmptyDir(a.into())) } else { Ok(files) };
     }
     // A FIFO or device is a file too: anything that exists is taken as it is.
@@ -55,7 +53,15 @@ fn expand_one(a: &Path) -> Result<Vec<PathBuf>, InputsError> {
     Ok(files)
 }
 
-/// Capture files below `dir`, any depth (a directory per day or sensor).
+/// The capture files (`.pcap`, `.pcapng`, `.cap`) below `dir`, any depth (a directory per day
+/// or sensor), in path order.
+pub fn capture_files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.sort();
+    files
+}
+
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.flatten() {
