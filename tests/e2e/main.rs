@@ -27,6 +27,7 @@ mod oracle_link;
 mod oracle_link2;
 mod oracle_mail;
 mod oracle_net;
+mod oracle_netbios;
 mod oracle_profile;
 mod oracle_quic;
 mod oracle_stream;
