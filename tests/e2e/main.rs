@@ -30,6 +30,7 @@ mod oracle_net;
 mod oracle_netbios;
 mod oracle_profile;
 mod oracle_quic;
+mod oracle_rdp;
 mod oracle_stream;
 mod oracle_tunnel;
 mod oracle_windows;

@@ -620,3 +620,162 @@ fn ldap_and_kerberos_read_on_after_a_gap_from_a_segment_that_starts_a_message() 
     assert_eq!(k.iter().map(|r| (r.msg_type, r.client_name.as_str())).collect::<Vec<_>>(), [(10, ""), (10, "alice")]);
     assert_eq!(errs, [E_KRB_GAP]);
 }
+
+/// A TPKT around an X.224 TPDU `x`.
+fn tpkt(x: &[u8]) -> Vec<u8> {
+    let mut v = vec![3, 0];
+    v.extend(((4 + x.len()) as u16).to_be_bytes());
+    v.extend(x);
+    v
+}
+
+/// An X.224 Connection Request with `line` (CRLF added when not empty) and an RDP_NEG_REQ.
+fn rdp_cr(line: &str, protocols: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    if !line.is_empty() {
+        v.extend(line.as_bytes());
+        v.extend(b"\r\n");
+    }
+    v.extend([1, 0, 8, 0]);
+    v.extend(protocols.to_le_bytes());
+    let mut x = vec![(6 + v.len()) as u8, 0xe0, 0, 0, 0, 0, 0];
+    x.extend(v);
+    tpkt(&x)
+}
+
+/// An X.224 Connection Confirm with an RDP_NEG_RSP (type 2) or RDP_NEG_FAILURE (type 3).
+fn rdp_cc(ty: u8, value: u32) -> Vec<u8> {
+    let mut x = vec![14, 0xd0, 0, 0, 0x12, 0x34, 0, ty, 0x1f, 8, 0];
+    x.extend(value.to_le_bytes());
+    tpkt(&x)
+}
+
+/// An MCS Connect Initial with the GCC user data holding a security block and the core block.
+fn rdp_mcs_ci() -> Vec<u8> {
+    let mut core = Vec::new();
+    core.extend(0x0008_0004u32.to_le_bytes());
+    core.extend(1280u16.to_le_bytes());
+    core.extend(1024u16.to_le_bytes());
+    core.extend([0x01, 0xca, 0x03, 0xaa]);
+    core.extend(1033u32.to_le_bytes());
+    core.extend(2600u32.to_le_bytes());
+    let mut name = utf16("SEPTU");
+    name.resize(32, 0);
+    core.extend(name);
+    core.extend([4, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0]);
+    let mut blocks = vec![0x02, 0xc0, 12, 0, 3, 0, 0, 0, 0, 0, 0, 0];
+    blocks.extend(0xc001u16.to_le_bytes());
+    blocks.extend(((4 + core.len()) as u16).to_le_bytes());
+    blocks.extend(core);
+    let mut gcc = vec![0x00, 0x05, 0x00, 0x14, 0x7c, 0x00, 0x01, 0x81, 0x2a, 0, 8, 0, 0x10, 0, 1, 0xc0, 0];
+    gcc.extend(b"Duca");
+    gcc.extend([0x80 | (blocks.len() >> 8) as u8, blocks.len() as u8]);
+    gcc.extend(blocks);
+    let mut ci = vec![0x7f, 0x65, 0x82];
+    let body_len = 3 + 3 + 3 + gcc.len() + 4;
+    ci.extend((body_len as u16).to_be_bytes());
+    ci.extend([4, 1, 1, 4, 1, 1, 1, 1, 0xff, 4, 0x82]);
+    ci.extend((gcc.len() as u16).to_be_bytes());
+    ci.extend(gcc);
+    let mut x = vec![2, 0xf0, 0x80];
+    x.extend(ci);
+    tpkt(&x)
+}
+
+#[test]
+fn rdp_negotiation_then_tls_is_one_record_at_every_split() {
+    let cr = rdp_cr("Cookie: mstshash=Administr", 0x0b);
+    let cc = rdp_cc(2, 8);
+    let hello = [0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0];
+    for cut in 1..cr.len() {
+        let steps = [
+            Step::D(Dir::ToServer, &cr[..cut]),
+            Step::D(Dir::ToServer, &cr[cut..]),
+            Step::D(Dir::ToClient, &cc),
+            Step::D(Dir::ToServer, &hello),
+            Step::D(Dir::ToClient, &[0x16, 3, 3, 0, 1, 2]),
+        ];
+        let (recs, errs, verdicts) = run(3389, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let r: Vec<v1::Rdp> = decode(&recs, T_RDP);
+        assert_eq!(r.len(), 1, "cut {cut}");
+        let r = &r[0];
+        assert_eq!((r.cookie.as_str(), r.negotiation_request, r.requested_protocols), ("Administr", true, 0x0b));
+        assert_eq!((r.confirmed, r.negotiation_response, r.selected_protocol, r.response_flags), (true, true, 8, 0x1f));
+        assert!(r.tls && r.credssp && !r.client_core);
+        assert_eq!((r.timestamp, r.src_ip.as_str(), r.dst_port), (1000, "192.0.2.1", 3389));
+        // Both directions switched to TLS: the connection is done.
+        assert_eq!(verdicts[5], Verdict::Done);
+    }
+}
+
+#[test]
+fn rdp_standard_security_reads_the_client_core_data() {
+    let (cr, cc, ci) = (rdp_cr("Cookie: msts=3640205228.15629.0000", 0), rdp_cc(2, 0), rdp_mcs_ci());
+    for cut in 1..ci.len() {
+        let steps = [
+            Step::D(Dir::ToServer, &cr),
+            Step::D(Dir::ToClient, &cc),
+            Step::D(Dir::ToServer, &ci[..cut]),
+            Step::D(Dir::ToServer, &ci[cut..]),
+        ];
+        let (recs, errs, _) = run(3389, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let r = &decode::<v1::Rdp>(&recs, T_RDP)[0];
+        assert_eq!((r.routing_token.as_str(), r.cookie.as_str()), ("Cookie: msts=3640205228.15629.0000", ""));
+        assert!(r.client_core && !r.tls && !r.credssp);
+        assert_eq!((r.client_version, r.desktop_width, r.desktop_height), (0x0008_0004, 1280, 1024));
+        assert_eq!((r.keyboard_layout, r.client_build, r.client_name.as_str()), (1033, 2600, "SEPTU"));
+    }
+    // A negotiation failure, no request block.
+    let mut x = vec![6, 0xe0, 0, 0, 0, 0, 0];
+    x.extend(b"Cookie: mstshash=x\r\n");
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &tpkt(&x)), Step::D(Dir::ToClient, &rdp_cc(3, 5))]);
+    assert!(errs.is_empty());
+    let r = &decode::<v1::Rdp>(&recs, T_RDP)[0];
+    assert_eq!((r.negotiation_request, r.negotiation_failure, r.failure_code), (false, true, 5));
+}
+
+#[test]
+fn rdp_cut_or_garbled_gives_partial_records_and_errors() {
+    let (cr, cc, ci) = (rdp_cr("Cookie: mstshash=bob", 3), rdp_cc(2, 1), rdp_mcs_ci());
+    // The client core data cut at every length: the record, at most one error.
+    let cut_ci = |n: usize| {
+        let mut m = ci[..n].to_vec();
+        m[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+        m
+    };
+    for n in 7..ci.len() {
+        let m = cut_ci(n);
+        let (recs, errs, _) =
+            run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &cc), Step::D(Dir::ToServer, &m)]);
+        assert_eq!(decode::<v1::Rdp>(&recs, T_RDP).len(), 1, "cut {n}");
+        assert!(errs.len() <= 1, "cut {n}: {errs:?}");
+    }
+    // The connection ends inside a message: the record and the truncation error.
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &cc[..9])]);
+    assert_eq!((decode::<v1::Rdp>(&recs, T_RDP).len(), errs), (1, vec![rdp::E_TRUNCATED.to_string()]));
+    // A request line without CRLF; a TPKT too short for X.224.
+    let mut x = vec![6, 0xe0, 0, 0, 0, 0, 0];
+    x.extend(b"Cookie: mstshash=abc");
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &tpkt(&x))]);
+    assert_eq!((decode::<v1::Rdp>(&recs, T_RDP).len(), errs), (1, vec![rdp::E_REQUEST.to_string()]));
+    let bad = [cc.clone(), vec![3, 0, 0, 5, 0]].concat();
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &bad)]);
+    assert_eq!((decode::<v1::Rdp>(&recs, T_RDP).len(), errs), (1, vec![rdp::E_BAD_TPKT.to_string()]));
+    // Garbled bytes after a valid start never panic.
+    let mut s = 7u64;
+    for _ in 0..300 {
+        let mut g = ci.clone();
+        for _ in 0..4 {
+            let k = (rng(&mut s) as usize) % g.len();
+            g[k] = rng(&mut s) as u8;
+        }
+        let _ = run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &cc), Step::D(Dir::ToServer, &g)]);
+    }
+    // Not RDP on the port: declined.
+    let steps = [Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n"), Step::D(Dir::ToClient, b"HTTP/1.1 200 OK\r\n")];
+    let (recs, errs, v) = run(3389, &steps);
+    assert!(recs.is_empty() && errs.is_empty());
+    assert_eq!(v[1..3], [Verdict::Continue, Verdict::Decline]);
+}
