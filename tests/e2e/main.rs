@@ -17,6 +17,7 @@ mod live;
 mod oracle;
 mod oracle_app;
 mod oracle_database;
+mod oracle_dcerpc;
 mod oracle_dhcp;
 mod oracle_dns;
 mod oracle_ics;

@@ -1,7 +1,8 @@
 //! The `windows` decoder: Windows enterprise protocols in reassembled TCP connections: SMB1 and
 //! SMB2/3 ([`smb`]) over direct TCP (port 445) and the NetBIOS session service (port 139), with
 //! the NTLMSSP messages of their session setups ([`ntlm`]), Kerberos over TCP (port 88,
-//! [`krb`]), LDAP (port 389, [`ldap`]) and the unencrypted start of RDP (port 3389, [`rdp`]).
+//! [`krb`]), LDAP (port 389, [`ldap`]), the unencrypted start of RDP (port 3389, [`rdp`]) and
+//! DCE/RPC ([`dcerpc`]: port 135, and any other connection whose client begins with a bind).
 //! The connection's protocol is chosen by its server port ([`Proto`]).
 //!
 //! A stream decoder, so that a message split over TCP segments is one record and a segment
@@ -15,6 +16,7 @@
 //! Malformed input gives the partial record plus a counted error; a gap loses that direction's
 //! framing (counted), because the bytes after it need not start a message.
 
+pub mod dcerpc;
 pub mod krb;
 pub mod ldap;
 pub mod ntlm;
@@ -36,18 +38,22 @@ pub const T_NTLM: u16 = 1;
 pub const T_KERBEROS: u16 = 2;
 pub const T_LDAP: u16 = 3;
 pub const T_RDP: u16 = 4;
+pub const T_DCERPC: u16 = 5;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 5] = [
+pub const RECORD_TYPES: [(&str, &str); 6] = [
     ("SMB", "netcap.v1.SMB"),
     ("NTLM", "netcap.v1.NTLM"),
     ("Kerberos", "netcap.v1.Kerberos"),
     ("LDAP", "netcap.v1.LDAP"),
     ("RDP", "netcap.v1.RDP"),
+    ("DCERPC", "netcap.v1.DCERPC"),
 ];
 
-/// Port interests: SMB over direct TCP and over the NetBIOS session service, Kerberos, LDAP, RDP.
-pub const LAYERS: [&str; 5] = ["tcp:445", "tcp:139", "tcp:88", "tcp:389", "tcp:3389"];
+/// Port interests: SMB over direct TCP and over the NetBIOS session service, Kerberos, LDAP, RDP,
+/// DCE/RPC's endpoint mapper, and every other connection for DCE/RPC on dynamic ports (declined
+/// at its first bytes unless they are a bind).
+pub const LAYERS: [&str; 7] = ["tcp:445", "tcp:139", "tcp:88", "tcp:389", "tcp:3389", "tcp:135", "tcp:*"];
 
 /// The protocol of a connection, by its server port.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,6 +67,8 @@ pub enum Proto {
     Ldap,
     /// TPKTs carrying X.224 and MCS, until TLS or encryption starts (port 3389).
     Rdp,
+    /// DCE/RPC PDUs, cut by their fragment length (port 135, or sniffed: `Parser::sniffed`).
+    Dcerpc,
 }
 
 impl Proto {
@@ -71,17 +79,19 @@ impl Proto {
             88 => Some(Proto::Kerberos),
             389 => Some(Proto::Ldap),
             3389 => Some(Proto::Rdp),
+            135 => Some(Proto::Dcerpc),
             _ => None,
         }
     }
 
     /// The record types whose enabling makes the protocol worth reading.
-    fn wanted(self, on: &[bool; 5]) -> bool {
+    fn wanted(self, on: &[bool; 6]) -> bool {
         match self {
             Proto::Smb => on[usize::from(T_SMB)] || on[usize::from(T_NTLM)],
             Proto::Kerberos => on[usize::from(T_KERBEROS)],
             Proto::Ldap => on[usize::from(T_LDAP)],
             Proto::Rdp => on[usize::from(T_RDP)],
+            Proto::Dcerpc => on[usize::from(T_DCERPC)],
         }
     }
 
@@ -92,6 +102,7 @@ impl Proto {
         match self {
             Proto::Smb | Proto::Kerberos | Proto::Rdp => HEADER,
             Proto::Ldap => 6,
+            Proto::Dcerpc => dcerpc::HEADER,
         }
     }
 }
@@ -177,6 +188,7 @@ pub fn frame_len(proto: Proto, h: &[u8]) -> Result<usize, &'static str> {
             }
             Ok(n)
         }
+        Proto::Dcerpc => dcerpc::frame_len(h),
     }
 }
 
@@ -184,7 +196,7 @@ pub fn frame_len(proto: Proto, h: &[u8]) -> Result<usize, &'static str> {
 /// message of `proto`. NetBIOS: a session message must hold an SMB1, SMB2 or SMB3
 /// transform/compression header, as far as `b` goes; Kerberos: a plausible record marker and a
 /// Kerberos application tag after it.
-pub fn starts(proto: Proto, b: &[u8]) -> bool {
+pub fn starts(proto: Proto, b: &[u8], sniffed: bool) -> bool {
     let Some(&t) = b.first() else { return false };
     match proto {
         Proto::Smb => {
@@ -205,6 +217,7 @@ pub fn starts(proto: Proto, b: &[u8]) -> bool {
                 && (b.len() < proto.header() || frame_len(proto, &b[..proto.header()]).is_ok())
         }
         Proto::Rdp => t == 3 && (b.len() < HEADER || frame_len(proto, &b[..HEADER]).is_ok()),
+        Proto::Dcerpc => dcerpc::starts(b, sniffed),
     }
 }
 
@@ -219,7 +232,7 @@ pub fn resyncs(proto: Proto, b: &[u8]) -> bool {
         return false;
     }
     match proto {
-        Proto::Smb | Proto::Rdp => false,
+        Proto::Smb | Proto::Rdp | Proto::Dcerpc => false,
         Proto::Kerberos => {
             let m = &b[HEADER..];
             netcap_windows_parse::kerberos::starts(m)
@@ -239,7 +252,10 @@ pub fn resyncs(proto: Proto, b: &[u8]) -> bool {
 pub struct Parser {
     pub proto: Proto,
     /// Which record types are enabled, in type-id order.
-    pub on: [bool; 5],
+    pub on: [bool; 6],
+    /// DCE/RPC on a port not its own: only a connection whose client begins with a bind is read.
+    pub sniffed: bool,
+    pub dcerpc: dcerpc::State,
     pub smb: v1::Smb,
     pub ntlm: v1::Ntlm,
     pub krb: v1::Kerberos,
@@ -268,6 +284,7 @@ impl Parser {
             Proto::Kerberos => krb::message(self, dir, msg, cut, ts, cx, out),
             Proto::Ldap => ldap::message(self, dir, msg, cut, ts, cx, out),
             Proto::Rdp => rdp::message(self, dir, msg, cut, ts, cx, out),
+            Proto::Dcerpc => dcerpc::message(self, dir, msg, cut, ts, cx, out),
         }
     }
 
@@ -278,6 +295,7 @@ impl Parser {
             Proto::Kerberos => (E_KRB_GAP, E_KRB_TRUNCATED),
             Proto::Ldap => (E_LDAP_GAP, E_LDAP_TRUNCATED),
             Proto::Rdp => (rdp::E_GAP, rdp::E_TRUNCATED),
+            Proto::Dcerpc => (dcerpc::E_GAP, dcerpc::E_TRUNCATED),
         }
     }
 }
@@ -375,7 +393,7 @@ impl Side {
     pub fn gap(&mut self, p: &mut Parser, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         if !self.dead {
             self.flush(p, dir, p.cut_errors().0, cx, out);
-            if !matches!(p.proto, Proto::Smb | Proto::Rdp) {
+            if !matches!(p.proto, Proto::Smb | Proto::Rdp | Proto::Dcerpc) {
                 self.dead = false;
                 self.lost = true;
             }
@@ -419,13 +437,14 @@ impl Conn {
             self.sides[dir.index()].close(&mut self.parser, dir, cx, out);
         }
         rdp::end(&mut self.parser, out);
+        dcerpc::end(&mut self.parser, out);
     }
 }
 
 /// The decoder state of one instance.
 pub struct Windows {
     /// Which record types are enabled (NTLM records come from SMB connections).
-    on: [bool; 5],
+    on: [bool; 6],
     conns: HashMap<u64, Conn>,
 }
 
@@ -440,12 +459,14 @@ impl Windows {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let port = Proto::of_port(info.server_port).or(Proto::of_port(info.client_port));
-            let Some(proto) = port.filter(|p| p.wanted(&self.on)) else {
+            // Any other port: DCE/RPC if the client begins with a bind.
+            let sniffed = port.is_none();
+            let Some(proto) = port.or(Some(Proto::Dcerpc)).filter(|p| p.wanted(&self.on)) else {
                 return Verdict::Decline;
             };
             let c = Conn {
                 info: **info,
-                parser: Box::new(Parser { proto, on: self.on, ..Default::default() }),
+                parser: Box::new(Parser { proto, on: self.on, sniffed, ..Default::default() }),
                 sides: Default::default(),
                 last_ts: meta.ts_nanos,
             };
@@ -459,9 +480,16 @@ impl Windows {
         match *ev {
             StreamEvent::Open(_) => Verdict::Continue,
             StreamEvent::Data { dir, bytes } => {
+                // A sniffed connection is DCE/RPC only when the client speaks first with a bind:
+                // otherwise it is declined at once.
+                let sniffed = c.parser.sniffed;
+                if sniffed && !c.sides[0].started && (dir == Dir::ToClient || !starts(c.parser.proto, bytes, true)) {
+                    self.conns.remove(&meta.stream);
+                    return Verdict::Decline;
+                }
                 let s = &mut c.sides[dir.index()];
                 if !s.started && !s.dead {
-                    if starts(c.parser.proto, bytes) {
+                    if starts(c.parser.proto, bytes, sniffed && dir == Dir::ToServer) {
                         s.started = true;
                     } else {
                         // Not NetBIOS/SMB, or the capture began mid-message: this direction is
@@ -472,6 +500,7 @@ impl Windows {
                 s.data(&mut c.parser, dir, bytes, &cx, out);
                 if c.sides.iter().all(|s| s.dead) {
                     rdp::end(&mut c.parser, out);
+                    dcerpc::end(&mut c.parser, out);
                     let started = c.sides.iter().any(|s| s.started);
                     self.conns.remove(&meta.stream);
                     return if started { Verdict::Done } else { Verdict::Decline };

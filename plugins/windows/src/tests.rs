@@ -779,3 +779,148 @@ fn rdp_cut_or_garbled_gives_partial_records_and_errors() {
     assert!(recs.is_empty() && errs.is_empty());
     assert_eq!(v[1..3], [Verdict::Continue, Verdict::Decline]);
 }
+
+/// A DCE/RPC PDU (little-endian) of type `ty` with `flags`, call id and body.
+fn pdu(ty: u8, flags: u8, call: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![5, 0, ty, flags, 0x10, 0, 0, 0];
+    v.extend(((16 + body.len()) as u16).to_le_bytes());
+    v.extend([0, 0]);
+    v.extend(call.to_le_bytes());
+    v.extend(body);
+    v
+}
+
+/// A DCE UUID's wire form (first three fields little-endian).
+fn uuid_le(a: u32, b: u16, c: u16, d: [u8; 8]) -> Vec<u8> {
+    let mut v = a.to_le_bytes().to_vec();
+    v.extend(b.to_le_bytes());
+    v.extend(c.to_le_bytes());
+    v.extend(d);
+    v
+}
+
+/// SAMR and NDR.
+fn samr() -> Vec<u8> {
+    uuid_le(0x1234_5778, 0x1234, 0xabcd, [0xef, 0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xac])
+}
+
+fn ndr() -> Vec<u8> {
+    uuid_le(0x8a88_5d04, 0x1ceb, 0x11c9, [0x9f, 0xe8, 0x08, 0x00, 0x6e, 0x10, 0x33, 0x60])
+}
+
+/// A bind of context 0 to SAMR v1.0 with NDR v2.
+fn dce_bind() -> Vec<u8> {
+    let mut b = vec![0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0];
+    b.extend(samr());
+    b.extend([1, 0, 0, 0]);
+    b.extend(ndr());
+    b.extend([2, 0, 0, 0]);
+    pdu(11, 3, 1, &b)
+}
+
+fn dce_bind_ack() -> Vec<u8> {
+    let mut b = vec![0xb8, 0x10, 0xb8, 0x10, 0x53, 0xf0, 0, 0, 6, 0];
+    b.extend(b"49668\0");
+    b.extend([1, 0, 0, 0, 0, 0, 0, 0]);
+    b.extend(ndr());
+    b.extend([2, 0, 0, 0]);
+    pdu(12, 3, 1, &b)
+}
+
+/// A request fragment: alloc hint, context 0, opnum, `stub` bytes.
+fn dce_request(flags: u8, call: u32, opnum: u16, stub: usize) -> Vec<u8> {
+    let mut b = vec![0, 0, 0, 0, 0, 0];
+    b.extend(opnum.to_le_bytes());
+    b.extend(vec![0xaa; stub]);
+    pdu(0, flags, call, &b)
+}
+
+#[test]
+fn dcerpc_bind_request_fault_on_135_at_every_split() {
+    let mut fault = vec![0, 0, 0, 0, 0, 0, 0, 0];
+    fault.extend(5u32.to_le_bytes());
+    fault.extend([0, 0, 0, 0]);
+    let client: Vec<u8> = [dce_bind(), dce_request(3, 2, 64, 8)].concat();
+    let server: Vec<u8> = [dce_bind_ack(), pdu(3, 3, 2, &fault)].concat();
+    for cut in 1..client.len() {
+        let steps = [
+            Step::D(Dir::ToServer, &client[..cut]),
+            Step::D(Dir::ToServer, &client[cut..]),
+            Step::D(Dir::ToClient, &server),
+        ];
+        let (recs, errs, _) = run(135, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let r: Vec<v1::Dcerpc> = decode(&recs, T_DCERPC);
+        let types: Vec<(&str, u32)> = r.iter().map(|r| (r.packet_type_name.as_str(), r.call_id)).collect();
+        assert_eq!(types, [("bind", 1), ("request", 2), ("bind_ack", 1), ("fault", 2)], "cut {cut}");
+        let c = &r[0].contexts[0];
+        assert_eq!(
+            (c.interface_uuid.as_str(), c.interface_name.as_str()),
+            ("12345778-1234-abcd-ef00-0123456789ac", "SAMR")
+        );
+        assert_eq!((c.interface_version, c.transfer_syntaxes[0].as_str()), (1, "8a885d04-1ceb-11c9-9fe8-08006e103360"));
+        assert_eq!((r[1].opnum, r[1].interface_name.as_str(), r[1].stub_length, r[1].fragments), (64, "SAMR", 8, 1));
+        assert_eq!((r[2].secondary_address.as_str(), r[2].assoc_group, r[2].results[0].result), ("49668", 0xf053, 0));
+        assert_eq!((r[3].status, r[3].interface_name.as_str()), (5, "SAMR"));
+    }
+}
+
+#[test]
+fn dcerpc_fragments_are_one_record_and_dynamic_ports_are_sniffed() {
+    let frags: Vec<u8> = [dce_request(1, 7, 5, 100), dce_request(0, 7, 5, 100), dce_request(2, 7, 5, 50)].concat();
+    let client = [dce_bind(), frags].concat();
+    let (recs, errs, _) = run(49668, &[Step::D(Dir::ToServer, &client), Step::D(Dir::ToClient, &dce_bind_ack())]);
+    assert!(errs.is_empty(), "{errs:?}");
+    let r: Vec<v1::Dcerpc> = decode(&recs, T_DCERPC);
+    assert_eq!(r.len(), 3);
+    assert_eq!((r[1].fragments, r[1].stub_length, r[1].opnum, r[1].timestamp), (3, 250, 5, 1000));
+    // A last fragment missing: the call is written at the next PDU, and at the end, with errors.
+    let open = [dce_bind(), dce_request(1, 8, 5, 10), dce_request(3, 9, 6, 10), dce_request(1, 10, 6, 10)].concat();
+    let (recs, errs, _) = run(135, &[Step::D(Dir::ToServer, &open)]);
+    assert_eq!(decode::<v1::Dcerpc>(&recs, T_DCERPC).len(), 4);
+    assert_eq!(errs, [dcerpc::E_FRAGMENT, dcerpc::E_FRAGMENT]);
+    // On another port, a connection not beginning with a client bind is declined at once.
+    let (recs, _, v) = run(49668, &[Step::D(Dir::ToServer, &dce_request(3, 1, 0, 4))]);
+    assert!(recs.is_empty() && v[1] == Verdict::Decline);
+    let (_, _, v) = run(8080, &[Step::D(Dir::ToClient, &dce_bind_ack())]);
+    assert_eq!(v[1], Verdict::Decline);
+    let (_, _, v) = run(8080, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n")]);
+    assert_eq!(v[1], Verdict::Decline);
+}
+
+#[test]
+fn dcerpc_cut_or_garbled_gives_partial_records_and_errors() {
+    let msgs = [dce_bind(), dce_bind_ack(), dce_request(3, 2, 1, 4)];
+    for m in &msgs {
+        // Cut at every length with the fragment length adjusted (a short PDU).
+        for n in 16..m.len() {
+            let mut c = m[..n].to_vec();
+            c[8..10].copy_from_slice(&(n as u16).to_le_bytes());
+            let (recs, errs, _) = run(135, &[Step::D(Dir::ToServer, &c)]);
+            assert_eq!(decode::<v1::Dcerpc>(&recs, T_DCERPC).len(), 1, "cut {n}");
+            assert!(errs.len() <= 1, "cut {n}: {errs:?}");
+        }
+        // The connection ends inside the PDU.
+        let (recs, errs, _) = run(135, &[Step::D(Dir::ToServer, &m[..m.len() - 1])]);
+        assert_eq!(decode::<v1::Dcerpc>(&recs, T_DCERPC).len(), 1);
+        assert_eq!(errs, [dcerpc::E_TRUNCATED]);
+    }
+    // A fragment length below the header: a bad header.
+    let mut bad = dce_bind();
+    bad[8..10].copy_from_slice(&[4, 0]);
+    let two = [dce_bind(), bad].concat();
+    let (_, errs, _) = run(135, &[Step::D(Dir::ToServer, &two)]);
+    assert_eq!(errs, [dcerpc::E_BAD_HEADER]);
+    // Huge context counts and garbled bytes never panic.
+    let mut s = 11u64;
+    for m in &msgs {
+        for _ in 0..300 {
+            let mut g = m.clone();
+            for _ in 0..4 {
+                let k = 16 + (rng(&mut s) as usize) % (g.len() - 16);
+                g[k] = rng(&mut s) as u8;
+            }
+            let _ = run(135, &[Step::D(Dir::ToServer, &g)]);
+        }
+    }
+}
