@@ -1,16 +1,17 @@
-//! DNS records (DNS on UDP 53, mDNS on UDP 5353) agree field by field with tshark on every
-//! capture of the corpus that has DNS over UDP: header, flags, counts, questions, every resource
-//! record's owner, type, class, TTL, length and the decoded RDATA of A, AAAA, NS, CNAME, PTR, MX,
-//! TXT, SRV, SOA and OPT (EDNS UDP size, extended rcode, version, DO bit, option codes), and the
-//! mDNS unicast-response / cache-flush bits.
+//! DNS records (DNS on UDP 53, mDNS on UDP 5353, LLMNR on UDP 5355) agree field by field with
+//! tshark on every capture of the corpus that has DNS over UDP or LLMNR: header, flags, counts,
+//! questions, every resource record's owner, type, class, TTL, length and the decoded RDATA of A,
+//! AAAA, NS, CNAME, PTR, MX, TXT, SRV, SOA and OPT (EDNS UDP size, extended rcode, version, DO bit,
+//! option codes), the mDNS unicast-response / cache-flush bits and the LLMNR conflict and
+//! tentative bits.
 //!
-//! Alignment: one record is expected per UDP layer with port 53 or 5353 (outer first, ICMP-quoted
+//! Alignment: one record is expected per UDP layer with port 53, 5353 or 5355 (outer first, ICMP-quoted
 //! headers excluded, as the host does not dissect inside ICMP); tshark is run with IP
 //! reassembly off so that a first fragment is dissected on its own, as we see it.
 
 use netcap_proto::v1::Dns;
 use netcap_proto::v1::dns::ResourceRecord;
-use netcap_tests::{TempDir, corpus_files, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{TempDir, corpus_files, files_with, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::path::Path;
 
 const FIELDS: &[&str] = &[
@@ -37,6 +38,8 @@ const FIELDS: &[&str] = &[
     "dns.flags.authenticated",
     "dns.flags.checkdisable",
     "dns.flags.rcode",
+    "dns.flags.conflict",
+    "dns.flags.tentative",
     "dns.count.queries",
     "dns.count.answers",
     "dns.count.auth_rr",
@@ -99,6 +102,9 @@ const DIRS: &[&str] = &[
     "udp",
 ];
 
+/// The DNS ports: DNS, mDNS, LLMNR.
+const PORTS: [u64; 3] = [53, 5353, 5355];
+
 /// Captures where the host does not (yet) slice the packets down to UDP, so that we see fewer
 /// DNS messages than tshark. Only a record count below tshark's is excused; records we do
 /// produce are still compared field by field.
@@ -143,7 +149,7 @@ fn outer_udp_layers(protocols: &str) -> usize {
 /// The DNS messages tshark dissected outside ICMP quotes.
 fn dns_layers(protocols: &str) -> usize {
     let t: Vec<&str> = protocols.split(':').take_while(|t| !t.starts_with("icmp")).collect();
-    t.windows(2).filter(|w| w[0] == "udp" && (w[1] == "dns" || w[1] == "mdns")).count()
+    t.windows(2).filter(|w| w[0] == "udp" && ["dns", "mdns", "llmnr"].contains(&w[1])).count()
 }
 
 /// Compares a header field; tshark leaves it out of a message too short to hold it.
@@ -224,6 +230,12 @@ fn compare(g: &Dns, r: &[String], partial: bool, cmp: &mut dyn FnMut(&str, Strin
     flag(cmp, "z.ad", ((g.z >> 1) & 1).to_string(), c("dns.flags.authenticated"));
     flag(cmp, "z.cd", (g.z & 1).to_string(), c("dns.flags.checkdisable"));
     flag(cmp, "response_code", g.response_code.to_string(), c("dns.flags.rcode"));
+    // LLMNR: Wireshark shows the C and T bits (and no AA, RD, RA or Z) for LLMNR only.
+    flag(cmp, "conflict", b(g.conflict).to_string(), c("dns.flags.conflict"));
+    flag(cmp, "tentative", b(g.tentative).to_string(), c("dns.flags.tentative"));
+    if g.llmnr {
+        cmp("llmnr flags not shown", String::new(), c("dns.flags.authoritative") + &c("dns.flags.recdesired"));
+    }
     hdr(cmp, partial, "qd_count", g.qd_count.to_string(), c("dns.count.queries"));
     hdr(cmp, partial, "an_count", g.an_count.to_string(), c("dns.count.answers"));
     hdr(cmp, partial, "ns_count", g.ns_count.to_string(), c("dns.count.auth_rr"));
@@ -294,7 +306,7 @@ fn compare(g: &Dns, r: &[String], partial: bool, cmp: &mut dyn FnMut(&str, Strin
 /// The IP address column of the innermost IP header before the first DNS layer.
 fn inner_ip(r: &[String], src: bool) -> String {
     let tokens: Vec<&str> = col(r, "frame.protocols").split(':').collect();
-    let end = tokens.iter().position(|t| *t == "dns" || *t == "mdns").unwrap_or(tokens.len());
+    let end = tokens.iter().position(|t| ["dns", "mdns", "llmnr"].contains(t)).unwrap_or(tokens.len());
     let Some(last) = tokens[..end].iter().rposition(|t| *t == "ip" || *t == "ipv6") else { return String::new() };
     let v6 = tokens[last] == "ipv6";
     let k = tokens[..=last].iter().filter(|t| **t == tokens[last]).count() - 1;
@@ -312,13 +324,14 @@ struct Counts {
     records: usize,
     full: usize,
     mdns: usize,
+    llmnr: usize,
     partial: usize,
     files: usize,
     gaps: usize,
 }
 
 fn check_file(f: &Path, problems: &mut Vec<String>, n: &mut Counts) {
-    let filter = "udp.port==53 || udp.port==5353";
+    let filter = "udp.port==53 || udp.port==5353 || udp.port==5355";
     let Some(rows) =
         tshark_fields(f, FIELDS, &["-Y", filter, "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
     else {
@@ -334,7 +347,7 @@ fn check_file(f: &Path, problems: &mut Vec<String>, n: &mut Counts) {
         let matching = (0..layers)
             .filter(|&k| {
                 let p = |v: &Vec<&str>| v.get(k).and_then(|s| parse_num(s)).unwrap_or(0);
-                [53, 5353].contains(&p(&sp)) || [53, 5353].contains(&p(&dp))
+                PORTS.contains(&p(&sp)) || PORTS.contains(&p(&dp))
             })
             .count();
         // Field by field only where this is the one DNS message tshark shows in the packet.
@@ -382,6 +395,7 @@ fn check_file(f: &Path, problems: &mut Vec<String>, n: &mut Counts) {
         }
         n.full += 1;
         n.mdns += usize::from(g.mdns);
+        n.llmnr += usize::from(g.llmnr);
         cmp("src_port", g.src_port.to_string(), col(r, "udp.srcport").split(',').next_back().unwrap_or("").into());
         cmp("dst_port", g.dst_port.to_string(), col(r, "udp.dstport").split(',').next_back().unwrap_or("").into());
         cmp("src_ip", g.src_ip.clone(), inner_ip(r, true));
@@ -397,7 +411,11 @@ fn dns_agrees_with_tshark() {
     if !have_tshark() {
         return;
     }
-    let files = corpus_files(DIRS);
+    // Every capture where tshark finds LLMNR too (they are in windows/, ics/, ...).
+    let mut files = corpus_files(DIRS);
+    files.extend(files_with(&["llmnr"]));
+    files.sort();
+    files.dedup();
     if files.is_empty() {
         return;
     }
@@ -414,8 +432,9 @@ fn dns_agrees_with_tshark() {
     assert!(problems.is_empty(), "{total} problems:\n{}", problems.join("\n"));
     assert!(n.full > 1000, "only {} DNS records compared field by field", n.full);
     assert!(n.mdns > 10, "only {} mDNS records compared", n.mdns);
+    assert!(n.llmnr > 100, "only {} LLMNR records compared", n.llmnr);
     eprintln!(
-        "compared {} DNS records from {} captures with tshark ({} field by field, {} of them mDNS, {} malformed; {} captures excused as host gaps)",
-        n.records, n.files, n.full, n.mdns, n.partial, n.gaps
+        "compared {} DNS records from {} captures with tshark ({} field by field, {} of them mDNS, {} LLMNR, {} malformed; {} captures excused as host gaps)",
+        n.records, n.files, n.full, n.mdns, n.llmnr, n.partial, n.gaps
     );
 }

@@ -1,5 +1,5 @@
 //! DNS message parsing from the UDP layers the host dissected. The decoder checks the ports of
-//! every UDP layer itself (53 for DNS, 5353 for mDNS), so it works whether the host hands it
+//! every UDP layer itself (53 for DNS, 5353 for mDNS, 5355 for LLMNR), so it works whether the host hands it
 //! all UDP packets or only those of its port interests, and decodes each matching UDP layer of a
 //! tunnelled packet. The payload is bounded by the UDP length field and the captured bytes.
 //!
@@ -16,11 +16,12 @@ pub const T_DNS: u16 = 0;
 pub const RECORD_TYPES: [(&str, &str); 1] = [("DNS", "netcap.v1.DNS")];
 
 /// What the decoder asks the host for.
-pub const LAYERS: [&str; 2] = ["udp:53", "udp:5353"];
+pub const LAYERS: [&str; 3] = ["udp:53", "udp:5353", "udp:5355"];
 
-/// DNS and mDNS ports.
+/// DNS, mDNS and LLMNR ports.
 pub const PORT_DNS: u16 = 53;
 pub const PORT_MDNS: u16 = 5353;
+pub const PORT_LLMNR: u16 = 5355;
 /// Per-instance decoder state.
 #[derive(Default)]
 pub struct Dns {
@@ -45,7 +46,8 @@ impl Dns {
             let Some(h) = p.data.get(l.offset..l.offset + 8) else { continue };
             let (sp, dp) = (u16::from_be_bytes([h[0], h[1]]), u16::from_be_bytes([h[2], h[3]]));
             let mdns = sp == PORT_MDNS || dp == PORT_MDNS;
-            if !(mdns || sp == PORT_DNS || dp == PORT_DNS) {
+            let llmnr = !mdns && (sp == PORT_LLMNR || dp == PORT_LLMNR);
+            if !(mdns || llmnr || sp == PORT_DNS || dp == PORT_DNS) {
                 continue;
             }
             let ulen = usize::from(u16::from_be_bytes([h[4], h[5]]));
@@ -62,11 +64,33 @@ impl Dns {
             r.tunnel_depth = l.depth();
             r.mdns = mdns;
             let err = self.msg.parse(msg, mdns);
+            llmnr_flags(&mut self.msg.rec, llmnr, msg);
             out.record(T_DNS, &self.msg.rec);
             if let Some(kind) = err {
                 out.error(kind);
             }
         }
+    }
+}
+
+/// Reads the header flags LLMNR (RFC 4795 2.1.1) puts where DNS has AA, RD, RA and Z: the C and T
+/// bits and four reserved bits. Clears them for plain DNS and mDNS (the record is reused).
+fn llmnr_flags(r: &mut netcap_proto::v1::Dns, llmnr: bool, msg: &[u8]) {
+    r.llmnr = llmnr;
+    r.conflict = false;
+    r.tentative = false;
+    if !llmnr {
+        return;
+    }
+    r.aa = false;
+    r.rd = false;
+    r.ra = false;
+    r.z = 0;
+    // Like the DNS header fields: all or nothing from a complete 12-byte header.
+    if let Some(h) = msg.get(..12) {
+        r.conflict = h[2] & 0x04 != 0;
+        r.tentative = h[2] & 0x01 != 0;
+        r.z = u32::from(h[3] >> 4);
     }
 }
 
@@ -231,6 +255,35 @@ mod tests {
         assert_eq!((r.questions[0].class, r.answers[0].class), (1, 1));
         let (p, l) = udp_packet(1000, 2000, &m);
         assert!(run(&p, &l).0.is_empty());
+    }
+
+    #[test]
+    fn llmnr_flags_and_port() {
+        // A response with C and T set, a reserved Z bit and an answer: class bits are not mDNS's.
+        let m = B::header(0x04d2, 0x8500 | 0x0010, [1, 1, 0, 0])
+            .name("host")
+            .u16(1)
+            .u16(0x8001)
+            .raw(&[0xc0, 12])
+            .rr(1, 1, 30, &[10, 0, 0, 9])
+            .0;
+        let (p, l) = udp_packet(5355, 49152, &m);
+        let (recs, errs) = run(&p, &l);
+        assert!(errs.is_empty(), "{errs:?}");
+        let r = &recs[0];
+        assert!(r.llmnr && !r.mdns && r.qr && r.conflict && r.tentative);
+        assert!(!r.aa && !r.rd && !r.ra);
+        assert_eq!((r.z, r.response_code, r.questions[0].class), (1, 0, 0x8001));
+        assert_eq!((r.answers[0].ip.as_str(), r.answers[0].ttl), ("10.0.0.9", 30));
+        // The same bytes on port 53 are DNS: AA and RD, no LLMNR flags.
+        let (p, l) = udp_packet(53, 49152, &m);
+        let r = &run(&p, &l).0[0];
+        assert!(!r.llmnr && r.aa && r.rd && !r.conflict && !r.tentative);
+        // Cut inside the header: a record with an error, no flags.
+        let (p, l) = udp_packet(49152, 5355, &m[..5]);
+        let (recs, errs) = run(&p, &l);
+        assert_eq!(errs, vec!["dns: header truncated"]);
+        assert!(recs[0].llmnr && !recs[0].conflict);
     }
 
     #[test]

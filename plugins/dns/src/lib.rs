@@ -1,4 +1,5 @@
-//! The `dns` decoder family: DNS (UDP port 53) and multicast DNS (UDP port 5353) messages.
+//! The `dns` decoder family: DNS (UDP port 53), multicast DNS (UDP port 5353) and LLMNR (UDP port
+//! 5355) messages.
 //! The logic lives in [`decode`] and is plain Rust; this file is only the glue to the SDK.
 
 pub mod decode;

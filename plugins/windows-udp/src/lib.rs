@@ -1,6 +1,8 @@
 //! The `windows-udp` decoder: Windows enterprise protocols over UDP: Kerberos to and from a KDC
 //! (port 88, one record per datagram) and CLDAP (port 389, RFC 1798 as Active Directory uses it:
-//! plain LDAPMessages, one record per message of a datagram). The messages are parsed by `netcap-windows-parse`,
+//! plain LDAPMessages, one record per message of a datagram), and the NetBIOS name service (port
+//! 137, NBNS records) and datagram service (port 138, NBDGM records, parsed in [`netbios`]). The
+//! Kerberos and LDAP messages are parsed by `netcap-windows-parse`,
 //! shared with the `windows` stream decoder (the same protocols over TCP); this file finds the
 //! UDP payloads and sets the records' addresses. A datagram that does not parse gives the
 //! partial record and a counted error.
@@ -9,18 +11,29 @@ use netcap_proto::v1;
 use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder, fmt, layer};
 use netcap_windows_parse::{der, kerberos, ldap};
 
+pub mod netbios;
+
 /// Type ids: indexes into [`RECORD_TYPES`].
 pub const T_KERBEROS: u16 = 0;
 pub const T_LDAP: u16 = 1;
+pub const T_NBNS: u16 = 2;
+pub const T_NBDGM: u16 = 3;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 2] = [("Kerberos", "netcap.v1.Kerberos"), ("LDAP", "netcap.v1.LDAP")];
+pub const RECORD_TYPES: [(&str, &str); 4] = [
+    ("Kerberos", "netcap.v1.Kerberos"),
+    ("LDAP", "netcap.v1.LDAP"),
+    ("NBNS", "netcap.v1.NBNS"),
+    ("NBDGM", "netcap.v1.NBDGM"),
+];
 
 /// Port interests.
-pub const LAYERS: [&str; 2] = ["udp:88", "udp:389"];
+pub const LAYERS: [&str; 4] = ["udp:88", "udp:389", "udp:137", "udp:138"];
 
 pub const PORT_KERBEROS: u16 = 88;
 pub const PORT_LDAP: u16 = 389;
+pub const PORT_NBNS: u16 = 137;
+pub const PORT_NBDGM: u16 = 138;
 
 /// Most LDAPMessages read from one datagram.
 const MAX_MESSAGES: usize = 64;
@@ -28,9 +41,11 @@ const MAX_MESSAGES: usize = 64;
 /// Per-instance state: which record types are on, and the records (buffers reused).
 #[derive(Default)]
 pub struct WindowsUdp {
-    on: [bool; 2],
+    on: [bool; 4],
     krb: v1::Kerberos,
     ldap: v1::Ldap,
+    nbns: v1::Nbns,
+    nbdgm: v1::Nbdgm,
 }
 
 impl WindowsUdp {
@@ -63,6 +78,24 @@ impl WindowsUdp {
                 }
             } else if (sp == PORT_LDAP || dp == PORT_LDAP) && self.on[usize::from(T_LDAP)] {
                 self.cldap(payload, &at, out);
+            } else if (sp == PORT_NBNS || dp == PORT_NBNS) && self.on[usize::from(T_NBNS)] {
+                let r = &mut self.nbns;
+                let err = netbios::parse_ns(payload, r);
+                at.context(&mut r.timestamp, &mut r.src_ip, &mut r.dst_ip);
+                (r.src_port, r.dst_port, r.tunnel_depth) = (u32::from(sp), u32::from(dp), at.depth);
+                out.record(T_NBNS, r);
+                if let Some(e) = err {
+                    out.error(e);
+                }
+            } else if (sp == PORT_NBDGM || dp == PORT_NBDGM) && self.on[usize::from(T_NBDGM)] {
+                let r = &mut self.nbdgm;
+                let err = netbios::parse_dgm(payload, r);
+                at.context(&mut r.timestamp, &mut r.src_ip, &mut r.dst_ip);
+                (r.src_port, r.dst_port, r.tunnel_depth) = (u32::from(sp), u32::from(dp), at.depth);
+                out.record(T_NBDGM, r);
+                if let Some(e) = err {
+                    out.error(e);
+                }
             }
         }
     }
@@ -104,14 +137,21 @@ struct Addr<'p, 'a> {
 impl Addr<'_, '_> {
     /// Writes the packet's time, addresses and "udp" into a record's fields.
     fn set(&self, ts: &mut i64, src: &mut String, dst: &mut String, transport: &mut String) {
-        let e = self.p.endpoints(self.layer + 1);
-        *ts = self.p.ts_nanos;
-        fmt::set_ip(src, e.src);
-        fmt::set_ip(dst, e.dst);
+        self.context(ts, src, dst);
         if transport != "udp" {
             transport.clear();
             transport.push_str("udp");
         }
+    }
+}
+
+impl Addr<'_, '_> {
+    /// Writes the packet's time and addresses into a record's fields.
+    fn context(&self, ts: &mut i64, src: &mut String, dst: &mut String) {
+        let e = self.p.endpoints(self.layer + 1);
+        *ts = self.p.ts_nanos;
+        fmt::set_ip(src, e.src);
+        fmt::set_ip(dst, e.dst);
     }
 }
 
@@ -179,6 +219,22 @@ mod tests {
             }
         }
         (recs, errs)
+    }
+
+    #[test]
+    fn netbios_ports() {
+        // A name query (truncated after the header) and a datagram error message.
+        let (recs, errs) = run(137, 137, &[0xab, 0xcd, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(errs, [netbios::E_NS_TRUNCATED]);
+        let r = v1::Nbns::decode(&recs[0].1[..]).unwrap();
+        assert_eq!((recs[0].0, r.transaction_id, r.broadcast, r.qd_count, r.src_port), (T_NBNS, 0xabcd, true, 1, 137));
+        assert_eq!(r.src_ip, "192.0.2.1");
+        let (recs, errs) = run(138, 138, &[0x13, 2, 0, 9, 10, 0, 0, 1, 0, 138, 0x82]);
+        assert!(errs.is_empty());
+        let r = v1::Nbdgm::decode(&recs[0].1[..]).unwrap();
+        assert_eq!((recs[0].0, r.msg_type, r.datagram_id, r.error_code, r.timestamp), (T_NBDGM, 0x13, 9, 0x82, 42));
+        let (recs, errs) = run(138, 138, &[0x10]);
+        assert_eq!((recs.len(), errs), (1, vec![netbios::E_DGM_HEADER.to_string()]));
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The `windows` decoder: Windows enterprise protocols in reassembled TCP connections: SMB1 and
 //! SMB2/3 ([`smb`]) over direct TCP (port 445) and the NetBIOS session service (port 139), with
 //! the NTLMSSP messages of their session setups ([`ntlm`]), Kerberos over TCP (port 88,
-//! [`krb`]) and LDAP (port 389, [`ldap`]). The connection's protocol is chosen by its server
-//! port ([`Proto`]).
+//! [`krb`]), LDAP (port 389, [`ldap`]), the unencrypted start of RDP (port 3389, [`rdp`]) and
+//! DCE/RPC ([`dcerpc`]: port 135, and any other connection whose client begins with a bind).
+//! The connection's protocol is chosen by its server port ([`Proto`]).
 //!
 //! A stream decoder, so that a message split over TCP segments is one record and a segment
 //! with several messages gives several. Each direction is cut into messages by their length
-//! header ([`frame_len`]: NetBIOS session header, Kerberos record marker, BER length) in
+//! header ([`frame_len`]: NetBIOS session header, Kerberos record marker, BER length, TPKT) in
 //! [`Side`], buffering
 //! at most [`KEEP`] bytes of one message (SMB reads and writes carry file data the records do
 //! not need); each message is parsed by plain Rust, unit-tested natively. A direction whose
@@ -15,9 +16,11 @@
 //! Malformed input gives the partial record plus a counted error; a gap loses that direction's
 //! framing (counted), because the bytes after it need not start a message.
 
+pub mod dcerpc;
 pub mod krb;
 pub mod ldap;
 pub mod ntlm;
+pub mod rdp;
 pub mod smb;
 #[cfg(test)]
 mod tests;
@@ -34,17 +37,23 @@ pub const T_SMB: u16 = 0;
 pub const T_NTLM: u16 = 1;
 pub const T_KERBEROS: u16 = 2;
 pub const T_LDAP: u16 = 3;
+pub const T_RDP: u16 = 4;
+pub const T_DCERPC: u16 = 5;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 4] = [
+pub const RECORD_TYPES: [(&str, &str); 6] = [
     ("SMB", "netcap.v1.SMB"),
     ("NTLM", "netcap.v1.NTLM"),
     ("Kerberos", "netcap.v1.Kerberos"),
     ("LDAP", "netcap.v1.LDAP"),
+    ("RDP", "netcap.v1.RDP"),
+    ("DCERPC", "netcap.v1.DCERPC"),
 ];
 
-/// Port interests: SMB over direct TCP and over the NetBIOS session service, Kerberos, LDAP.
-pub const LAYERS: [&str; 4] = ["tcp:445", "tcp:139", "tcp:88", "tcp:389"];
+/// Port interests: SMB over direct TCP and over the NetBIOS session service, Kerberos, LDAP, RDP,
+/// DCE/RPC's endpoint mapper, and every other connection for DCE/RPC on dynamic ports (declined
+/// at its first bytes unless they are a bind).
+pub const LAYERS: [&str; 7] = ["tcp:445", "tcp:139", "tcp:88", "tcp:389", "tcp:3389", "tcp:135", "tcp:*"];
 
 /// The protocol of a connection, by its server port.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,6 +65,10 @@ pub enum Proto {
     Kerberos,
     /// LDAPMessages, each a BER SEQUENCE (port 389).
     Ldap,
+    /// TPKTs carrying X.224 and MCS, until TLS or encryption starts (port 3389).
+    Rdp,
+    /// DCE/RPC PDUs, cut by their fragment length (port 135, or sniffed: `Parser::sniffed`).
+    Dcerpc,
 }
 
 impl Proto {
@@ -65,16 +78,20 @@ impl Proto {
             445 | 139 => Some(Proto::Smb),
             88 => Some(Proto::Kerberos),
             389 => Some(Proto::Ldap),
+            3389 => Some(Proto::Rdp),
+            135 => Some(Proto::Dcerpc),
             _ => None,
         }
     }
 
     /// The record types whose enabling makes the protocol worth reading.
-    fn wanted(self, on: &[bool; 4]) -> bool {
+    fn wanted(self, on: &[bool; 6]) -> bool {
         match self {
             Proto::Smb => on[usize::from(T_SMB)] || on[usize::from(T_NTLM)],
             Proto::Kerberos => on[usize::from(T_KERBEROS)],
             Proto::Ldap => on[usize::from(T_LDAP)],
+            Proto::Rdp => on[usize::from(T_RDP)],
+            Proto::Dcerpc => on[usize::from(T_DCERPC)],
         }
     }
 
@@ -83,8 +100,9 @@ impl Proto {
     /// longer than that).
     pub fn header(self) -> usize {
         match self {
-            Proto::Smb | Proto::Kerberos => HEADER,
+            Proto::Smb | Proto::Kerberos | Proto::Rdp => HEADER,
             Proto::Ldap => 6,
+            Proto::Dcerpc => dcerpc::HEADER,
         }
     }
 }
@@ -162,6 +180,15 @@ pub fn frame_len(proto: Proto, h: &[u8]) -> Result<usize, &'static str> {
             Some((hl, n)) if h[0] == 0x30 && n <= LDAP_MAX => Ok(hl + n),
             _ => Err(E_LDAP_BAD_HEADER),
         },
+        Proto::Rdp => {
+            let n = usize::from(u16::from_be_bytes([h[2], h[3]]));
+            // Version 3, reserved 0, and room for the smallest X.224 header.
+            if h[0] != 3 || h[1] != 0 || n < HEADER + 3 {
+                return Err(rdp::E_BAD_TPKT);
+            }
+            Ok(n)
+        }
+        Proto::Dcerpc => dcerpc::frame_len(h),
     }
 }
 
@@ -169,7 +196,7 @@ pub fn frame_len(proto: Proto, h: &[u8]) -> Result<usize, &'static str> {
 /// message of `proto`. NetBIOS: a session message must hold an SMB1, SMB2 or SMB3
 /// transform/compression header, as far as `b` goes; Kerberos: a plausible record marker and a
 /// Kerberos application tag after it.
-pub fn starts(proto: Proto, b: &[u8]) -> bool {
+pub fn starts(proto: Proto, b: &[u8], sniffed: bool) -> bool {
     let Some(&t) = b.first() else { return false };
     match proto {
         Proto::Smb => {
@@ -189,6 +216,8 @@ pub fn starts(proto: Proto, b: &[u8]) -> bool {
             netcap_windows_parse::ldap::starts(b)
                 && (b.len() < proto.header() || frame_len(proto, &b[..proto.header()]).is_ok())
         }
+        Proto::Rdp => t == 3 && (b.len() < HEADER || frame_len(proto, &b[..HEADER]).is_ok()),
+        Proto::Dcerpc => dcerpc::starts(b, sniffed),
     }
 }
 
@@ -203,7 +232,7 @@ pub fn resyncs(proto: Proto, b: &[u8]) -> bool {
         return false;
     }
     match proto {
-        Proto::Smb => false,
+        Proto::Smb | Proto::Rdp | Proto::Dcerpc => false,
         Proto::Kerberos => {
             let m = &b[HEADER..];
             netcap_windows_parse::kerberos::starts(m)
@@ -223,11 +252,18 @@ pub fn resyncs(proto: Proto, b: &[u8]) -> bool {
 pub struct Parser {
     pub proto: Proto,
     /// Which record types are enabled, in type-id order.
-    pub on: [bool; 4],
+    pub on: [bool; 6],
+    /// DCE/RPC on a port not its own: only a connection whose client begins with a bind is read.
+    pub sniffed: bool,
+    pub dcerpc: dcerpc::State,
     pub smb: v1::Smb,
     pub ntlm: v1::Ntlm,
     pub krb: v1::Kerberos,
     pub ldap: v1::Ldap,
+    /// The connection's RDP record, written when it ends; `rdp_seen`: a Connection Request
+    /// began it and it is not written yet.
+    pub rdp: v1::Rdp,
+    pub rdp_seen: bool,
     pub challenge: Option<[u8; 8]>,
 }
 
@@ -247,6 +283,8 @@ impl Parser {
             Proto::Smb => smb::message(self, dir, msg, cut, ts, cx, out),
             Proto::Kerberos => krb::message(self, dir, msg, cut, ts, cx, out),
             Proto::Ldap => ldap::message(self, dir, msg, cut, ts, cx, out),
+            Proto::Rdp => rdp::message(self, dir, msg, cut, ts, cx, out),
+            Proto::Dcerpc => dcerpc::message(self, dir, msg, cut, ts, cx, out),
         }
     }
 
@@ -256,6 +294,8 @@ impl Parser {
             Proto::Smb => (E_GAP, E_TRUNCATED),
             Proto::Kerberos => (E_KRB_GAP, E_KRB_TRUNCATED),
             Proto::Ldap => (E_LDAP_GAP, E_LDAP_TRUNCATED),
+            Proto::Rdp => (rdp::E_GAP, rdp::E_TRUNCATED),
+            Proto::Dcerpc => (dcerpc::E_GAP, dcerpc::E_TRUNCATED),
         }
     }
 }
@@ -296,6 +336,13 @@ impl Side {
         let hl = p.proto.header();
         while !b.is_empty() && !self.dead {
             if self.buf.is_empty() && self.got == 0 {
+                if p.proto == Proto::Rdp && b[0] != 3 {
+                    // TLS or fast-path/encrypted RDP from here on: not read, not an error.
+                    rdp::switch(p, dir, b);
+                    self.dead = true;
+                    self.buf = Vec::new();
+                    return;
+                }
                 self.start_ts = cx.meta.ts_nanos;
                 if b.len() >= hl {
                     match frame_len(p.proto, &b[..hl]) {
@@ -346,7 +393,7 @@ impl Side {
     pub fn gap(&mut self, p: &mut Parser, dir: Dir, cx: &Ctx<'_>, out: &mut Emitter<'_>) {
         if !self.dead {
             self.flush(p, dir, p.cut_errors().0, cx, out);
-            if p.proto != Proto::Smb {
+            if !matches!(p.proto, Proto::Smb | Proto::Rdp | Proto::Dcerpc) {
                 self.dead = false;
                 self.lost = true;
             }
@@ -389,13 +436,15 @@ impl Conn {
         for dir in [Dir::ToServer, Dir::ToClient] {
             self.sides[dir.index()].close(&mut self.parser, dir, cx, out);
         }
+        rdp::end(&mut self.parser, out);
+        dcerpc::end(&mut self.parser, out);
     }
 }
 
 /// The decoder state of one instance.
 pub struct Windows {
     /// Which record types are enabled (NTLM records come from SMB connections).
-    on: [bool; 4],
+    on: [bool; 6],
     conns: HashMap<u64, Conn>,
 }
 
@@ -410,12 +459,14 @@ impl Windows {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let port = Proto::of_port(info.server_port).or(Proto::of_port(info.client_port));
-            let Some(proto) = port.filter(|p| p.wanted(&self.on)) else {
+            // Any other port: DCE/RPC if the client begins with a bind.
+            let sniffed = port.is_none();
+            let Some(proto) = port.or(Some(Proto::Dcerpc)).filter(|p| p.wanted(&self.on)) else {
                 return Verdict::Decline;
             };
             let c = Conn {
                 info: **info,
-                parser: Box::new(Parser { proto, on: self.on, ..Default::default() }),
+                parser: Box::new(Parser { proto, on: self.on, sniffed, ..Default::default() }),
                 sides: Default::default(),
                 last_ts: meta.ts_nanos,
             };
@@ -429,9 +480,16 @@ impl Windows {
         match *ev {
             StreamEvent::Open(_) => Verdict::Continue,
             StreamEvent::Data { dir, bytes } => {
+                // A sniffed connection is DCE/RPC only when the client speaks first with a bind:
+                // otherwise it is declined at once.
+                let sniffed = c.parser.sniffed;
+                if sniffed && !c.sides[0].started && (dir == Dir::ToClient || !starts(c.parser.proto, bytes, true)) {
+                    self.conns.remove(&meta.stream);
+                    return Verdict::Decline;
+                }
                 let s = &mut c.sides[dir.index()];
                 if !s.started && !s.dead {
-                    if starts(c.parser.proto, bytes) {
+                    if starts(c.parser.proto, bytes, sniffed && dir == Dir::ToServer) {
                         s.started = true;
                     } else {
                         // Not NetBIOS/SMB, or the capture began mid-message: this direction is
@@ -441,6 +499,8 @@ impl Windows {
                 }
                 s.data(&mut c.parser, dir, bytes, &cx, out);
                 if c.sides.iter().all(|s| s.dead) {
+                    rdp::end(&mut c.parser, out);
+                    dcerpc::end(&mut c.parser, out);
                     let started = c.sides.iter().any(|s| s.started);
                     self.conns.remove(&meta.stream);
                     return if started { Verdict::Done } else { Verdict::Decline };

@@ -620,3 +620,307 @@ fn ldap_and_kerberos_read_on_after_a_gap_from_a_segment_that_starts_a_message() 
     assert_eq!(k.iter().map(|r| (r.msg_type, r.client_name.as_str())).collect::<Vec<_>>(), [(10, ""), (10, "alice")]);
     assert_eq!(errs, [E_KRB_GAP]);
 }
+
+/// A TPKT around an X.224 TPDU `x`.
+fn tpkt(x: &[u8]) -> Vec<u8> {
+    let mut v = vec![3, 0];
+    v.extend(((4 + x.len()) as u16).to_be_bytes());
+    v.extend(x);
+    v
+}
+
+/// An X.224 Connection Request with `line` (CRLF added when not empty) and an RDP_NEG_REQ.
+fn rdp_cr(line: &str, protocols: u32) -> Vec<u8> {
+    let mut v = Vec::new();
+    if !line.is_empty() {
+        v.extend(line.as_bytes());
+        v.extend(b"\r\n");
+    }
+    v.extend([1, 0, 8, 0]);
+    v.extend(protocols.to_le_bytes());
+    let mut x = vec![(6 + v.len()) as u8, 0xe0, 0, 0, 0, 0, 0];
+    x.extend(v);
+    tpkt(&x)
+}
+
+/// An X.224 Connection Confirm with an RDP_NEG_RSP (type 2) or RDP_NEG_FAILURE (type 3).
+fn rdp_cc(ty: u8, value: u32) -> Vec<u8> {
+    let mut x = vec![14, 0xd0, 0, 0, 0x12, 0x34, 0, ty, 0x1f, 8, 0];
+    x.extend(value.to_le_bytes());
+    tpkt(&x)
+}
+
+/// An MCS Connect Initial with the GCC user data holding a security block and the core block.
+fn rdp_mcs_ci() -> Vec<u8> {
+    let mut core = Vec::new();
+    core.extend(0x0008_0004u32.to_le_bytes());
+    core.extend(1280u16.to_le_bytes());
+    core.extend(1024u16.to_le_bytes());
+    core.extend([0x01, 0xca, 0x03, 0xaa]);
+    core.extend(1033u32.to_le_bytes());
+    core.extend(2600u32.to_le_bytes());
+    let mut name = utf16("SEPTU");
+    name.resize(32, 0);
+    core.extend(name);
+    core.extend([4, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0, 0]);
+    let mut blocks = vec![0x02, 0xc0, 12, 0, 3, 0, 0, 0, 0, 0, 0, 0];
+    blocks.extend(0xc001u16.to_le_bytes());
+    blocks.extend(((4 + core.len()) as u16).to_le_bytes());
+    blocks.extend(core);
+    let mut gcc = vec![0x00, 0x05, 0x00, 0x14, 0x7c, 0x00, 0x01, 0x81, 0x2a, 0, 8, 0, 0x10, 0, 1, 0xc0, 0];
+    gcc.extend(b"Duca");
+    gcc.extend([0x80 | (blocks.len() >> 8) as u8, blocks.len() as u8]);
+    gcc.extend(blocks);
+    let mut ci = vec![0x7f, 0x65, 0x82];
+    let body_len = 3 + 3 + 3 + gcc.len() + 4;
+    ci.extend((body_len as u16).to_be_bytes());
+    ci.extend([4, 1, 1, 4, 1, 1, 1, 1, 0xff, 4, 0x82]);
+    ci.extend((gcc.len() as u16).to_be_bytes());
+    ci.extend(gcc);
+    let mut x = vec![2, 0xf0, 0x80];
+    x.extend(ci);
+    tpkt(&x)
+}
+
+#[test]
+fn rdp_negotiation_then_tls_is_one_record_at_every_split() {
+    let cr = rdp_cr("Cookie: mstshash=Administr", 0x0b);
+    let cc = rdp_cc(2, 8);
+    let hello = [0x16, 3, 1, 0, 5, 1, 0, 0, 1, 0];
+    for cut in 1..cr.len() {
+        let steps = [
+            Step::D(Dir::ToServer, &cr[..cut]),
+            Step::D(Dir::ToServer, &cr[cut..]),
+            Step::D(Dir::ToClient, &cc),
+            Step::D(Dir::ToServer, &hello),
+            Step::D(Dir::ToClient, &[0x16, 3, 3, 0, 1, 2]),
+        ];
+        let (recs, errs, verdicts) = run(3389, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let r: Vec<v1::Rdp> = decode(&recs, T_RDP);
+        assert_eq!(r.len(), 1, "cut {cut}");
+        let r = &r[0];
+        assert_eq!((r.cookie.as_str(), r.negotiation_request, r.requested_protocols), ("Administr", true, 0x0b));
+        assert_eq!((r.confirmed, r.negotiation_response, r.selected_protocol, r.response_flags), (true, true, 8, 0x1f));
+        assert!(r.tls && r.credssp && !r.client_core);
+        assert_eq!((r.timestamp, r.src_ip.as_str(), r.dst_port), (1000, "192.0.2.1", 3389));
+        // Both directions switched to TLS: the connection is done.
+        assert_eq!(verdicts[5], Verdict::Done);
+    }
+}
+
+#[test]
+fn rdp_standard_security_reads_the_client_core_data() {
+    let (cr, cc, ci) = (rdp_cr("Cookie: msts=3640205228.15629.0000", 0), rdp_cc(2, 0), rdp_mcs_ci());
+    for cut in 1..ci.len() {
+        let steps = [
+            Step::D(Dir::ToServer, &cr),
+            Step::D(Dir::ToClient, &cc),
+            Step::D(Dir::ToServer, &ci[..cut]),
+            Step::D(Dir::ToServer, &ci[cut..]),
+        ];
+        let (recs, errs, _) = run(3389, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let r = &decode::<v1::Rdp>(&recs, T_RDP)[0];
+        assert_eq!((r.routing_token.as_str(), r.cookie.as_str()), ("Cookie: msts=3640205228.15629.0000", ""));
+        assert!(r.client_core && !r.tls && !r.credssp);
+        assert_eq!((r.client_version, r.desktop_width, r.desktop_height), (0x0008_0004, 1280, 1024));
+        assert_eq!((r.keyboard_layout, r.client_build, r.client_name.as_str()), (1033, 2600, "SEPTU"));
+    }
+    // A negotiation failure, no request block.
+    let mut x = vec![6, 0xe0, 0, 0, 0, 0, 0];
+    x.extend(b"Cookie: mstshash=x\r\n");
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &tpkt(&x)), Step::D(Dir::ToClient, &rdp_cc(3, 5))]);
+    assert!(errs.is_empty());
+    let r = &decode::<v1::Rdp>(&recs, T_RDP)[0];
+    assert_eq!((r.negotiation_request, r.negotiation_failure, r.failure_code), (false, true, 5));
+}
+
+#[test]
+fn rdp_cut_or_garbled_gives_partial_records_and_errors() {
+    let (cr, cc, ci) = (rdp_cr("Cookie: mstshash=bob", 3), rdp_cc(2, 1), rdp_mcs_ci());
+    // The client core data cut at every length: the record, at most one error.
+    let cut_ci = |n: usize| {
+        let mut m = ci[..n].to_vec();
+        m[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+        m
+    };
+    for n in 7..ci.len() {
+        let m = cut_ci(n);
+        let (recs, errs, _) =
+            run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &cc), Step::D(Dir::ToServer, &m)]);
+        assert_eq!(decode::<v1::Rdp>(&recs, T_RDP).len(), 1, "cut {n}");
+        assert!(errs.len() <= 1, "cut {n}: {errs:?}");
+    }
+    // The connection ends inside a message: the record and the truncation error.
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &cc[..9])]);
+    assert_eq!((decode::<v1::Rdp>(&recs, T_RDP).len(), errs), (1, vec![rdp::E_TRUNCATED.to_string()]));
+    // A request line without CRLF; a TPKT too short for X.224.
+    let mut x = vec![6, 0xe0, 0, 0, 0, 0, 0];
+    x.extend(b"Cookie: mstshash=abc");
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &tpkt(&x))]);
+    assert_eq!((decode::<v1::Rdp>(&recs, T_RDP).len(), errs), (1, vec![rdp::E_REQUEST.to_string()]));
+    let bad = [cc.clone(), vec![3, 0, 0, 5, 0]].concat();
+    let (recs, errs, _) = run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &bad)]);
+    assert_eq!((decode::<v1::Rdp>(&recs, T_RDP).len(), errs), (1, vec![rdp::E_BAD_TPKT.to_string()]));
+    // Garbled bytes after a valid start never panic.
+    let mut s = 7u64;
+    for _ in 0..300 {
+        let mut g = ci.clone();
+        for _ in 0..4 {
+            let k = (rng(&mut s) as usize) % g.len();
+            g[k] = rng(&mut s) as u8;
+        }
+        let _ = run(3389, &[Step::D(Dir::ToServer, &cr), Step::D(Dir::ToClient, &cc), Step::D(Dir::ToServer, &g)]);
+    }
+    // Not RDP on the port: declined.
+    let steps = [Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n"), Step::D(Dir::ToClient, b"HTTP/1.1 200 OK\r\n")];
+    let (recs, errs, v) = run(3389, &steps);
+    assert!(recs.is_empty() && errs.is_empty());
+    assert_eq!(v[1..3], [Verdict::Continue, Verdict::Decline]);
+}
+
+/// A DCE/RPC PDU (little-endian) of type `ty` with `flags`, call id and body.
+fn pdu(ty: u8, flags: u8, call: u32, body: &[u8]) -> Vec<u8> {
+    let mut v = vec![5, 0, ty, flags, 0x10, 0, 0, 0];
+    v.extend(((16 + body.len()) as u16).to_le_bytes());
+    v.extend([0, 0]);
+    v.extend(call.to_le_bytes());
+    v.extend(body);
+    v
+}
+
+/// A DCE UUID's wire form (first three fields little-endian).
+fn uuid_le(a: u32, b: u16, c: u16, d: [u8; 8]) -> Vec<u8> {
+    let mut v = a.to_le_bytes().to_vec();
+    v.extend(b.to_le_bytes());
+    v.extend(c.to_le_bytes());
+    v.extend(d);
+    v
+}
+
+/// SAMR and NDR.
+fn samr() -> Vec<u8> {
+    uuid_le(0x1234_5778, 0x1234, 0xabcd, [0xef, 0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xac])
+}
+
+fn ndr() -> Vec<u8> {
+    uuid_le(0x8a88_5d04, 0x1ceb, 0x11c9, [0x9f, 0xe8, 0x08, 0x00, 0x6e, 0x10, 0x33, 0x60])
+}
+
+/// A bind of context 0 to SAMR v1.0 with NDR v2.
+fn dce_bind() -> Vec<u8> {
+    let mut b = vec![0xb8, 0x10, 0xb8, 0x10, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0];
+    b.extend(samr());
+    b.extend([1, 0, 0, 0]);
+    b.extend(ndr());
+    b.extend([2, 0, 0, 0]);
+    pdu(11, 3, 1, &b)
+}
+
+fn dce_bind_ack() -> Vec<u8> {
+    let mut b = vec![0xb8, 0x10, 0xb8, 0x10, 0x53, 0xf0, 0, 0, 6, 0];
+    b.extend(b"49668\0");
+    b.extend([1, 0, 0, 0, 0, 0, 0, 0]);
+    b.extend(ndr());
+    b.extend([2, 0, 0, 0]);
+    pdu(12, 3, 1, &b)
+}
+
+/// A request fragment: alloc hint, context 0, opnum, `stub` bytes.
+fn dce_request(flags: u8, call: u32, opnum: u16, stub: usize) -> Vec<u8> {
+    let mut b = vec![0, 0, 0, 0, 0, 0];
+    b.extend(opnum.to_le_bytes());
+    b.extend(vec![0xaa; stub]);
+    pdu(0, flags, call, &b)
+}
+
+#[test]
+fn dcerpc_bind_request_fault_on_135_at_every_split() {
+    let mut fault = vec![0, 0, 0, 0, 0, 0, 0, 0];
+    fault.extend(5u32.to_le_bytes());
+    fault.extend([0, 0, 0, 0]);
+    let client: Vec<u8> = [dce_bind(), dce_request(3, 2, 64, 8)].concat();
+    let server: Vec<u8> = [dce_bind_ack(), pdu(3, 3, 2, &fault)].concat();
+    for cut in 1..client.len() {
+        let steps = [
+            Step::D(Dir::ToServer, &client[..cut]),
+            Step::D(Dir::ToServer, &client[cut..]),
+            Step::D(Dir::ToClient, &server),
+        ];
+        let (recs, errs, _) = run(135, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let r: Vec<v1::Dcerpc> = decode(&recs, T_DCERPC);
+        let types: Vec<(&str, u32)> = r.iter().map(|r| (r.packet_type_name.as_str(), r.call_id)).collect();
+        assert_eq!(types, [("bind", 1), ("request", 2), ("bind_ack", 1), ("fault", 2)], "cut {cut}");
+        let c = &r[0].contexts[0];
+        assert_eq!(
+            (c.interface_uuid.as_str(), c.interface_name.as_str()),
+            ("12345778-1234-abcd-ef00-0123456789ac", "SAMR")
+        );
+        assert_eq!((c.interface_version, c.transfer_syntaxes[0].as_str()), (1, "8a885d04-1ceb-11c9-9fe8-08006e103360"));
+        assert_eq!((r[1].opnum, r[1].interface_name.as_str(), r[1].stub_length, r[1].fragments), (64, "SAMR", 8, 1));
+        assert_eq!((r[2].secondary_address.as_str(), r[2].assoc_group, r[2].results[0].result), ("49668", 0xf053, 0));
+        assert_eq!((r[3].status, r[3].interface_name.as_str()), (5, "SAMR"));
+    }
+}
+
+#[test]
+fn dcerpc_fragments_are_one_record_and_dynamic_ports_are_sniffed() {
+    let frags: Vec<u8> = [dce_request(1, 7, 5, 100), dce_request(0, 7, 5, 100), dce_request(2, 7, 5, 50)].concat();
+    let client = [dce_bind(), frags].concat();
+    let (recs, errs, _) = run(49668, &[Step::D(Dir::ToServer, &client), Step::D(Dir::ToClient, &dce_bind_ack())]);
+    assert!(errs.is_empty(), "{errs:?}");
+    let r: Vec<v1::Dcerpc> = decode(&recs, T_DCERPC);
+    assert_eq!(r.len(), 3);
+    assert_eq!((r[1].fragments, r[1].stub_length, r[1].opnum, r[1].timestamp), (3, 250, 5, 1000));
+    // A last fragment missing: the call is written at the next PDU, and at the end, with errors.
+    let open = [dce_bind(), dce_request(1, 8, 5, 10), dce_request(3, 9, 6, 10), dce_request(1, 10, 6, 10)].concat();
+    let (recs, errs, _) = run(135, &[Step::D(Dir::ToServer, &open)]);
+    assert_eq!(decode::<v1::Dcerpc>(&recs, T_DCERPC).len(), 4);
+    assert_eq!(errs, [dcerpc::E_FRAGMENT, dcerpc::E_FRAGMENT]);
+    // On another port, a connection not beginning with a client bind is declined at once.
+    let (recs, _, v) = run(49668, &[Step::D(Dir::ToServer, &dce_request(3, 1, 0, 4))]);
+    assert!(recs.is_empty() && v[1] == Verdict::Decline);
+    let (_, _, v) = run(8080, &[Step::D(Dir::ToClient, &dce_bind_ack())]);
+    assert_eq!(v[1], Verdict::Decline);
+    let (_, _, v) = run(8080, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n")]);
+    assert_eq!(v[1], Verdict::Decline);
+}
+
+#[test]
+fn dcerpc_cut_or_garbled_gives_partial_records_and_errors() {
+    let msgs = [dce_bind(), dce_bind_ack(), dce_request(3, 2, 1, 4)];
+    for m in &msgs {
+        // Cut at every length with the fragment length adjusted (a short PDU).
+        for n in 16..m.len() {
+            let mut c = m[..n].to_vec();
+            c[8..10].copy_from_slice(&(n as u16).to_le_bytes());
+            let (recs, errs, _) = run(135, &[Step::D(Dir::ToServer, &c)]);
+            assert_eq!(decode::<v1::Dcerpc>(&recs, T_DCERPC).len(), 1, "cut {n}");
+            assert!(errs.len() <= 1, "cut {n}: {errs:?}");
+        }
+        // The connection ends inside the PDU.
+        let (recs, errs, _) = run(135, &[Step::D(Dir::ToServer, &m[..m.len() - 1])]);
+        assert_eq!(decode::<v1::Dcerpc>(&recs, T_DCERPC).len(), 1);
+        assert_eq!(errs, [dcerpc::E_TRUNCATED]);
+    }
+    // A fragment length below the header: a bad header.
+    let mut bad = dce_bind();
+    bad[8..10].copy_from_slice(&[4, 0]);
+    let two = [dce_bind(), bad].concat();
+    let (_, errs, _) = run(135, &[Step::D(Dir::ToServer, &two)]);
+    assert_eq!(errs, [dcerpc::E_BAD_HEADER]);
+    // Huge context counts and garbled bytes never panic.
+    let mut s = 11u64;
+    for m in &msgs {
+        for _ in 0..300 {
+            let mut g = m.clone();
+            for _ in 0..4 {
+                let k = 16 + (rng(&mut s) as usize) % (g.len() - 16);
+                g[k] = rng(&mut s) as u8;
+            }
+            let _ = run(135, &[Step::D(Dir::ToServer, &g)]);
+        }
+    }
+}
