@@ -20,9 +20,7 @@
 //! answers that call).
 
 use netcap_proto::v1;
-use netcap_tests::{
-    TempDir, capture, file_bytes, file_names, files_with, have_tshark, parse_num, records, tshark_fields,
-};
+use netcap_tests::{TempDir, files_with, have_tshark, parse_num, records, tshark_fields};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -81,17 +79,7 @@ fn col<'a>(row: &'a [String], name: &str) -> &'a str {
     row.get(i).map_or("", String::as_str)
 }
 
-fn nums(s: &str) -> String {
-    s.split(',')
-        .filter(|v| !v.is_empty())
-        .map(|v| parse_num(v).map_or(v.to_string(), |n| n.to_string()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn join<T: ToString>(it: impl IntoIterator<Item = T>) -> String {
-    it.into_iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")
-}
+use netcap_tests::{join_list as join, tshark_nums as nums};
 
 /// A message: its per-PDU head, its details (when known) and its fragment count.
 struct Msg {
@@ -222,21 +210,15 @@ fn dcerpc_agrees_with_tshark() {
             continue;
         }
         let out = dir.path().join(format!("out-{name}"));
-        std::fs::create_dir_all(&out).expect("mkdir");
-        let o = capture(&f, &out, &["--include", "DCERPC", "--workers", "1"]);
+        // The same bytes with 3 workers.
+        let (o, differ) =
+            netcap_tests::capture_1_and_3_workers(&f, "DCERPC", &out, &dir.path().join(format!("out3-{name}")));
         assert!(
             o.status.code().is_some_and(|c| c <= 1),
             "netcap failed on {name}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        // The same bytes with 3 workers.
-        let out3 = dir.path().join(format!("out3-{name}"));
-        capture(&f, &out3, &["--include", "DCERPC", "--workers", "3"]);
-        for file in file_names(&out) {
-            if file_bytes(&out.join(&file)) != file_bytes(&out3.join(&file)) {
-                problems.push(format!("{name}: {file} differs between 1 and 3 workers"));
-            }
-        }
+        problems.extend(differ);
         let recs = records::<v1::Dcerpc>(&out, "DCERPC");
         n_named += recs.iter().filter(|r| !r.interface_name.is_empty()).count();
         let mut ours: BTreeMap<String, Vec<&v1::Dcerpc>> = BTreeMap::new();

@@ -14,7 +14,7 @@
 //! the NetBIOS message is quoted inside ICMP are left out (the host does not dissect inside ICMP).
 
 use netcap_proto::v1;
-use netcap_tests::{TempDir, capture, files_with, have_tshark, parse_ns, parse_num, records, tshark_fields};
+use netcap_tests::{TempDir, capture, files_with, have_tshark, parse_ns, records, tshark_fields};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -64,18 +64,7 @@ fn col<'a>(row: &'a [String], name: &str) -> &'a str {
     row.get(i).map_or("", String::as_str)
 }
 
-/// A tshark list with numbers (hex or decimal) re-joined in decimal.
-fn nums(s: &str) -> String {
-    s.split(',')
-        .filter(|v| !v.is_empty())
-        .map(|v| parse_num(v).map_or(v.to_string(), |n| n.to_string()))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn join<T: ToString>(it: impl IntoIterator<Item = T>) -> String {
-    it.into_iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")
-}
+use netcap_tests::{join_list as join, tshark_nums as nums};
 
 /// A name as Wireshark's `nbns.name` / `nbdgm.*_name` show it.
 fn nb(name: &str, suffix: u32, scope: &str) -> String {

@@ -12,9 +12,7 @@
 //! selected protocol) and not compared. The output is byte-identical with 1 and 3 workers.
 
 use netcap_proto::v1;
-use netcap_tests::{
-    TempDir, capture, file_bytes, file_names, files_with, have_tshark, parse_ns, parse_num, records, tshark_fields,
-};
+use netcap_tests::{TempDir, files_with, have_tshark, parse_ns, parse_num, records, tshark_fields};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -183,21 +181,15 @@ fn rdp_agrees_with_tshark() {
     for f in files_with(&["rdp"]) {
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let out = dir.path().join(format!("out-{name}"));
-        std::fs::create_dir_all(&out).expect("mkdir");
-        let o = capture(&f, &out, &["--include", "RDP", "--workers", "1"]);
+        // The same bytes with 3 workers.
+        let (o, differ) =
+            netcap_tests::capture_1_and_3_workers(&f, "RDP", &out, &dir.path().join(format!("out3-{name}")));
         assert!(
             o.status.code().is_some_and(|c| c <= 1),
             "netcap failed on {name}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        // The same bytes with 3 workers (RDP record emitted when a connection ends).
-        let out3 = dir.path().join(format!("out3-{name}"));
-        capture(&f, &out3, &["--include", "RDP", "--workers", "3"]);
-        for file in file_names(&out) {
-            if file_bytes(&out.join(&file)) != file_bytes(&out3.join(&file)) {
-                problems.push(format!("{name}: {file} differs between 1 and 3 workers"));
-            }
-        }
+        problems.extend(differ);
         let (t, ours) = (theirs(&f), ours(&out));
         if t != ours {
             problems.push(format!("{name}:\n ours   {ours:?}\n tshark {t:?}"));

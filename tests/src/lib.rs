@@ -412,6 +412,36 @@ pub fn run_once(tag: &'static str, file: &Path, make: impl FnOnce() -> Command) 
     cell.get_or_init(|| make().output().unwrap_or_else(|e| panic!("run {tag} on {}: {e}", file.display())))
 }
 
+/// A tshark list of numbers (hex or decimal, comma-separated) re-joined in decimal; values that
+/// are not numbers are kept as they are.
+pub fn tshark_nums(s: &str) -> String {
+    s.split(',')
+        .filter(|v| !v.is_empty())
+        .map(|v| parse_num(v).map_or(v.to_string(), |n| n.to_string()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Values joined with commas, as tshark prints a field that occurs several times.
+pub fn join_list<T: ToString>(it: impl IntoIterator<Item = T>) -> String {
+    it.into_iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// Captures `f` into `out1` with 1 worker and `--include include`, and again with 3 workers:
+/// returns the 1-worker run and a problem line per record file whose bytes differ.
+pub fn capture_1_and_3_workers(f: &Path, include: &str, out1: &Path, out3: &Path) -> (Output, Vec<String>) {
+    std::fs::create_dir_all(out1).expect("mkdir");
+    let o = capture(f, out1, &["--include", include, "--workers", "1"]);
+    capture(f, out3, &["--include", include, "--workers", "3"]);
+    let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    let problems = file_names(out1)
+        .into_iter()
+        .filter(|file| file_bytes(&out1.join(file)) != file_bytes(&out3.join(file)))
+        .map(|file| format!("{name}: {file} differs between 1 and 3 workers"))
+        .collect();
+    (o, problems)
+}
+
 /// Reads a record file: its header and each record's protobuf bytes.
 pub fn read_record_file(path: &Path) -> (Header, Vec<Vec<u8>>) {
     let raw = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
