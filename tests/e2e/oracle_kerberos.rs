@@ -219,3 +219,69 @@ fn kerberos_agrees_with_tshark() {
     eprintln!("compared {n} Kerberos messages with tshark ({n_tcp} over TCP)");
     assert!(n >= 60 && n_tcp >= 30, "only {n} Kerberos messages ({n_tcp} over TCP) compared");
 }
+
+/// The second to last value of a tshark list.
+fn second_to_last(list: &str) -> String {
+    let v: Vec<&str> = list.split(',').collect();
+    v.len().checked_sub(2).map_or(String::new(), |i| v[i].to_string())
+}
+
+/// Kerberoasting: every TGS-REP whose ticket is RC4-HMAC gives the hashcat 13100 line built here
+/// from tshark's fields (the ticket's `kerberos.cipher`: 16 bytes of checksum, then the rest), on
+/// the Kerberos record and as a `krb5tgs` Credentials record.
+#[test]
+fn rc4_tickets_are_written_as_crackers_take_them() {
+    if !have_tshark() {
+        return;
+    }
+    let fields = [
+        "kerberos.msg_type",
+        "kerberos.etype",
+        "kerberos.cipher",
+        "kerberos.CNameString",
+        "kerberos.realm",
+        "kerberos.SNameString",
+    ];
+    let mut compared = 0;
+    for f in files_with(&["kerberos"]) {
+        let rows = tshark_fields(&f, &fields, &["-Y", "kerberos.msg_type == 13"]).unwrap_or_default();
+        let mut want: Vec<String> = rows
+            .iter()
+            // The ticket's enc-part is the second to last EncryptedData of a TGS-REP (the reply's
+            // own enc-part is last; PA-FX-FAST padata may come before both).
+            .filter(|r| r[0] == "13" && second_to_last(&r[1]) == "23")
+            .map(|r| {
+                let first = |s: &str| s.split(',').next().unwrap_or("").to_string();
+                let cipher = second_to_last(&r[2]).replace(':', "");
+                let spn = r[5].replace(',', "/");
+                format!(
+                    "$krb5tgs$23$*{}${}${spn}*${}${}",
+                    r[3].replace(',', "/"),
+                    first(&r[4]),
+                    &cipher[..32],
+                    &cipher[32..]
+                )
+            })
+            .collect();
+        let (out, _) = netcap_tests::default_capture(&f);
+        let mut got: Vec<String> = records::<v1::Kerberos>(&out, "Kerberos")
+            .into_iter()
+            .filter(|r| r.msg_type == 13 && !r.hashcat.is_empty())
+            .map(|r| r.hashcat)
+            .collect();
+        let mut creds: Vec<String> = records::<v1::Credentials>(&out, "Credentials")
+            .into_iter()
+            .filter(|c| c.method == "krb5tgs")
+            .map(|c| c.secret)
+            .collect();
+        want.sort();
+        got.sort();
+        creds.sort();
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        assert_eq!(got, want, "{name}: Kerberos hashcat lines");
+        assert_eq!(creds, want, "{name}: krb5tgs Credentials");
+        compared += want.len();
+    }
+    assert!(netcap_tests::corpus().is_none() || compared >= 5, "only {compared} RC4 tickets compared");
+    eprintln!("{compared} RC4-HMAC TGS-REP tickets equal their tshark-derived hashcat lines");
+}

@@ -11,13 +11,13 @@
 pub mod sessions;
 
 use base64::Engine as _;
-use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Ntlm, Pop3, Smtp, Telnet};
+use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Kerberos, Ntlm, Pop3, Smtp, Telnet};
 use netcap_sdk::{Config, DecoderInfo, Emitter, InputRecord, Kind, RecordDecoder};
 use prost::Message;
 use std::collections::BTreeMap;
 
 /// Record types read, in `consumes` order.
-pub const CONSUMES: [(&str, &str); 7] = [
+pub const CONSUMES: [(&str, &str); 8] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("FTP", "netcap.v1.FTP"),
     ("SMTP", "netcap.v1.SMTP"),
@@ -25,6 +25,7 @@ pub const CONSUMES: [(&str, &str); 7] = [
     ("IMAP", "netcap.v1.IMAP"),
     ("NTLM", "netcap.v1.NTLM"),
     ("Telnet", "netcap.v1.Telnet"),
+    ("Kerberos", "netcap.v1.Kerberos"),
 ];
 /// Record types written.
 pub const RECORD_TYPES: [(&str, &str); 1] = [("Credentials", "netcap.v1.Credentials")];
@@ -230,6 +231,11 @@ impl CredentialsDecoder {
             6 => {
                 let r = Telnet::decode(bytes)?;
                 self.session("Telnet", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), sessions::telnet(&r), out);
+            }
+            7 => {
+                let r = Kerberos::decode(bytes)?;
+                let found = sessions::kerberos(&r).into_iter().collect();
+                self.session("Kerberos", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
             }
             _ => {}
         }

@@ -14,7 +14,7 @@
 //!   method `netntlmv1` or `netntlmv2`, the domain as realm.
 
 use base64::Engine as _;
-use netcap_proto::v1::{Ftp, Imap, Ntlm, Pop3, Smtp, Telnet};
+use netcap_proto::v1::{Ftp, Imap, Kerberos, Ntlm, Pop3, Smtp, Telnet};
 
 /// Where and when a credential was sent, and how the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -316,6 +316,24 @@ pub fn ntlm(r: &Ntlm) -> Option<Sent> {
         user: r.user.clone(),
         secret: r.hashcat.clone(),
         realm: r.domain.clone(),
+        timestamp: r.timestamp,
+        accepted: None,
+    })
+}
+
+/// The crackable form of an RC4-HMAC TGS-REP ticket (`krb5tgs`, Kerberoasting) or AS-REP reply
+/// (`krb5asrep`, AS-REP roasting) that the Kerberos decoder wrote; the client as user.
+pub fn kerberos(r: &Kerberos) -> Option<Sent> {
+    let method = match r.msg_type {
+        13 => "krb5tgs",
+        11 => "krb5asrep",
+        _ => return None,
+    };
+    (!r.hashcat.is_empty()).then(|| Sent {
+        method,
+        user: r.client_name.clone(),
+        secret: r.hashcat.clone(),
+        realm: r.client_realm.clone(),
         timestamp: r.timestamp,
         accepted: None,
     })

@@ -151,6 +151,36 @@ pub fn tgs_rep() -> Vec<u8> {
     )
 }
 
+/// An AS-REP for alice whose reply part is RC4-HMAC (AS-REP roasting) and whose ticket is AES.
+pub fn as_rep() -> Vec<u8> {
+    let ticket = tlv(
+        0x61,
+        &tlv(
+            0x30,
+            &cat(&[
+                ctx(0, int(5)),
+                ctx(1, kstr("EXAMPLE.ORG")),
+                ctx(2, principal(2, &["krbtgt", "EXAMPLE.ORG"])),
+                ctx(3, enc(18, Some(2), &[0x66; 40])),
+            ]),
+        ),
+    );
+    tlv(
+        0x6b,
+        &tlv(
+            0x30,
+            &cat(&[
+                ctx(0, int(5)),
+                ctx(1, int(11)),
+                ctx(3, kstr("EXAMPLE.ORG")),
+                ctx(4, principal(1, &["alice"])),
+                ctx(5, ticket),
+                ctx(6, enc(23, None, &[0x77; 60])),
+            ]),
+        ),
+    )
+}
+
 /// An LDAP OCTET STRING.
 pub fn octets(s: &str) -> Vec<u8> {
     tlv(0x04, s.as_bytes())

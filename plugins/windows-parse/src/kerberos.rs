@@ -103,6 +103,7 @@ fn clear(r: &mut v1::Kerberos) {
     r.server_time = 0;
     r.authorization_data_etype = -1;
     r.fast_etype = -1;
+    r.hashcat.clear();
 }
 
 fn request(m: &KdcReq<'_>, r: &mut v1::Kerberos) {
@@ -136,6 +137,38 @@ fn reply(m: &KdcRep<'_>, r: &mut v1::Kerberos) {
     r.ticket_etype = m.ticket.enc_part.etype.0;
     r.ticket_kvno = m.ticket.enc_part.kvno.unwrap_or(0);
     r.enc_part_etype = m.enc_part.etype.0;
+    roast(r, m.ticket.enc_part.cipher, m.enc_part.cipher);
+}
+
+/// RC4-HMAC ciphertext is a 16-byte HMAC-MD5 checksum followed by the encrypted data.
+const RC4_HMAC: i32 = 23;
+
+/// The crackable form of an RC4-HMAC TGS-REP ticket or AS-REP reply part (see the proto).
+fn roast(r: &mut v1::Kerberos, ticket_cipher: &[u8], reply_cipher: &[u8]) {
+    use std::fmt::Write as _;
+    let (rc4_ticket, rc4_reply) = (r.ticket_etype == RC4_HMAC, r.enc_part_etype == RC4_HMAC);
+    let (label, cipher) = match r.msg_type {
+        13 if rc4_ticket && ticket_cipher.len() > 16 => ("tgs", ticket_cipher),
+        11 if rc4_reply && reply_cipher.len() > 16 => ("asrep", reply_cipher),
+        _ => return,
+    };
+    let (checksum, edata2) = cipher.split_at(16);
+    let h = &mut r.hashcat;
+    let _ = match label {
+        "tgs" => write!(h, "$krb5tgs$23$*{}${}${}*$", r.client_name, r.realm, r.service_name),
+        _ => write!(h, "$krb5asrep$23${}@{}:", r.client_name, r.client_realm),
+    };
+    hex(h, checksum);
+    h.push('$');
+    hex(h, edata2);
+}
+
+fn hex(s: &mut String, b: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for x in b {
+        s.push(HEX[usize::from(x >> 4)] as char);
+        s.push(HEX[usize::from(x & 15)] as char);
+    }
 }
 
 fn error(m: &KrbError<'_>, r: &mut v1::Kerberos) {
@@ -316,13 +349,31 @@ mod tests {
         assert_eq!((r.msg_type, r.client_name.as_str(), r.client_realm.as_str()), (13, "alice", "EXAMPLE.ORG"));
         assert_eq!(r.service_name, "cifs/fs1.example.org");
         assert_eq!((r.ticket_etype, r.ticket_kvno, r.enc_part_etype), (23, 3, 18));
+        // The RC4 ticket as hashcat 13100 takes it: 16 bytes of checksum, then the rest.
+        let want =
+            format!("$krb5tgs$23$*alice$EXAMPLE.ORG$cifs/fs1.example.org*${}${}", "66".repeat(16), "66".repeat(24));
+        assert_eq!(r.hashcat, want);
+    }
+
+    #[test]
+    fn rc4_as_rep_is_written_for_as_rep_roasting() {
+        let (r, e) = parsed(&build::as_rep());
+        assert_eq!(e, None);
+        assert_eq!((r.msg_type, r.ticket_etype, r.enc_part_etype), (11, 18, 23));
+        assert_eq!(r.hashcat, format!("$krb5asrep$23$alice@EXAMPLE.ORG:{}${}", "77".repeat(16), "77".repeat(44)));
+        // An AES reply part gives nothing: its salt would be needed.
+        let mut aes = build::as_rep();
+        let at = aes.windows(3).rposition(|w| w == [0x02, 0x01, 23]).expect("the reply's etype");
+        aes[at + 2] = 18;
+        let (r, _) = parsed(&aes);
+        assert_eq!((r.enc_part_etype, r.hashcat.as_str()), (18, ""));
     }
 
     /// Every cut of every message, and every byte garbled: the message type is kept when the
     /// first byte is there, an error is returned for every cut, and nothing panics.
     #[test]
     fn cut_and_garbled_messages() {
-        for m in [build::as_req(), build::preauth_required(), build::tgs_rep()] {
+        for m in [build::as_req(), build::preauth_required(), build::tgs_rep(), build::as_rep()] {
             for n in 0..m.len() {
                 let (r, e) = parsed(&m[..n]);
                 assert!(e.is_some(), "cut at {n} of {}", m.len());
