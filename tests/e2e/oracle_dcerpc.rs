@@ -211,14 +211,12 @@ fn dcerpc_agrees_with_tshark() {
         }
         let out = dir.path().join(format!("out-{name}"));
         // The same bytes with 3 workers.
-        let (o, differ) =
-            netcap_tests::capture_1_and_3_workers(&f, "DCERPC", &out, &dir.path().join(format!("out3-{name}")));
-        assert!(
-            o.status.code().is_some_and(|c| c <= 1),
-            "netcap failed on {name}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        problems.extend(differ);
+        problems.extend(netcap_tests::capture_1_and_3_workers(
+            &f,
+            "DCERPC",
+            &out,
+            &dir.path().join(format!("out3-{name}")),
+        ));
         let recs = records::<v1::Dcerpc>(&out, "DCERPC");
         n_named += recs.iter().filter(|r| !r.interface_name.is_empty()).count();
         let mut ours: BTreeMap<String, Vec<&v1::Dcerpc>> = BTreeMap::new();

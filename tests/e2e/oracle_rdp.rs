@@ -182,14 +182,12 @@ fn rdp_agrees_with_tshark() {
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let out = dir.path().join(format!("out-{name}"));
         // The same bytes with 3 workers.
-        let (o, differ) =
-            netcap_tests::capture_1_and_3_workers(&f, "RDP", &out, &dir.path().join(format!("out3-{name}")));
-        assert!(
-            o.status.code().is_some_and(|c| c <= 1),
-            "netcap failed on {name}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        problems.extend(differ);
+        problems.extend(netcap_tests::capture_1_and_3_workers(
+            &f,
+            "RDP",
+            &out,
+            &dir.path().join(format!("out3-{name}")),
+        ));
         let (t, ours) = (theirs(&f), ours(&out));
         if t != ours {
             problems.push(format!("{name}:\n ours   {ours:?}\n tshark {t:?}"));

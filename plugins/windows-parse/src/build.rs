@@ -123,36 +123,17 @@ pub fn preauth_required() -> Vec<u8> {
 /// A TGS-REP to alice@EXAMPLE.ORG with a ticket for cifs/fs1.example.org (etype 23, kvno 3),
 /// enc-part etype 18.
 pub fn tgs_rep() -> Vec<u8> {
-    let ticket = tlv(
-        0x61,
-        &tlv(
-            0x30,
-            &cat(&[
-                ctx(0, int(5)),
-                ctx(1, kstr("EXAMPLE.ORG")),
-                ctx(2, principal(2, &["cifs", "fs1.example.org"])),
-                ctx(3, enc(23, Some(3), &[0x66; 40])),
-            ]),
-        ),
-    );
-    tlv(
-        0x6d,
-        &tlv(
-            0x30,
-            &cat(&[
-                ctx(0, int(5)),
-                ctx(1, int(13)),
-                ctx(3, kstr("EXAMPLE.ORG")),
-                ctx(4, principal(1, &["alice"])),
-                ctx(5, ticket),
-                ctx(6, enc(18, None, &[0x77; 60])),
-            ]),
-        ),
-    )
+    kdc_rep(13, &["cifs", "fs1.example.org"], (23, 3), 18)
 }
 
 /// An AS-REP for alice whose reply part is RC4-HMAC (AS-REP roasting) and whose ticket is AES.
 pub fn as_rep() -> Vec<u8> {
+    kdc_rep(11, &["krbtgt", "EXAMPLE.ORG"], (18, 2), 23)
+}
+
+/// A KDC-REP (`msg_type` 11 or 13) to alice@EXAMPLE.ORG with a ticket for `service`, the
+/// ticket's (etype, kvno) and the reply part's etype.
+fn kdc_rep(msg_type: u8, service: &[&str], (ticket_etype, kvno): (i64, i64), reply_etype: i64) -> Vec<u8> {
     let ticket = tlv(
         0x61,
         &tlv(
@@ -160,22 +141,23 @@ pub fn as_rep() -> Vec<u8> {
             &cat(&[
                 ctx(0, int(5)),
                 ctx(1, kstr("EXAMPLE.ORG")),
-                ctx(2, principal(2, &["krbtgt", "EXAMPLE.ORG"])),
-                ctx(3, enc(18, Some(2), &[0x66; 40])),
+                ctx(2, principal(2, service)),
+                ctx(3, enc(ticket_etype, Some(kvno), &[0x66; 40])),
             ]),
         ),
     );
+    // APPLICATION 11 (AS-REP) or 13 (TGS-REP), constructed.
     tlv(
-        0x6b,
+        0x60 | msg_type,
         &tlv(
             0x30,
             &cat(&[
                 ctx(0, int(5)),
-                ctx(1, int(11)),
+                ctx(1, int(i64::from(msg_type))),
                 ctx(3, kstr("EXAMPLE.ORG")),
                 ctx(4, principal(1, &["alice"])),
                 ctx(5, ticket),
-                ctx(6, enc(23, None, &[0x77; 60])),
+                ctx(6, enc(reply_etype, None, &[0x77; 60])),
             ]),
         ),
     )
