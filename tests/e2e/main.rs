@@ -30,6 +30,7 @@ mod oracle_link2;
 mod oracle_mail;
 mod oracle_net;
 mod oracle_netbios;
+mod oracle_ntlm;
 mod oracle_profile;
 mod oracle_profinet;
 mod oracle_quic;

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Per TCP direction ("src:port>dst:port"), the items in order.
-type Seqs = BTreeMap<String, Vec<String>>;
+pub(crate) type Seqs = BTreeMap<String, Vec<String>>;
 
 const FIELDS: [&str; 32] = [
     "frame.number",
@@ -148,37 +148,65 @@ fn theirs(file: &Path) -> (Seqs, Seqs, Seqs, Undissected) {
             let l = rl.get(i).or(wl.get(i)).map_or(u64::MAX, |x| num(x));
             details.push(format!("len={l}"));
         }
-        for (i, t) in c("ntlmssp.messagetype").iter().enumerate() {
-            let t = num(t);
-            let flags = c("ntlmssp.negotiateflags").get(i).map_or(u64::MAX, |x| num(x));
-            let mut item = format!("type={t} flags={flags}");
-            let one = |n| c(n).first().copied().unwrap_or("").to_string();
-            if t == 2 {
-                let ch = one("ntlmssp.ntlmserverchallenge");
-                challenge.insert(conn.clone(), ch.clone());
-                item += &format!(" challenge={ch}");
-            }
-            if t == 3 {
-                let (dom, user) = (one("ntlmssp.auth.domain"), one("ntlmssp.auth.username"));
-                let (nt, lm) = (one("ntlmssp.auth.ntresponse"), one("ntlmssp.auth.lmresponse"));
-                item += &format!(" domain={dom} user={user} host={}", one("ntlmssp.auth.hostname"));
-                let ch = challenge.get(&conn).cloned().unwrap_or_default();
-                let hc = match nt.len() {
-                    _ if ch.is_empty() => String::new(),
-                    48 => format!("{user}::{dom}:{lm}:{nt}:{ch}"),
-                    n if n > 48 => format!("{user}::{dom}:{ch}:{}:{}", &nt[..32], &nt[32..]),
-                    _ => String::new(),
-                };
-                item += &format!(" hashcat={hc}");
-            }
-            ntlm.entry(key.clone()).or_default().push(item);
-        }
+        let values = |n: &str| col(row, n).into_iter().map(|v| if v == "NULL" { "" } else { v }.to_string()).collect();
+        let items = ntlm_items(&values, &conn, &mut challenge);
+        ntlm.entry(key.clone()).or_default().extend(items);
     }
     (smb, status, ntlm, undissected)
 }
 
+/// The NTLMSSP messages of one tshark row (`c`: a field's values, tshark's "NULL" as ""), as
+/// compared: type and flags, a CHALLENGE's challenge (remembered for connection `conn`), an
+/// AUTHENTICATE's domain, user, workstation and the hashcat line rebuilt from tshark's NT and LM
+/// responses and the connection's challenge.
+pub(crate) fn ntlm_items(
+    c: &dyn Fn(&str) -> Vec<String>,
+    conn: &str,
+    challenge: &mut BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut items = Vec::new();
+    for (i, t) in c("ntlmssp.messagetype").iter().enumerate() {
+        let t = num(t);
+        let flags = c("ntlmssp.negotiateflags").get(i).map_or(u64::MAX, |x| num(x));
+        let mut item = format!("type={t} flags={flags}");
+        let one = |n| c(n).first().cloned().unwrap_or_default();
+        if t == 2 {
+            let ch = one("ntlmssp.ntlmserverchallenge");
+            challenge.insert(conn.to_string(), ch.clone());
+            item += &format!(" challenge={ch}");
+        }
+        if t == 3 {
+            let (dom, user) = (one("ntlmssp.auth.domain"), one("ntlmssp.auth.username"));
+            let (nt, lm) = (one("ntlmssp.auth.ntresponse"), one("ntlmssp.auth.lmresponse"));
+            item += &format!(" domain={dom} user={user} host={}", one("ntlmssp.auth.hostname"));
+            let ch = challenge.get(conn).cloned().unwrap_or_default();
+            let hc = match nt.len() {
+                _ if ch.is_empty() => String::new(),
+                48 => format!("{user}::{dom}:{lm}:{nt}:{ch}"),
+                n if n > 48 => format!("{user}::{dom}:{ch}:{}:{}", &nt[..32], &nt[32..]),
+                _ => String::new(),
+            };
+            item += &format!(" hashcat={hc}");
+        }
+        items.push(item);
+    }
+    items
+}
+
+/// Our NTLM record in the shape of [`ntlm_items`].
+pub(crate) fn our_ntlm_item(n: &v1::Ntlm) -> String {
+    let mut item = format!("type={} flags={}", n.message_type, n.negotiate_flags);
+    if n.message_type == 2 {
+        item += &format!(" challenge={}", n.server_challenge);
+    }
+    if n.message_type == 3 {
+        item += &format!(" domain={} user={} host={} hashcat={}", n.domain, n.user, n.workstation, n.hashcat);
+    }
+    item
+}
+
 /// The connection of a direction key (both directions map to the same).
-fn conn_key(dir: &str) -> String {
+pub(crate) fn conn_key(dir: &str) -> String {
     let (a, b) = dir.split_once('>').unwrap_or((dir, ""));
     if a < b { format!("{a}|{b}") } else { format!("{b}|{a}") }
 }
@@ -228,24 +256,18 @@ fn ours(out: &Path, skip: &Undissected) -> (Seqs, Seqs, Seqs) {
             details.push(format!("len={}", r.length));
         }
     }
-    for n in records::<v1::Ntlm>(out, "NTLM") {
+    // NTLM over HTTP, LDAP and DCE/RPC: `oracle_ntlm`.
+    for n in records::<v1::Ntlm>(out, "NTLM").into_iter().filter(|n| n.transport.starts_with("smb")) {
         let key = format!("{}:{}>{}:{}", n.src_ip, n.src_port, n.dst_ip, n.dst_port);
         if skip.contains(&(key.clone(), n.timestamp)) {
             continue;
         }
-        let mut item = format!("type={} flags={}", n.message_type, n.negotiate_flags);
-        if n.message_type == 2 {
-            item += &format!(" challenge={}", n.server_challenge);
-        }
-        if n.message_type == 3 {
-            item += &format!(" domain={} user={} host={} hashcat={}", n.domain, n.user, n.workstation, n.hashcat);
-        }
-        ntlm.entry(key).or_default().push(item);
+        ntlm.entry(key).or_default().push(our_ntlm_item(&n));
     }
     (smb, status, ntlm)
 }
 
-fn compare(file: &str, what: &str, ours: &Seqs, theirs: &Seqs, problems: &mut Vec<String>) -> usize {
+pub(crate) fn compare(file: &str, what: &str, ours: &Seqs, theirs: &Seqs, problems: &mut Vec<String>) -> usize {
     let mut n = 0;
     for (k, t) in theirs {
         let o = ours.get(k).cloned().unwrap_or_default();

@@ -4,20 +4,20 @@
 //! and `response`), and urlencoded form fields (the record's `parameters`) naming a user and a
 //! password. One record per service, method, user and secret, written at the end of input (the
 //! host orders such records by their bytes), with the first and last time seen. The FTP, SMTP,
-//! POP3, IMAP and NTLM records are read in [`sessions`].
-//!
-//! Not yet: NTLM over HTTP (needs the server's challenge from the response), LDAP simple binds.
+//! POP3, IMAP and NTLM records are read in [`sessions`]. LDAP simple binds (the `windows`
+//! decoders' LDAP records) are credentials with the server's verdict from the bind response of
+//! the same message id on the same connection.
 
 pub mod sessions;
 
 use base64::Engine as _;
-use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Kerberos, Ntlm, Pop3, Smtp, Telnet};
+use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Kerberos, Ldap, Ntlm, Pop3, Smtp, Telnet};
 use netcap_sdk::{Config, DecoderInfo, Emitter, InputRecord, Kind, RecordDecoder};
 use prost::Message;
 use std::collections::BTreeMap;
 
 /// Record types read, in `consumes` order.
-pub const CONSUMES: [(&str, &str); 8] = [
+pub const CONSUMES: [(&str, &str); 9] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("FTP", "netcap.v1.FTP"),
     ("SMTP", "netcap.v1.SMTP"),
@@ -26,11 +26,14 @@ pub const CONSUMES: [(&str, &str); 8] = [
     ("NTLM", "netcap.v1.NTLM"),
     ("Telnet", "netcap.v1.Telnet"),
     ("Kerberos", "netcap.v1.Kerberos"),
+    ("LDAP", "netcap.v1.LDAP"),
 ];
 /// Record types written.
 pub const RECORD_TYPES: [(&str, &str); 1] = [("Credentials", "netcap.v1.Credentials")];
 /// Most credentials kept; further ones are counted (`credentials: table full`).
 pub const MAX_ENTRIES: usize = 100_000;
+/// Most LDAP simple binds awaiting their response; further ones are kept without a verdict.
+pub const MAX_PENDING_BINDS: usize = 10_000;
 /// Form field names (lowercase) that hold a user name and a password.
 const USER_FIELDS: [&str; 6] = ["user", "username", "login", "email", "user_name", "userid"];
 const PASS_FIELDS: [&str; 5] = ["pass", "password", "passwd", "pwd", "user_password"];
@@ -127,10 +130,15 @@ struct Seen<'a> {
     dst_port: u32,
 }
 
+/// An LDAP connection (client address and port, server address and port) and message id.
+type BindKey = (String, u32, String, u32, u32);
+
 /// The decoder.
 #[derive(Debug, Default)]
 pub struct CredentialsDecoder {
     table: BTreeMap<(&'static str, &'static str, String, String), Credentials>,
+    /// LDAP simple bind requests awaiting their response.
+    binds: BTreeMap<BindKey, Ldap>,
 }
 
 impl CredentialsDecoder {
@@ -203,6 +211,41 @@ impl CredentialsDecoder {
         }
     }
 
+    /// An LDAP record: a simple bind request with a password waits for its response, whose result
+    /// code (0 success, else refused) is the verdict.
+    fn ldap(&mut self, r: Ldap, out: &mut Emitter<'_>) {
+        match r.operation {
+            0 if r.auth == "simple" && !r.password.is_empty() => {
+                let key = (r.src_ip.clone(), r.src_port, r.dst_ip.clone(), r.dst_port, r.message_id);
+                if self.binds.len() < MAX_PENDING_BINDS {
+                    self.binds.insert(key, r);
+                } else {
+                    self.bind(&r, None, out);
+                }
+            }
+            1 => {
+                let key = (r.dst_ip.clone(), r.dst_port, r.src_ip.clone(), r.src_port, r.message_id);
+                if let Some(req) = self.binds.remove(&key) {
+                    self.bind(&req, Some(r.result_code == 0), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The credential of a simple bind request, with the server's verdict if seen.
+    fn bind(&mut self, r: &Ldap, accepted: Option<bool>, out: &mut Emitter<'_>) {
+        let found = sessions::Sent {
+            method: "simple",
+            user: r.object_name.clone(),
+            secret: r.password.clone(),
+            realm: String::new(),
+            timestamp: r.timestamp,
+            accepted,
+        };
+        self.session("LDAP", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), vec![found], out);
+    }
+
     /// One input record, by its type's index in [`CONSUMES`].
     fn record(&mut self, input: u16, bytes: &[u8], out: &mut Emitter<'_>) -> Result<(), prost::DecodeError> {
         match input {
@@ -226,7 +269,8 @@ impl CredentialsDecoder {
             5 => {
                 let r = Ntlm::decode(bytes)?;
                 let found = sessions::ntlm(&r).into_iter().collect();
-                self.session("SMB", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
+                let service = sessions::ntlm_service(&r.transport);
+                self.session(service, (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
             }
             6 => {
                 let r = Telnet::decode(bytes)?;
@@ -237,6 +281,7 @@ impl CredentialsDecoder {
                 let found = sessions::kerberos(&r).into_iter().collect();
                 self.session("Kerberos", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
             }
+            8 => self.ldap(Ldap::decode(bytes)?, out),
             _ => {}
         }
         Ok(())
@@ -267,6 +312,10 @@ impl RecordDecoder for CredentialsDecoder {
     }
 
     fn finish(&mut self, out: &mut Emitter<'_>) {
+        // Binds whose response never came: no verdict.
+        for (_, r) in std::mem::take(&mut self.binds) {
+            self.bind(&r, None, out);
+        }
         while !out.chunk_full() {
             let Some((_, c)) = self.table.pop_first() else { break };
             out.record(0, &c);
@@ -304,6 +353,43 @@ mod tests {
         let f = form(&p, "/login.php?x=1").unwrap();
         assert_eq!((f.user.as_str(), f.secret.as_str(), f.realm.as_str()), ("admin", "s3cret", "/login.php"));
         assert!(form(&p[..1], "/").is_none());
+    }
+
+    #[test]
+    fn ldap_simple_binds_take_the_verdict_of_their_response() {
+        let ldap = |op: u32, id: u32, src: u32, dst: u32, user: &str, pass: &str, result: u32| {
+            Ldap {
+                operation: op,
+                message_id: id,
+                src_ip: "10.0.0.2".into(),
+                dst_ip: "10.0.0.2".into(),
+                src_port: src,
+                dst_port: dst,
+                object_name: user.into(),
+                auth: if op == 0 { "simple".into() } else { String::new() },
+                password: pass.into(),
+                result_code: result,
+                ..Ldap::default()
+            }
+            .encode_to_vec()
+        };
+        let mut b = Vec::new();
+        netcap_sdk::push_record(&mut b, 8, 1, &ldap(0, 1, 5000, 389, "cn=a", "pw1", 0));
+        netcap_sdk::push_record(&mut b, 8, 2, &ldap(0, 1, 5001, 389, "cn=b", "pw2", 0));
+        netcap_sdk::push_record(&mut b, 8, 3, &ldap(0, 2, 5000, 389, "cn=anon", "", 0));
+        // The response to the second connection's bind refuses it (49 invalidCredentials); the
+        // first connection's never comes.
+        netcap_sdk::push_record(&mut b, 8, 4, &ldap(1, 1, 389, 5001, "", "", 49));
+        let mut d = CredentialsDecoder::default();
+        let mut out = Vec::new();
+        netcap_sdk::record::run_decode(&mut d, &b, &mut out);
+        let mut out = Vec::new();
+        netcap_sdk::record::run_finish(&mut d, &mut out);
+        let c: Vec<Credentials> =
+            netcap_sdk::entries(&out).map(|e| Credentials::decode(e.unwrap().bytes).unwrap()).collect();
+        let got: Vec<(&str, &str, &str, &str)> =
+            c.iter().map(|c| (c.service.as_str(), c.user.as_str(), c.secret.as_str(), c.outcome.as_str())).collect();
+        assert_eq!(got, [("LDAP", "cn=a", "pw1", ""), ("LDAP", "cn=b", "pw2", "rejected")]);
     }
 
     #[test]

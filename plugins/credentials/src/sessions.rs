@@ -321,6 +321,16 @@ pub fn ntlm(r: &Ntlm) -> Option<Sent> {
     })
 }
 
+/// The service of an NTLM record's credential: the protocol that carried it (its `transport`).
+pub fn ntlm_service(transport: &str) -> &'static str {
+    match transport {
+        "http" => "HTTP",
+        "ldap" => "LDAP",
+        "dcerpc" => "DCERPC",
+        _ => "SMB",
+    }
+}
+
 /// The crackable form of an RC4-HMAC TGS-REP ticket (`krb5tgs`, Kerberoasting) or AS-REP reply
 /// (`krb5asrep`, AS-REP roasting) that the Kerberos decoder wrote; the client as user.
 pub fn kerberos(r: &Kerberos) -> Option<Sent> {

@@ -4,9 +4,10 @@
 //! name their interface); acks their results; requests their opnum. The fragments of one request
 //! or response (same call id, first to last flag) are one record, timed by the first: a
 //! fragment of another call while one is open ends the open one with an error. Integers follow
-//! the PDU's data representation (little- or big-endian).
+//! the PDU's data representation (little- or big-endian). The NTLMSSP message in the auth
+//! verifier of a bind, alter context, their acks or an auth3 becomes an NTLM record.
 
-use crate::{Ctx, Parser, T_DCERPC};
+use crate::{Ctx, Parser, T_DCERPC, ntlm};
 use netcap_proto::v1::Dcerpc;
 use netcap_proto::v1::dcerpc::{Context, Result as CtxResult};
 use netcap_sdk::{Dir, Emitter};
@@ -200,6 +201,21 @@ pub fn message(
     if let Some(e) = cut.or(err) {
         out.error(e);
     }
+    if let Some(m) = auth_ntlm(&rd, ptype) {
+        ntlm::message(p, m, "dcerpc", dir, ts, cx, out);
+    }
+}
+
+/// The NTLMSSP message in the auth verifier of a bind, alter context, their acks or an auth3
+/// (the PDU's last auth-length bytes; MS-RPCE 2.2.2.11).
+fn auth_ntlm<'a>(rd: &Rd<'a>, ptype: u32) -> Option<&'a [u8]> {
+    if !matches!(ptype, 11 | 12 | 14 | 15 | 16) {
+        return None;
+    }
+    let auth = usize::from(rd.u16(10)?);
+    let end = usize::from(rd.u16(8)?).min(rd.b.len());
+    let value = rd.b.get(end.checked_sub(auth).filter(|_| auth > 0)?..end)?;
+    ntlm::find(value)
 }
 
 fn emit(on: bool, r: &Dcerpc, out: &mut Emitter<'_>) {

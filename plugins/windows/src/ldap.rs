@@ -2,9 +2,10 @@
 //! cut by its length; the message is parsed by `netcap-windows-parse` into one LDAP record (the
 //! partial record and an error when it is cut short or malformed). Messages after a SASL bind
 //! that negotiated integrity or confidentiality are wrapped (a 4-byte length, then a GSS-API
-//! token): the framing stops there with a counted error.
+//! token): the framing stops there with a counted error. The NTLMSSP message of a bind request
+//! or response becomes an NTLM record after the LDAP record.
 
-use crate::{Ctx, Parser, T_LDAP};
+use crate::{Ctx, Parser, T_LDAP, ntlm};
 use netcap_sdk::{Dir, Emitter};
 use netcap_windows_parse::ldap;
 
@@ -31,5 +32,12 @@ pub fn message(
     }
     if let Some(e) = cut.or(err) {
         out.error(e);
+    }
+    // A bind's NTLMSSP message: SASL GSS-SPNEGO or NTLM credentials, MS-ADTS "sicily" binds,
+    // and the server's SASL credentials of the bind response.
+    if matches!(r.operation, 0 | 1)
+        && let Some(m) = ntlm::find(msg)
+    {
+        ntlm::message(p, m, "ldap", dir, ts, cx, out);
     }
 }

@@ -3,7 +3,9 @@
 //! the NTLMSSP messages of their session setups ([`ntlm`]), Kerberos over TCP (port 88,
 //! [`krb`]), LDAP (port 389, [`ldap`]), the unencrypted start of RDP (port 3389, [`rdp`]) and
 //! DCE/RPC ([`dcerpc`]: port 135, and any other connection whose client begins with a bind).
-//! The connection's protocol is chosen by its server port ([`Proto`]).
+//! The connection's protocol is chosen by its server port ([`Proto`]). NTLMSSP messages are
+//! also read from LDAP binds, DCE/RPC auth verifiers and HTTP authentication headers ([`http`]:
+//! any other connection whose client begins with an HTTP/1 request).
 //!
 //! A stream decoder, so that a message split over TCP segments is one record and a segment
 //! with several messages gives several. Each direction is cut into messages by their length
@@ -17,6 +19,7 @@
 //! framing (counted), because the bytes after it need not start a message.
 
 pub mod dcerpc;
+pub mod http;
 pub mod krb;
 pub mod ldap;
 pub mod ntlm;
@@ -51,8 +54,8 @@ pub const RECORD_TYPES: [(&str, &str); 6] = [
 ];
 
 /// Port interests: SMB over direct TCP and over the NetBIOS session service, Kerberos, LDAP, RDP,
-/// DCE/RPC's endpoint mapper, and every other connection for DCE/RPC on dynamic ports (declined
-/// at its first bytes unless they are a bind).
+/// DCE/RPC's endpoint mapper, and every other connection for DCE/RPC on dynamic ports and NTLM
+/// over HTTP (declined at its first bytes unless they are a bind or an HTTP request).
 pub const LAYERS: [&str; 7] = ["tcp:445", "tcp:139", "tcp:88", "tcp:389", "tcp:3389", "tcp:135", "tcp:*"];
 
 /// The protocol of a connection, by its server port.
@@ -69,6 +72,8 @@ pub enum Proto {
     Rdp,
     /// DCE/RPC PDUs, cut by their fragment length (port 135, or sniffed: `Parser::sniffed`).
     Dcerpc,
+    /// HTTP/1 message heads with NTLM or Negotiate authentication (sniffed: [`http`]).
+    Http,
 }
 
 impl Proto {
@@ -87,11 +92,21 @@ impl Proto {
     /// The record types whose enabling makes the protocol worth reading.
     fn wanted(self, on: &[bool; 6]) -> bool {
         match self {
-            Proto::Smb => on[usize::from(T_SMB)] || on[usize::from(T_NTLM)],
-            Proto::Kerberos => on[usize::from(T_KERBEROS)],
-            Proto::Ldap => on[usize::from(T_LDAP)],
-            Proto::Rdp => on[usize::from(T_RDP)],
-            Proto::Dcerpc => on[usize::from(T_DCERPC)],
+            Proto::Smb | Proto::Ldap | Proto::Dcerpc => on[usize::from(T_NTLM)] || on[usize::from(self.record_type())],
+            Proto::Kerberos | Proto::Rdp => on[usize::from(self.record_type())],
+            Proto::Http => on[usize::from(T_NTLM)],
+        }
+    }
+
+    /// The record type of the protocol's messages (HTTP: its NTLM messages).
+    fn record_type(self) -> u16 {
+        match self {
+            Proto::Smb => T_SMB,
+            Proto::Kerberos => T_KERBEROS,
+            Proto::Ldap => T_LDAP,
+            Proto::Rdp => T_RDP,
+            Proto::Dcerpc => T_DCERPC,
+            Proto::Http => T_NTLM,
         }
     }
 
@@ -102,6 +117,8 @@ impl Proto {
         match self {
             Proto::Smb | Proto::Kerberos | Proto::Rdp => HEADER,
             Proto::Ldap => 6,
+            // Not cut by a length header ([`http`] reads it).
+            Proto::Http => 1,
             Proto::Dcerpc => dcerpc::HEADER,
         }
     }
@@ -189,6 +206,7 @@ pub fn frame_len(proto: Proto, h: &[u8]) -> Result<usize, &'static str> {
             Ok(n)
         }
         Proto::Dcerpc => dcerpc::frame_len(h),
+        Proto::Http => Err(http::E_HEAD),
     }
 }
 
@@ -218,6 +236,7 @@ pub fn starts(proto: Proto, b: &[u8], sniffed: bool) -> bool {
         }
         Proto::Rdp => t == 3 && (b.len() < HEADER || frame_len(proto, &b[..HEADER]).is_ok()),
         Proto::Dcerpc => dcerpc::starts(b, sniffed),
+        Proto::Http => http::starts(b),
     }
 }
 
@@ -232,7 +251,7 @@ pub fn resyncs(proto: Proto, b: &[u8]) -> bool {
         return false;
     }
     match proto {
-        Proto::Smb | Proto::Rdp | Proto::Dcerpc => false,
+        Proto::Smb | Proto::Rdp | Proto::Dcerpc | Proto::Http => false,
         Proto::Kerberos => {
             let m = &b[HEADER..];
             netcap_windows_parse::kerberos::starts(m)
@@ -256,6 +275,7 @@ pub struct Parser {
     /// DCE/RPC on a port not its own: only a connection whose client begins with a bind is read.
     pub sniffed: bool,
     pub dcerpc: dcerpc::State,
+    pub http: http::State,
     pub smb: v1::Smb,
     pub ntlm: v1::Ntlm,
     pub krb: v1::Kerberos,
@@ -285,6 +305,7 @@ impl Parser {
             Proto::Ldap => ldap::message(self, dir, msg, cut, ts, cx, out),
             Proto::Rdp => rdp::message(self, dir, msg, cut, ts, cx, out),
             Proto::Dcerpc => dcerpc::message(self, dir, msg, cut, ts, cx, out),
+            Proto::Http => {}
         }
     }
 
@@ -296,6 +317,7 @@ impl Parser {
             Proto::Ldap => (E_LDAP_GAP, E_LDAP_TRUNCATED),
             Proto::Rdp => (rdp::E_GAP, rdp::E_TRUNCATED),
             Proto::Dcerpc => (dcerpc::E_GAP, dcerpc::E_TRUNCATED),
+            Proto::Http => (http::E_HEAD, http::E_HEAD),
         }
     }
 }
@@ -423,6 +445,21 @@ impl Side {
     }
 }
 
+/// The first data `b` of a sniffed connection (direction `dir`): whether it is read, as
+/// DCE/RPC (a client's bind) or HTTP (a client's request, when NTLM records are on).
+fn sniff(p: &mut Parser, client: &mut Side, dir: Dir, b: &[u8]) -> bool {
+    if dir == Dir::ToClient {
+        return false;
+    }
+    if Proto::Http.wanted(&p.on) && http::starts(b) {
+        p.proto = Proto::Http;
+        p.sniffed = false;
+        client.started = true;
+        return true;
+    }
+    Proto::Dcerpc.wanted(&p.on) && starts(Proto::Dcerpc, b, true)
+}
+
 /// One connection.
 struct Conn {
     info: StreamInfo,
@@ -443,7 +480,7 @@ impl Conn {
 
 /// The decoder state of one instance.
 pub struct Windows {
-    /// Which record types are enabled (NTLM records come from SMB connections).
+    /// Which record types are enabled (NTLM records come from SMB, LDAP, DCE/RPC and HTTP).
     on: [bool; 6],
     conns: HashMap<u64, Conn>,
 }
@@ -459,9 +496,13 @@ impl Windows {
     pub fn event(&mut self, meta: &EventMeta, ev: &StreamEvent<'_>, out: &mut Emitter<'_>) -> Verdict {
         if let StreamEvent::Open(info) = ev {
             let port = Proto::of_port(info.server_port).or(Proto::of_port(info.client_port));
-            // Any other port: DCE/RPC if the client begins with a bind.
+            // Any other port: DCE/RPC if the client begins with a bind, HTTP if with a request.
             let sniffed = port.is_none();
-            let Some(proto) = port.or(Some(Proto::Dcerpc)).filter(|p| p.wanted(&self.on)) else {
+            let wanted = match port {
+                Some(p) => p.wanted(&self.on),
+                None => Proto::Dcerpc.wanted(&self.on) || Proto::Http.wanted(&self.on),
+            };
+            let Some(proto) = port.or(Some(Proto::Dcerpc)).filter(|_| wanted) else {
                 return Verdict::Decline;
             };
             let c = Conn {
@@ -480,13 +521,16 @@ impl Windows {
         match *ev {
             StreamEvent::Open(_) => Verdict::Continue,
             StreamEvent::Data { dir, bytes } => {
-                // A sniffed connection is DCE/RPC only when the client speaks first with a bind:
-                // otherwise it is declined at once.
-                let sniffed = c.parser.sniffed;
-                if sniffed && !c.sides[0].started && (dir == Dir::ToClient || !starts(c.parser.proto, bytes, true)) {
+                // A sniffed connection is DCE/RPC only when the client speaks first with a bind,
+                // HTTP when with a request: otherwise it is declined at once.
+                if c.parser.sniffed && !c.sides[0].started && !sniff(&mut c.parser, &mut c.sides[0], dir, bytes) {
                     self.conns.remove(&meta.stream);
                     return Verdict::Decline;
                 }
+                if c.parser.proto == Proto::Http {
+                    return self.http(meta.stream, dir, bytes, &cx, out);
+                }
+                let sniffed = c.parser.sniffed;
                 let s = &mut c.sides[dir.index()];
                 if !s.started && !s.dead {
                     if starts(c.parser.proto, bytes, sniffed && dir == Dir::ToServer) {
@@ -507,6 +551,10 @@ impl Windows {
                 }
                 Verdict::Continue
             }
+            StreamEvent::Gap { dir, .. } if c.parser.proto == Proto::Http => {
+                http::gap(&mut c.parser, dir);
+                Verdict::Continue
+            }
             StreamEvent::Gap { dir, .. } => {
                 let s = &mut c.sides[dir.index()];
                 if s.started {
@@ -522,6 +570,18 @@ impl Windows {
                 Verdict::Done
             }
         }
+    }
+
+    /// The next bytes of an HTTP connection: read while authentication is under way.
+    fn http(&mut self, stream: u64, dir: Dir, bytes: &[u8], cx: &Ctx<'_>, out: &mut Emitter<'_>) -> Verdict {
+        let Some(c) = self.conns.get_mut(&stream) else { return Verdict::Decline };
+        http::data(&mut c.parser, dir, bytes, cx, out);
+        if c.parser.http.wanted() {
+            return Verdict::Continue;
+        }
+        let auth = c.parser.http.auth;
+        self.conns.remove(&stream);
+        if auth { Verdict::Done } else { Verdict::Decline }
     }
 
     /// End of input: every connection still open ends here, in stream-id order.

@@ -12,6 +12,7 @@ pub const SIGNATURE: &[u8; 8] = b"NTLMSSP\0";
 pub const E_SHORT: &str = "ntlm: message truncated";
 pub const E_FIELD: &str = "ntlm: field outside the message";
 pub const E_TYPE: &str = "ntlm: unknown message type";
+pub const E_BASE64: &str = "ntlm: authentication token is not base64";
 
 /// NTLMSSP_NEGOTIATE_UNICODE: strings are UTF-16LE (else OEM).
 const UNICODE: u32 = 1;

@@ -884,8 +884,11 @@ fn dcerpc_fragments_are_one_record_and_dynamic_ports_are_sniffed() {
     assert!(recs.is_empty() && v[1] == Verdict::Decline);
     let (_, _, v) = run(8080, &[Step::D(Dir::ToClient, &dce_bind_ack())]);
     assert_eq!(v[1], Verdict::Decline);
-    let (_, _, v) = run(8080, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n")]);
-    assert_eq!(v[1], Verdict::Decline);
+    // HTTP is read up to its first response, unless it authenticates with NTLM.
+    let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+    let (recs, _, v) = run(8080, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n"), Step::D(Dir::ToClient, ok)]);
+    assert!(recs.is_empty());
+    assert_eq!((v[1], v[2]), (Verdict::Continue, Verdict::Decline));
 }
 
 #[test]
@@ -923,4 +926,110 @@ fn dcerpc_cut_or_garbled_gives_partial_records_and_errors() {
             let _ = run(135, &[Step::D(Dir::ToServer, &g)]);
         }
     }
+}
+
+fn b64(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// An NTLM handshake over HTTP/1.1 (MS-NTHT), as (request, response) exchanges: an anonymous
+/// request refused with a chunked body, NEGOTIATE and a CHALLENGE with a Content-Length body after
+/// a 100 Continue, a HEAD answered with a length but no body, then the AUTHENTICATE.
+fn http_ntlm() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let neg = b"NTLMSSP\0\x01\0\0\0\x07\x82\x08\xa2\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+    let spnego_auth = [vec![0xa1, 0x81, 0x80, 0x30], ntlm_auth(&NTLMV2_RESP)].concat();
+    [
+        (
+            "GET /a HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n\
+             Transfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n"
+                .to_string(),
+        ),
+        (
+            format!("GET /a HTTP/1.1\r\nAuthorization: NTLM {}\r\n\r\n", b64(neg)),
+            format!(
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\n\
+                 WWW-Authenticate: NTLM {}\r\n\r\nnope.",
+                b64(&ntlm_challenge())
+            ),
+        ),
+        ("HEAD /a HTTP/1.1\r\n\r\n".to_string(), "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n".to_string()),
+        (
+            format!(
+                "POST /a HTTP/1.1\r\nContent-Length: 4\r\nAuthorization: Negotiate {}\r\n\r\nbody",
+                b64(&spnego_auth)
+            ),
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(c, s)| (c.into_bytes(), s.into_bytes()))
+    .collect()
+}
+
+#[test]
+fn ntlm_over_http_is_read_from_authentication_headers_at_every_split() {
+    let exchanges = http_ntlm();
+    for cut in 1..200 {
+        let mut steps = Vec::new();
+        for (c, s) in &exchanges {
+            let (a, b) = (cut.min(c.len() - 1), cut.min(s.len() - 1));
+            steps.extend([Step::D(Dir::ToServer, &c[..a]), Step::D(Dir::ToServer, &c[a..])]);
+            steps.extend([Step::D(Dir::ToClient, &s[..b]), Step::D(Dir::ToClient, &s[b..])]);
+        }
+        let (recs, errs, _) = run(80, &steps);
+        assert!(errs.is_empty(), "cut {cut}: {errs:?}");
+        let n: Vec<v1::Ntlm> = decode(&recs, T_NTLM);
+        let types: Vec<u32> = n.iter().map(|r| r.message_type).collect();
+        assert_eq!(types, [1, 2, 3], "cut {cut}");
+        assert!(n.iter().all(|r| r.transport == "http"));
+        assert_eq!((n[1].src_port, n[1].server_challenge.as_str()), (80, "0123456789abcdef"));
+        assert!(n[2].hashcat.starts_with("alice::DOM:0123456789abcdef:68cd0ab8"), "cut {cut}: {}", n[2].hashcat);
+    }
+}
+
+#[test]
+fn http_framing_that_cannot_be_followed_stops_with_an_error() {
+    let bad_chunk = b"HTTP/1.1 401 No\r\nWWW-Authenticate: NTLM\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+    let (_, errs, _) = run(80, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\n\r\n"), Step::D(Dir::ToClient, bad_chunk)]);
+    assert_eq!(errs, [http::E_CHUNK]);
+    let huge = vec![b'a'; http::MAX_HEAD * 2];
+    let (_, errs, _) = run(80, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\nX: "), Step::D(Dir::ToServer, &huge)]);
+    assert_eq!(errs, [http::E_HEAD]);
+    let (_, errs, _) = run(80, &[Step::D(Dir::ToServer, b"GET / HTTP/1.1\r\nAuthorization: NTLM !!\r\n\r\n")]);
+    assert_eq!(errs, [ntlm::E_BASE64]);
+    // Another protocol whose client speaks first with a token and a space (IRC): declined, no error.
+    let (recs, errs, v) =
+        run(6667, &[Step::D(Dir::ToServer, b"NI"), Step::D(Dir::ToServer, b"CK alice\r\nUSER a\r\n")]);
+    assert!(recs.is_empty() && errs.is_empty());
+    assert_eq!((v[1], v[2]), (Verdict::Continue, Verdict::Decline));
+}
+
+#[test]
+fn ntlm_in_ldap_binds_and_dcerpc_verifiers() {
+    use netcap_windows_parse::build::{cat, int, octets, tlv};
+    // A SASL bind with mechanism GSS-SPNEGO carrying the NEGOTIATE-less AUTHENTICATE after a
+    // bind response with the CHALLENGE in serverSaslCreds ([7]).
+    let sasl = |cred: &[u8]| tlv(0xa3, &cat(&[octets("GSS-SPNEGO"), tlv(0x04, cred)]));
+    let result = cat(&[tlv(0x0a, &[14]), octets(""), octets(""), tlv(0x87, &ntlm_challenge())]);
+    let resp = tlv(0x30, &cat(&[int(1), tlv(0x61, &result)]));
+    let auth = tlv(0x30, &cat(&[int(2), tlv(0x60, &cat(&[int(3), octets(""), sasl(&ntlm_auth(&NTLMV2_RESP))]))]));
+    let (recs, errs, _) = run(389, &[Step::D(Dir::ToClient, &resp), Step::D(Dir::ToServer, &auth)]);
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(recs.iter().map(|r| r.0).collect::<Vec<_>>(), [T_LDAP, T_NTLM, T_LDAP, T_NTLM]);
+    let n: Vec<v1::Ntlm> = decode(&recs, T_NTLM);
+    assert!(n.iter().all(|r| r.transport == "ldap") && n[1].hashcat.starts_with("alice::DOM:0123456789abcdef:"));
+    // DCE/RPC: a bind_ack's verifier (auth type 10, WINNT) holds the CHALLENGE.
+    let mut ack = dce_bind_ack();
+    let verifier = [vec![10, 6, 0, 0, 0, 0, 0, 0], ntlm_challenge()].concat();
+    ack.extend(&verifier);
+    let len = ack.len() as u16;
+    ack[8..10].copy_from_slice(&len.to_le_bytes());
+    let auth_len = (verifier.len() - 8) as u16;
+    ack[10..12].copy_from_slice(&auth_len.to_le_bytes());
+    let (recs, errs, _) = run(135, &[Step::D(Dir::ToServer, &dce_bind()), Step::D(Dir::ToClient, &ack)]);
+    assert!(errs.is_empty(), "{errs:?}");
+    let n: Vec<v1::Ntlm> = decode(&recs, T_NTLM);
+    assert_eq!((n.len(), n[0].transport.as_str(), n[0].message_type), (1, "dcerpc", 2));
 }
