@@ -285,3 +285,95 @@ fn rc4_tickets_are_written_as_crackers_take_them() {
     assert!(netcap_tests::corpus().is_none() || compared >= 5, "only {compared} RC4 tickets compared");
     eprintln!("{compared} RC4-HMAC TGS-REP tickets equal their tshark-derived hashcat lines");
 }
+
+/// The hex of tshark's `kerberos.cipher` value `i` (of the comma-separated list), colons removed.
+fn cipher_at(list: &str, last: bool) -> String {
+    let v: Vec<&str> = list.split(',').collect();
+    let c = if last { v.last() } else { v.first() };
+    c.map_or(String::new(), |c| c.replace(':', ""))
+}
+
+/// The lines hashcat's Kerberos modes take, built here from tshark's fields by their definitions
+/// (hashcat `module_07500.c`, `module_19800/19900.c`, `module_32100/32200.c`): an AS-REQ's
+/// encrypted timestamp (`$krb5pa$`), an AES AS-REP reply part (`$krb5asrep$17|18$`, the salt form
+/// when PA-ETYPE-INFO2's salt is not the upper-case realm and the name).
+fn tshark_preauth_and_aes_as_rep(f: &std::path::Path) -> Vec<String> {
+    let fields = ["kerberos.msg_type", "kerberos.etype", "kerberos.cipher", "kerberos.CNameString", "kerberos.realm"];
+    let more = ["kerberos.info2_salt", "kerberos.padata_type"];
+    let all: Vec<&str> = fields.iter().chain(&more).copied().collect();
+    let filter = "(kerberos.msg_type == 10 && kerberos.padata_type == 2) || kerberos.msg_type == 11";
+    let rows = tshark_fields(f, &all, &["-Y", filter]).unwrap_or_default();
+    let mut want = Vec::new();
+    for r in rows.iter().filter(|r| !r[0].contains(',')) {
+        let user = r[3].replace(',', "/");
+        let realm = r[4].split(',').next().unwrap_or("").to_string();
+        let etypes: Vec<&str> = r[1].split(',').collect();
+        let line = match r[0].as_str() {
+            "10" => {
+                let c = cipher_at(&r[2], false);
+                match etypes[0] {
+                    "23" if c.len() == 104 => format!("$krb5pa$23${user}${realm}$${}{}", &c[32..], &c[..32]),
+                    "17" | "18" if !user.contains('/') && (104..=112).contains(&c.len()) => {
+                        format!("$krb5pa${}${user}${realm}${c}", etypes[0])
+                    }
+                    _ => continue,
+                }
+            }
+            _ => {
+                let e = etypes.last().copied().unwrap_or("");
+                let c = cipher_at(&r[2], true);
+                if !matches!(e, "17" | "18") || c.len() <= 24 {
+                    continue;
+                }
+                let (edata2, checksum) = c.split_at(c.len() - 24);
+                let salt = r[5].split(',').next().filter(|s| !s.is_empty()).map(String::from);
+                let default = format!("{realm}{user}");
+                match salt {
+                    Some(s) if s != default || user.contains('/') || realm != realm.to_uppercase() => {
+                        format!("$krb5asrep${e}${s}${edata2}${checksum}")
+                    }
+                    _ => format!("$krb5asrep${e}${user}${realm}${checksum}${edata2}"),
+                }
+            }
+        };
+        want.push(line);
+    }
+    want
+}
+
+/// Pre-authentication sniffing and AES AS-REP roasting: every AS-REQ encrypted timestamp and
+/// AES AS-REP reply part of the corpus gives the line hashcat takes, built here from tshark's
+/// fields, on the Kerberos record and as a `krb5pa` / `krb5asrep` Credentials record.
+#[test]
+fn preauth_timestamps_and_aes_as_reps_are_written_as_crackers_take_them() {
+    if !have_tshark() {
+        return;
+    }
+    let mut compared = 0;
+    for f in files_with(&["kerberos"]) {
+        let mut want = tshark_preauth_and_aes_as_rep(&f);
+        let (out, _) = netcap_tests::default_capture(&f);
+        let ours = |r: &v1::Kerberos| r.msg_type == 10 || (r.msg_type == 11 && r.enc_part_etype != 23);
+        let mut got: Vec<String> = records::<v1::Kerberos>(&out, "Kerberos")
+            .into_iter()
+            .filter(|r| ours(r) && !r.hashcat.is_empty())
+            .map(|r| r.hashcat)
+            .collect();
+        let mut creds: Vec<String> = records::<v1::Credentials>(&out, "Credentials")
+            .into_iter()
+            .filter(|c| c.method == "krb5pa" || (c.method == "krb5asrep" && !c.secret.starts_with("$krb5asrep$23$")))
+            .map(|c| c.secret)
+            .collect();
+        want.sort();
+        got.sort();
+        creds.sort();
+        got.dedup();
+        want.dedup();
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        assert_eq!(got, want, "{name}: Kerberos hashcat lines");
+        assert_eq!(creds, want, "{name}: krb5pa/krb5asrep Credentials");
+        compared += want.len();
+    }
+    assert!(netcap_tests::corpus().is_none() || compared >= 6, "only {compared} lines compared");
+    eprintln!("{compared} encrypted timestamps and AES AS-REPs equal their tshark-derived hashcat lines");
+}

@@ -331,12 +331,14 @@ pub fn ntlm_service(transport: &str) -> &'static str {
     }
 }
 
-/// The crackable form of an RC4-HMAC TGS-REP ticket (`krb5tgs`, Kerberoasting) or AS-REP reply
-/// (`krb5asrep`, AS-REP roasting) that the Kerberos decoder wrote; the client as user.
+/// The crackable form of an RC4-HMAC TGS-REP ticket (`krb5tgs`, Kerberoasting), an AS-REP reply
+/// (`krb5asrep`, AS-REP roasting) or an AS-REQ's encrypted timestamp (`krb5pa`) that the
+/// Kerberos decoder wrote; the client as user.
 pub fn kerberos(r: &Kerberos) -> Option<Sent> {
     let method = match r.msg_type {
         13 => "krb5tgs",
         11 => "krb5asrep",
+        10 => "krb5pa",
         _ => return None,
     };
     (!r.hashcat.is_empty()).then(|| Sent {

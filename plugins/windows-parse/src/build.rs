@@ -73,9 +73,14 @@ pub fn time(s: &str) -> Vec<u8> {
 /// PA-PAC-REQUEST, options forwardable|renewable|canonicalize (0x40810000), till and rtime
 /// 2037-09-13 02:48:05, nonce 0x12345678, etypes 18, 17, 23, -135.
 pub fn as_req() -> Vec<u8> {
+    as_req_with(18, 44)
+}
+
+/// The AS-REQ above with an encrypted timestamp of `etype` and `len` bytes of 0x55.
+pub fn as_req_with(etype: i64, len: usize) -> Vec<u8> {
     let pa = tlv(
         0x30,
-        &cat(&[padata(2, &enc(18, None, &[0x55; 44])), padata(128, &tlv(0x30, &ctx(0, tlv(0x01, &[0xff]))))]),
+        &cat(&[padata(2, &enc(etype, None, &vec![0x55; len])), padata(128, &tlv(0x30, &ctx(0, tlv(0x01, &[0xff]))))]),
     );
     let body = tlv(
         0x30,

@@ -125,6 +125,39 @@ fn request(m: &KdcReq<'_>, r: &mut v1::Kerberos) {
     r.nonce = body.nonce;
     r.etypes.extend(body.etype.iter().map(|e| e.0));
     r.authorization_data_etype = body.enc_authorization_data.as_ref().map_or(-1, |e| e.etype.0);
+    if r.msg_type == 10 {
+        preauth(m, r);
+    }
+}
+
+/// An AS-REQ's encrypted timestamp (PA-ENC-TIMESTAMP) as password crackers take it: hashcat
+/// 7500 `$krb5pa$23$user$realm$$<data><checksum>` for RC4-HMAC (36 bytes of data after a 16-byte
+/// checksum on the wire), 19800/19900 `$krb5pa$17|18$user$realm$<cipher>` for AES (the cipher as
+/// sent, its 12-byte HMAC last). Those modes derive the AES salt from the realm and a
+/// one-component client name, so AES with other names gives nothing.
+fn preauth(m: &KdcReq<'_>, r: &mut v1::Kerberos) {
+    use std::fmt::Write as _;
+    let Some(pa) = m.padata.iter().find(|p| p.padata_type.0 == PA_ENC_TIMESTAMP) else { return };
+    let Ok((_, e)) = EncryptedData::from_der(pa.padata_value) else { return };
+    let c = e.cipher;
+    let one_component = !r.client_name.contains('/');
+    if r.client_name.is_empty() {
+        return;
+    }
+    let h = &mut r.hashcat;
+    match e.etype.0 {
+        // RC4's key has no salt: any name will do as the label.
+        RC4_HMAC if c.len() == 52 => {
+            let _ = write!(h, "$krb5pa$23${}${}$$", r.client_name, r.realm);
+            hex(h, &c[16..]);
+            hex(h, &c[..16]);
+        }
+        AES128 | AES256 if one_component && (52..=56).contains(&c.len()) => {
+            let _ = write!(h, "$krb5pa${}${}${}$", e.etype.0, r.client_name, r.realm);
+            hex(h, c);
+        }
+        _ => {}
+    }
 }
 
 fn reply(m: &KdcRep<'_>, r: &mut v1::Kerberos) {
@@ -138,10 +171,70 @@ fn reply(m: &KdcRep<'_>, r: &mut v1::Kerberos) {
     r.ticket_kvno = m.ticket.enc_part.kvno.unwrap_or(0);
     r.enc_part_etype = m.enc_part.etype.0;
     roast(r, m.ticket.enc_part.cipher, m.enc_part.cipher);
+    if r.msg_type == 11 && matches!(r.enc_part_etype, AES128 | AES256) {
+        aes_as_rep(r, salt_of(&m.padata, r.enc_part_etype), m.enc_part.cipher);
+    }
 }
 
 /// RC4-HMAC ciphertext is a 16-byte HMAC-MD5 checksum followed by the encrypted data.
 const RC4_HMAC: i32 = 23;
+/// AES ciphertext (RFC 3962) is the encrypted data followed by a 12-byte HMAC-SHA1-96.
+const AES128: i32 = 17;
+const AES256: i32 = 18;
+
+/// An AES AS-REP reply part as password crackers take it: hashcat 32100/32200
+/// `$krb5asrep$17|18$user$realm$<checksum>$<edata2>` (the checksum is the cipher's last 12
+/// bytes) when the key's salt is the default one those modes derive (the upper-case realm and
+/// a one-component client name); otherwise, with the salt the reply's PA-ETYPE-INFO2 names (or
+/// the RFC 4120 default, realm and name components), the form hashcat and John the Ripper also
+/// take, `$krb5asrep$17|18$<salt>$<edata2>$<checksum>`.
+fn aes_as_rep(r: &mut v1::Kerberos, salt: Option<String>, cipher: &[u8]) {
+    use std::fmt::Write as _;
+    if cipher.len() <= 12 || r.client_name.is_empty() {
+        return;
+    }
+    let (edata2, checksum) = cipher.split_at(cipher.len() - 12);
+    let default = format!("{}{}", r.client_realm, r.client_name.replace('/', ""));
+    let salt = salt.unwrap_or(default);
+    let simple = !r.client_name.contains('/')
+        && r.client_realm == r.client_realm.to_ascii_uppercase()
+        && salt == format!("{}{}", r.client_realm, r.client_name);
+    let h = &mut r.hashcat;
+    h.clear();
+    if simple {
+        let _ = write!(h, "$krb5asrep${}${}${}$", r.enc_part_etype, r.client_name, r.client_realm);
+        hex(h, checksum);
+        h.push('$');
+        hex(h, edata2);
+    } else {
+        let _ = write!(h, "$krb5asrep${}${salt}$", r.enc_part_etype);
+        hex(h, edata2);
+        h.push('$');
+        hex(h, checksum);
+    }
+}
+
+/// The salt PA-ETYPE-INFO2 (RFC 4120 5.2.7.5) gives for `etype`, if it names one.
+fn salt_of(pa: &[PAData<'_>], etype: i32) -> Option<String> {
+    let v = pa.iter().find(|p| p.padata_type.0 == PA_ETYPE_INFO2)?.padata_value;
+    let (0x30, mut entries, _) = der::tlv(v)? else { return None };
+    while let Some((0x30, mut entry, rest)) = der::tlv(entries) {
+        entries = rest;
+        let (mut e, mut salt) = (None, None);
+        while let Some((tag, field, more)) = der::tlv(entry) {
+            entry = more;
+            match (tag, der::tlv(field)) {
+                (0xa0, Some((0x02, int, _))) => e = der::int32(int),
+                (0xa1, Some((0x1b, text, _))) => salt = Some(String::from_utf8_lossy(text).into_owned()),
+                _ => {}
+            }
+        }
+        if e == Some(etype) {
+            return salt;
+        }
+    }
+    None
+}
 
 /// The crackable form of an RC4-HMAC TGS-REP ticket or AS-REP reply part (see the proto).
 fn roast(r: &mut v1::Kerberos, ticket_cipher: &[u8], reply_cipher: &[u8]) {
@@ -361,12 +454,54 @@ mod tests {
         assert_eq!(e, None);
         assert_eq!((r.msg_type, r.ticket_etype, r.enc_part_etype), (11, 18, 23));
         assert_eq!(r.hashcat, format!("$krb5asrep$23$alice@EXAMPLE.ORG:{}${}", "77".repeat(16), "77".repeat(44)));
-        // An AES reply part gives nothing: its salt would be needed.
+        // An AES reply part: hashcat 32200, its 12-byte checksum last on the wire, first here.
         let mut aes = build::as_rep();
         let at = aes.windows(3).rposition(|w| w == [0x02, 0x01, 23]).expect("the reply's etype");
         aes[at + 2] = 18;
         let (r, _) = parsed(&aes);
-        assert_eq!((r.enc_part_etype, r.hashcat.as_str()), (18, ""));
+        assert_eq!(r.enc_part_etype, 18);
+        assert_eq!(r.hashcat, format!("$krb5asrep$18$alice$EXAMPLE.ORG${}${}", "77".repeat(12), "77".repeat(48)));
+    }
+
+    #[test]
+    fn etype_info2_salt_is_read_per_etype() {
+        use crate::build::{cat, ctx, int, kstr, tlv};
+        let entry = |e: i64, salt: Option<&str>| {
+            let mut f = vec![ctx(0, int(e))];
+            f.extend(salt.map(|s| ctx(1, kstr(s))));
+            tlv(0x30, &cat(&f))
+        };
+        let info = tlv(0x30, &cat(&[entry(23, None), entry(18, Some("EXAMPLE.ORGAlice"))]));
+        let pa = [PAData { padata_type: kerberos_parser::krb5::PAType(PA_ETYPE_INFO2), padata_value: &info }];
+        assert_eq!(salt_of(&pa, 18).as_deref(), Some("EXAMPLE.ORGAlice"));
+        assert_eq!(salt_of(&pa, 23), None);
+        // A salt other than the default one: the salt form.
+        let mut r = v1::Kerberos {
+            enc_part_etype: 18,
+            client_name: "alice".into(),
+            client_realm: "EXAMPLE.ORG".into(),
+            ..Default::default()
+        };
+        aes_as_rep(&mut r, salt_of(&pa, 18), &[0xab; 20]);
+        assert_eq!(r.hashcat, format!("$krb5asrep$18$EXAMPLE.ORGAlice${}${}", "ab".repeat(8), "ab".repeat(12)));
+    }
+
+    #[test]
+    fn pre_authentication_timestamps_are_written_for_crackers() {
+        // The AS-REQ's PA-ENC-TIMESTAMP with a 56-byte AES256 cipher: hashcat 19900.
+        let (r, e) = parsed(&build::as_req_with(18, 56));
+        assert_eq!(e, None);
+        assert_eq!((r.msg_type, r.preauth_etype), (10, 18));
+        assert_eq!(r.hashcat, format!("$krb5pa$18$alice$EXAMPLE.ORG${}", "55".repeat(56)));
+        // RC4-HMAC: hashcat 7500, the 36 bytes of data before the 16-byte checksum.
+        let mut rc4 = build::as_req_with(23, 52);
+        let at = rc4.windows(2).position(|w| w == [0x04, 52]).expect("the cipher") + 2;
+        rc4[at..at + 16].fill(0xcc);
+        let (r, _) = parsed(&rc4);
+        assert_eq!(r.hashcat, format!("$krb5pa$23$alice$EXAMPLE.ORG$${}{}", "55".repeat(36), "cc".repeat(16)));
+        // 44 bytes is not an encrypted timestamp: nothing.
+        let (r, _) = parsed(&build::as_req());
+        assert_eq!(r.hashcat, "");
     }
 
     /// Every cut of every message, and every byte garbled: the message type is kept when the
