@@ -69,14 +69,16 @@ struct Broker {
     bin: PathBuf,
     port: u16,
     storage: String,
+    /// The broker's working directory (tansu reads `sqlite://` paths relative to it).
+    dir: PathBuf,
     child: Option<Child>,
 }
 
 impl Broker {
-    /// Starts a broker with `storage` (`memory://tansu/`, `sqlite://PATH`) on a free port.
-    fn start(bin: PathBuf, storage: String) -> Self {
+    /// Starts a broker with `storage` (`memory://tansu/`, `sqlite://FILE` in `dir`) on a free port.
+    fn start(bin: PathBuf, storage: &str, dir: &Path) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let mut b = Broker { bin, port, storage, child: None };
+        let mut b = Broker { bin, port, storage: storage.into(), dir: dir.into(), child: None };
         b.restart();
         b
     }
@@ -91,13 +93,18 @@ impl Broker {
         let child = Command::new(&self.bin)
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", &self.storage])
+            .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start tansu");
         self.child = Some(child);
         let addr = self.addr();
-        wait_until("tansu accepts connections", || TcpStream::connect(&addr).is_ok());
+        wait_until("tansu accepts connections", || {
+            let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            assert!(exited.is_none(), "tansu exited: {exited:?}");
+            TcpStream::connect(&addr).is_ok()
+        });
     }
 
     /// Kills the broker (SIGKILL: what it acknowledged must already be stored).
@@ -159,7 +166,7 @@ fn kafka_topics_hold_the_files_records() {
     let (Some(bin), Some(dir)) = (tansu(), corpus()) else { return };
     let pcap = dir.join("mixed/pcapplusplus_many-protocols.pcap");
     let tmp = TempDir::new("kafka");
-    let broker = Broker::start(bin, "memory://tansu/".into());
+    let broker = Broker::start(bin, "memory://tansu/", tmp.path());
     let files = tmp.path().join("files");
     let o = capture(&pcap, &files, &["--workers", "2"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -222,8 +229,7 @@ fn packets(from: u32, n: u32) -> Vec<(i64, Vec<u8>)> {
 fn kafka_broker_outage_loses_and_duplicates_nothing() {
     let Some(bin) = tansu() else { return };
     let tmp = TempDir::new("kafka-outage");
-    let db = tmp.path().join("tansu.db");
-    let mut broker = Broker::start(bin, format!("sqlite://{}", s(&db)));
+    let mut broker = Broker::start(bin, "sqlite://tansu.db", tmp.path());
     let (first, second) = (4000u32, 6000u32);
     // The file output of the same packets, for comparison.
     let whole = tmp.path().join("whole.pcap");
