@@ -78,6 +78,8 @@ struct Ledger {
     acked: AtomicU64,
     failed: AtomicU64,
     dropped: AtomicU64,
+    /// Records over `message.max.bytes` (1 MB, Kafka's default): not sent.
+    too_large: AtomicU64,
     transport_errors: AtomicU64,
     outage: Mutex<Outage>,
 }
@@ -251,6 +253,10 @@ impl Producer {
                     rec = r;
                     std::thread::sleep(QUEUE_WAIT);
                 }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
+                    self.ledger.too_large.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
                 Err((e, _)) => return Err(io::Error::other(format!("kafka: {e}"))),
             }
         }
@@ -271,6 +277,12 @@ impl Producer {
             }
         };
         waited?;
+        let too_large = self.ledger.too_large.load(Ordering::Relaxed);
+        if too_large > 0 {
+            return Err(io::Error::other(format!(
+                "kafka: {too_large} records larger than a Kafka message may be (1 MB) were not sent"
+            )));
+        }
         let failed = self.ledger.failed.load(Ordering::Relaxed);
         if failed > 0 && !self.opts.live {
             return Err(io::Error::other(format!("kafka: {failed} records were not delivered")));
@@ -289,6 +301,10 @@ impl Producer {
             self.opts.prefix,
             self.started.elapsed().as_secs_f64()
         )];
+        let too_large = l.too_large.load(Ordering::Relaxed);
+        if too_large > 0 {
+            lines.push(format!("kafka: {too_large} records over 1 MB (Kafka's message size limit) not sent"));
+        }
         let o = l.outage.lock().unwrap_or_else(|e| e.into_inner());
         if dropped > 0 || failed > 0 {
             lines.push(format!(
