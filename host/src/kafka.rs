@@ -389,50 +389,51 @@ pub fn schema_id(message: &str, schema: &[u8]) -> String {
 }
 
 /// A record's flow key: 16 hex digits of the 64-bit FNV-1a hash of its two endpoints in sorted
-/// order, each `address NUL port NUL` from the top-level fields `src_ip`/`dst_ip` (or
-/// `src_mac`/`dst_mac` when the record has no IP addresses) and `src_port`/`dst_port` (0 when
-/// absent). Symmetric, so both directions of a connection get the same key. Read by scanning the
+/// order, each `address NUL port` from the top-level fields `src_ip`/`dst_ip` (or
+/// `src_mac`/`dst_mac` when the record has no IP addresses, as a Connection of a non-IP flow) and
+/// `src_port`/`dst_port` (0 when absent). Symmetric, so both directions of a connection get the same key. Read by scanning the
 /// record's top-level protobuf fields, without decoding the record.
 pub struct FlowKey {
-    /// Field numbers: source address, destination address, source port, destination port.
-    fields: [u32; 4],
+    /// Field numbers (0: the schema has none): source and destination IP address, source and
+    /// destination port, source and destination MAC address.
+    fields: [u32; 6],
 }
 
 impl FlowKey {
     fn new(schema: &[u8], message: &str) -> Self {
-        let mut fields = [0u32; 4];
+        let mut fields = [0u32; 6];
         let desc = prost_reflect::DescriptorPool::decode(schema).ok().and_then(|p| p.get_message_by_name(message));
         if let Some(d) = desc {
-            let num = |n: &str| d.get_field_by_name(n).map_or(0, |f| f.number());
-            let ip = num("src_ip") != 0;
-            fields = [
-                num(if ip { "src_ip" } else { "src_mac" }),
-                num(if ip { "dst_ip" } else { "dst_mac" }),
-                num("src_port"),
-                num("dst_port"),
-            ];
+            for (f, name) in fields.iter_mut().zip(["src_ip", "dst_ip", "src_port", "dst_port", "src_mac", "dst_mac"]) {
+                *f = d.get_field_by_name(name).map_or(0, |f| f.number());
+            }
         }
         FlowKey { fields }
     }
 
     /// Writes the key of `record` into `out`; false when the record has no addresses.
     pub fn compute(&self, record: &[u8], out: &mut String) -> bool {
-        if self.fields[0] == 0 || self.fields[1] == 0 {
+        if self.fields.iter().all(|&f| f == 0) {
             return false;
         }
         let mut addr: [&[u8]; 2] = [&[], &[]];
+        let mut mac: [&[u8]; 2] = [&[], &[]];
         let mut port = [0u64; 2];
         for_each_field(record, |num, v| {
             for (i, &f) in self.fields.iter().enumerate() {
-                if f == num {
+                if f == num && f != 0 {
                     match (i, v) {
                         (0 | 1, Field::Bytes(b)) => addr[i] = b,
                         (2 | 3, Field::Varint(n)) => port[i - 2] = n,
+                        (4 | 5, Field::Bytes(b)) => mac[i - 4] = b,
                         _ => {}
                     }
                 }
             }
         });
+        if addr[0].is_empty() && addr[1].is_empty() {
+            addr = mac;
+        }
         if addr[0].is_empty() && addr[1].is_empty() {
             return false;
         }
@@ -681,7 +682,7 @@ mod tests {
 
     #[test]
     fn fnv_is_symmetric_by_construction() {
-        let key = FlowKey { fields: [1, 2, 3, 4] };
+        let key = FlowKey { fields: [1, 2, 3, 4, 0, 0] };
         // src_ip "a", dst_ip "b", ports 1, 2; then the reverse direction.
         let fwd = [0x0a, 1, b'a', 0x12, 1, b'b', 0x18, 1, 0x20, 2];
         let rev = [0x0a, 1, b'b', 0x12, 1, b'a', 0x18, 2, 0x20, 1];

@@ -187,9 +187,18 @@ fn kafka_topics_hold_the_files_records() {
         let parts = topic(&broker, &t, recs.len());
         same_records(&parts, &recs).unwrap_or_else(|e| panic!("{t}: {e}"));
         let id = schema_id(&h.message_name, &h.schema);
-        for m in parts.iter().flat_map(|(_, v)| v) {
+        // One connection (one key) in one partition; records with addresses have a key.
+        let mut partition_of = std::collections::HashMap::new();
+        for (p, m) in parts.iter().flat_map(|(p, v)| v.iter().map(move |m| (*p, m))) {
             assert_eq!(header(m, TYPE_HEADER), Some(name.as_bytes()), "{t}");
             assert_eq!(header(m, SCHEMA_HEADER), Some(id.as_bytes()), "{t}");
+            match &m.key {
+                Some(k) => assert_eq!(*partition_of.entry(k.clone()).or_insert(p), p, "{t}: a key in two partitions"),
+                None => assert!(
+                    !["TCP", "UDP", "IPv4", "Connection", "Flow", "DNS", "Ethernet"].contains(&name),
+                    "{t}: no key"
+                ),
+            }
         }
         // The schema topic holds the file's header, byte for byte.
         let raw = prost::Message::encode_to_vec(&h);
