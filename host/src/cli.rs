@@ -134,6 +134,16 @@ pub struct CaptureArgs {
     /// Write <Type>.json files (one object per line) instead of .ncap.
     #[arg(long, env = "NETCAP_JSON")]
     pub json: bool,
+    /// Produce the records to Kafka (comma-separated bootstrap brokers, host:port) instead of
+    /// writing files: one topic per record type (see README, "Sensors into Kafka").
+    #[arg(long, value_name = "BROKERS", conflicts_with_all = ["csv", "json"], env = "NETCAP_KAFKA")]
+    pub kafka: Option<String>,
+    /// Topic name prefix of --kafka: <PREFIX><Type>, and <PREFIX>_schemas for the schemas.
+    #[arg(long, value_name = "PREFIX", default_value = "netcap.", env = "NETCAP_KAFKA_TOPIC_PREFIX")]
+    pub kafka_topic_prefix: String,
+    /// Partitions of the topics --kafka creates (a record's key, its connection, picks one).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=10000), env = "NETCAP_KAFKA_PARTITIONS")]
+    pub kafka_partitions: i32,
     /// Include packet payload bytes in TCP and UDP records.
     #[arg(long, env = "NETCAP_PAYLOAD")]
     pub payload: bool,
@@ -325,8 +335,24 @@ impl ResolveArgs {
 #[command(group(clap::ArgGroup::new("mode").args(["json", "csv", "table", "fields", "header"])))]
 pub struct DumpArgs {
     /// Record file (.ncap, .ncap.zst or .ncap.gz).
-    #[arg(short = 'r', long = "read", value_name = "FILE")]
-    pub read: PathBuf,
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        required_unless_present = "kafka",
+        conflicts_with = "kafka"
+    )]
+    pub read: Option<PathBuf>,
+    /// Read a Kafka topic that `capture --kafka` filled instead (bootstrap brokers, host:port),
+    /// from its beginning to its end now.
+    #[arg(long, value_name = "BROKERS", requires = "topic")]
+    pub kafka: Option<String>,
+    /// The topic of --kafka (e.g. netcap.TCP).
+    #[arg(long, value_name = "TOPIC", requires = "kafka")]
+    pub topic: Option<String>,
+    /// The topic prefix the capture used: the schemas are read from <PREFIX>_schemas.
+    #[arg(long, value_name = "PREFIX", default_value = "netcap.")]
+    pub kafka_topic_prefix: String,
     /// One JSON object per record (the default).
     #[arg(long)]
     pub json: bool,
@@ -561,6 +587,7 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         max_files: a.extract_max_files,
         max_bytes: a.extract_max_bytes as u64,
     });
+    let live = matches!(input, Input::Live { .. });
     let opts = CaptureOptions {
         input,
         bpf: a.bpf,
@@ -595,6 +622,12 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         flush_interval: std::time::Duration::from_nanos(a.flush_interval),
         extract,
         metrics: a.metrics,
+        kafka: a.kafka.map(|brokers| crate::kafka::KafkaOptions {
+            brokers,
+            prefix: a.kafka_topic_prefix,
+            live,
+            partitions: a.kafka_partitions,
+        }),
     };
     let summary = match crate::pipeline::capture(opts) {
         Ok(s) => s,
@@ -663,7 +696,16 @@ fn dump(a: DumpArgs) -> anyhow::Result<u8> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
-    match crate::dump::dump(&a.read, mode, &a.select, &mut out) {
+    let result = match (&a.read, &a.kafka, &a.topic) {
+        (Some(path), _, _) => crate::dump::dump(path, mode, &a.select, &mut out),
+        (None, Some(brokers), Some(topic)) => {
+            let stream =
+                crate::kafka::read_topic(brokers, &a.kafka_topic_prefix, topic).map_err(|e| anyhow::anyhow!(e))?;
+            crate::dump::dump_stream(&format!("kafka topic {topic}"), stream, mode, &a.select, &mut out)
+        }
+        _ => anyhow::bail!("give a record file (-r FILE) or --kafka BROKERS --topic TOPIC"),
+    };
+    match result {
         Ok(None) => Ok(0),
         Ok(Some(e)) => {
             // After the good records, once.
@@ -1145,6 +1187,7 @@ fn bench_decode(file: &std::path::Path, native: bool) -> anyhow::Result<u8> {
         flush_interval: std::time::Duration::from_secs(1),
         extract: None,
         metrics: None,
+        kafka: None,
     };
     let mut notices = Vec::new();
     let (decoders, _rt) = crate::pipeline::load_decoders(&opts, &mut notices)?;

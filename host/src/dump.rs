@@ -83,7 +83,7 @@ impl RecordFile {
 
     /// Reads a record file from `f` (`path` names it in messages): detects the compression and
     /// reads the header.
-    fn from_reader(path: &Path, mut f: impl Read + 'static) -> Result<Self, ReadError> {
+    pub(crate) fn from_reader(path: &Path, mut f: impl Read + 'static) -> Result<Self, ReadError> {
         let mut magic = [0u8; 4];
         let n = read_full(&mut f, &mut magic).map_err(|source| ReadError::Open { path: path.into(), source })?;
         if n == 0 {
@@ -227,10 +227,30 @@ pub fn dump(
     select: &[String],
     out: &mut dyn Write,
 ) -> Result<Option<ReadError>, DumpError> {
-    let mut rf = RecordFile::open(path)?;
+    dump_from(RecordFile::open(path)?, mode, select, out)
+}
+
+/// `netcap dump --kafka`: prints the records of a `.ncap` record stream held in memory (what
+/// `crate::kafka::read_topic` assembled), named `name` in messages.
+pub fn dump_stream(
+    name: &str,
+    stream: Vec<u8>,
+    mode: DumpMode,
+    select: &[String],
+    out: &mut dyn Write,
+) -> Result<Option<ReadError>, DumpError> {
+    dump_from(RecordFile::from_reader(Path::new(name), io::Cursor::new(stream))?, mode, select, out)
+}
+
+fn dump_from(
+    mut rf: RecordFile,
+    mode: DumpMode,
+    select: &[String],
+    out: &mut dyn Write,
+) -> Result<Option<ReadError>, DumpError> {
     let mut r = rf.renderer()?;
     if !select.is_empty() {
-        r.select(select).map_err(|source| ReadError::Schema { path: path.into(), source })?;
+        r.select(select).map_err(|source| ReadError::Schema { path: rf.path.clone(), source })?;
     }
     match mode {
         DumpMode::Header => {

@@ -13,6 +13,7 @@ pub mod dissect;
 pub mod dpi;
 pub mod dump;
 pub mod extract;
+pub mod kafka;
 pub mod label;
 pub mod metrics;
 pub mod outdir;

@@ -78,6 +78,8 @@ pub struct OutputConfig {
     pub payload: bool,
     /// The output directory's manifest, told of every file before it is created.
     pub manifest: Option<Arc<crate::outdir::Manifest>>,
+    /// `--kafka`: records go to the producer's topics instead of files (`crate::kafka`).
+    pub kafka: Option<Arc<crate::kafka::Producer>>,
 }
 
 enum Stream {
@@ -148,6 +150,7 @@ enum Sink {
     Ncap(Stream),
     Csv { w: Box<csv::Writer<BufWriter<File>>>, r: Box<Renderer>, cells: Vec<String> },
     Json { w: BufWriter<File>, r: Box<Renderer>, line: String },
+    Kafka(Box<crate::kafka::TopicSink>),
 }
 
 /// Writes every record type's file.
@@ -188,14 +191,23 @@ impl Writer {
     }
 
     pub fn path_of(&self, t: usize) -> PathBuf {
+        if let Some(k) = &self.cfg.kafka {
+            return PathBuf::from(k.topic_name(&self.types[t].name));
+        }
         self.cfg.dir.join(format!("{}{}", self.types[t].name, self.cfg.format.extension()))
     }
 
     fn sink(&mut self, t: usize) -> io::Result<&mut Sink> {
         self.dirty[t] = true;
+        if self.sinks[t].is_none()
+            && let Some(k) = &self.cfg.kafka
+        {
+            self.sinks[t] = Some(Sink::Kafka(Box::new(k.topic(&self.header(t))?)));
+        }
         if self.sinks[t].is_none() {
             let path = self.path_of(t);
             let file = crate::outdir::create(self.cfg.manifest.as_deref(), &path)?;
+            let header = self.header(t);
             let ty = &self.types[t];
             let renderer = || {
                 Renderer::new(&ty.schema, &ty.message)
@@ -204,18 +216,6 @@ impl Writer {
             let sink = match self.cfg.format {
                 Format::Ncap(c) => {
                     let mut s = Stream::open(file, c)?;
-                    let header = Header {
-                        created: self.created,
-                        input_source: self.cfg.input_source.clone(),
-                        record_type: ty.name.clone(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        contains_payloads: self.cfg.payload,
-                        decoder: ty.decoder.clone(),
-                        decoder_version: ty.decoder_version.clone(),
-                        message_name: ty.message.clone(),
-                        schema: ty.schema.as_ref().clone(),
-                        wit_version: ty.wit_version.clone(),
-                    };
                     let mut buf = Vec::new();
                     netcap_proto::put_delimited(&mut buf, &header);
                     s.writer().write_all(&buf)?;
@@ -241,6 +241,23 @@ impl Writer {
         Ok(self.sinks[t].as_mut().expect("sink was just created"))
     }
 
+    /// The header of type `t`'s file (and its Kafka schema message).
+    fn header(&self, t: usize) -> Header {
+        let ty = &self.types[t];
+        Header {
+            created: self.created,
+            input_source: self.cfg.input_source.clone(),
+            record_type: ty.name.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            contains_payloads: self.cfg.payload,
+            decoder: ty.decoder.clone(),
+            decoder_version: ty.decoder_version.clone(),
+            message_name: ty.message.clone(),
+            schema: ty.schema.as_ref().clone(),
+            wit_version: ty.wit_version.clone(),
+        }
+    }
+
     /// Writes one framed record (uvarint length + protobuf) of type `t`.
     fn write_framed(&mut self, t: usize, framed: &[u8]) -> io::Result<()> {
         self.counts[t] += 1;
@@ -256,6 +273,11 @@ impl Writer {
                 r.json(&msg, line);
                 line.push('\n');
                 w.write_all(line.as_bytes())
+            }
+            Sink::Kafka(k) => {
+                let (_, used) =
+                    netcap_proto::get_uvarint(framed).ok_or_else(|| io::Error::other("bad record framing"))?;
+                k.send(&framed[used..])
             }
         }
     }
@@ -285,7 +307,9 @@ impl Writer {
             0 => Ok(()),
             1 => {
                 let r = nonempty[0];
-                if let Format::Ncap(_) = self.cfg.format {
+                if let Format::Ncap(_) = self.cfg.format
+                    && self.cfg.kafka.is_none()
+                {
                     // Already framed and in order: one write for the whole run.
                     self.counts[t] += r.index.len() as u64;
                     if let Sink::Ncap(s) = self.sink(t)? {
@@ -345,6 +369,7 @@ impl Writer {
                 Sink::Ncap(s) => s.end_frame().map(|s| Some(Sink::Ncap(s))),
                 Sink::Csv { mut w, r, cells } => w.flush().map(|()| Some(Sink::Csv { w, r, cells })),
                 Sink::Json { mut w, r, line } => w.flush().map(|()| Some(Sink::Json { w, r, line })),
+                Sink::Kafka(k) => Ok(Some(Sink::Kafka(k))),
             };
             match r {
                 Ok(s) => self.sinks[t] = s,
@@ -370,13 +395,19 @@ impl Writer {
                 Some(Sink::Ncap(s)) => s.finish(),
                 Some(Sink::Csv { mut w, .. }) => w.flush(),
                 Some(Sink::Json { mut w, .. }) => w.flush(),
-                None => Ok(()),
+                Some(Sink::Kafka(_)) | None => Ok(()),
             };
             if let Err(e) = r {
                 self.failed[t].get_or_insert_with(|| e.to_string());
                 first_err.get_or_insert(e);
             }
             done.push((self.types[t].name.clone(), self.counts[t], self.path_of(t), self.failed[t].take()));
+        }
+        // Every record acknowledged (or, live, given up) before the run ends.
+        if let Some(k) = &self.cfg.kafka
+            && let Err(e) = k.finish()
+        {
+            first_err.get_or_insert(e);
         }
         (done, first_err)
     }

@@ -11,6 +11,7 @@ mod example_plugin;
 mod extract;
 mod flow;
 mod formats;
+mod kafka;
 mod label;
 mod limits;
 mod live;

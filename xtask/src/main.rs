@@ -171,7 +171,39 @@ fn setup() -> Result<()> {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }
+    ensure_tansu()?;
     ensure_target()
+}
+
+/// The Kafka-protocol broker of the Kafka sink's tests (`tests/e2e/kafka.rs`).
+const TANSU_VERSION: &str = "0.6.0";
+
+/// Installs `tansu` into Cargo's bin directory (`$CARGO_HOME/bin`, cached between runs) unless
+/// this version is there: the memory storage engine (`dynostore`) and SQLite (`libsql`, for the
+/// restart test), nothing else (about 8 minutes on 2 cores, once).
+fn ensure_tansu() -> Result<()> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .context("neither CARGO_HOME nor HOME is set")?;
+    let bin = home.join("bin").join("tansu");
+    let installed = Command::new(&bin)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(TANSU_VERSION));
+    if installed {
+        return Ok(());
+    }
+    run_cmd(Command::new("cargo").args([
+        "install",
+        "tansu",
+        "--version",
+        TANSU_VERSION,
+        "--locked",
+        "--no-default-features",
+        "--features",
+        "dynostore,libsql",
+    ]))
 }
 
 /// Makes sure the system packages the build needs are there, installing them when we can.

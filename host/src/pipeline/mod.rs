@@ -97,6 +97,8 @@ pub struct CaptureOptions {
     pub extract: Option<crate::extract::ExtractOptions>,
     /// `--metrics ADDR`: serve the run's counters for Prometheus there.
     pub metrics: Option<std::net::SocketAddr>,
+    /// `--kafka BROKERS`: records go to Kafka topics instead of files.
+    pub kafka: Option<crate::kafka::KafkaOptions>,
 }
 
 /// Fatal errors: nothing (more) can be done.
@@ -215,7 +217,9 @@ pub fn capture(opts: CaptureOptions) -> Result<Summary, RunError> {
     let files = source.files();
     drop(source);
     let (dispatch, unknown_pcap) = dispatcher.finish(dropped);
+    let kafka = pipeline.kafka.clone();
     let (mut workers, out) = pipeline.join();
+    notices.extend(kafka.map(|k| k.report()).unwrap_or_default());
     workers.merge(&out.record_stats);
     notices.extend(out.notices);
     workers.faults.merge(&out.ledger.faults);
@@ -378,6 +382,8 @@ struct Pipeline {
     progress_line: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
     /// `--metrics`: the counters the stages publish.
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// `--kafka`: the producer, for its report.
+    kafka: Option<Arc<crate::kafka::Producer>>,
 }
 
 /// What [`Pipeline::start`] hands the dispatcher: one job queue per worker and the pool of spent batches.
@@ -414,12 +420,17 @@ impl Pipeline {
         }
         let first_ts = Arc::new(AtomicI64::new(0));
         let output_failed = Arc::new(AtomicBool::new(false));
+        let kafka = match &opts.kafka {
+            Some(k) => Some(Arc::new(crate::kafka::Producer::new(k.clone()).map_err(RunError::Config)?)),
+            None => None,
+        };
         let out_cfg = OutputConfig {
             dir: opts.out_dir.clone(),
             format: opts.format,
             input_source: source_name.to_string(),
             payload: opts.payload,
             manifest: out_dir.manifest(),
+            kafka: kafka.clone(),
         };
         let stage = writer::WriterStage {
             ntypes: types.len(),
@@ -446,7 +457,8 @@ impl Pipeline {
         let writer = spawn("netcap-writer".into(), move || stage.run(results, result_pool, nthreads))?;
         let progress = Arc::new(AtomicU64::new(0));
         let progress_line = (!opts.quiet).then(|| start_progress(progress.clone(), position, started));
-        let pipeline = Pipeline { workers: handles, writer, progress, first_ts, output_failed, progress_line, metrics };
+        let pipeline =
+            Pipeline { workers: handles, writer, progress, first_ts, output_failed, progress_line, metrics, kafka };
         Ok((pipeline, inlets))
     }
 
