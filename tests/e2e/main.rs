@@ -18,6 +18,7 @@ mod many_files;
 mod oracle;
 mod oracle_app;
 mod oracle_database;
+mod oracle_database2;
 mod oracle_dcerpc;
 mod oracle_dhcp;
 mod oracle_dns;
