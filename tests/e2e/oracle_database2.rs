@@ -163,7 +163,7 @@ trait Entries {
 // ---------------------------------------------------------------------------------------------
 // TDS
 
-const TDS_FIELDS: [&str; 20] = [
+const TDS_FIELDS: [&str; 21] = [
     "tds.type",
     "tds.status",
     "tds.query",
@@ -184,6 +184,7 @@ const TDS_FIELDS: [&str; 20] = [
     "tds.7login.servername",
     "tds.7login.databasename",
     "tds.loginack.progname",
+    "tds.colmetadata",
 ];
 
 /// One connection's TDS as lists.
@@ -250,14 +251,19 @@ fn tds_theirs(pkts: &[Pkt], times: &HashMap<u64, i64>, multi: &mut Vec<(ConnKey,
                 if !p.f(10).is_empty() {
                     v.prelogin.push(format!("server {} {}", num(&p.f(10)[0]), p.f(11).join("")));
                 }
+                v.errors.extend(p.f(9).first().cloned());
+                v.loginack.extend(p.f(19).iter().cloned());
+                // Deliberate: the DONE tokens of a response with a result set (after its rows)
+                // are not read by us (see below); tshark reads the rows.
+                if !p.f(20).is_empty() {
+                    continue;
+                }
                 for (s, c) in p.f(5).iter().zip(p.f(6)) {
                     v.done.push(format!("DONE {} {}", num(s), num(c)));
                 }
                 for (s, c) in p.f(7).iter().zip(p.f(8)) {
                     v.done.push(format!("DONEPROC {} {}", num(s), num(c)));
                 }
-                v.errors.extend(p.f(9).first().cloned());
-                v.loginack.extend(p.f(19).iter().cloned());
             }
         }
         m.insert(k, v);
@@ -289,7 +295,7 @@ fn tds_ours(recs: &[Tds]) -> BTreeMap<ConnKey, TdsView> {
             v.login.push(format!("{} {}", r.tds_version, l.map(String::as_str).join("/")));
         }
         for (i, t) in r.done_tokens.iter().enumerate() {
-            if t != "DONEINPROC" {
+            if t != "DONEINPROC" && r.result_columns == 0 {
                 v.done.push(format!("{t} {} {}", r.done_status[i], r.done_cur_cmd[i]));
             }
         }
@@ -305,15 +311,6 @@ fn tds_ours(recs: &[Tds]) -> BTreeMap<ConnKey, TdsView> {
 
 // ---------------------------------------------------------------------------------------------
 // Redis
-
-const RESP_FIELDS: [&str; 6] = [
-    "resp.array.length",
-    "resp.bulk_string.length",
-    "resp.bulk_string.value",
-    "resp.string",
-    "resp.error",
-    "resp.integer",
-];
 
 /// One connection's Redis as lists.
 #[derive(Debug, Default, PartialEq)]
@@ -335,41 +332,101 @@ fn unhex(s: &str) -> String {
     String::from_utf8_lossy(&b).into_owned()
 }
 
-fn redis_theirs(pkts: &[Pkt]) -> BTreeMap<ConnKey, RedisView> {
-    let mut m = BTreeMap::new();
-    for (k, ps) in per_conn(pkts, 6379) {
-        let mut v = RedisView::default();
-        for (to_server, p) in ps {
-            let (arrays, values) = (p.f(0), p.f(2));
-            if to_server {
-                // Top-level arrays of bulk strings, one after the other.
-                let mut vals = values.iter();
-                for n in arrays {
-                    let n: i64 = n.parse().unwrap_or(0);
-                    // Deliberate: a non-positive array length is no command (Redis ignores it),
-                    // and a huge one never completes.
-                    if n <= 0 || n > 1024 {
-                        continue;
+/// One packet of tshark's PDML for Redis: its frame fields and top-level RESP values.
+#[derive(Default)]
+struct RespPkt {
+    src: String,
+    dst: String,
+    sport: u32,
+    dport: u32,
+    /// A retransmission, or a segment of a message tshark reassembles in a later frame (it
+    /// shows the partial message in each such frame).
+    skip: bool,
+    /// Top-level values: field name, its length (arrays, bulk strings) or text, and the
+    /// hex values of an array's bulk strings.
+    values: Vec<(String, String, Vec<String>)>,
+}
+
+/// The attribute `a` of a PDML line, entities decoded.
+fn attr(line: &str, a: &str) -> String {
+    let key = format!(" {a}=\"");
+    let Some(i) = line.find(&key) else { return String::new() };
+    let rest = &line[i + key.len()..];
+    let v = &rest[..rest.find('"').unwrap_or(rest.len())];
+    v.replace("&quot;", "\"").replace("&#x27;", "'").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+}
+
+/// tshark's RESP in PDML, whose tree keeps the order and nesting of values (`-T fields` gives
+/// each field's occurrences apart, which loses both).
+fn resp_pdml(file: &Path) -> Vec<RespPkt> {
+    let out = Command::new("tshark").args(["-n", "-2", "-T", "pdml", "-r"]).arg(file).output().expect("run tshark");
+    let mut pkts = Vec::new();
+    let mut cur = RespPkt::default();
+    let mut proto = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let indent = line.len() - line.trim_start().len();
+        let t = line.trim_start();
+        if t.starts_with("<packet>") {
+            cur = RespPkt::default();
+        } else if t.starts_with("</packet>") {
+            pkts.push(std::mem::take(&mut cur));
+        } else if t.starts_with("<proto ") {
+            proto = attr(t, "name");
+        } else if t.starts_with("<field ") {
+            let name = attr(t, "name");
+            match name.as_str() {
+                "ip.src" | "ipv6.src" => cur.src = attr(t, "show"),
+                "ip.dst" | "ipv6.dst" => cur.dst = attr(t, "show"),
+                "tcp.srcport" => cur.sport = attr(t, "show").parse().unwrap_or(0),
+                "tcp.dstport" => cur.dport = attr(t, "show").parse().unwrap_or(0),
+                "tcp.analysis.retransmission" | "tcp.reassembled_in" => cur.skip = true,
+                _ if proto != "resp" => {}
+                "resp.array.length" | "resp.bulk_string.length" if indent == 6 => {
+                    if let Some(v) = cur.values.last_mut() {
+                        v.1 = attr(t, "show");
                     }
-                    let words: Vec<String> = vals.by_ref().take(n as usize).map(|h| unhex(h)).collect();
-                    let mut words = words.into_iter();
-                    let cmd = words.next().unwrap_or_default().to_ascii_uppercase();
-                    v.commands.push(std::iter::once(cmd).chain(words).collect::<Vec<_>>().join(" "));
                 }
-                continue;
+                "resp.bulk_string.value" if indent == 8 => {
+                    if let Some(v) = cur.values.last_mut() {
+                        v.2.push(attr(t, "value"));
+                    }
+                }
+                _ if indent == 4 && name.starts_with("resp.") => cur.values.push((name, attr(t, "show"), Vec::new())),
+                _ => {}
             }
-            // The top-level array of a reply comes first; the values of its elements are not
-            // compared.
-            if let Some(n) = arrays.first() {
-                v.replies.push(format!("array {n}"));
-                continue;
-            }
-            v.replies.extend(p.f(3).iter().map(|s| format!("simple_string {s}")));
-            v.replies.extend(p.f(4).iter().map(|s| format!("error {s}")));
-            v.replies.extend(p.f(5).iter().map(|s| format!("integer {s}")));
-            v.replies.extend(p.f(1).iter().map(|n| format!("bulk_string {n}")));
         }
-        m.insert(k, v);
+    }
+    pkts
+}
+
+fn redis_theirs(pkts: &[RespPkt]) -> BTreeMap<ConnKey, RedisView> {
+    let mut m: BTreeMap<ConnKey, RedisView> = BTreeMap::new();
+    for p in pkts.iter().filter(|p| !p.skip && !p.values.is_empty()) {
+        let (to_server, key) = if p.dport == 6379 {
+            (true, (p.src.clone(), p.sport, p.dst.clone(), p.dport))
+        } else {
+            (false, (p.dst.clone(), p.dport, p.src.clone(), p.sport))
+        };
+        let v = m.entry(key).or_default();
+        for (name, val, words) in &p.values {
+            let short = name.trim_start_matches("resp.");
+            if to_server {
+                // Commands are arrays of bulk strings. Deliberate: a non-positive array length
+                // is no command (Redis ignores it), a huge one never completes, and other
+                // values a client sends are inline commands to Redis (tshark reads them as
+                // RESP values); we keep at most 8 arguments.
+                let n: i64 = val.parse().unwrap_or(0);
+                if short != "array" || n <= 0 || n > 1024 * 1024 {
+                    continue;
+                }
+                let mut w = words.iter().take(1 + 8).map(|h| unhex(h));
+                let cmd = w.next().unwrap_or_default().to_ascii_uppercase();
+                v.commands.push(std::iter::once(cmd).chain(w).collect::<Vec<_>>().join(" "));
+                continue;
+            }
+            let short = if short == "string" { "simple_string" } else { short };
+            v.replies.push(format!("{short} {val}"));
+        }
     }
     m
 }
@@ -501,9 +558,8 @@ fn compare_tds(f: &Path, dir: &TempDir, problems: &mut Vec<String>) -> (usize, u
 fn compare_redis(f: &Path, dir: &TempDir, problems: &mut Vec<String>) -> (usize, usize) {
     let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let out = run_netcap(f, dir, "Redis");
-    let pkts = tshark_packets(f, &RESP_FIELDS, &[]);
     let theirs: BTreeMap<ConnKey, RedisView> =
-        redis_theirs(&pkts).into_iter().filter(|(_, v)| *v != RedisView::default()).collect();
+        redis_theirs(&resp_pdml(f)).into_iter().filter(|(_, v)| *v != RedisView::default()).collect();
     let ours: BTreeMap<ConnKey, RedisView> =
         redis_ours(&records::<Redis>(&out, "Redis")).into_iter().filter(|(_, v)| *v != RedisView::default()).collect();
     compare(&name, &ours, &theirs, problems)

@@ -389,6 +389,7 @@ const DONE: u8 = 0xfd;
 const DONEPROC: u8 = 0xfe;
 const DONEINPROC: u8 = 0xff;
 const FEDAUTHINFO: u8 = 0xee;
+const COLMETADATA: u8 = 0x81;
 
 /// The response's tokens up to the first whose length is not in it.
 pub fn tokens(b: &[u8], old_done: bool, r: &mut Tds) -> Result<(), &'static str> {
@@ -413,6 +414,10 @@ pub fn tokens(b: &[u8], old_done: bool, r: &mut Tds) -> Result<(), &'static str>
                 }
                 n + 2
             }
+            COLMETADATA => {
+                r.result_columns = u32::from(le16(b, i + 1).ok_or(E_MALFORMED)?);
+                return Ok(());
+            }
             _ => return Ok(()),
         };
         i += 1 + len;
@@ -428,12 +433,13 @@ fn done(v: &[u8], t: u8, old: bool, r: &mut Tds) -> Result<(), &'static str> {
     };
     let status = le16(v, 0).ok_or(E_MALFORMED)?;
     let cmd = le16(v, 2).ok_or(E_MALFORMED)?;
-    let rows = if old { le32(v, 4).map(u64::from) } else { le64(v, 4) }.ok_or(E_MALFORMED)?;
+    // A row count cut short (or of 4 octets where 8 were due) is recorded as 0.
+    let rows = if old { le32(v, 4).map(u64::from) } else { le64(v, 4) };
     r.done_tokens.push(name.to_string());
     r.done_status.push(u32::from(status));
     r.done_cur_cmd.push(u32::from(cmd));
-    r.done_row_count.push(rows);
-    Ok(())
+    r.done_row_count.push(rows.unwrap_or(0));
+    rows.map(|_| ()).ok_or(E_MALFORMED)
 }
 
 /// An ERROR token's body: number, state, class, message (2-octet character count).
