@@ -212,7 +212,11 @@ impl Entries for TdsView {
 }
 
 /// tshark's view; `multi` gets the indexes of client messages of several packets.
-fn tds_theirs(pkts: &[Pkt], times: &HashMap<u64, i64>, multi: &mut Vec<(ConnKey, usize)>) -> BTreeMap<ConnKey, TdsView> {
+fn tds_theirs(
+    pkts: &[Pkt],
+    times: &HashMap<u64, i64>,
+    multi: &mut Vec<(ConnKey, usize)>,
+) -> BTreeMap<ConnKey, TdsView> {
     let mut m = BTreeMap::new();
     for (k, ps) in per_conn(pkts, 1433) {
         let mut v = TdsView::default();
@@ -353,7 +357,12 @@ fn attr(line: &str, a: &str) -> String {
     let Some(i) = line.find(&key) else { return String::new() };
     let rest = &line[i + key.len()..];
     let v = &rest[..rest.find('"').unwrap_or(rest.len())];
-    v.replace("&quot;", "\"").replace("&#x27;", "'").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    v.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// tshark's RESP in PDML, whose tree keeps the order and nesting of values (`-T fields` gives
@@ -481,7 +490,8 @@ fn mongo_theirs(pkts: &[Pkt], times: &HashMap<u64, i64>) -> BTreeMap<ConnKey, Mo
                 continue;
             }
             let coll = p.f(3).join("");
-            let cmd = if coll.ends_with(".$cmd") { p.f(6).first().cloned().unwrap_or_default() } else { String::new() };
+            let named = coll.ends_with(".$cmd") || p.f(0).join("") == "2013";
+            let cmd = if named { p.f(6).first().cloned().unwrap_or_default() } else { String::new() };
             let line = format!(
                 "{} {} {} {} to_return={} returned={} {}",
                 p.f(0).join(""),
@@ -504,7 +514,9 @@ fn mongo_ours(recs: &[MongoDb]) -> BTreeMap<ConnKey, MongoView> {
     for r in recs {
         let v = m.entry((r.src_ip.clone(), r.src_port, r.dst_ip.clone(), r.dst_port)).or_default();
         let legacy = matches!(r.op_code, 2004 | 2005);
-        let coll = if r.op_code == 1 { String::new() } else { format!("{}.{}", r.database, r.collection) };
+        // tshark has no collection name for OP_MSG (its "$db" is an element like any other).
+        let coll =
+            if matches!(r.op_code, 1 | 2013) { String::new() } else { format!("{}.{}", r.database, r.collection) };
         let line = format!(
             "{} {} {} {} to_return={} returned={} {}",
             r.op_code,
@@ -596,6 +608,18 @@ fn tds_redis_mongodb_agree_with_tshark() {
     for f in &mongo {
         add(&mut t.mongo, compare_mongo(f, &dir, &mut problems));
     }
+    // What the corpus lacks (pre-login, Login7, LOGINACK, errors; OP_MSG), synthesized.
+    let synth = dir.path().join("synth-db.pcap");
+    let convs = [
+        netcap_tests::synth_db::tds_conversation(1_700_000_000_000_000_000),
+        netcap_tests::synth_db::mongo_conversation(1_700_000_001_000_000_000),
+    ];
+    let pkts = netcap_tests::synth_stream::merge(&[&convs[0], &convs[1]]);
+    netcap_tests::pcap::write_pcap(&synth, netcap_tests::pcap::LINKTYPE_ETHERNET, true, &pkts).expect("write pcap");
+    let before = (t.tds.2, t.mongo.2);
+    add(&mut t.tds, compare_tds(&synth, &dir, &mut problems));
+    add(&mut t.mongo, compare_mongo(&synth, &dir, &mut problems));
+    assert!(t.tds.2 >= before.0 + 15 && t.mongo.2 >= before.1 + 40, "synthesized capture not compared: {t:?}");
     problems.truncate(20);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(t.tds.1 >= 10 && t.redis.1 >= 20 && t.mongo.1 >= 4, "too little compared: {t:?}");

@@ -125,7 +125,8 @@ impl Side {
 
     /// Whether part of a value was read.
     pub fn partial(&self) -> bool {
-        self.started && (self.bulk_left > 0 || !self.line.is_empty() || !self.stack.is_empty() || !self.cur.ty.is_empty())
+        self.started
+            && (self.bulk_left > 0 || !self.line.is_empty() || !self.stack.is_empty() || !self.cur.ty.is_empty())
     }
 
     fn bulk_bytes(&mut self, b: &mut &[u8]) -> Got {
@@ -342,9 +343,8 @@ impl Conn {
         r.reply_type = v.ty.to_string();
         r.reply = String::from_utf8_lossy(&v.text).into_owned();
         r.reply_length = match v.ty {
-            "bulk_string" | "bulk_error" | "verbatim_string" | "array" | "map" | "set" | "push" | "attribute" | "null" => {
-                v.length
-            }
+            "bulk_string" | "bulk_error" | "verbatim_string" | "array" | "map" | "set" | "push" | "attribute"
+            | "null" => v.length,
             _ => 0,
         };
         out.record(T_REDIS, &r);

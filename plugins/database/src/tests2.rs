@@ -125,7 +125,10 @@ fn check_tds(r: &[Tds], errs: &[String]) {
     assert_eq!((p.kind.as_str(), p.client_version, p.client_encryption), ("prelogin", 0x0f00_07d0, 0));
     assert_eq!((p.server_version, p.server_encryption, p.response_type), (0x1000_107c, 2, 4));
     let l = &r[1];
-    assert_eq!((l.kind.as_str(), l.tds_version, l.user.as_str(), l.password.as_str()), ("login7", 0x7400_0004, "sa", "Secret1!"));
+    assert_eq!(
+        (l.kind.as_str(), l.tds_version, l.user.as_str(), l.password.as_str()),
+        ("login7", 0x7400_0004, "sa", "Secret1!")
+    );
     assert_eq!((l.hostname.as_str(), l.app_name.as_str(), l.server_name.as_str()), ("WS1", "sqlcmd", "db1"));
     assert_eq!((l.library.as_str(), l.database.as_str()), ("ODBC", "shop"));
     assert_eq!((l.server_program.as_str(), l.server_tds_version), ("Microsoft SQL Server", 0x7400_0004));
@@ -135,7 +138,10 @@ fn check_tds(r: &[Tds], errs: &[String]) {
     assert_eq!((b.done_cur_cmd.as_slice(), b.done_row_count.as_slice()), (&[0xc1][..], &[3][..]));
     let e = &r[3];
     assert_eq!((e.kind.as_str(), e.procedure_id, e.error_number, e.error_class), ("rpc", 10, 208, 16));
-    assert_eq!((e.error_message.as_str(), e.done_tokens.as_slice()), ("Invalid object name 'x'.", &["DONEPROC".to_string()][..]));
+    assert_eq!(
+        (e.error_message.as_str(), e.done_tokens.as_slice()),
+        ("Invalid object name 'x'.", &["DONEPROC".to_string()][..])
+    );
     assert_eq!((e.src_port, e.dst_port), (40000, 1433));
 }
 
@@ -222,7 +228,10 @@ fn check_redis(r: &[Redis], errs: &[String]) {
     let s = &r[0];
     assert_eq!((s.command.as_str(), s.num_args, s.args.as_slice()), ("SET", 2, &["k".to_string(), "hello".into()][..]));
     assert_eq!((s.reply_type.as_str(), s.reply.as_str(), s.timestamp), ("simple_string", "OK", 1000));
-    assert_eq!((r[1].command.as_str(), r[1].reply_type.as_str(), r[1].reply.as_str(), r[1].reply_length), ("GET", "bulk_string", "hello", 5));
+    assert_eq!(
+        (r[1].command.as_str(), r[1].reply_type.as_str(), r[1].reply.as_str(), r[1].reply_length),
+        ("GET", "bulk_string", "hello", 5)
+    );
     assert_eq!((r[2].command.as_str(), r[2].inline, r[2].reply.as_str()), ("PING", true, "PONG"));
     assert_eq!((r[3].command.as_str(), r[3].reply_type.as_str(), r[3].reply_length), ("LPOP", "null", -1));
     assert_eq!((r[4].command.as_str(), r[4].reply_type.as_str(), r[4].reply_length), ("COMMAND", "array", 2));
@@ -348,12 +357,18 @@ fn check_mongo(r: &[MongoDb], errs: &[String]) {
     assert_eq!(r.len(), 4, "{r:?} {errs:?}");
     assert!(errs.is_empty(), "{errs:?}");
     let q = &r[0];
-    assert_eq!((q.op_name.as_str(), q.request_id, q.database.as_str(), q.collection.as_str()), ("OP_QUERY", 7, "admin", "$cmd"));
+    assert_eq!(
+        (q.op_name.as_str(), q.request_id, q.database.as_str(), q.collection.as_str()),
+        ("OP_QUERY", 7, "admin", "$cmd")
+    );
     assert_eq!((q.command.as_str(), q.number_to_return, q.from_server, q.timestamp), ("isMaster", -1, false, 1000));
     let a = &r[1];
     assert_eq!((a.op_code, a.response_to, a.flags, a.number_returned, a.from_server), (1, 7, 8, 1, true));
     let m = &r[2];
-    assert_eq!((m.op_name.as_str(), m.command.as_str(), m.collection.as_str(), m.database.as_str()), ("OP_MSG", "find", "users", "shop"));
+    assert_eq!(
+        (m.op_name.as_str(), m.command.as_str(), m.collection.as_str(), m.database.as_str()),
+        ("OP_MSG", "find", "users", "shop")
+    );
     let e = &r[3];
     assert_eq!((e.response_to, e.command.as_str(), e.error_message.as_str()), (8, "ok", "not authorized"));
 }
