@@ -557,10 +557,10 @@ fn compare_tds(f: &Path, dir: &TempDir, problems: &mut Vec<String>) -> (usize, u
     // Deliberate: tshark does not reassemble a TDS message of several packets (it reads each
     // packet alone and finds no procedure name in the last one); we read the whole message.
     for (k, i) in multi {
-        if let (Some(t), Some(o)) = (theirs.get_mut(&k), ours.get(&k)) {
-            if let Some(ours_req) = o.requests.get(i) {
-                t.requests[i].2 = ours_req.2.clone();
-            }
+        if let (Some(t), Some(o)) = (theirs.get_mut(&k), ours.get(&k))
+            && let Some(ours_req) = o.requests.get(i)
+        {
+            t.requests[i].2 = ours_req.2.clone();
         }
     }
     theirs.retain(|_, v| *v != TdsView::default());

@@ -182,7 +182,7 @@ fn query(p: &[u8], r: &mut MongoDb) -> Result<(), &'static str> {
     r.number_to_skip = le32(rest, 0)? as i32;
     r.number_to_return = le32(rest, 4)? as i32;
     if r.collection == "$cmd" {
-        let (key, _) = first_field(rest.get(8..).ok_or(E_MALFORMED)?).ok_or(E_MALFORMED)?;
+        let (key, _, _) = first_field(rest.get(8..).ok_or(E_MALFORMED)?).ok_or(E_MALFORMED)?;
         set(&mut r.command, key);
     }
     Ok(())
@@ -223,10 +223,10 @@ fn msg(p: &[u8], r: &mut MongoDb) -> Result<(), &'static str> {
 }
 
 fn body_section(doc: &[u8], r: &mut MongoDb) -> Result<(), &'static str> {
-    let (key, v) = first_field(doc).ok_or(E_MALFORMED)?;
+    let (key, t, v) = first_field(doc).ok_or(E_MALFORMED)?;
     set(&mut r.command, key);
-    if v.0 == 2 {
-        set(&mut r.collection, string(v.1));
+    if t == 2 {
+        set(&mut r.collection, string(v));
     }
     if let Some((2, db)) = field(doc, b"$db") {
         set(&mut r.database, string(db));
@@ -276,7 +276,7 @@ fn value_len(t: u8, v: &[u8]) -> Option<usize> {
 
 /// The top-level fields of a BSON document: (name, type, value), up to the end of what is
 /// there or the first malformed one.
-fn fields(doc: &[u8]) -> impl Iterator<Item = (&[u8], u8, &[u8])> {
+fn fields(doc: &[u8]) -> impl Iterator<Item = Field<'_>> {
     let end = doc.get(..4).map_or(0, |l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize);
     let mut i = 4;
     std::iter::from_fn(move || {
@@ -293,9 +293,12 @@ fn fields(doc: &[u8]) -> impl Iterator<Item = (&[u8], u8, &[u8])> {
     })
 }
 
-/// The first field of a document: its name, and its type and value.
-fn first_field(doc: &[u8]) -> Option<(&[u8], (u8, &[u8]))> {
-    fields(doc).next().map(|(n, t, v)| (n, (t, v)))
+/// A BSON field: name, type, value.
+type Field<'a> = (&'a [u8], u8, &'a [u8]);
+
+/// The first field of a document.
+fn first_field(doc: &[u8]) -> Option<Field<'_>> {
+    fields(doc).next()
 }
 
 /// The field `name` of a document: its type and value.
