@@ -587,6 +587,21 @@ fn compare_mongo(f: &Path, dir: &TempDir, problems: &mut Vec<String>) -> (usize,
     compare(&name, &ours, &theirs, problems)
 }
 
+/// The synthesized Login7 gives a Credentials record (the `credentials` decoder reads the TDS
+/// records), with the password tshark shows too (compared in the TDS view).
+fn login7_credentials(synth: &Path, dir: &TempDir) {
+    let out = dir.path().join("creds");
+    std::fs::create_dir_all(&out).expect("mkdir");
+    let o = capture(synth, &out, &["--include", "TDS,Credentials"]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
+    let c: Vec<netcap_proto::v1::Credentials> = records(&out, "Credentials");
+    let v: Vec<_> = c
+        .iter()
+        .map(|c| (c.service.as_str(), c.method.as_str(), c.user.as_str(), c.secret.as_str(), c.outcome.as_str()))
+        .collect();
+    assert_eq!(v, [("MSSQL", "login7", "sa", "Secret1!", "accepted")]);
+}
+
 #[test]
 fn tds_redis_mongodb_agree_with_tshark() {
     if !have_tshark() {
@@ -617,6 +632,7 @@ fn tds_redis_mongodb_agree_with_tshark() {
     let pkts = netcap_tests::synth_stream::merge(&[&convs[0], &convs[1]]);
     netcap_tests::pcap::write_pcap(&synth, netcap_tests::pcap::LINKTYPE_ETHERNET, true, &pkts).expect("write pcap");
     let before = (t.tds.2, t.mongo.2);
+    login7_credentials(&synth, &dir);
     add(&mut t.tds, compare_tds(&synth, &dir, &mut problems));
     add(&mut t.mongo, compare_mongo(&synth, &dir, &mut problems));
     assert!(t.tds.2 >= before.0 + 15 && t.mongo.2 >= before.1 + 40, "synthesized capture not compared: {t:?}");
