@@ -641,3 +641,36 @@ fn tds_redis_mongodb_agree_with_tshark() {
     assert!(t.tds.1 >= 10 && t.redis.1 >= 20 && t.mongo.1 >= 4, "too little compared: {t:?}");
     eprintln!("compared with tshark (captures, connections, entries): {t:?}");
 }
+
+/// The TDS, Redis and MongoDB record files are byte-identical for 1 and 3 workers on captures
+/// with several interleaved connections.
+#[test]
+fn tds_redis_mongodb_records_identical_for_any_worker_count() {
+    if !have_tshark() {
+        return;
+    }
+    let dir = TempDir::new("oracle-database2-det");
+    let names = ["ndpi_mssql_tds.pcap", "tcpdump_resp_3_malicious.pcap", "packetbeat_mongo_3.0_session.pcap"];
+    let files: Vec<PathBuf> = corpus_files(&["databases"])
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| names.iter().any(|x| n == *x)))
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        let mut outs = Vec::new();
+        for w in ["1", "3"] {
+            let out = dir.path().join(format!("det-{w}"));
+            let _ = std::fs::remove_dir_all(&out);
+            std::fs::create_dir_all(&out).expect("mkdir");
+            let o = capture(f, &out, &["--include", "TDS,Redis,MongoDB", "--workers", w]);
+            assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
+            let files: BTreeMap<String, Vec<u8>> = netcap_tests::file_names(&out)
+                .into_iter()
+                .map(|n| (n.clone(), netcap_tests::file_bytes(&out.join(&n))))
+                .collect();
+            outs.push(files);
+        }
+        assert!(!outs[0].is_empty(), "{}: no records", f.display());
+        assert_eq!(outs[0], outs[1], "{}: output differs between 1 and 3 workers", f.display());
+    }
+}
