@@ -24,6 +24,7 @@ mod oracle_dhcp;
 mod oracle_dns;
 mod oracle_ics;
 mod oracle_inet;
+mod oracle_irc;
 mod oracle_kerberos;
 mod oracle_ldap;
 mod oracle_link;
