@@ -9,6 +9,7 @@
 
 pub mod pcap;
 pub mod synth_app;
+pub mod synth_db;
 pub mod synth_ics;
 pub mod synth_link;
 pub mod synth_mqtt;

@@ -4,20 +4,21 @@
 //! and `response`), and urlencoded form fields (the record's `parameters`) naming a user and a
 //! password. One record per service, method, user and secret, written at the end of input (the
 //! host orders such records by their bytes), with the first and last time seen. The FTP, SMTP,
-//! POP3, IMAP and NTLM records are read in [`sessions`]. LDAP simple binds (the `windows`
+//! POP3, IMAP, NTLM, Telnet, Kerberos and TDS (SQL Server Login7) records are read in
+//! [`sessions`]. LDAP simple binds (the `windows`
 //! decoders' LDAP records) are credentials with the server's verdict from the bind response of
 //! the same message id on the same connection.
 
 pub mod sessions;
 
 use base64::Engine as _;
-use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Kerberos, Ldap, Ntlm, Pop3, Smtp, Telnet};
+use netcap_proto::v1::{Credentials, Ftp, Http, Imap, Kerberos, Ldap, Ntlm, Pop3, Smtp, Tds, Telnet};
 use netcap_sdk::{Config, DecoderInfo, Emitter, InputRecord, Kind, RecordDecoder};
 use prost::Message;
 use std::collections::BTreeMap;
 
 /// Record types read, in `consumes` order.
-pub const CONSUMES: [(&str, &str); 9] = [
+pub const CONSUMES: [(&str, &str); 10] = [
     ("HTTP", "netcap.v1.HTTP"),
     ("FTP", "netcap.v1.FTP"),
     ("SMTP", "netcap.v1.SMTP"),
@@ -27,6 +28,7 @@ pub const CONSUMES: [(&str, &str); 9] = [
     ("Telnet", "netcap.v1.Telnet"),
     ("Kerberos", "netcap.v1.Kerberos"),
     ("LDAP", "netcap.v1.LDAP"),
+    ("TDS", "netcap.v1.TDS"),
 ];
 /// Record types written.
 pub const RECORD_TYPES: [(&str, &str); 1] = [("Credentials", "netcap.v1.Credentials")];
@@ -282,6 +284,11 @@ impl CredentialsDecoder {
                 self.session("Kerberos", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
             }
             8 => self.ldap(Ldap::decode(bytes)?, out),
+            9 => {
+                let r = Tds::decode(bytes)?;
+                let found = sessions::tds(&r).into_iter().collect();
+                self.session("MSSQL", (&r.src_ip, &r.dst_ip, r.src_port, r.dst_port), found, out);
+            }
             _ => {}
         }
         Ok(())

@@ -14,7 +14,7 @@
 //!   method `netntlmv1` or `netntlmv2`, the domain as realm.
 
 use base64::Engine as _;
-use netcap_proto::v1::{Ftp, Imap, Kerberos, Ntlm, Pop3, Smtp, Telnet};
+use netcap_proto::v1::{Ftp, Imap, Kerberos, Ntlm, Pop3, Smtp, Tds, Telnet};
 
 /// Where and when a credential was sent, and how the server answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,6 +301,27 @@ pub fn telnet(r: &Telnet) -> Vec<Sent> {
     out
 }
 
+/// The user and (de-obfuscated) password of a SQL Server Login7 read in clear (a login inside
+/// TLS is not); accepted when the server's LOGINACK came, refused on its ERROR.
+pub fn tds(r: &Tds) -> Option<Sent> {
+    if r.kind != "login7" || r.encrypted || r.user.is_empty() {
+        return None;
+    }
+    let accepted = match (r.server_program.is_empty(), r.error_number) {
+        (false, _) => Some(true),
+        (true, 0) => None,
+        (true, _) => Some(false),
+    };
+    Some(Sent {
+        method: "login7",
+        user: r.user.clone(),
+        secret: r.password.clone(),
+        realm: String::new(),
+        timestamp: r.timestamp,
+        accepted,
+    })
+}
+
 /// The credential of an NTLM AUTHENTICATE message whose challenge was seen (its hashcat line).
 pub fn ntlm(r: &Ntlm) -> Option<Sent> {
     if r.message_type != 3 || r.hashcat.is_empty() {
@@ -471,6 +492,26 @@ mod tests {
                 ("login", "samir", "secret", Some(true)),
             ]
         );
+    }
+
+    #[test]
+    fn tds_login7() {
+        let r = Tds {
+            kind: "login7".into(),
+            user: "sa".into(),
+            password: "Secret1!".into(),
+            server_program: "Microsoft SQL Server".into(),
+            ..Tds::default()
+        };
+        let s = tds(&r).expect("a credential");
+        assert_eq!(
+            (s.method, s.user.as_str(), s.secret.as_str(), s.accepted),
+            ("login7", "sa", "Secret1!", Some(true))
+        );
+        let refused = Tds { server_program: String::new(), error_number: 18456, ..r.clone() };
+        assert_eq!(tds(&refused).and_then(|s| s.accepted), Some(false));
+        assert!(tds(&Tds { encrypted: true, ..r.clone() }).is_none());
+        assert!(tds(&Tds { kind: "sql_batch".into(), ..r }).is_none());
     }
 
     #[test]

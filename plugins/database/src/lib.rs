@@ -1,5 +1,7 @@
 //! The `database` decoder: database client/server protocols in reassembled TCP connections,
-//! PostgreSQL ([`postgres`], port 5432) and MySQL/MariaDB ([`mysql`], port 3306).
+//! PostgreSQL ([`postgres`], port 5432), MySQL/MariaDB ([`mysql`], port 3306), TDS/Microsoft SQL
+//! Server ([`tds`], port 1433), Redis RESP ([`redis`], port 6379) and MongoDB ([`mongo`], port
+//! 27017).
 //!
 //! A stream decoder, so that a message split over TCP segments is read whole and a segment with
 //! several messages gives them all. The protocol of a connection is its port's, and the side on
@@ -9,14 +11,20 @@
 //! message (the rest is counted, not stored: a result row of megabytes costs nothing).
 //!
 //! Granularity, as Zeek and Packetbeat log these protocols: one record per exchange, a client
-//! request with the server's response to it, plus one for the connection set-up. Malformed input
+//! request with the server's response to it, plus one for the connection set-up (MongoDB: one
+//! per message, each carrying the request id it answers). Malformed input
 //! gives the partial record plus a counted error; a gap or a bad message header loses that
 //! direction's framing (counted) and the connection is read no further.
 
+pub mod mongo;
 pub mod mysql;
 pub mod postgres;
+pub mod redis;
+pub mod tds;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests2;
 
 use netcap_sdk::{
     Config, DecoderInfo, Dir, Emitter, EventMeta, Kind, StreamDecoder, StreamEvent, StreamInfo, Verdict,
@@ -27,16 +35,28 @@ use std::collections::HashMap;
 /// Type ids: indexes into [`RECORD_TYPES`].
 pub const T_POSTGRES: u16 = 0;
 pub const T_MYSQL: u16 = 1;
+pub const T_TDS: u16 = 2;
+pub const T_REDIS: u16 = 3;
+pub const T_MONGO: u16 = 4;
 
 /// Record type names with their protobuf messages, in type-id order.
-pub const RECORD_TYPES: [(&str, &str); 2] = [("PostgreSQL", "netcap.v1.PostgreSQL"), ("MySQL", "netcap.v1.MySQL")];
+pub const RECORD_TYPES: [(&str, &str); 5] = [
+    ("PostgreSQL", "netcap.v1.PostgreSQL"),
+    ("MySQL", "netcap.v1.MySQL"),
+    ("TDS", "netcap.v1.TDS"),
+    ("Redis", "netcap.v1.Redis"),
+    ("MongoDB", "netcap.v1.MongoDB"),
+];
 
 /// The ports.
 pub const PORT_POSTGRES: u16 = 5432;
 pub const PORT_MYSQL: u16 = 3306;
+pub const PORT_TDS: u16 = 1433;
+pub const PORT_REDIS: u16 = 6379;
+pub const PORT_MONGO: u16 = 27017;
 
 /// Port interests.
-pub const LAYERS: [&str; 2] = ["tcp:5432", "tcp:3306"];
+pub const LAYERS: [&str; 5] = ["tcp:5432", "tcp:3306", "tcp:1433", "tcp:6379", "tcp:27017"];
 
 /// Most bytes of one message kept for parsing (statement texts longer than this are cut).
 pub const KEEP: usize = 16 * 1024;
@@ -188,6 +208,9 @@ impl Reader {
 enum Proto {
     Postgres(Box<postgres::Conn>),
     Mysql(Box<mysql::Conn>),
+    Tds(Box<tds::Conn>),
+    Redis(Box<redis::Conn>),
+    Mongo(Box<mongo::Conn>),
 }
 
 /// One connection.
@@ -212,6 +235,9 @@ impl Conn {
         match &mut self.proto {
             Proto::Postgres(p) => p.data(dir, b, cx, out),
             Proto::Mysql(p) => p.data(dir, b, cx, out),
+            Proto::Tds(p) => p.data(dir, b, cx, out),
+            Proto::Redis(p) => p.data(dir, b, cx, out),
+            Proto::Mongo(p) => p.data(dir, b, cx, out),
         }
     }
 
@@ -219,6 +245,9 @@ impl Conn {
         match &mut self.proto {
             Proto::Postgres(p) => p.gap(dir, cx, out),
             Proto::Mysql(p) => p.gap(dir, cx, out),
+            Proto::Tds(p) => p.gap(dir, cx, out),
+            Proto::Redis(p) => p.gap(dir, cx, out),
+            Proto::Mongo(p) => p.gap(dir, cx, out),
         }
     }
 
@@ -226,13 +255,16 @@ impl Conn {
         match &mut self.proto {
             Proto::Postgres(p) => p.close(cx, out),
             Proto::Mysql(p) => p.close(cx, out),
+            Proto::Tds(p) => p.close(cx, out),
+            Proto::Redis(p) => p.close(cx, out),
+            Proto::Mongo(p) => p.close(cx, out),
         }
     }
 }
 
 /// The decoder state of one instance.
 pub struct Database {
-    enabled: [bool; 2],
+    enabled: [bool; 5],
     conns: HashMap<u64, Conn>,
 }
 
@@ -240,7 +272,7 @@ impl Database {
     /// A decoder for the enabled record types of `config`.
     pub fn new(config: &Config) -> Self {
         let on = |i: usize| config.record_type_enabled(RECORD_TYPES[i].0);
-        Database { enabled: [on(0), on(1)], conns: HashMap::new() }
+        Database { enabled: [on(0), on(1), on(2), on(3), on(4)], conns: HashMap::new() }
     }
 
     /// The protocol of a new connection and whether the database server is its client side.
@@ -249,6 +281,9 @@ impl Database {
             match port {
                 PORT_POSTGRES if self.enabled[0] => return Some((Proto::Postgres(Box::default()), flipped)),
                 PORT_MYSQL if self.enabled[1] => return Some((Proto::Mysql(Box::default()), flipped)),
+                PORT_TDS if self.enabled[2] => return Some((Proto::Tds(Box::default()), flipped)),
+                PORT_REDIS if self.enabled[3] => return Some((Proto::Redis(Box::default()), flipped)),
+                PORT_MONGO if self.enabled[4] => return Some((Proto::Mongo(Box::default()), flipped)),
                 _ => {}
             }
         }

@@ -7,7 +7,7 @@ use super::*;
 use netcap_proto::v1::{MySql, PostgreSql};
 use netcap_sdk::{CloseReason, Config, Emitter, EventMeta, StreamEvent, StreamInfo, TAG_ERROR, entries};
 
-fn info(client_port: u16, server_port: u16) -> StreamInfo {
+pub(crate) fn info(client_port: u16, server_port: u16) -> StreamInfo {
     let mut i = StreamInfo { id: 1, ip_version: 4, client_port, server_port, ..Default::default() };
     i.client_ip[..4].copy_from_slice(&[192, 0, 2, 1]);
     i.server_ip[..4].copy_from_slice(&[198, 51, 100, 7]);
@@ -15,13 +15,13 @@ fn info(client_port: u16, server_port: u16) -> StreamInfo {
 }
 
 /// A data event (direction, bytes).
-type Ev<'a> = (Dir, &'a [u8]);
+pub(crate) type Ev<'a> = (Dir, &'a [u8]);
 
 /// Records as (type id, bytes), error kinds and the verdicts of a run; data event k is packet
 /// k + 1 at time (k + 1) * 1000; the connection closes after the events.
-type Out = (Vec<(u16, Vec<u8>)>, Vec<String>, Vec<Verdict>);
+pub(crate) type Out = (Vec<(u16, Vec<u8>)>, Vec<String>, Vec<Verdict>);
 
-fn run_on(i: &StreamInfo, evs: &[Ev<'_>]) -> Out {
+pub(crate) fn run_on(i: &StreamInfo, evs: &[Ev<'_>]) -> Out {
     let mut d = Database::new(&Config::default());
     let mut buf = Vec::new();
     let open = EventMeta { stream: 1, seq: 0, ts_nanos: 0 };
@@ -54,13 +54,13 @@ fn run_on(i: &StreamInfo, evs: &[Ev<'_>]) -> Out {
     (recs, errs, verdicts)
 }
 
-fn decode<T: prost::Message + Default>(o: &Out, ty: u16) -> Vec<T> {
+pub(crate) fn decode<T: prost::Message + Default>(o: &Out, ty: u16) -> Vec<T> {
     o.0.iter().filter(|r| r.0 == ty).map(|r| T::decode(&r.1[..]).expect("record decodes")).collect()
 }
 
 /// The events with every message of one direction split at every point `cut` of that
 /// direction's bytes, for each direction in turn (each gives the same records).
-fn each_split(evs: &[Ev<'_>], mut check: impl FnMut(&[Ev<'_>], usize)) {
+pub(crate) fn each_split(evs: &[Ev<'_>], mut check: impl FnMut(&[Ev<'_>], usize)) {
     for (k, &(dir, bytes)) in evs.iter().enumerate() {
         for cut in 1..bytes.len() {
             let mut v: Vec<Ev<'_>> = evs[..k].to_vec();
@@ -73,7 +73,7 @@ fn each_split(evs: &[Ev<'_>], mut check: impl FnMut(&[Ev<'_>], usize)) {
 }
 
 /// A pseudo-random byte sequence (xorshift).
-fn noise(x: &mut u64, n: usize) -> Vec<u8> {
+pub(crate) fn noise(x: &mut u64, n: usize) -> Vec<u8> {
     (0..n)
         .map(|_| {
             *x ^= *x << 13;
