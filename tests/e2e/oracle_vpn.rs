@@ -1,5 +1,5 @@
-//! The `inet` decoder's VPN protocols against tshark on every corpus capture tshark dissects as
-//! WireGuard or ISAKMP/IKE: one netcap run and one tshark pass per capture, compared as multisets
+//! The `inet` decoder's VPN and GTP-C records against tshark on every corpus capture tshark
+//! dissects as WireGuard, ISAKMP/IKE or GTP (GTP-C: the datagrams on UDP 2123): one netcap run and one tshark pass per capture, compared as multisets
 //! of one line per message (packet time, ports and the fields), per capture.
 //!
 //! - WireGuard: message type, reserved bytes, sender and receiver indices, counter.
@@ -11,6 +11,10 @@
 //!   transform ids and the attributes encryption, hash, authentication method, group and key
 //!   length; the IKEv2 transform ids per type (`isakmp.tf.id.encr`, `.prf`, `.integ`, `.dh`,
 //!   `.esn`) and key lengths; vendor ids; notify types; the KE group; clear-text identities.
+//! - GTP-C: per datagram (a piggybacked GTPv2 message on its carrier's line) the flags, message
+//!   types, TEIDs, sequence numbers, the GTPv2 IE types (with those of grouped IEs after their
+//!   group's, as tshark lists them; tshark has no list of GTPv1 IE types), the first IMSI,
+//!   MSISDN, APN and Cause.
 //!
 //! Deliberate differences: in `tcpdump_ISAKMP_sa_setup.pcap` two main mode messages end with
 //! two payloads of type 15, the early NAT-T drafts' NAT-D (RFC 3947 later gave it 20), which
@@ -22,7 +26,7 @@
 //! with non-zero reserved bytes (Cloudflare's use of them) is still WireGuard; we decide per
 //! datagram, and no corpus capture has such messages.
 
-use netcap_proto::v1::{Ike, WireGuard};
+use netcap_proto::v1::{Gtpc, Ike, WireGuard};
 use netcap_tests::{corpus, files_with, have_tshark, join_list, parse_ns, records, tshark_fields, tshark_nums};
 use std::path::Path;
 
@@ -70,6 +74,23 @@ const FIELDS: &[&str] = &[
     // 37
     "isakmp.id.data.user_fqdn",
     "_ws.malformed",
+    // 39
+    "gtp.flags",
+    "gtp.message",
+    "gtp.teid",
+    "gtp.seq_number",
+    "gtpv2.flags",
+    "gtpv2.message_type",
+    "gtpv2.teid",
+    "gtpv2.seq",
+    "gtpv2.ie_type",
+    "e212.imsi",
+    // 49
+    "e164.msisdn",
+    "gtp.apn",
+    "gtpv2.apn",
+    "gtp.cause",
+    "gtpv2.cause",
 ];
 
 /// What is compared of one capture, from either side (each list sorted).
@@ -77,6 +98,8 @@ const FIELDS: &[&str] = &[
 struct Seen {
     wg: Vec<String>,
     ike: Vec<String>,
+    /// One line per datagram (a piggybacked GTPv2 message is on its carrier's line).
+    gtpc: Vec<String>,
 }
 
 fn last(c: &str) -> &str {
@@ -101,10 +124,38 @@ fn tshark_seen(f: &Path) -> Seen {
         if protocols.contains(&"isakmp") {
             s.ike.push(tshark_ike(&head, &r));
         }
+        let port_2123 = last(col(2)) == "2123" || last(col(3)) == "2123";
+        if port_2123 && (protocols.contains(&"gtp") || protocols.contains(&"gtpv2")) {
+            s.gtpc.push(tshark_gtpc(&head, &r));
+        }
     }
     s.wg.sort();
     s.ike.sort();
+    s.gtpc.sort();
     s
+}
+
+/// A GTP-C line from tshark's fields: GTPv1 or GTPv2 header lists, the IE types (GTPv2), the
+/// first IMSI, MSISDN, APN and Cause.
+fn tshark_gtpc(head: &str, r: &[String]) -> String {
+    let col = |i: usize| r.get(i).map_or("", String::as_str);
+    let either = |a: usize, b: usize| if col(a).is_empty() { tshark_nums(col(b)) } else { tshark_nums(col(a)) };
+    let first = |i: usize| col(i).split(',').next().unwrap_or("").to_string();
+    let apn = if col(50).is_empty() { first(51) } else { first(50) };
+    let cause = if col(52).is_empty() { first(53) } else { first(52) };
+    [
+        head.to_string(),
+        either(39, 43),
+        either(40, 44),
+        either(41, 45),
+        either(42, 46),
+        col(47).to_string(),
+        first(48),
+        first(49),
+        apn,
+        cause,
+    ]
+    .join("|")
 }
 
 fn tshark_ike(head: &str, r: &[String]) -> String {
@@ -160,8 +211,31 @@ fn our_seen(dir: &Path) -> Seen {
     for r in records::<Ike>(dir, "IKE") {
         s.ike.push(our_ike(&r));
     }
+    let mut datagrams: std::collections::BTreeMap<(i64, u32, u32), Vec<Gtpc>> = Default::default();
+    for r in records::<Gtpc>(dir, "GTPC") {
+        datagrams.entry((r.timestamp, r.src_port, r.dst_port)).or_default().push(r);
+    }
+    for ((ts, sp, dp), m) in datagrams {
+        let first = |f: &dyn Fn(&Gtpc) -> String| m.iter().map(f).find(|v| !v.is_empty()).unwrap_or_default();
+        // tshark has no list of GTPv1 IE types.
+        let ies = m.iter().filter(|r| r.version == 2).flat_map(|r| r.ie_types.iter());
+        let line = [
+            format!("{ts}|{sp}|{dp}"),
+            join_list(m.iter().map(|r| r.flags)),
+            join_list(m.iter().map(|r| r.message_type)),
+            join_list(m.iter().filter(|r| r.teid_present).map(|r| r.teid)),
+            join_list(m.iter().map(|r| r.sequence_number)),
+            join_list(ies),
+            first(&|r| r.imsi.clone()),
+            first(&|r| r.msisdn.clone()),
+            first(&|r| r.apn.clone()),
+            first(&|r| if r.cause == 0 { String::new() } else { r.cause.to_string() }),
+        ];
+        s.gtpc.push(line.join("|"));
+    }
     s.wg.sort();
     s.ike.sort();
+    s.gtpc.sort();
     s
 }
 
@@ -232,10 +306,10 @@ fn vpn_agrees_with_tshark() {
     if corpus().is_none() || !have_tshark() {
         return;
     }
-    let files = files_with(&["wg", "isakmp"]);
-    assert!(files.len() >= 9, "expected the corpus' WireGuard and IKE captures, found {}", files.len());
+    let files = files_with(&["wg", "isakmp", "gtp", "gtpv2"]);
+    assert!(files.len() >= 12, "expected the corpus' WireGuard, IKE and GTP captures, found {}", files.len());
     let mut failures = Vec::new();
-    let (mut wg, mut ike) = (0, 0);
+    let (mut wg, mut ike, mut gtpc) = (0, 0, 0);
     for f in &files {
         let want = tshark_seen(f);
         let (dir, o) = netcap_tests::default_capture(f);
@@ -243,14 +317,15 @@ fn vpn_agrees_with_tshark() {
         let got = our_seen(&dir);
         wg += want.wg.len();
         ike += want.ike.len();
-        for (name, a, b) in [("wg", &got.wg, &want.wg), ("ike", &got.ike, &want.ike)] {
+        gtpc += want.gtpc.len();
+        for (name, a, b) in [("wg", &got.wg, &want.wg), ("ike", &got.ike, &want.ike), ("gtpc", &got.gtpc, &want.gtpc)] {
             let (only_ours, only_tshark) = (missing(a, b), missing(b, a));
             if !only_ours.is_empty() || !only_tshark.is_empty() {
                 failures.push(format!("{}: {name}: only ours {only_ours:?}, only tshark {only_tshark:?}", f.display()));
             }
         }
     }
-    eprintln!("vpn: WireGuard, IKE messages {:?} in {} captures", [wg, ike], files.len());
+    eprintln!("vpn: WireGuard, IKE messages, GTP-C datagrams {:?} in {} captures", [wg, ike, gtpc], files.len());
     assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
-    assert!(wg >= 100 && ike >= 30, "too little compared: {wg} {ike}");
+    assert!(wg >= 100 && ike >= 30 && gtpc >= 8, "too little compared: {wg} {ike} {gtpc}");
 }

@@ -1,9 +1,9 @@
 //! Which UDP datagram goes to which protocol: every UDP layer of a packet (at any tunnel depth)
 //! goes to the first protocol that claims it, by port (SNMP, RADIUS, Syslog, TFTP, DNP3, BACnet/IP, SSDP,
-//! IKE), then by content on any port (STUN by its magic cookie, WireGuard by its message type and
+//! IKE, GTP-C), then by content on any port (STUN by its magic cookie, WireGuard by its message type and
 //! size, DTLS by its record header).
 
-use crate::{bacnet, dnp3, dtls, ike, radius, snmp, ssdp, stun, syslog, tftp, wireguard};
+use crate::{bacnet, dnp3, dtls, gtpc, ike, radius, snmp, ssdp, stun, syslog, tftp, wireguard};
 use netcap_proto::v1;
 use netcap_sdk::{Config, Emitter, Packet, fmt, layer};
 
@@ -20,10 +20,11 @@ pub const T_BACNET: u16 = 8;
 pub const T_DNP3: u16 = 9;
 pub const T_WIREGUARD: u16 = 10;
 pub const T_IKE: u16 = 11;
+pub const T_GTPC: u16 = 12;
 
 /// Record type names with their protobuf messages, in type-id order. (`DNP3` is the `ics`
 /// decoder's type too, for DNP3 over TCP: one file.)
-pub const RECORD_TYPES: [(&str, &str); 12] = [
+pub const RECORD_TYPES: [(&str, &str); 13] = [
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
     ("SNMP", "netcap.v1.SNMP"),
@@ -36,6 +37,7 @@ pub const RECORD_TYPES: [(&str, &str); 12] = [
     ("DNP3", "netcap.v1.DNP3"),
     ("WireGuard", "netcap.v1.WireGuard"),
     ("IKE", "netcap.v1.IKE"),
+    ("GTPC", "netcap.v1.GTPC"),
 ];
 
 /// What the decoder asks the host for: every UDP datagram (DTLS runs on any port).
@@ -165,6 +167,26 @@ impl Inet {
                 emit!(T_IKE, v1::Ike, |_: &[u8], r: &mut v1::Ike| {
                     r.nat_t = nat_t;
                     ike::parse(m, r)
+                });
+            }
+            return;
+        }
+        if gtpc::is_port(u.sp, u.dp) {
+            if self.enabled[usize::from(T_GTPC)] {
+                let mut base = v1::Gtpc {
+                    timestamp: u.ts,
+                    src_port: u32::from(u.sp),
+                    dst_port: u32::from(u.dp),
+                    tunnel_depth: u.depth,
+                    ..Default::default()
+                };
+                fmt::set_ip(&mut base.src_ip, u.src);
+                fmt::set_ip(&mut base.dst_ip, u.dst);
+                gtpc::messages(u.payload, &base, |r, e| {
+                    out.record(T_GTPC, r);
+                    if let Some(e) = e {
+                        out.error(e);
+                    }
                 });
             }
             return;

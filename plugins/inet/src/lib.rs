@@ -1,13 +1,14 @@
 //! The `inet` decoder: internet protocols over UDP that need no connection of their own. The
 //! logic lives in [`decode`] (which datagram goes to which protocol) and one module per
 //! protocol ([`dtls`], [`snmp`] with [`ber`], [`radius`], [`syslog`], [`tftp`], [`stun`], [`ssdp`],
-//! [`bacnet`], [`dnp3`], [`wireguard`], [`ike`]), plain Rust; this file is only the glue to the SDK.
+//! [`bacnet`], [`dnp3`], [`wireguard`], [`ike`], [`gtpc`]), plain Rust; this file is only the glue to the SDK.
 
 pub mod bacnet;
 pub mod ber;
 pub mod decode;
 pub mod dnp3;
 pub mod dtls;
+pub mod gtpc;
 pub mod ike;
 pub mod radius;
 pub mod snmp;
