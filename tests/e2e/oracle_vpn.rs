@@ -329,3 +329,20 @@ fn vpn_agrees_with_tshark() {
     assert!(failures.is_empty(), "{} disagreements:\n{}", failures.len(), failures.join("\n"));
     assert!(wg >= 100 && ike >= 30 && gtpc >= 8, "too little compared: {wg} {ike} {gtpc}");
 }
+
+/// The WireGuard, IKE and GTP-C records are the same bytes with 1 and 3 workers (the decoders
+/// keep no state across datagrams).
+#[test]
+fn vpn_records_do_not_depend_on_workers() {
+    if corpus().is_none() || !have_tshark() {
+        return;
+    }
+    let dir = netcap_tests::TempDir::new("oracle-vpn-workers");
+    let mut problems = Vec::new();
+    for f in files_with(&["wg", "isakmp", "gtpv2"]) {
+        let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let (out1, out3) = (dir.path().join(format!("1-{name}")), dir.path().join(format!("3-{name}")));
+        problems.extend(netcap_tests::capture_1_and_3_workers(&f, "WireGuard,IKE,GTPC", &out1, &out3));
+    }
+    assert!(problems.is_empty(), "{problems:?}");
+}
