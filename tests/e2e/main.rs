@@ -40,6 +40,7 @@ mod oracle_quic;
 mod oracle_rdp;
 mod oracle_stream;
 mod oracle_tunnel;
+mod oracle_vpn;
 mod oracle_windows;
 mod overview;
 mod plugin_authoring;

@@ -1,8 +1,9 @@
 //! Which UDP datagram goes to which protocol: every UDP layer of a packet (at any tunnel depth)
-//! goes to the first protocol that claims it, by port (SNMP, RADIUS, Syslog, TFTP, DNP3, BACnet/IP, SSDP), then by
-//! content on any port (STUN by its magic cookie, DTLS by its record header).
+//! goes to the first protocol that claims it, by port (SNMP, RADIUS, Syslog, TFTP, DNP3, BACnet/IP, SSDP,
+//! IKE, GTP-C), then by content on any port (STUN by its magic cookie, WireGuard by its message type and
+//! size, DTLS by its record header).
 
-use crate::{bacnet, dnp3, dtls, radius, snmp, ssdp, stun, syslog, tftp};
+use crate::{bacnet, dnp3, dtls, gtpc, ike, radius, snmp, ssdp, stun, syslog, tftp, wireguard};
 use netcap_proto::v1;
 use netcap_sdk::{Config, Emitter, Packet, fmt, layer};
 
@@ -17,10 +18,13 @@ pub const T_STUN: u16 = 6;
 pub const T_SSDP: u16 = 7;
 pub const T_BACNET: u16 = 8;
 pub const T_DNP3: u16 = 9;
+pub const T_WIREGUARD: u16 = 10;
+pub const T_IKE: u16 = 11;
+pub const T_GTPC: u16 = 12;
 
 /// Record type names with their protobuf messages, in type-id order. (`DNP3` is the `ics`
 /// decoder's type too, for DNP3 over TCP: one file.)
-pub const RECORD_TYPES: [(&str, &str); 10] = [
+pub const RECORD_TYPES: [(&str, &str); 13] = [
     ("TLSClientHello", "netcap.v1.TLSClientHello"),
     ("TLSServerHello", "netcap.v1.TLSServerHello"),
     ("SNMP", "netcap.v1.SNMP"),
@@ -31,6 +35,9 @@ pub const RECORD_TYPES: [(&str, &str); 10] = [
     ("SSDP", "netcap.v1.SSDP"),
     ("BACnet", "netcap.v1.BACnet"),
     ("DNP3", "netcap.v1.DNP3"),
+    ("WireGuard", "netcap.v1.WireGuard"),
+    ("IKE", "netcap.v1.IKE"),
+    ("GTPC", "netcap.v1.GTPC"),
 ];
 
 /// What the decoder asks the host for: every UDP datagram (DTLS runs on any port).
@@ -49,6 +56,8 @@ pub struct Udp<'a> {
     pub payload: &'a [u8],
     /// The capture cut the datagram (fewer bytes than the UDP length says).
     pub cut: bool,
+    /// The payload length the UDP header gives (the captured length when that is invalid).
+    pub len: usize,
 }
 
 /// Per-instance decoder state.
@@ -86,6 +95,7 @@ impl Inet {
                 depth: l.depth(),
                 payload: p.data.get(start..end).unwrap_or_default(),
                 cut: ulen > p.data.len().saturating_sub(l.offset),
+                len: if ulen >= 8 { ulen - 8 } else { p.data.len().saturating_sub(start) },
             };
             self.datagram(&u, out);
         }
@@ -152,8 +162,40 @@ impl Inet {
         if ssdp::is_port(u.sp, u.dp) {
             emit!(T_SSDP, v1::Ssdp, ssdp::parse);
         }
+        if ike::is_port(u.sp, u.dp) {
+            if let Some((m, nat_t)) = ike::message(u.payload, u.sp, u.dp) {
+                emit!(T_IKE, v1::Ike, |_: &[u8], r: &mut v1::Ike| {
+                    r.nat_t = nat_t;
+                    ike::parse(m, r)
+                });
+            }
+            return;
+        }
+        if gtpc::is_port(u.sp, u.dp) {
+            if self.enabled[usize::from(T_GTPC)] {
+                let mut base = v1::Gtpc {
+                    timestamp: u.ts,
+                    src_port: u32::from(u.sp),
+                    dst_port: u32::from(u.dp),
+                    tunnel_depth: u.depth,
+                    ..Default::default()
+                };
+                fmt::set_ip(&mut base.src_ip, u.src);
+                fmt::set_ip(&mut base.dst_ip, u.dst);
+                gtpc::messages(u.payload, &base, |r, e| {
+                    out.record(T_GTPC, r);
+                    if let Some(e) = e {
+                        out.error(e);
+                    }
+                });
+            }
+            return;
+        }
         if stun::looks_like(u.payload) {
             emit!(T_STUN, v1::Stun, stun::parse);
+        }
+        if wireguard::looks_like(u.payload, u.len) {
+            emit!(T_WIREGUARD, v1::WireGuard, |d: &[u8], r: &mut v1::WireGuard| wireguard::parse(d, u.len, r));
         }
         let hellos = [self.enabled[usize::from(T_TLS_CLIENT_HELLO)], self.enabled[usize::from(T_TLS_SERVER_HELLO)]];
         if hellos.iter().any(|&e| e) {

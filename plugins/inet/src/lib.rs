@@ -1,19 +1,22 @@
 //! The `inet` decoder: internet protocols over UDP that need no connection of their own. The
 //! logic lives in [`decode`] (which datagram goes to which protocol) and one module per
 //! protocol ([`dtls`], [`snmp`] with [`ber`], [`radius`], [`syslog`], [`tftp`], [`stun`], [`ssdp`],
-//! [`bacnet`], [`dnp3`]), plain Rust; this file is only the glue to the SDK.
+//! [`bacnet`], [`dnp3`], [`wireguard`], [`ike`], [`gtpc`]), plain Rust; this file is only the glue to the SDK.
 
 pub mod bacnet;
 pub mod ber;
 pub mod decode;
 pub mod dnp3;
 pub mod dtls;
+pub mod gtpc;
+pub mod ike;
 pub mod radius;
 pub mod snmp;
 pub mod ssdp;
 pub mod stun;
 pub mod syslog;
 pub mod tftp;
+pub mod wireguard;
 
 use netcap_sdk::{Config, Decoder, DecoderInfo, Emitter, Kind, Packet, export_decoder};
 
