@@ -38,6 +38,7 @@ mod oracle_stream;
 mod oracle_tunnel;
 mod oracle_windows;
 mod overview;
+mod parquet;
 mod plugin_authoring;
 mod record_decoders;
 mod report;

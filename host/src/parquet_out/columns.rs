@@ -1,0 +1,344 @@
+//! Arrow columns from a protobuf message schema, and the builders that fill them record by record.
+//!
+//! The mapping: each field of the record message is a column, named as in the proto, in
+//! declaration order.
+//!
+//! - Scalars: `bool`, `int32`/`sint32`/`sfixed32` → Int32, 64-bit signed → Int64, `uint32`/
+//!   `fixed32` → UInt32, `uint64`/`fixed64` → UInt64, `float` → Float32, `double` → Float64,
+//!   `string` → Utf8, `bytes` → Binary.
+//! - Timestamps: a singular `int64` field named `timestamp`, `timestamp_*` or `*_timestamp`
+//!   (netcap's convention: ns since the Unix epoch) → Timestamp(ns, UTC).
+//! - Enums: the value's name as Utf8 (as `dump --json` prints it; a number the schema does not
+//!   name prints in decimal), so that queries read `'CONNECT'` rather than a number.
+//! - Nested messages: Struct, null when the field is unset. A message type nested inside itself
+//!   (a recursive schema), or below [`MAX_DEPTH`] levels, is a Binary column holding the nested
+//!   message's protobuf encoding (the schema must be finite). A message type without fields has no
+//!   column (Parquet has no empty groups).
+//! - Repeated fields: List of the element type (never null; empty when there are none). A map is a
+//!   list of `{key, value}` structs sorted by key.
+//! - Scalars with explicit presence (`optional`) are null when unset; other scalars are never null
+//!   (proto3 has no "unset" for them: an absent value is the default, as `dump` prints it).
+
+use arrow_array::ArrayRef;
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampNanosecondBuilder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::{ListArray, StructArray};
+use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{ArrowError, DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
+use prost::Message as _;
+use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value};
+use std::sync::Arc;
+
+/// Levels of nested messages that are Struct columns; deeper ones are protobuf-encoded Binary.
+pub const MAX_DEPTH: usize = 16;
+
+/// The time zone of timestamp columns.
+const UTC: &str = "UTC";
+
+/// Whether `f` holds a time in ns since the epoch (by netcap's naming convention).
+pub fn is_timestamp(f: &FieldDescriptor) -> bool {
+    let n = f.name();
+    matches!(f.kind(), Kind::Int64 | Kind::Sint64 | Kind::Sfixed64)
+        && !f.is_list()
+        && (n == "timestamp" || n.starts_with("timestamp_") || n.ends_with("_timestamp"))
+}
+
+/// The column of one value (a field's, or a list's element).
+enum Col {
+    Bool(BooleanBuilder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    U32(UInt32Builder),
+    U64(UInt64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Str(StringBuilder),
+    Bin(BinaryBuilder),
+    Ts(TimestampNanosecondBuilder),
+    Enum(StringBuilder, EnumDescriptor),
+    Msg(Box<MessageColumns>),
+    /// A message nested too deep, or inside itself: its protobuf encoding.
+    Encoded(BinaryBuilder),
+    List(Box<ListColumn>),
+}
+
+/// A repeated field: offsets into the element column.
+struct ListColumn {
+    offsets: Vec<i32>,
+    item: Col,
+    item_field: FieldRef,
+}
+
+/// A field's column and its Arrow field.
+struct FieldColumn {
+    desc: FieldDescriptor,
+    field: FieldRef,
+    col: Col,
+    /// Null when unset (messages, `optional` scalars).
+    presence: bool,
+}
+
+/// The columns of one message type (the record, or a nested Struct).
+pub struct MessageColumns {
+    fields: Vec<FieldColumn>,
+    nulls: NullBufferBuilder,
+    len: usize,
+}
+
+impl MessageColumns {
+    /// The columns of `desc` (records of this type are the rows).
+    pub fn new(desc: &MessageDescriptor) -> Self {
+        Self::nested(desc, &mut vec![desc.clone()])
+    }
+
+    fn nested(desc: &MessageDescriptor, path: &mut Vec<MessageDescriptor>) -> Self {
+        let fields = desc.fields().filter_map(|f| field_column(&f, path)).collect();
+        MessageColumns { fields, nulls: NullBufferBuilder::new(0), len: 0 }
+    }
+
+    /// The Arrow schema of the record columns.
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(self.arrow_fields()))
+    }
+
+    fn arrow_fields(&self) -> Fields {
+        self.fields.iter().map(|c| c.field.clone()).collect()
+    }
+
+    /// Appends one record (a row).
+    pub fn push_record(&mut self, msg: &DynamicMessage) {
+        self.push_message(msg);
+    }
+
+    fn push_message(&mut self, msg: &DynamicMessage) {
+        for c in &mut self.fields {
+            c.push_from(msg);
+        }
+        self.nulls.append_non_null();
+        self.len += 1;
+    }
+
+    fn push_null(&mut self) {
+        for c in &mut self.fields {
+            c.col.push_default();
+        }
+        self.nulls.append_null();
+        self.len += 1;
+    }
+
+    /// The record columns filled so far; the builders start over empty.
+    pub fn finish_columns(&mut self) -> Result<Vec<ArrayRef>, ArrowError> {
+        self.len = 0;
+        let _ = self.nulls.finish();
+        self.fields.iter_mut().map(|c| c.col.finish()).collect()
+    }
+
+    fn finish_struct(&mut self) -> Result<ArrayRef, ArrowError> {
+        let len = self.len;
+        let nulls = self.nulls.finish();
+        let arrays = self.finish_columns()?;
+        Ok(Arc::new(StructArray::try_new_with_length(self.arrow_fields(), arrays, nulls, len)?))
+    }
+}
+
+/// The column of field `f`, or `None` for a message type without fields.
+fn field_column(f: &FieldDescriptor, path: &mut Vec<MessageDescriptor>) -> Option<FieldColumn> {
+    let presence = !f.is_list() && f.supports_presence();
+    if f.is_list() || f.is_map() {
+        let (item, item_type) = value_column(f, path)?;
+        let item_field = Arc::new(Field::new("element", item_type, false));
+        let dt = DataType::List(item_field.clone());
+        let list = ListColumn { offsets: vec![0], item, item_field };
+        let field = Arc::new(Field::new(f.name(), dt, false));
+        return Some(FieldColumn { desc: f.clone(), field, col: Col::List(Box::new(list)), presence: false });
+    }
+    let (col, dt) = value_column(f, path)?;
+    Some(FieldColumn { desc: f.clone(), field: Arc::new(Field::new(f.name(), dt, presence)), col, presence })
+}
+
+/// The column of one value of field `f` (its element when repeated) and its Arrow type.
+fn value_column(f: &FieldDescriptor, path: &mut Vec<MessageDescriptor>) -> Option<(Col, DataType)> {
+    Some(match f.kind() {
+        Kind::Bool => (Col::Bool(BooleanBuilder::new()), DataType::Boolean),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => (Col::I32(Int32Builder::new()), DataType::Int32),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 if is_timestamp(f) => (
+            Col::Ts(TimestampNanosecondBuilder::new().with_timezone(UTC)),
+            DataType::Timestamp(TimeUnit::Nanosecond, Some(UTC.into())),
+        ),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => (Col::I64(Int64Builder::new()), DataType::Int64),
+        Kind::Uint32 | Kind::Fixed32 => (Col::U32(UInt32Builder::new()), DataType::UInt32),
+        Kind::Uint64 | Kind::Fixed64 => (Col::U64(UInt64Builder::new()), DataType::UInt64),
+        Kind::Float => (Col::F32(Float32Builder::new()), DataType::Float32),
+        Kind::Double => (Col::F64(Float64Builder::new()), DataType::Float64),
+        Kind::String => (Col::Str(StringBuilder::new()), DataType::Utf8),
+        Kind::Bytes => (Col::Bin(BinaryBuilder::new()), DataType::Binary),
+        Kind::Enum(e) => (Col::Enum(StringBuilder::new(), e), DataType::Utf8),
+        Kind::Message(m) => {
+            if path.len() >= MAX_DEPTH || path.contains(&m) {
+                return Some((Col::Encoded(BinaryBuilder::new()), DataType::Binary));
+            }
+            path.push(m.clone());
+            let cols = MessageColumns::nested(&m, path);
+            path.pop();
+            if cols.fields.is_empty() {
+                return None;
+            }
+            let dt = DataType::Struct(cols.arrow_fields());
+            (Col::Msg(Box::new(cols)), dt)
+        }
+    })
+}
+
+impl FieldColumn {
+    /// Appends field `desc` of `msg`.
+    fn push_from(&mut self, msg: &DynamicMessage) {
+        if self.presence && !msg.has_field(&self.desc) {
+            self.col.push_null();
+            return;
+        }
+        match &mut self.col {
+            Col::List(l) => match msg.get_field(&self.desc).as_ref() {
+                Value::List(items) => l.push_items(items.iter()),
+                Value::Map(m) => l.push_map(m),
+                _ => l.push_items(std::iter::empty()),
+            },
+            col => col.push(&msg.get_field(&self.desc)),
+        }
+    }
+}
+
+impl ListColumn {
+    fn push_items<'a>(&mut self, items: impl Iterator<Item = &'a Value>) {
+        let mut n = 0usize;
+        for v in items {
+            self.item.push(v);
+            n += 1;
+        }
+        self.end_row(n);
+    }
+
+    /// A map's entries as `{key, value}` structs, sorted by key.
+    fn push_map(&mut self, m: &std::collections::HashMap<MapKey, Value>) {
+        let mut entries: Vec<(&MapKey, &Value)> = m.iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(b.0));
+        let Col::Msg(cols) = &mut self.item else {
+            return self.end_row(0);
+        };
+        for (k, v) in &entries {
+            cols.push_entry(k, v);
+        }
+        self.end_row(entries.len());
+    }
+
+    fn end_row(&mut self, n: usize) {
+        let last = *self.offsets.last().unwrap_or(&0);
+        self.offsets.push(last + i32::try_from(n).unwrap_or(i32::MAX));
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        let values = self.item.finish()?;
+        let offsets = std::mem::replace(&mut self.offsets, vec![0]);
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        Ok(Arc::new(ListArray::try_new(self.item_field.clone(), offsets, values, None)?))
+    }
+}
+
+impl MessageColumns {
+    /// Appends a map entry (`key` is field 1, `value` field 2 of the entry message).
+    fn push_entry(&mut self, key: &MapKey, value: &Value) {
+        let key = Value::from(key.clone());
+        for c in &mut self.fields {
+            match c.desc.number() {
+                1 => c.col.push(&key),
+                _ => c.col.push(value),
+            }
+        }
+        self.nulls.append_non_null();
+        self.len += 1;
+    }
+}
+
+impl Col {
+    /// Appends a value (of the column's kind; anything else appends the default).
+    fn push(&mut self, v: &Value) {
+        match (self, v) {
+            (Col::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (Col::I32(b), Value::I32(x)) => b.append_value(*x),
+            (Col::I64(b), Value::I64(x)) => b.append_value(*x),
+            (Col::Ts(b), Value::I64(x)) => b.append_value(*x),
+            (Col::U32(b), Value::U32(x)) => b.append_value(*x),
+            (Col::U64(b), Value::U64(x)) => b.append_value(*x),
+            (Col::F32(b), Value::F32(x)) => b.append_value(*x),
+            (Col::F64(b), Value::F64(x)) => b.append_value(*x),
+            (Col::Str(b), Value::String(s)) => b.append_value(s),
+            (Col::Bin(b), Value::Bytes(x)) => b.append_value(x),
+            (Col::Enum(b, e), Value::EnumNumber(n)) => match e.get_value(*n) {
+                Some(ev) => b.append_value(ev.name()),
+                None => b.append_value(n.to_string()),
+            },
+            (Col::Msg(cols), Value::Message(m)) => cols.push_message(m),
+            (Col::Encoded(b), Value::Message(m)) => b.append_value(m.encode_to_vec()),
+            (col, _) => col.push_default(),
+        }
+    }
+
+    /// Appends a null (a field with presence that is unset).
+    fn push_null(&mut self) {
+        match self {
+            Col::Bool(b) => b.append_null(),
+            Col::I32(b) => b.append_null(),
+            Col::I64(b) => b.append_null(),
+            Col::Ts(b) => b.append_null(),
+            Col::U32(b) => b.append_null(),
+            Col::U64(b) => b.append_null(),
+            Col::F32(b) => b.append_null(),
+            Col::F64(b) => b.append_null(),
+            Col::Str(b) | Col::Enum(b, _) => b.append_null(),
+            Col::Bin(b) | Col::Encoded(b) => b.append_null(),
+            Col::Msg(cols) => cols.push_null(),
+            Col::List(l) => l.end_row(0),
+        }
+    }
+
+    /// Appends the default value (for the slot of a null parent struct, or a mismatched value).
+    fn push_default(&mut self) {
+        match self {
+            Col::Bool(b) => b.append_value(false),
+            Col::I32(b) => b.append_value(0),
+            Col::I64(b) => b.append_value(0),
+            Col::Ts(b) => b.append_value(0),
+            Col::U32(b) => b.append_value(0),
+            Col::U64(b) => b.append_value(0),
+            Col::F32(b) => b.append_value(0.0),
+            Col::F64(b) => b.append_value(0.0),
+            Col::Str(b) => b.append_value(""),
+            Col::Enum(b, e) => match e.get_value(0) {
+                Some(ev) => b.append_value(ev.name()),
+                None => b.append_value("0"),
+            },
+            Col::Bin(b) => b.append_value([]),
+            Col::Msg(cols) => cols.push_null(),
+            Col::Encoded(b) => b.append_value([]),
+            Col::List(l) => l.end_row(0),
+        }
+    }
+
+    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(match self {
+            Col::Bool(b) => Arc::new(b.finish()),
+            Col::I32(b) => Arc::new(b.finish()),
+            Col::I64(b) => Arc::new(b.finish()),
+            Col::Ts(b) => Arc::new(b.finish()),
+            Col::U32(b) => Arc::new(b.finish()),
+            Col::U64(b) => Arc::new(b.finish()),
+            Col::F32(b) => Arc::new(b.finish()),
+            Col::F64(b) => Arc::new(b.finish()),
+            Col::Str(b) | Col::Enum(b, _) => Arc::new(b.finish()),
+            Col::Bin(b) | Col::Encoded(b) => Arc::new(b.finish()),
+            Col::Msg(cols) => cols.finish_struct()?,
+            Col::List(l) => l.finish()?,
+        })
+    }
+}
