@@ -521,7 +521,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Capture(a) => capture(*a),
         Command::Dump(a) => dump(a),
-        Command::Convert(a) => crate::parquet_out::convert(&a.dir, a.out.as_deref(), a.partition, a.quiet),
+        Command::Convert(a) => Ok(crate::parquet_out::convert(&a.dir, a.out.as_deref(), a.partition, a.quiet)?),
         Command::Stats { dir, top, json } => overview(&dir, top, json),
         Command::Report { dir, out } => report(&dir, out),
         Command::Decoders(a) => decoders(a),

@@ -290,16 +290,40 @@ pub struct Converted {
     pub damage: Option<crate::dump::ReadError>,
 }
 
+/// Errors of `netcap convert`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error(transparent)]
+    Read(#[from] crate::dump::ReadError),
+    #[error("reading {dir}")]
+    ReadDir {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{dir} has no record files (.ncap, .ncap.zst, .ncap.gz)")]
+    NoFiles { dir: PathBuf },
+    #[error("{path} exists: remove it or choose another output directory")]
+    Exists { path: PathBuf },
+    #[error("writing {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
 /// Converts one `.ncap*` record file into Parquet below `out`.
-pub fn convert_file(src: &Path, out: &Path, partition: bool) -> anyhow::Result<Converted> {
+pub fn convert_file(src: &Path, out: &Path, partition: bool) -> Result<Converted, ConvertError> {
     let mut rf = crate::dump::RecordFile::open(src)?;
     let header = rf.header.clone();
     let dest =
         if partition { out.join(&header.record_type) } else { out.join(format!("{}.parquet", header.record_type)) };
     if dest.exists() {
-        anyhow::bail!("{} exists: remove it or choose another output directory", dest.display());
+        return Err(ConvertError::Exists { path: dest });
     }
-    let mut w = TypeWriter::new(&header, out, partition, None)?;
+    let write = |source| ConvertError::Write { path: dest.clone(), source };
+    let mut w = TypeWriter::new(&header, out, partition, None).map_err(write)?;
     let mut buf = Vec::new();
     let damage = loop {
         match rf.next_record(&mut buf) {
@@ -314,11 +338,22 @@ pub fn convert_file(src: &Path, out: &Path, partition: bool) -> anyhow::Result<C
                 break Some(rf.damaged(format!("the record does not decode ({e})")));
             }
         };
-        w.append(&msg)?;
+        w.append(&msg).map_err(write)?;
     };
     let path = w.path().to_path_buf();
-    w.finish()?;
+    w.finish().map_err(write)?;
     Ok(Converted { source: src.into(), record_type: header.record_type, records: rf.records, path, damage })
+}
+
+/// An error with its sources, `: `-separated.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(&format!(": {c}"));
+        src = c.source();
+    }
+    s
 }
 
 /// The `.ncap`, `.ncap.zst` and `.ncap.gz` files of `dir`, sorted by name.
@@ -337,13 +372,13 @@ pub fn record_files(dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// `netcap convert DIR --to parquet`: every record file of `dir` into `out` (default `dir`).
 /// Returns the exit code: 1 when a file was damaged (its good records are converted) or could
 /// not be converted (the others still are).
-pub fn convert(dir: &Path, out: Option<&Path>, partition: bool, quiet: bool) -> anyhow::Result<u8> {
-    let files = record_files(dir).map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?;
+pub fn convert(dir: &Path, out: Option<&Path>, partition: bool, quiet: bool) -> Result<u8, ConvertError> {
+    let files = record_files(dir).map_err(|source| ConvertError::ReadDir { dir: dir.into(), source })?;
     if files.is_empty() {
-        anyhow::bail!("{} has no record files (.ncap, .ncap.zst, .ncap.gz)", dir.display());
+        return Err(ConvertError::NoFiles { dir: dir.into() });
     }
     let out = out.unwrap_or(dir);
-    std::fs::create_dir_all(out).map_err(|e| anyhow::anyhow!("creating {}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(|source| ConvertError::Write { path: out.into(), source })?;
     let mut code = 0;
     for f in &files {
         match convert_file(f, out, partition) {
@@ -357,7 +392,7 @@ pub fn convert(dir: &Path, out: Option<&Path>, partition: bool, quiet: bool) -> 
                 }
             }
             Err(e) => {
-                eprintln!("netcap: {}: {e:#}", f.display());
+                eprintln!("netcap: {}: {}", f.display(), chain(&e));
                 code = 1;
             }
         }

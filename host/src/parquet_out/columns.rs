@@ -342,3 +342,122 @@ impl Col {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, RecordBatch, StringArray, TimestampNanosecondArray};
+    use prost_reflect::DescriptorPool;
+    use prost_types::field_descriptor_proto::{Label, Type};
+    use prost_types::{
+        DescriptorProto, EnumDescriptorProto, EnumValueDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
+        FileDescriptorSet, MessageOptions,
+    };
+
+    fn field(name: &str, number: i32, label: Label, ty: Type, type_name: Option<&str>) -> FieldDescriptorProto {
+        FieldDescriptorProto {
+            name: Some(name.into()),
+            number: Some(number),
+            label: Some(label as i32),
+            r#type: Some(ty as i32),
+            type_name: type_name.map(Into::into),
+            json_name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    /// A third-party record type `t.T`: a timestamp, an enum, a map, itself (recursive), an
+    /// `optional` string, a repeated nested message and an empty message.
+    fn schema() -> MessageDescriptor {
+        use Label::{Optional as O, Repeated as R};
+        let entry = DescriptorProto {
+            name: Some("MEntry".into()),
+            field: vec![field("key", 1, O, Type::String, None), field("value", 2, O, Type::Uint32, None)],
+            options: Some(MessageOptions { map_entry: Some(true), ..Default::default() }),
+            ..Default::default()
+        };
+        let mut opt = field("o", 5, O, Type::String, None);
+        opt.proto3_optional = Some(true);
+        opt.oneof_index = Some(0);
+        let t = DescriptorProto {
+            name: Some("T".into()),
+            field: vec![
+                field("timestamp", 1, O, Type::Int64, None),
+                field("kind", 2, O, Type::Enum, Some(".t.Kind")),
+                field("m", 3, R, Type::Message, Some(".t.T.MEntry")),
+                field("inner", 4, O, Type::Message, Some(".t.T")),
+                opt,
+                field("subs", 6, R, Type::Message, Some(".t.Sub")),
+                field("nothing", 7, O, Type::Message, Some(".t.Empty")),
+            ],
+            nested_type: vec![entry],
+            oneof_decl: vec![prost_types::OneofDescriptorProto { name: Some("_o".into()), ..Default::default() }],
+            ..Default::default()
+        };
+        let sub = DescriptorProto {
+            name: Some("Sub".into()),
+            field: vec![field("at_timestamp", 1, O, Type::Int64, None), field("data", 2, O, Type::Bytes, None)],
+            ..Default::default()
+        };
+        let empty = DescriptorProto { name: Some("Empty".into()), ..Default::default() };
+        let value =
+            |n: &str, v: i32| EnumValueDescriptorProto { name: Some(n.into()), number: Some(v), ..Default::default() };
+        let kind = EnumDescriptorProto {
+            name: Some("Kind".into()),
+            value: vec![value("NONE", 0), value("CONNECT", 1)],
+            ..Default::default()
+        };
+        let file = FileDescriptorProto {
+            name: Some("t.proto".into()),
+            package: Some("t".into()),
+            message_type: vec![t, sub, empty],
+            enum_type: vec![kind],
+            syntax: Some("proto3".into()),
+            ..Default::default()
+        };
+        let pool = DescriptorPool::from_file_descriptor_set(FileDescriptorSet { file: vec![file] }).unwrap();
+        pool.get_message_by_name("t.T").unwrap()
+    }
+
+    #[test]
+    fn a_third_party_schema_maps_to_arrow_columns() {
+        let desc = schema();
+        let mut cols = MessageColumns::new(&desc);
+        let s = cols.schema();
+        let names: Vec<&str> = s.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["timestamp", "kind", "m", "inner", "o", "subs"], "the empty message has no column");
+        assert_eq!(s.field(0).data_type(), &DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())));
+        assert_eq!(s.field(1).data_type(), &DataType::Utf8);
+        assert_eq!(s.field(3).data_type(), &DataType::Binary, "a message inside itself is its protobuf bytes");
+        assert!(s.field(4).is_nullable() && !s.field(0).is_nullable());
+        let DataType::List(sub) = s.field(5).data_type() else { panic!("subs is a list") };
+        let DataType::Struct(sub) = sub.data_type() else { panic!("of structs") };
+        assert!(matches!(sub[0].data_type(), DataType::Timestamp(TimeUnit::Nanosecond, _)));
+
+        let mut a = DynamicMessage::new(desc.clone());
+        a.set_field_by_name("timestamp", Value::I64(1_600_000_000_123_456_789));
+        a.set_field_by_name("kind", Value::EnumNumber(1));
+        let mut m = std::collections::HashMap::new();
+        m.insert(MapKey::String("b".into()), Value::U32(2));
+        m.insert(MapKey::String("a".into()), Value::U32(1));
+        a.set_field_by_name("m", Value::Map(m));
+        a.set_field_by_name("inner", Value::Message(DynamicMessage::new(desc.clone())));
+        a.set_field_by_name("o", Value::String("x".into()));
+        let b = DynamicMessage::new(desc.clone());
+        cols.push_record(&a);
+        cols.push_record(&b);
+        let batch = RecordBatch::try_new(s.clone(), cols.finish_columns().unwrap()).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        let ts = batch.column(0).as_any().downcast_ref::<TimestampNanosecondArray>().unwrap();
+        assert_eq!(ts.value(0), 1_600_000_000_123_456_789);
+        let kind = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((kind.value(0), kind.value(1)), ("CONNECT", "NONE"));
+        let map = batch.column(2).as_any().downcast_ref::<ListArray>().unwrap();
+        let entries = map.value(0);
+        let keys = entries.as_any().downcast_ref::<StructArray>().unwrap().column(0).clone();
+        let keys = keys.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!((keys.value(0), keys.value(1)), ("a", "b"), "map entries sorted by key");
+        assert!(batch.column(3).is_valid(0) && batch.column(3).is_null(1), "unset message: null");
+        assert!(batch.column(4).is_valid(0) && batch.column(4).is_null(1), "unset optional: null");
+    }
+}
