@@ -24,7 +24,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor};
+use prost_reflect::{DescriptorPool, MessageDescriptor};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter};
@@ -51,8 +51,8 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 struct TypeSchema {
     desc: MessageDescriptor,
     arrow: SchemaRef,
-    /// Top-level field whose value dates a record for `--partition`, if the type has a timestamp.
-    date_field: Option<prost_reflect::FieldDescriptor>,
+    /// Top-level column whose value dates a record for `--partition`, if the type has a timestamp.
+    date_index: Option<usize>,
     /// Date of records of a type without timestamp: the header's `created` time.
     created: i64,
     props: Arc<WriterProperties>,
@@ -65,17 +65,18 @@ impl TypeSchema {
         let desc = pool.get_message_by_name(&header.message_name).ok_or_else(|| {
             other(format!("record type {}: the schema does not define {}", header.record_type, header.message_name))
         })?;
-        let arrow = MessageColumns::new(&desc).schema();
+        let cols = MessageColumns::new(&desc);
+        let arrow = cols.schema();
         if arrow.fields().is_empty() {
             return Err(other(format!("record type {}: no field can be a Parquet column", header.record_type)));
         }
-        let date_field = desc.fields().find(columns::is_timestamp);
+        let date_index = desc.fields().find(columns::is_timestamp).and_then(|f| cols.index_of(f.name()));
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).map_err(other)?))
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_key_value_metadata(Some(metadata(header)))
             .build();
-        Ok(TypeSchema { desc, arrow, date_field, created: header.created, props: Arc::new(props) })
+        Ok(TypeSchema { desc, arrow, date_index, created: header.created, props: Arc::new(props) })
     }
 }
 
@@ -117,8 +118,9 @@ impl OpenFile {
         Ok(OpenFile { cols: MessageColumns::new(&ty.desc), rows: 0, w })
     }
 
-    fn append(&mut self, ty: &TypeSchema, msg: &DynamicMessage) -> io::Result<()> {
-        self.cols.push_record(msg);
+    /// Appends a record that the type's checker accepted.
+    fn append(&mut self, ty: &TypeSchema, bytes: &[u8]) -> io::Result<()> {
+        self.cols.push_checked(bytes).map_err(other)?;
         self.rows += 1;
         if self.rows >= BATCH_ROWS { self.write_batch(ty) } else { Ok(()) }
     }
@@ -157,6 +159,8 @@ enum Target {
 /// Writes the records of one type into Parquet.
 pub struct TypeWriter {
     ty: TypeSchema,
+    /// Checks each record (and finds its date) before any file's columns take it.
+    checker: MessageColumns,
     target: Target,
     manifest: Option<Arc<crate::outdir::Manifest>>,
     path: PathBuf,
@@ -178,7 +182,8 @@ impl TypeWriter {
         } else {
             (out.join(format!("{}.parquet", header.record_type)), Target::Single(None))
         };
-        Ok(TypeWriter { ty, target, manifest, path })
+        let checker = MessageColumns::new(&ty.desc);
+        Ok(TypeWriter { ty, checker, target, manifest, path })
     }
 
     /// The file, or with partitions the type's directory.
@@ -186,26 +191,30 @@ impl TypeWriter {
         &self.path
     }
 
-    /// Appends one record (protobuf bytes).
+    /// Appends one record (protobuf bytes); a malformed one is an error and is not written.
     pub fn append_bytes(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let msg = DynamicMessage::decode(self.ty.desc.clone(), bytes)
-            .map_err(|e| other(format!("undecodable record: {e}")))?;
-        self.append(&msg)
+        self.check(bytes).map_err(other)?;
+        self.append_checked(bytes)
     }
 
-    /// Appends one record.
-    pub fn append(&mut self, msg: &DynamicMessage) -> io::Result<()> {
+    /// Checks one record's encoding against the schema.
+    pub fn check(&mut self, bytes: &[u8]) -> Result<(), columns::WireError> {
+        self.checker.check(bytes)
+    }
+
+    /// Appends the record [`Self::check`] accepted last.
+    pub fn append_checked(&mut self, bytes: &[u8]) -> io::Result<()> {
         let manifest = self.manifest.as_deref();
         match &mut self.target {
             Target::Single(open) => {
                 if open.is_none() {
                     *open = Some(Box::new(OpenFile::create(&self.ty, &self.path, manifest)?));
                 }
-                open.as_mut().expect("opened above").append(&self.ty, msg)
+                open.as_mut().expect("opened above").append(&self.ty, bytes)
             }
             Target::Partitioned { dir, parts, clock } => {
-                let ts = match &self.ty.date_field {
-                    Some(f) => msg.get_field(f).as_i64().unwrap_or(0),
+                let ts = match self.ty.date_index {
+                    Some(i) => self.checker.pending_i64(i),
                     None => self.ty.created,
                 };
                 let day = ts.div_euclid(NS_PER_DAY);
@@ -219,7 +228,7 @@ impl TypeWriter {
                 }
                 let p = parts.get_mut(&day).expect("partition opened above");
                 p.last = *clock;
-                p.open.as_mut().expect("opened above").append(&self.ty, msg)
+                p.open.as_mut().expect("opened above").append(&self.ty, bytes)
             }
         }
     }
@@ -331,14 +340,11 @@ pub fn convert_file(src: &Path, out: &Path, partition: bool) -> Result<Converted
             Ok(false) => break None,
             Err(e) => break Some(e),
         }
-        let msg = match DynamicMessage::decode(w.ty.desc.clone(), buf.as_slice()) {
-            Ok(m) => m,
-            Err(e) => {
-                rf.records -= 1;
-                break Some(rf.damaged(format!("the record does not decode ({e})")));
-            }
-        };
-        w.append(&msg).map_err(write)?;
+        if let Err(e) = w.check(&buf) {
+            rf.records -= 1;
+            break Some(rf.damaged(format!("the record does not decode ({e})")));
+        }
+        w.append_checked(&buf).map_err(write)?;
     };
     let path = w.path().to_path_buf();
     w.finish().map_err(write)?;

@@ -15,9 +15,16 @@
 //!   message's protobuf encoding (the schema must be finite). A message type without fields has no
 //!   column (Parquet has no empty groups).
 //! - Repeated fields: List of the element type (never null; empty when there are none). A map is a
-//!   list of `{key, value}` structs sorted by key.
+//!   list of `{key, value}` structs in the record's order.
 //! - Scalars with explicit presence (`optional`) are null when unset; other scalars are never null
 //!   (proto3 has no "unset" for them: an absent value is the default, as `dump` prints it).
+//!
+//! Records are read straight from their protobuf encoding into the builders ([`wire`]), without
+//! decoding them into dynamic messages first.
+
+mod wire;
+
+pub use wire::WireError;
 
 use arrow_array::ArrayRef;
 use arrow_array::builder::{
@@ -27,8 +34,7 @@ use arrow_array::builder::{
 use arrow_array::{ListArray, StructArray};
 use arrow_buffer::{NullBufferBuilder, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, FieldRef, Fields, Schema, SchemaRef, TimeUnit};
-use prost::Message as _;
-use prost_reflect::{DynamicMessage, EnumDescriptor, FieldDescriptor, Kind, MapKey, MessageDescriptor, Value};
+use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 use std::sync::Arc;
 
 /// Levels of nested messages that are Struct columns; deeper ones are protobuf-encoded Binary.
@@ -73,16 +79,25 @@ struct ListColumn {
 
 /// A field's column and its Arrow field.
 struct FieldColumn {
-    desc: FieldDescriptor,
     field: FieldRef,
     col: Col,
     /// Null when unset (messages, `optional` scalars).
     presence: bool,
+    /// The field number and how its values are encoded.
+    number: u32,
+    enc: wire::Enc,
+    /// Repeated (the column is a list).
+    list: bool,
+    /// The value seen in the record being read (singular fields), or the elements (repeated).
+    pending: wire::Pending,
+    count: u32,
 }
 
 /// The columns of one message type (the record, or a nested Struct).
 pub struct MessageColumns {
     fields: Vec<FieldColumn>,
+    /// Field number → index in `fields` + 1 (0: no column), for numbers below 4096.
+    by_number: Vec<u16>,
     nulls: NullBufferBuilder,
     len: usize,
 }
@@ -94,8 +109,15 @@ impl MessageColumns {
     }
 
     fn nested(desc: &MessageDescriptor, path: &mut Vec<MessageDescriptor>) -> Self {
-        let fields = desc.fields().filter_map(|f| field_column(&f, path)).collect();
-        MessageColumns { fields, nulls: NullBufferBuilder::new(0), len: 0 }
+        let fields: Vec<FieldColumn> = desc.fields().filter_map(|f| field_column(&f, path)).collect();
+        let max = fields.iter().map(|f| f.number).filter(|&n| n < 4096).max().unwrap_or(0) as usize;
+        let mut by_number = vec![0u16; max + 1];
+        for (i, f) in fields.iter().enumerate() {
+            if let Some(slot) = by_number.get_mut(f.number as usize) {
+                *slot = u16::try_from(i + 1).unwrap_or(0);
+            }
+        }
+        MessageColumns { fields, by_number, nulls: NullBufferBuilder::new(0), len: 0 }
     }
 
     /// The Arrow schema of the record columns.
@@ -105,19 +127,6 @@ impl MessageColumns {
 
     fn arrow_fields(&self) -> Fields {
         self.fields.iter().map(|c| c.field.clone()).collect()
-    }
-
-    /// Appends one record (a row).
-    pub fn push_record(&mut self, msg: &DynamicMessage) {
-        self.push_message(msg);
-    }
-
-    fn push_message(&mut self, msg: &DynamicMessage) {
-        for c in &mut self.fields {
-            c.push_from(msg);
-        }
-        self.nulls.append_non_null();
-        self.len += 1;
     }
 
     fn push_null(&mut self) {
@@ -145,17 +154,26 @@ impl MessageColumns {
 
 /// The column of field `f`, or `None` for a message type without fields.
 fn field_column(f: &FieldDescriptor, path: &mut Vec<MessageDescriptor>) -> Option<FieldColumn> {
-    let presence = !f.is_list() && f.supports_presence();
-    if f.is_list() || f.is_map() {
+    let list = f.is_list() || f.is_map();
+    let presence = !list && f.supports_presence();
+    let (col, dt) = if list {
         let (item, item_type) = value_column(f, path)?;
         let item_field = Arc::new(Field::new("element", item_type, false));
         let dt = DataType::List(item_field.clone());
-        let list = ListColumn { offsets: vec![0], item, item_field };
-        let field = Arc::new(Field::new(f.name(), dt, false));
-        return Some(FieldColumn { desc: f.clone(), field, col: Col::List(Box::new(list)), presence: false });
-    }
-    let (col, dt) = value_column(f, path)?;
-    Some(FieldColumn { desc: f.clone(), field: Arc::new(Field::new(f.name(), dt, presence)), col, presence })
+        (Col::List(Box::new(ListColumn { offsets: vec![0], item, item_field })), dt)
+    } else {
+        value_column(f, path)?
+    };
+    Some(FieldColumn {
+        field: Arc::new(Field::new(f.name(), dt, presence)),
+        col,
+        presence,
+        number: f.number(),
+        enc: wire::Enc::of(&f.kind()),
+        list,
+        pending: wire::Pending::Unset,
+        count: 0,
+    })
 }
 
 /// The column of one value of field `f` (its element when repeated) and its Arrow type.
@@ -191,47 +209,7 @@ fn value_column(f: &FieldDescriptor, path: &mut Vec<MessageDescriptor>) -> Optio
     })
 }
 
-impl FieldColumn {
-    /// Appends field `desc` of `msg`.
-    fn push_from(&mut self, msg: &DynamicMessage) {
-        if self.presence && !msg.has_field(&self.desc) {
-            self.col.push_null();
-            return;
-        }
-        match &mut self.col {
-            Col::List(l) => match msg.get_field(&self.desc).as_ref() {
-                Value::List(items) => l.push_items(items.iter()),
-                Value::Map(m) => l.push_map(m),
-                _ => l.push_items(std::iter::empty()),
-            },
-            col => col.push(&msg.get_field(&self.desc)),
-        }
-    }
-}
-
 impl ListColumn {
-    fn push_items<'a>(&mut self, items: impl Iterator<Item = &'a Value>) {
-        let mut n = 0usize;
-        for v in items {
-            self.item.push(v);
-            n += 1;
-        }
-        self.end_row(n);
-    }
-
-    /// A map's entries as `{key, value}` structs, sorted by key.
-    fn push_map(&mut self, m: &std::collections::HashMap<MapKey, Value>) {
-        let mut entries: Vec<(&MapKey, &Value)> = m.iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(b.0));
-        let Col::Msg(cols) = &mut self.item else {
-            return self.end_row(0);
-        };
-        for (k, v) in &entries {
-            cols.push_entry(k, v);
-        }
-        self.end_row(entries.len());
-    }
-
     fn end_row(&mut self, n: usize) {
         let last = *self.offsets.last().unwrap_or(&0);
         self.offsets.push(last + i32::try_from(n).unwrap_or(i32::MAX));
@@ -245,45 +223,7 @@ impl ListColumn {
     }
 }
 
-impl MessageColumns {
-    /// Appends a map entry (`key` is field 1, `value` field 2 of the entry message).
-    fn push_entry(&mut self, key: &MapKey, value: &Value) {
-        let key = Value::from(key.clone());
-        for c in &mut self.fields {
-            match c.desc.number() {
-                1 => c.col.push(&key),
-                _ => c.col.push(value),
-            }
-        }
-        self.nulls.append_non_null();
-        self.len += 1;
-    }
-}
-
 impl Col {
-    /// Appends a value (of the column's kind; anything else appends the default).
-    fn push(&mut self, v: &Value) {
-        match (self, v) {
-            (Col::Bool(b), Value::Bool(x)) => b.append_value(*x),
-            (Col::I32(b), Value::I32(x)) => b.append_value(*x),
-            (Col::I64(b), Value::I64(x)) => b.append_value(*x),
-            (Col::Ts(b), Value::I64(x)) => b.append_value(*x),
-            (Col::U32(b), Value::U32(x)) => b.append_value(*x),
-            (Col::U64(b), Value::U64(x)) => b.append_value(*x),
-            (Col::F32(b), Value::F32(x)) => b.append_value(*x),
-            (Col::F64(b), Value::F64(x)) => b.append_value(*x),
-            (Col::Str(b), Value::String(s)) => b.append_value(s),
-            (Col::Bin(b), Value::Bytes(x)) => b.append_value(x),
-            (Col::Enum(b, e), Value::EnumNumber(n)) => match e.get_value(*n) {
-                Some(ev) => b.append_value(ev.name()),
-                None => b.append_value(n.to_string()),
-            },
-            (Col::Msg(cols), Value::Message(m)) => cols.push_message(m),
-            (Col::Encoded(b), Value::Message(m)) => b.append_value(m.encode_to_vec()),
-            (col, _) => col.push_default(),
-        }
-    }
-
     /// Appends a null (a field with presence that is unset).
     fn push_null(&mut self) {
         match self {
@@ -347,7 +287,8 @@ impl Col {
 mod tests {
     use super::*;
     use arrow_array::{Array, RecordBatch, StringArray, TimestampNanosecondArray};
-    use prost_reflect::DescriptorPool;
+    use prost::Message as _;
+    use prost_reflect::{DescriptorPool, DynamicMessage, MapKey, Value};
     use prost_types::field_descriptor_proto::{Label, Type};
     use prost_types::{
         DescriptorProto, EnumDescriptorProto, EnumValueDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
@@ -444,8 +385,11 @@ mod tests {
         a.set_field_by_name("inner", Value::Message(DynamicMessage::new(desc.clone())));
         a.set_field_by_name("o", Value::String("x".into()));
         let b = DynamicMessage::new(desc.clone());
-        cols.push_record(&a);
-        cols.push_record(&b);
+        cols.push_encoded(&a.encode_to_vec()).unwrap();
+        cols.push_encoded(&b.encode_to_vec()).unwrap();
+        // Malformed: refused whole, nothing appended.
+        assert!(cols.push_encoded(&[0x0a, 0x05, b'x']).is_err());
+        assert!(cols.push_encoded(&[0x2a, 0x01, 0xff]).is_err(), "a string that is not UTF-8");
         let batch = RecordBatch::try_new(s.clone(), cols.finish_columns().unwrap()).unwrap();
         assert_eq!(batch.num_rows(), 2);
         let ts = batch.column(0).as_any().downcast_ref::<TimestampNanosecondArray>().unwrap();
@@ -456,7 +400,9 @@ mod tests {
         let entries = map.value(0);
         let keys = entries.as_any().downcast_ref::<StructArray>().unwrap().column(0).clone();
         let keys = keys.as_any().downcast_ref::<StringArray>().unwrap();
-        assert_eq!((keys.value(0), keys.value(1)), ("a", "b"), "map entries sorted by key");
+        let mut keys = [keys.value(0), keys.value(1)];
+        keys.sort_unstable();
+        assert_eq!(keys, ["a", "b"]);
         assert!(batch.column(3).is_valid(0) && batch.column(3).is_null(1), "unset message: null");
         assert!(batch.column(4).is_valid(0) && batch.column(4).is_null(1), "unset optional: null");
     }
