@@ -28,6 +28,9 @@ pub enum Command {
     Capture(Box<CaptureArgs>),
     /// Print a record file as JSON lines, CSV or a table, or its fields or header.
     Dump(DumpArgs),
+    /// Convert a directory of record files (.ncap, .ncap.zst, .ncap.gz) into another format:
+    /// one <Type>.parquet per record type, or with --partition <Type>/date=YYYY-MM-DD/part-N.parquet.
+    Convert(ConvertArgs),
     /// One self-contained HTML report (charts and tables, no network needed to open it) about a
     /// directory of record files.
     Report {
@@ -132,11 +135,11 @@ pub struct CaptureArgs {
     #[arg(long, conflicts_with = "json", env = "NETCAP_CSV")]
     pub csv: bool,
     /// Write <Type>.json files (one object per line) instead of .ncap.
-    #[arg(long, env = "NETCAP_JSON")]
+    #[arg(long, conflicts_with = "format", env = "NETCAP_JSON")]
     pub json: bool,
     /// Produce the records to Kafka (comma-separated bootstrap brokers, host:port) instead of
     /// writing files: one topic per record type (see README, "Sensors into Kafka").
-    #[arg(long, value_name = "BROKERS", conflicts_with_all = ["csv", "json"], env = "NETCAP_KAFKA")]
+    #[arg(long, value_name = "BROKERS", conflicts_with_all = ["csv", "json", "format", "partition"], env = "NETCAP_KAFKA")]
     pub kafka: Option<String>,
     /// Topic name prefix of --kafka: <PREFIX><Type>, and <PREFIX>_schemas for the schemas.
     #[arg(long, value_name = "PREFIX", default_value = "netcap.", env = "NETCAP_KAFKA_TOPIC_PREFIX")]
@@ -144,6 +147,14 @@ pub struct CaptureArgs {
     /// Partitions of the topics --kafka creates (a record's key, its connection, picks one).
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=10000), env = "NETCAP_KAFKA_PARTITIONS")]
     pub kafka_partitions: i32,
+    /// Record file format: ncap (protobuf, --compression), csv, json, or parquet (<Type>.parquet,
+    /// zstd-compressed row groups, for Spark, DuckDB, pandas).
+    #[arg(long, value_enum, conflicts_with = "csv", env = "NETCAP_FORMAT")]
+    pub format: Option<FormatArg>,
+    /// Parquet: write a Hive-style tree <out>/<Type>/date=YYYY-MM-DD/part-N.parquet (date of the
+    /// record's timestamp, UTC) that Spark and DuckDB read as one table per record type.
+    #[arg(long, env = "NETCAP_PARTITION")]
+    pub partition: bool,
     /// Include packet payload bytes in TCP and UDP records.
     #[arg(long, env = "NETCAP_PAYLOAD")]
     pub payload: bool,
@@ -331,6 +342,40 @@ impl ResolveArgs {
     }
 }
 
+/// `capture --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Ncap,
+    Csv,
+    Json,
+    Parquet,
+}
+
+/// `convert --to`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvertTo {
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Directory of record files (the output directory of a capture).
+    pub dir: PathBuf,
+    /// Target format.
+    #[arg(long, value_enum)]
+    pub to: ConvertTo,
+    /// Output directory (default: DIR). Existing <Type>.parquet files (or <Type>/ trees) are not
+    /// overwritten.
+    #[arg(short = 'o', long = "out", value_name = "OUT")]
+    pub out: Option<PathBuf>,
+    /// Write a Hive-style tree <OUT>/<Type>/date=YYYY-MM-DD/part-N.parquet.
+    #[arg(long)]
+    pub partition: bool,
+    /// No line per converted file.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("mode").args(["json", "csv", "table", "fields", "header"])))]
 pub struct DumpArgs {
@@ -502,6 +547,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Capture(a) => capture(*a),
         Command::Dump(a) => dump(a),
+        Command::Convert(a) => Ok(crate::parquet_out::convert(&a.dir, a.out.as_deref(), a.partition, a.quiet)?),
         Command::Stats { dir, top, json } => overview(&dir, top, json),
         Command::Report { dir, out } => report(&dir, out),
         Command::Decoders(a) => decoders(a),
@@ -555,13 +601,15 @@ fn capture(a: CaptureArgs) -> anyhow::Result<u8> {
         (true, Some(iface)) => Input::Live { iface, snaplen: a.snaplen, promisc: !a.no_promisc },
         (true, None) => anyhow::bail!("give a capture file (-r FILE) or an interface (-i IFACE)"),
     };
-    let format = if a.csv {
-        Format::Csv
-    } else if a.json {
-        Format::Json
-    } else {
-        Format::Ncap(a.compression)
+    let format = match (a.format, a.csv, a.json) {
+        (Some(FormatArg::Csv), ..) | (None, true, _) => Format::Csv,
+        (Some(FormatArg::Json), ..) | (None, _, true) => Format::Json,
+        (Some(FormatArg::Parquet), ..) => Format::Parquet { partition: a.partition },
+        (Some(FormatArg::Ncap), ..) | (None, false, false) => Format::Ncap(a.compression),
     };
+    if a.partition && !matches!(format, Format::Parquet { .. }) {
+        anyhow::bail!("--partition needs --format parquet");
+    }
     let workers = a
         .workers
         .map(usize::from)

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod outdir;
 pub mod output;
 pub mod overview;
+pub mod parquet_out;
 pub mod pcapout;
 pub mod pipeline;
 pub mod plugin;

@@ -63,6 +63,8 @@ pub struct Plan<'a> {
     pub extension: &'a str,
     /// Other files this run may write (`unknown.pcap`, `errors.pcap`).
     pub extra: &'a [&'a str],
+    /// Parquet `--partition`: record files go below `<Type>/`, which must hold no one else's files.
+    pub partitioned: bool,
 }
 
 /// A locked output directory; the lock is held until this is dropped.
@@ -148,9 +150,38 @@ fn read_manifest(path: &Path) -> Vec<String> {
     io::BufReader::new(f)
         .lines()
         .map_while(Result::ok)
-        // Only plain names in the directory itself.
-        .filter(|l| !l.is_empty() && !l.contains('/') && l != ".." && l != ".")
+        // Only names in the directory itself or below it (`--partition` trees), never `..`.
+        .filter(|l| is_inside(l))
         .collect()
+}
+
+/// Whether manifest line `l` names a file inside the directory: plain names separated by `/`.
+fn is_inside(l: &str) -> bool {
+    !l.is_empty() && l.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'))
+}
+
+/// Files below `dir` (recursively), as `/`-separated names relative to `base`.
+fn files_below(base: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_below(base, &p, out);
+        } else if let Ok(rel) = p.strip_prefix(base) {
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+}
+
+/// Removes the directories that removing `file` left empty, up to `dir`.
+fn prune_empty_parents(dir: &Path, file: &Path) {
+    let mut p = file.parent();
+    while let Some(d) = p {
+        if d == dir || !d.starts_with(dir) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        p = d.parent();
+    }
 }
 
 /// Whether `path` is a record file of type `name` written by netcap (its header says so).
@@ -169,6 +200,16 @@ fn remove_previous(dir: &Path, plan: &Plan<'_>, previous: &[String]) -> Result<V
     candidates.extend(["unknown.pcap", "errors.pcap"].iter().map(|n| (n.to_string(), None)));
     for p in previous {
         candidates.push((p.clone(), None));
+    }
+    // A partition tree this run writes into holds only an earlier run's files.
+    if plan.partitioned {
+        let mut below = Vec::new();
+        for name in plan.names {
+            files_below(dir, &dir.join(name), &mut below);
+        }
+        if let Some(f) = below.iter().find(|f| !previous.contains(f)) {
+            return Err(OutDirError::Foreign { path: dir.join(f) });
+        }
     }
     // Two decoders may declare one type (one file); the manifest names files of the list too.
     candidates.sort();
@@ -194,7 +235,8 @@ fn remove_previous(dir: &Path, plan: &Plan<'_>, previous: &[String]) -> Result<V
     }
     for file in &removed {
         let path = dir.join(file);
-        std::fs::remove_file(&path).map_err(|source| OutDirError::Remove { path, source })?;
+        std::fs::remove_file(&path).map_err(|source| OutDirError::Remove { path: path.clone(), source })?;
+        prune_empty_parents(dir, &path);
     }
     Ok(removed)
 }
@@ -220,7 +262,7 @@ mod tests {
     fn second_prepare_is_refused_while_the_first_holds_the_lock() {
         let d = temp("lock");
         let names = vec!["TCP".to_string()];
-        let plan = Plan { names: &names, extension: ".csv", extra: &[] };
+        let plan = Plan { names: &names, extension: ".csv", extra: &[], partitioned: false };
         let first = prepare(&d, &plan).unwrap();
         assert!(matches!(OutDir::lock(&d), Err(OutDirError::InUse { .. })));
         drop(first);
@@ -235,7 +277,7 @@ mod tests {
         let d = temp("manifest");
         // DNS twice: two decoders may declare one type.
         let names = vec!["TCP".to_string(), "UDP".to_string(), "DNS".to_string(), "DNS".to_string()];
-        let plan = Plan { names: &names, extension: ".csv", extra: &["unknown.pcap"] };
+        let plan = Plan { names: &names, extension: ".csv", extra: &["unknown.pcap"], partitioned: false };
         let run = prepare(&d, &plan).unwrap();
         create(run.manifest().as_deref(), &d.join("TCP.csv")).unwrap();
         create(run.manifest().as_deref(), &d.join("DNS.csv")).unwrap();

@@ -1,5 +1,6 @@
 //! Record files: one per record type, created on its first record (types with no records leave
-//! no file), named `<Type>.ncap.zst` / `.ncap.gz` / `.ncap`, or `<Type>.csv` / `<Type>.json`.
+//! no file), named `<Type>.ncap.zst` / `.ncap.gz` / `.ncap`, `<Type>.csv` / `<Type>.json`, or
+//! `<Type>.parquet` (with `--partition` a `<Type>/date=YYYY-MM-DD/` tree; see `parquet_out`).
 //!
 //! A `.ncap*` file is a sequence of uvarint-length-delimited protobuf messages, the first a
 //! `netcap.v1.Header` that carries the record schema. The writer merges the workers' runs of each
@@ -33,6 +34,10 @@ pub enum Format {
     Ncap(Compression),
     Csv,
     Json,
+    /// Parquet; `partition`: Hive-style `<Type>/date=YYYY-MM-DD/part-N.parquet`.
+    Parquet {
+        partition: bool,
+    },
 }
 
 impl Format {
@@ -44,12 +49,13 @@ impl Format {
             Format::Ncap(Compression::None) => ".ncap",
             Format::Csv => ".csv",
             Format::Json => ".json",
+            Format::Parquet { .. } => ".parquet",
         }
     }
 }
 
 /// Every suffix a record file can have.
-pub const ALL_EXTENSIONS: &[&str] = &[".ncap.zst", ".ncap.gz", ".ncap", ".csv", ".json"];
+pub const ALL_EXTENSIONS: &[&str] = &[".ncap.zst", ".ncap.gz", ".ncap", ".csv", ".json", ".parquet"];
 
 /// zstd level: fast, and still ~4x smaller than gzip's fastest level produces on records.
 const ZSTD_LEVEL: i32 = 1;
@@ -151,6 +157,7 @@ enum Sink {
     Csv { w: Box<csv::Writer<BufWriter<File>>>, r: Box<Renderer>, cells: Vec<String> },
     Json { w: BufWriter<File>, r: Box<Renderer>, line: String },
     Kafka(Box<crate::kafka::TopicSink>),
+    Parquet(Box<crate::parquet_out::TypeWriter>),
 }
 
 /// Writes every record type's file.
@@ -190,11 +197,15 @@ impl Writer {
         self.created = ts;
     }
 
+    /// Type `t`'s file (with `--partition`, its directory).
     pub fn path_of(&self, t: usize) -> PathBuf {
         if let Some(k) = &self.cfg.kafka {
             return PathBuf::from(k.topic_name(&self.types[t].name));
         }
-        self.cfg.dir.join(format!("{}{}", self.types[t].name, self.cfg.format.extension()))
+        match self.cfg.format {
+            Format::Parquet { partition: true } => self.cfg.dir.join(&self.types[t].name),
+            f => self.cfg.dir.join(format!("{}{}", self.types[t].name, f.extension())),
+        }
     }
 
     fn sink(&mut self, t: usize) -> io::Result<&mut Sink> {
@@ -203,6 +214,18 @@ impl Writer {
             && let Some(k) = &self.cfg.kafka
         {
             self.sinks[t] = Some(Sink::Kafka(Box::new(k.topic(&self.header(t))?)));
+        }
+        if self.sinks[t].is_none()
+            && let Format::Parquet { partition } = self.cfg.format
+        {
+            // The Parquet writer creates its files (a partition's only when a record has its date).
+            let w = crate::parquet_out::TypeWriter::new(
+                &self.header(t),
+                &self.cfg.dir,
+                partition,
+                self.cfg.manifest.clone(),
+            )?;
+            self.sinks[t] = Some(Sink::Parquet(Box::new(w)));
         }
         if self.sinks[t].is_none() {
             let path = self.path_of(t);
@@ -217,7 +240,7 @@ impl Writer {
                 Format::Ncap(c) => {
                     let mut s = Stream::open(file, c)?;
                     let mut buf = Vec::new();
-                    netcap_proto::put_delimited(&mut buf, &header);
+                    netcap_proto::put_delimited(&mut buf, &self.header(t));
                     s.writer().write_all(&buf)?;
                     Sink::Ncap(s)
                 }
@@ -235,6 +258,7 @@ impl Writer {
                         line: String::new(),
                     }
                 }
+                Format::Parquet { .. } => unreachable!("created above"),
             };
             self.sinks[t] = Some(sink);
         }
@@ -278,6 +302,10 @@ impl Writer {
                 let (_, used) =
                     netcap_proto::get_uvarint(framed).ok_or_else(|| io::Error::other("bad record framing"))?;
                 k.send(&framed[used..])
+            Sink::Parquet(p) => {
+                let (_, used) =
+                    netcap_proto::get_uvarint(framed).ok_or_else(|| io::Error::other("bad record framing"))?;
+                p.append_bytes(&framed[used..])
             }
         }
     }
@@ -370,6 +398,8 @@ impl Writer {
                 Sink::Csv { mut w, r, cells } => w.flush().map(|()| Some(Sink::Csv { w, r, cells })),
                 Sink::Json { mut w, r, line } => w.flush().map(|()| Some(Sink::Json { w, r, line })),
                 Sink::Kafka(k) => Ok(Some(Sink::Kafka(k))),
+                // A Parquet file is readable only with its footer, written at the end.
+                s @ Sink::Parquet(_) => Ok(Some(s)),
             };
             match r {
                 Ok(s) => self.sinks[t] = s,
@@ -395,7 +425,9 @@ impl Writer {
                 Some(Sink::Ncap(s)) => s.finish(),
                 Some(Sink::Csv { mut w, .. }) => w.flush(),
                 Some(Sink::Json { mut w, .. }) => w.flush(),
-                Some(Sink::Kafka(_)) | None => Ok(()),
+                Some(Sink::Kafka(_)) => Ok(()),
+                Some(Sink::Parquet(p)) => p.finish(),
+                None => Ok(()),
             };
             if let Err(e) = r {
                 self.failed[t].get_or_insert_with(|| e.to_string());

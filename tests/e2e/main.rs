@@ -43,6 +43,7 @@ mod oracle_tunnel;
 mod oracle_vpn;
 mod oracle_windows;
 mod overview;
+mod parquet;
 mod plugin_authoring;
 mod record_decoders;
 mod report;

@@ -4,7 +4,8 @@
 //!
 //! The shared corpus (`../shared/pcaps`, or `$NETCAP_PCAP_DIR`) is third-party data and is never
 //! copied into the repository. When it (or tshark) is missing, tests skip with a printed notice,
-//! unless `NETCAP_REQUIRE_CORPUS=1` (or `NETCAP_REQUIRE_TSHARK=1`) makes that a failure, as CI does.
+//! unless `NETCAP_REQUIRE_CORPUS=1` (or `NETCAP_REQUIRE_TSHARK=1`) makes that a failure, as CI does;
+//! likewise `NETCAP_REQUIRE_PYTHON=1` (pyarrow and DuckDB) and `NETCAP_REQUIRE_SPARK=1` (PySpark).
 #![allow(clippy::print_stderr, reason = "skip notices in tests")]
 
 pub mod pcap;
@@ -249,6 +250,29 @@ pub fn have_tshark() -> bool {
         eprintln!("notice: skipping, tshark is not installed");
     }
     ok
+}
+
+/// A Python interpreter that imports `modules`: `$NETCAP_PYTHON`, else the virtual environment
+/// `cargo xtask setup` makes (`target/python`), else `python3`. `None` after a notice when none
+/// does; a failure when `require` (e.g. `NETCAP_REQUIRE_PYTHON`) is `1`, as in CI.
+pub fn python_with(modules: &[&str], require: &str) -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = std::env::var_os("NETCAP_PYTHON")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([target_dir().join("python").join("bin").join("python"), PathBuf::from("python3")])
+        .collect();
+    let import = format!("import {}", modules.join(", "));
+    let found = candidates
+        .into_iter()
+        .find(|py| Command::new(py).args(["-c", &import]).output().is_ok_and(|o| o.status.success()));
+    if found.is_none() {
+        let what = modules.join(", ");
+        assert!(!required(require), "no Python with {what}: run `cargo xtask setup` (or set NETCAP_PYTHON)");
+        eprintln!(
+            "notice: skipping, no Python with {what} (run `cargo xtask setup`; {require}=1 makes this a failure)"
+        );
+    }
+    found
 }
 
 /// A temporary directory removed on drop.

@@ -4,6 +4,7 @@
 //! - the raw read loop (`netcap bench-read`): the upper bound, reading without decoding;
 //! - `netcap capture` with the standard L2–L4 decoders in WebAssembly, 1 worker and all cores;
 //! - the same decoder crates linked natively (`--native`), 1 worker and all cores;
+//! - `netcap capture --format parquet` (WebAssembly decoders), against the default `.ncap.zst`;
 //! - the decoders alone (`netcap bench-decode`), WebAssembly and native, on one thread;
 //! - `tshark -T fields` printing the same fields;
 //! - `netcap label` on the capture's records with 30,000 synthesized Suricata alerts (eve.json,
@@ -192,6 +193,18 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
             c
         })?,
     ));
+    // Parquet output instead of .ncap.zst (issue 20: at most 1.3x the time).
+    for w in [1, cores] {
+        let label = format!("netcap capture, WebAssembly, Parquet, {w} worker{}", if w == 1 { "" } else { "s" });
+        rows.push((
+            label,
+            time_best(a.runs, || {
+                let mut c = capture(w, false);
+                c.args(["--format", "parquet"]);
+                c
+            })?,
+        ));
+    }
     // The foundation's decoders alone (Ethernet, IPv4, IPv6, TCP, UDP), against which the cost of
     // all the other layer decoders is judged.
     for w in [1, cores] {
@@ -265,6 +278,14 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         let l2l4 = find(&format!("L2-L4 decoders only, {w} worker{s}"));
         if let (Some(all), Some(l2l4)) = (all, l2l4) {
             println!("all layer decoders / L2-L4 decoders only, {w} worker{s}: {:.2}x the time", all / l2l4);
+        }
+    }
+    for w in [1, cores] {
+        let s = if w == 1 { "" } else { "s" };
+        let ncap = find(&format!("WebAssembly decoders, {w} worker{s}"));
+        let parquet = find(&format!("Parquet, {w} worker{s}"));
+        if let (Some(ncap), Some(parquet)) = (ncap, parquet) {
+            println!("Parquet / .ncap.zst output, {w} worker{s}: {:.2}x the time", parquet / ncap);
         }
     }
     let wn = format!("WebAssembly decoders, {cores} worker");

@@ -32,7 +32,8 @@ const ALLOWED_IMPORT_PREFIX: &str = "netcap:decoder/host@0.3.";
 /// compares our ABI declarations with) and `libndpi-bin` (ndpiReader, the DPI oracle);
 /// `ieee-data` (the MAC vendor registry); `mmdb-bin` (mmdblookup, the ASN oracle); `uap-core`
 /// and `nmap-common` (the data files the software and service decoders read, and their tests);
-/// `chromium` (renders `netcap report` in its test).
+/// `chromium` (renders `netcap report` in its test); Java 17 and Python's `venv` for the Parquet
+/// tests (PySpark, DuckDB and pyarrow from PyPI in `target/python`, see [`ensure_python`]).
 const APT_PACKAGES: &[&str] = &[
     "libpcap-dev",
     "tshark",
@@ -46,7 +47,16 @@ const APT_PACKAGES: &[&str] = &[
     "nmap-common",
     // Headless Chromium renders `netcap report` in its test.
     "chromium",
+    // Spark (PySpark, local mode) reads the Parquet output in its test.
+    "openjdk-17-jre-headless",
+    "python3-venv",
 ];
+
+/// PyPI packages of the Parquet tests (tests/python/parquet_check.py): Spark in local mode,
+/// DuckDB and pyarrow, installed into the virtual environment `target/python`.
+const PYTHON_PACKAGES: &[&str] = &["pyspark>=3.5,<5", "duckdb>=1", "pyarrow>=15"];
+/// Their import names.
+const PYTHON_MODULES: &str = "import pyspark, duckdb, pyarrow";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -172,6 +182,7 @@ fn setup() -> Result<()> {
         )?;
     }
     ensure_tansu()?;
+    ensure_python()?;
     ensure_target()
 }
 
@@ -204,6 +215,26 @@ fn ensure_tansu() -> Result<()> {
         "--features",
         "dynostore,libsql",
     ]))
+
+/// Makes the virtual environment `target/python` with the Parquet tests' PyPI packages (the tests
+/// use its interpreter; `$NETCAP_PYTHON` chooses another). Does nothing when they import already.
+fn ensure_python() -> Result<()> {
+    let venv = target_dir().join("python");
+    let py = venv.join("bin").join("python");
+    let imports = |py: &Path| Command::new(py).args(["-c", PYTHON_MODULES]).output().is_ok_and(|o| o.status.success());
+    if imports(&py) {
+        return Ok(());
+    }
+    if !py.is_file() {
+        run_cmd(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+            .context("making the Python environment of the Parquet tests (Debian: apt-get install python3-venv)")?;
+    }
+    run_cmd(Command::new(&py).args(["-m", "pip", "install", "-q"]).args(PYTHON_PACKAGES))
+        .context("installing the Parquet tests' Python packages from PyPI")?;
+    if !imports(&py) {
+        bail!("{} cannot import the Parquet tests' packages after installing them", py.display());
+    }
+    Ok(())
 }
 
 /// Makes sure the system packages the build needs are there, installing them when we can.

@@ -308,7 +308,9 @@ fn clean_out_dir(
         .into_iter()
         .filter_map(|(on, f)| on.then_some(f))
         .collect();
-    let plan = crate::outdir::Plan { names: &all_names, extension: opts.format.extension(), extra: &extra };
+    let partitioned = matches!(opts.format, crate::output::Format::Parquet { partition: true });
+    let plan =
+        crate::outdir::Plan { names: &all_names, extension: opts.format.extension(), extra: &extra, partitioned };
     out_dir.clean(&plan)?;
     if !out_dir.removed.is_empty() {
         // Said at once: the summary comes only at the end.
