@@ -230,7 +230,6 @@ impl Writer {
         if self.sinks[t].is_none() {
             let path = self.path_of(t);
             let file = crate::outdir::create(self.cfg.manifest.as_deref(), &path)?;
-            let header = self.header(t);
             let ty = &self.types[t];
             let renderer = || {
                 Renderer::new(&ty.schema, &ty.message)
@@ -302,6 +301,7 @@ impl Writer {
                 let (_, used) =
                     netcap_proto::get_uvarint(framed).ok_or_else(|| io::Error::other("bad record framing"))?;
                 k.send(&framed[used..])
+            }
             Sink::Parquet(p) => {
                 let (_, used) =
                     netcap_proto::get_uvarint(framed).ok_or_else(|| io::Error::other("bad record framing"))?;
@@ -310,14 +310,14 @@ impl Writer {
         }
     }
 
-    /// Writes type `t`'s records from the runs of all workers, merged by packet sequence number
-    /// (ties, which only `finish` output can have, by record bytes). An error marks the file
-    /// incomplete.
     /// Records handed to type `t`'s file so far.
     pub fn count(&self, t: usize) -> u64 {
         self.counts.get(t).copied().unwrap_or(0)
     }
 
+    /// Writes type `t`'s records from the runs of all workers, merged by packet sequence number
+    /// (ties, which only `finish` output can have, by record bytes). An error marks the file
+    /// incomplete.
     pub fn write_runs(&mut self, t: usize, runs: &[&Run]) -> io::Result<()> {
         let r = self.write_runs_inner(t, runs);
         if let Err(e) = &r {

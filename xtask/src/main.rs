@@ -215,6 +215,7 @@ fn ensure_tansu() -> Result<()> {
         "--features",
         "dynostore,libsql",
     ]))
+}
 
 /// Makes the virtual environment `target/python` with the Parquet tests' PyPI packages (the tests
 /// use its interpreter; `$NETCAP_PYTHON` chooses another). Does nothing when they import already.
