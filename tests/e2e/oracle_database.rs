@@ -58,19 +58,34 @@ const FIELDS: [&str; 34] = [
 ];
 
 /// Occurrences of a field are joined by this (statement texts contain commas).
-const AGG: char = '\u{1f}';
+pub(crate) const AGG: char = '\u{1f}';
 
 /// One packet of tshark's output: its columns, each split into occurrences.
-struct Pkt(Vec<Vec<String>>);
+pub(crate) struct Pkt(Vec<Vec<String>>);
 
 impl Pkt {
-    fn all(&self, i: usize) -> &[String] {
+    pub(crate) fn all(&self, i: usize) -> &[String] {
         &self.0[i]
     }
 
-    fn one(&self, i: usize) -> String {
+    pub(crate) fn one(&self, i: usize) -> String {
         self.0[i].first().cloned().unwrap_or_default()
     }
+}
+
+/// tshark's `-T fields` output (occurrences joined by [`AGG`]) as packets of `n` columns.
+pub(crate) fn packets_of(stdout: &[u8], n: usize) -> Vec<Pkt> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| {
+            let mut cols: Vec<Vec<String>> = l
+                .split('\t')
+                .map(|c| if c.is_empty() { Vec::new() } else { c.split(AGG).map(str::to_string).collect() })
+                .collect();
+            cols.resize(n, Vec::new());
+            Pkt(cols)
+        })
+        .collect()
 }
 
 fn tshark_packets(file: &Path) -> Vec<Pkt> {
@@ -82,21 +97,11 @@ fn tshark_packets(file: &Path) -> Vec<Pkt> {
         c.args(["-e", f]);
     }
     let out = c.output().expect("run tshark");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let mut cols: Vec<Vec<String>> = l
-                .split('\t')
-                .map(|c| if c.is_empty() { Vec::new() } else { c.split(AGG).map(str::to_string).collect() })
-                .collect();
-            cols.resize(FIELDS.len(), Vec::new());
-            Pkt(cols)
-        })
-        .collect()
+    packets_of(&out.stdout, FIELDS.len())
 }
 
 /// A connection: client address and port, server address and port.
-type ConnKey = (String, u32, String, u32);
+pub(crate) type ConnKey = (String, u32, String, u32);
 
 /// tshark's statement time: the frame's, or its first segment's when it reassembled the
 /// message (only the first message of a frame can start in an earlier segment).
@@ -109,11 +114,12 @@ fn msg_time(p: &Pkt, times: &HashMap<u64, i64>, first: bool) -> i64 {
 }
 
 /// tshark's packets of the protocol on `port`, per connection, with the direction
-/// (true: client to server), skipping retransmissions (our reassembly delivers each byte once).
-fn per_conn(pkts: &[Pkt], port: u32) -> BTreeMap<ConnKey, Vec<(bool, &Pkt)>> {
+/// (true: client to server), skipping retransmissions (column `retransmission`; our reassembly
+/// delivers each byte once). Columns 2 to 7: ip.src, ipv6.src, ip.dst, ipv6.dst, ports.
+pub(crate) fn per_conn(pkts: &[Pkt], port: u32, retransmission: usize) -> BTreeMap<ConnKey, Vec<(bool, &Pkt)>> {
     let mut m: BTreeMap<ConnKey, Vec<(bool, &Pkt)>> = BTreeMap::new();
     for p in pkts {
-        if !p.all(9).is_empty() {
+        if !p.all(retransmission).is_empty() {
             continue;
         }
         let addr = |a: usize, b: usize| if p.all(a).is_empty() { p.one(b) } else { p.one(a) };
@@ -172,7 +178,7 @@ struct PgView {
 
 fn pg_theirs(pkts: &[Pkt], times: &HashMap<u64, i64>) -> BTreeMap<ConnKey, PgView> {
     let mut m = BTreeMap::new();
-    for (k, ps) in per_conn(pkts, 5432) {
+    for (k, ps) in per_conn(pkts, 5432, 9) {
         let mut v = PgView::default();
         let mut ready = false;
         for (to_server, p) in ps {
@@ -244,7 +250,7 @@ struct MyView {
 
 fn my_theirs(pkts: &[Pkt], times: &HashMap<u64, i64>) -> BTreeMap<ConnKey, MyView> {
     let mut m = BTreeMap::new();
-    for (k, ps) in per_conn(pkts, 3306) {
+    for (k, ps) in per_conn(pkts, 3306, 9) {
         let mut v = MyView::default();
         for (to_server, p) in ps {
             let caps = |lo: usize, hi: usize| {

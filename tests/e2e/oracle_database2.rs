@@ -12,14 +12,12 @@
 //! code, request id, response to, full collection name, numbers to return and returned, and
 //! the command of an OP_QUERY on `$cmd`). One tshark pass and one netcap run per capture.
 
+use crate::oracle_database::{AGG, ConnKey, Pkt, packets_of, per_conn};
 use netcap_proto::v1::{MongoDb, Redis, Tds};
 use netcap_tests::{TempDir, capture, corpus_files, files_with, have_tshark, parse_ns, parse_num, records};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Occurrences of a field are joined by this (statement texts contain commas).
-const AGG: char = '\u{1f}';
 
 /// The fields every view uses first: frame, time, addresses, ports, retransmission, segments.
 const BASE: [&str; 9] = [
@@ -35,21 +33,14 @@ const BASE: [&str; 9] = [
 ];
 const SEGMENTS: usize = BASE.len();
 
-/// One packet of tshark's output: its columns, each split into occurrences.
-struct Pkt(Vec<Vec<String>>);
+/// The protocol fields of a packet (after [`BASE`] and `tcp.segment`).
+trait Fields {
+    fn f(&self, i: usize) -> &[String];
+}
 
-impl Pkt {
-    fn all(&self, i: usize) -> &[String] {
-        &self.0[i]
-    }
-
-    fn one(&self, i: usize) -> String {
-        self.0[i].first().cloned().unwrap_or_default()
-    }
-
-    /// Column `i` of the protocol fields (after [`BASE`] and `tcp.segment`).
+impl Fields for Pkt {
     fn f(&self, i: usize) -> &[String] {
-        &self.0[SEGMENTS + 1 + i]
+        self.all(SEGMENTS + 1 + i)
     }
 }
 
@@ -64,43 +55,7 @@ fn tshark_packets(file: &Path, fields: &[&str], extra: &[&str]) -> Vec<Pkt> {
     }
     let out = c.output().expect("run tshark");
     assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let mut cols: Vec<Vec<String>> = l
-                .split('\t')
-                .map(|c| if c.is_empty() { Vec::new() } else { c.split(AGG).map(str::to_string).collect() })
-                .collect();
-            cols.resize(all.len(), Vec::new());
-            Pkt(cols)
-        })
-        .collect()
-}
-
-/// A connection: client address and port, server address and port.
-type ConnKey = (String, u32, String, u32);
-
-/// tshark's packets of the protocol on `port`, per connection, with the direction (true:
-/// client to server), skipping retransmissions (our reassembly delivers each byte once).
-fn per_conn(pkts: &[Pkt], port: u32) -> BTreeMap<ConnKey, Vec<(bool, &Pkt)>> {
-    let mut m: BTreeMap<ConnKey, Vec<(bool, &Pkt)>> = BTreeMap::new();
-    for p in pkts {
-        if !p.all(8).is_empty() {
-            continue;
-        }
-        let addr = |a: usize, b: usize| if p.all(a).is_empty() { p.one(b) } else { p.one(a) };
-        let (src, dst) = (addr(2, 3), addr(4, 5));
-        let (sp, dp) = (p.one(6).parse().unwrap_or(0), p.one(7).parse().unwrap_or(0));
-        let key = if dp == port {
-            (src, sp, dst, dp)
-        } else if sp == port {
-            (dst, dp, src, sp)
-        } else {
-            continue;
-        };
-        m.entry(key).or_default().push((dp == port, p));
-    }
-    m
+    packets_of(&out.stdout, all.len())
 }
 
 /// Every frame's time (ns), by frame number.
@@ -218,7 +173,7 @@ fn tds_theirs(
     multi: &mut Vec<(ConnKey, usize)>,
 ) -> BTreeMap<ConnKey, TdsView> {
     let mut m = BTreeMap::new();
-    for (k, ps) in per_conn(pkts, 1433) {
+    for (k, ps) in per_conn(pkts, 1433, 8) {
         let mut v = TdsView::default();
         let mut mid_message = false;
         for (to_server, p) in ps {
@@ -483,7 +438,7 @@ impl Entries for MongoView {
 
 fn mongo_theirs(pkts: &[Pkt], times: &HashMap<u64, i64>) -> BTreeMap<ConnKey, MongoView> {
     let mut m = BTreeMap::new();
-    for (k, ps) in per_conn(pkts, 27017) {
+    for (k, ps) in per_conn(pkts, 27017, 8) {
         let mut v = MongoView::default();
         for (_, p) in ps {
             if p.f(0).is_empty() {
