@@ -151,22 +151,33 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         return label_bench(&bin, &pcap, a.runs);
     }
     let out_dir = target_dir().join("bench").join("out");
+    let mut rows = netcap_rows(&bin, &pcap, &out_dir, cores, a.runs)?;
+    let tshark_secs = if a.skip_tshark { None } else { tshark_row(&pcap, &mut rows)? };
+    print_table(&rows, packets, tshark_secs);
+    print_decode_cost(&bin, &pcap)?;
+    print_ratios(&rows, cores);
+    let _ = std::fs::remove_dir_all(&out_dir);
+    label_bench(&bin, &pcap, a.runs)
+}
+
+/// The timed `netcap` contenders: (label, best seconds).
+fn netcap_rows(bin: &Path, pcap: &Path, out_dir: &Path, cores: usize, runs: usize) -> Result<Vec<(String, f64)>> {
     let mut rows: Vec<(String, f64)> = Vec::new();
     rows.push((
         "raw read loop (netcap bench-read)".into(),
-        time_best(a.runs, || {
-            let mut c = Command::new(&bin);
-            c.arg("bench-read").arg(&pcap);
+        time_best(runs, || {
+            let mut c = Command::new(bin);
+            c.arg("bench-read").arg(pcap);
             c
         })?,
     ));
     let capture = |workers: usize, native: bool| {
-        let mut c = Command::new(&bin);
+        let mut c = Command::new(bin);
         c.arg("capture")
             .arg("-r")
-            .arg(&pcap)
+            .arg(pcap)
             .arg("-o")
-            .arg(&out_dir)
+            .arg(out_dir)
             .arg("--quiet")
             .arg("--workers")
             .arg(workers.to_string());
@@ -181,13 +192,13 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
             if native { "native" } else { "WebAssembly" },
             if w == 1 { "" } else { "s" }
         );
-        rows.push((label, time_best(a.runs, || capture(w, native))?));
+        rows.push((label, time_best(runs, || capture(w, native))?));
     }
     // The sandbox's own cost: no fuel, no wall-clock net (no fuel or epoch checks in the code) and
     // no memory cap.
     rows.push((
         "netcap capture, WebAssembly, limits off, 1 worker".into(),
-        time_best(a.runs, || {
+        time_best(runs, || {
             let mut c = capture(1, false);
             c.args(["--decoder-timeout", "0", "--decoder-fuel", "0", "--decoder-memory", "0"]);
             c
@@ -198,7 +209,7 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         let label = format!("netcap capture, WebAssembly, Parquet, {w} worker{}", if w == 1 { "" } else { "s" });
         rows.push((
             label,
-            time_best(a.runs, || {
+            time_best(runs, || {
                 let mut c = capture(w, false);
                 c.args(["--format", "parquet"]);
                 c
@@ -211,38 +222,49 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         let label = format!("netcap capture, L2-L4 decoders only, {w} worker{}", if w == 1 { "" } else { "s" });
         rows.push((
             label,
-            time_best(a.runs, || {
+            time_best(runs, || {
                 let mut c = capture(w, false);
                 c.args(["--include", "l2l4"]);
                 c
             })?,
         ));
     }
-    let tshark_secs = if a.skip_tshark || Command::new("tshark").arg("-v").output().is_err() {
-        None
-    } else {
-        let secs = time_best(1, || {
-            let mut c = Command::new("tshark");
-            c.args(["-n", "-r"]).arg(&pcap).args(["-T", "fields"]);
-            for f in TSHARK_FIELDS {
-                c.args(["-e", f]);
-            }
-            c
-        })?;
-        rows.push((format!("tshark -T fields ({} fields)", TSHARK_FIELDS.len()), secs));
-        Some(secs)
-    };
+    Ok(rows)
+}
+
+/// tshark printing the same fields, added to `rows`: its seconds (`None` without tshark).
+fn tshark_row(pcap: &Path, rows: &mut Vec<(String, f64)>) -> Result<Option<f64>> {
+    if Command::new("tshark").arg("-v").output().is_err() {
+        return Ok(None);
+    }
+    let secs = time_best(1, || {
+        let mut c = Command::new("tshark");
+        c.args(["-n", "-r"]).arg(pcap).args(["-T", "fields"]);
+        for f in TSHARK_FIELDS {
+            c.args(["-e", f]);
+        }
+        c
+    })?;
+    rows.push((format!("tshark -T fields ({} fields)", TSHARK_FIELDS.len()), secs));
+    Ok(Some(secs))
+}
+
+/// The contenders' table: seconds, packets per second, speed against tshark.
+fn print_table(rows: &[(String, f64)], packets: u64, tshark_secs: Option<f64>) {
     println!("\n{:<48} {:>9} {:>14} {:>10}", "contender", "seconds", "packets/s", "vs tshark");
-    for (label, secs) in &rows {
+    for (label, secs) in rows {
         let pps = packets as f64 / secs;
         let vs = tshark_secs.map(|t| format!("{:.1}x", t / secs)).unwrap_or_else(|| "-".into());
         println!("{label:<48} {secs:>9.3} {:>14} {vs:>10}", group(pps as u64));
     }
-    // Decoder cost alone, single-threaded, on the same batches (`netcap bench-decode`).
+}
+
+/// Decoder cost alone, single-threaded, on the same batches (`netcap bench-decode`).
+fn print_decode_cost(bin: &Path, pcap: &Path) -> Result<()> {
     let mut per_packet = Vec::new();
     for native in [false, true] {
-        let mut c = Command::new(&bin);
-        c.arg("bench-decode").arg(&pcap);
+        let mut c = Command::new(bin);
+        c.arg("bench-decode").arg(pcap);
         if native {
             c.arg("--native");
         }
@@ -265,6 +287,11 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
         per_packet[1],
         per_packet[0] / per_packet[1]
     );
+    Ok(())
+}
+
+/// Ratios between the contenders (WebAssembly / native, limits, L2-L4, Parquet).
+fn print_ratios(rows: &[(String, f64)], cores: usize) {
     let find = |needle: &str| rows.iter().find(|r| r.0.contains(needle)).map(|r| r.1);
     if let (Some(w1), Some(n1)) = (find("WebAssembly decoders, 1 worker"), find("native decoders, 1 worker")) {
         println!("WebAssembly / native, whole capture, 1 worker: {:.2}x the time", w1 / n1);
@@ -293,8 +320,6 @@ pub(crate) fn bench(args: &[String]) -> Result<()> {
     if let (Some(w), Some(n)) = (find(&wn), find(&nn)) {
         println!("WebAssembly / native, whole capture, {cores} workers: {:.2}x the time", w / n);
     }
-    let _ = std::fs::remove_dir_all(&out_dir);
-    label_bench(&bin, &pcap, a.runs)
 }
 
 /// Alerts synthesized for the label benchmark (issue 7: ~30k alerts on one day of CIC-IDS2017
