@@ -63,7 +63,8 @@ fn main() -> Result<()> {
     let cmd = args.first().map(String::as_str).unwrap_or("help");
     let rest = &args[args.len().min(1)..];
     match cmd {
-        "setup" => setup(),
+        "setup" => setup(!rest.iter().any(|a| a == "--no-broker")),
+        "setup-broker" => ensure_tansu(),
         "build-plugins" => build_plugins(rest.iter().any(|a| a == "--debug")).map(|_| ()),
         "test" => test(rest),
         "lint" => lint(),
@@ -81,7 +82,10 @@ fn main() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
-                 setup            install system packages (apt, as root) and the wasm target\n  \
+                 setup            install system packages (apt, as root), the wasm target, the\n                  \
+                                  Parquet tests' Python packages and the Kafka broker tansu\n                  \
+                                  (--no-broker: not tansu)\n  \
+                 setup-broker     install the Kafka broker tansu (CI builds it while linting)\n  \
                  build-plugins    build the WebAssembly decoders into target/plugins/\n  \
                  test             build-plugins, then run all tests\n  \
                  lint             rustfmt --check and clippy -D warnings\n  \
@@ -166,8 +170,9 @@ fn apt_installed(pkg: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Installs what a fresh machine lacks: Debian packages (when root) and the plugin target.
-fn setup() -> Result<()> {
+/// Installs what the machine lacks: system packages, the Kafka broker (with `broker`), the
+/// Python packages and the wasm target.
+fn setup(broker: bool) -> Result<()> {
     let missing: Vec<&str> = APT_PACKAGES.iter().copied().filter(|p| !apt_installed(p)).collect();
     if !missing.is_empty() {
         if !is_root() || !have("apt-get") {
@@ -181,7 +186,9 @@ fn setup() -> Result<()> {
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )?;
     }
-    ensure_tansu()?;
+    if broker {
+        ensure_tansu()?;
+    }
     ensure_python()?;
     ensure_target()
 }
@@ -245,7 +252,7 @@ pub(crate) fn ensure_system() -> Result<()> {
     if APT_PACKAGES.iter().all(|p| apt_installed(p)) || !have("dpkg-query") {
         return ensure_target();
     }
-    setup()
+    setup(true)
 }
 
 fn ensure_target() -> Result<()> {
