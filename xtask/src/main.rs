@@ -199,8 +199,9 @@ const TANSU_VERSION: &str = "0.6.0";
 /// Installs `tansu` into Cargo's bin directory (`$CARGO_HOME/bin`, cached between runs) unless
 /// this version is there: the memory storage engine (`dynostore`) and SQLite (`libsql`, for the
 /// restart test), nothing else. Built at opt-level 1: 7.5 minutes on an idle 2-core machine
-/// instead of about 10, and the Kafka tests take as long as with a release build (a debug
-/// build is too slow for the SQLite restart test).
+/// instead of about 10 (16 minutes on a slower fresh one), and the Kafka tests take as long as
+/// with a release build (a debug build is too slow for the SQLite restart test). `.ci/run` builds
+/// it in the background (`cargo xtask setup-broker`) while lint and the test build run.
 fn ensure_tansu() -> Result<()> {
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
