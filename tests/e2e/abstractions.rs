@@ -25,26 +25,29 @@ fn have_data() -> bool {
     ok
 }
 
+/// Captures one file with the abstractions' resources; it must end with exit 0.
 fn capture(input: &Path, out: &Path, include: &str, workers: &str) {
+    let o = run_capture(&[input.to_path_buf()], out, include, workers);
+    assert_eq!(o.status.code(), Some(0), "{}: {}", input.display(), String::from_utf8_lossy(&o.stderr));
+}
+
+/// Captures `inputs` as one run (each file an `-r`); exit 0, or 1 when a capture is damaged.
+fn capture_all(inputs: &[PathBuf], out: &Path, include: &str, workers: &str) {
+    let o = run_capture(inputs, out, include, workers);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `netcap capture` of `inputs` into `out` with uap-core's and nmap's files as resources.
+fn run_capture(inputs: &[PathBuf], out: &Path, include: &str, workers: &str) -> std::process::Output {
     let uap = format!("uap-regexes={UAP}");
     let nmap = format!("nmap-service-probes={NMAP}");
-    let o = netcap(&[
-        "capture",
-        "-r",
-        input.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-        "--quiet",
-        "--include",
-        include,
-        "--resource",
-        &uap,
-        "--resource",
-        &nmap,
-        "--workers",
-        workers,
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}: {}", input.display(), String::from_utf8_lossy(&o.stderr));
+    let mut c = netcap_tests::netcap_cmd();
+    c.arg("capture");
+    for f in inputs {
+        c.arg("-r").arg(f);
+    }
+    c.arg("-o").arg(out).args(["--quiet", "--include", include, "--resource", &uap, "--resource", &nmap]);
+    c.args(["--workers", workers]).output().expect("run netcap")
 }
 
 #[test]
@@ -273,20 +276,6 @@ fn abstractions_are_identical_for_1_and_3_workers() {
         let p = one.join(format!("{t}.ncap.zst"));
         assert!(p.exists() && !netcap_tests::read_record_file(&p).1.is_empty(), "no {t} records");
     }
-}
-
-/// Captures `inputs` as one run (each file an `-r`); exit 0, or 1 when a capture is damaged.
-fn capture_all(inputs: &[PathBuf], out: &Path, include: &str, workers: &str) {
-    let uap = format!("uap-regexes={UAP}");
-    let nmap = format!("nmap-service-probes={NMAP}");
-    let mut c = netcap_tests::netcap_cmd();
-    c.arg("capture");
-    for f in inputs {
-        c.arg("-r").arg(f);
-    }
-    c.arg("-o").arg(out).args(["--quiet", "--include", include, "--resource", &uap, "--resource", &nmap]);
-    let o = c.args(["--workers", workers]).output().expect("run netcap");
-    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
