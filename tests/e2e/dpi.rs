@@ -593,7 +593,7 @@ fn connection_applications_agree_with_ndpi_reader() {
 /// One capture: (flows compared, ndpiReader labels them but we have nothing, other names, examples).
 fn compare_connections(f: &Path) -> (usize, usize, usize, Vec<String>) {
     // Shared with the tshark conversation comparison (flow.rs).
-    let run = netcap_tests::shared_capture(f, netcap_tests::Shared::ConnectionsWithoutTimeouts);
+    let run = netcap_tests::shared_capture(f, netcap_tests::Shared::Default);
     if !matches!(run.output.status.code(), Some(0 | 1)) {
         return (0, 0, 0, Vec::new());
     }

@@ -269,7 +269,7 @@ fn check_file(file: &Path, survey: &Survey) -> Result<(usize, usize), String> {
     let reused = &survey.reused;
     // Shared with the nDPI comparison: Connection records, and no timeout splits a conversation
     // (tshark never splits on time).
-    let run = shared_capture(file, Shared::ConnectionsWithoutTimeouts);
+    let run = shared_capture(file, Shared::Default);
     if !matches!(run.output.status.code(), Some(0 | 1)) {
         return Err(format!("netcap failed: {}", String::from_utf8_lossy(&run.output.stderr)));
     }

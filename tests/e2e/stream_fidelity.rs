@@ -13,8 +13,8 @@ use netcap_tests::synth_stream::{
     malformed_server_hello_capture, merge, ssh_idle_and_ssh1_capture, stale_ack_then_handshake, swapped_ports_capture,
 };
 use netcap_tests::{
-    TempDir, files_with, have_tshark, is_dtls_version, netcap, parse_ns, parse_num, records, testing_plugins_dir,
-    tshark_fields,
+    Shared, TempDir, files_with, have_tshark, is_dtls_version, netcap, parse_ns, parse_num, records, shared_capture,
+    testing_plugins_dir, tshark_fields,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -316,14 +316,14 @@ fn pair(a: (&str, u64), b: (&str, u64)) -> Pair {
 /// Per endpoint pair (innermost IP and TCP): first and last packet time, and the wire bytes of
 /// its packets.
 fn tshark_connections(file: &Path) -> Option<BTreeMap<Pair, (i64, i64, u64)>> {
-    let fields =
-        ["frame.time_epoch", "frame.len", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst", "tcp.dstport"];
-    let rows = tshark_fields(file, &fields, &["-Y", "tcp"])?;
+    // The tshark pass the stream comparison of streams.rs reads too.
+    let rows = netcap_tests::tcp_fields(file)?;
     let last = |s: &str| s.rsplit(',').next().unwrap_or("").to_string();
     let mut m: BTreeMap<Pair, (i64, i64, u64)> = BTreeMap::new();
     for r in rows {
+        // Columns as in TCP_FIELDS.
         let col = |i: usize| r.get(i).map(String::as_str).unwrap_or("");
-        let (Some(t), Some(len)) = (parse_ns(col(0)), parse_num(col(1))) else { continue };
+        let (Some(t), Some(len)) = (parse_ns(col(1)), parse_num(col(10))) else { continue };
         // A TCP header quoted in an ICMP error has two port occurrences: skip.
         if col(4).contains(',') {
             continue;
@@ -355,8 +355,6 @@ fn corpus_gaps_are_bounded_and_stream_records_are_timed_within_their_connection(
     if files.is_empty() {
         return;
     }
-    let echo = echo_dir();
-    let plugins = echo.path().to_str().expect("utf-8").to_string();
     let check = |f: &PathBuf| -> (u64, u64, Vec<String>) {
         let mut problems = Vec::new();
         let Some(conns) = tshark_connections(f) else { return (0, 0, problems) };
@@ -364,10 +362,16 @@ fn corpus_gaps_are_bounded_and_stream_records_are_timed_within_their_connection(
             return (0, 0, problems);
         }
         let name = f.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let (out, _) =
-            run(f, &["--plugins", &plugins, "--include", "StreamEcho,HTTP,TLSClientHello,TLSServerHello,SSH,DNS"]);
+        // Shared with the stream comparison of streams.rs (streams never time out there).
+        let run = shared_capture(f, Shared::StreamEcho);
+        assert!(
+            matches!(run.output.status.code(), Some(0 | 1)),
+            "{name}: {}",
+            String::from_utf8_lossy(&run.output.stderr)
+        );
+        let out = &run.dir;
         let (mut gaps, mut timed) = (0u64, 0u64);
-        for r in records::<StreamEcho>(out.path(), "StreamEcho") {
+        for r in records::<StreamEcho>(out, "StreamEcho") {
             let key = pair((&r.client_ip, r.client_port.into()), (&r.server_ip, r.server_port.into()));
             let bytes = conns.get(&key).map_or(0, |c| c.2);
             for g in &r.gap_lengths {
@@ -393,7 +397,7 @@ fn corpus_gaps_are_bounded_and_stream_records_are_timed_within_their_connection(
                 problems.push(format!("{name}: {what} of {a:?}-{b:?} at {ts}, connection [{first}, {last}]"));
             }
         };
-        for h in records::<Http>(out.path(), "HTTP") {
+        for h in records::<Http>(out, "HTTP") {
             let (a, b) = ((h.src_ip.as_str(), h.src_port), (h.dst_ip.as_str(), h.dst_port));
             within("HTTP", a, b, h.timestamp);
             if h.response_timestamp != 0 {
@@ -401,20 +405,20 @@ fn corpus_gaps_are_bounded_and_stream_records_are_timed_within_their_connection(
             }
         }
         // TLS over TCP only: QUIC hellos have no record layer (type 0), DTLS ones a DTLS version.
-        for c in records::<TlsClientHello>(out.path(), "TLSClientHello") {
+        for c in records::<TlsClientHello>(out, "TLSClientHello") {
             if c.r#type != 0 && !is_dtls_version(c.version) {
                 within("ClientHello", (&c.src_ip, c.src_port), (&c.dst_ip, c.dst_port), c.timestamp);
             }
         }
-        for s in records::<TlsServerHello>(out.path(), "TLSServerHello") {
+        for s in records::<TlsServerHello>(out, "TLSServerHello") {
             if s.record_version != 0 && !is_dtls_version(s.record_version) {
                 within("ServerHello", (&s.src_ip, s.src_port), (&s.dst_ip, s.dst_port), s.timestamp);
             }
         }
-        for s in records::<Ssh>(out.path(), "SSH") {
+        for s in records::<Ssh>(out, "SSH") {
             within("SSH", (&s.src_ip, s.src_port), (&s.dst_ip, s.dst_port), s.timestamp);
         }
-        for d in records::<Dns>(out.path(), "DNS").into_iter().filter(|d| d.tcp) {
+        for d in records::<Dns>(out, "DNS").into_iter().filter(|d| d.tcp) {
             within("DNS", (&d.src_ip, d.src_port), (&d.dst_ip, d.dst_port), d.timestamp);
         }
         (gaps, timed, problems)

@@ -48,9 +48,6 @@ const DEFRAG_EXCEPTIONS: &[(&str, &str)] = &[(
      and reassembles",
 )];
 
-/// Longer than any capture: tshark never ends a connection on time.
-const NO_TIMEOUT: &str = "4000000000";
-
 /// A directory with only the echo decoder, for `--plugins`.
 fn echo_dir() -> TempDir {
     let d = TempDir::new("echo-plugin");
@@ -140,20 +137,8 @@ struct TsharkStream {
 }
 
 fn tshark_streams(file: &Path) -> Option<BTreeMap<u64, TsharkStream>> {
-    let fields = [
-        "tcp.stream",
-        "frame.time_epoch",
-        "ip.src",
-        "ipv6.src",
-        "tcp.srcport",
-        "ip.dst",
-        "ipv6.dst",
-        "tcp.dstport",
-        "tcp.len",
-        "frame.cap_len",
-        "frame.len",
-    ];
-    let rows = tshark_fields(file, &fields, &["-Y", "tcp"])?;
+    // Shared with the gap bounds of stream_fidelity.rs.
+    let rows = netcap_tests::tcp_fields(file)?;
     let mut m: BTreeMap<u64, TsharkStream> = BTreeMap::new();
     let last = |s: &str| s.rsplit(',').next().unwrap_or("").to_string();
     for r in rows {
@@ -198,22 +183,20 @@ fn ends_of(r: &StreamEcho) -> Vec<(String, u64)> {
 }
 
 /// Compares one file; returns (streams compared, problems).
-fn compare_file(file: &Path, plugins: &Path) -> (usize, Vec<String>) {
+fn compare_file(file: &Path) -> (usize, Vec<String>) {
     let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
     let mut problems = Vec::new();
     let Some(ts) = tshark_streams(file) else { return (0, problems) };
     if ts.is_empty() {
         return (0, problems);
     }
-    let out = TempDir::new("streams");
-    let args =
-        ["--plugins", plugins.to_str().expect("utf-8"), "--include", "StreamEcho", "--stream-timeout", NO_TIMEOUT];
-    let o = capture(file, out.path(), &args);
-    if o.status.code() == Some(2) {
-        problems.push(format!("{name}: netcap failed: {}", String::from_utf8_lossy(&o.stderr)));
+    // Shared with the gap bounds of stream_fidelity.rs: echo alone, streams never time out.
+    let run = netcap_tests::shared_capture(file, netcap_tests::Shared::StreamEcho);
+    if run.output.status.code() == Some(2) {
+        problems.push(format!("{name}: netcap failed: {}", String::from_utf8_lossy(&run.output.stderr)));
         return (0, problems);
     }
-    let ours = ours_by_stream(out.path());
+    let ours = ours_by_stream(&run.dir);
     let ids: Vec<u64> = ts.iter().filter(|(_, s)| s.payload).map(|(k, _)| *k).collect();
     let fol = follow(file, &ids);
     let mut matched = std::collections::BTreeSet::new();
@@ -298,18 +281,16 @@ fn echo_streams_agree_with_tshark_follow() {
     if files.is_empty() {
         return;
     }
-    let plugins = echo_dir();
     let half = files.len().div_ceil(2);
     let (compared, problems) = std::thread::scope(|sc| {
         let hs: Vec<_> = files
             .chunks(half)
             .map(|chunk| {
-                let p = plugins.path();
                 sc.spawn(move || {
                     let mut n = 0;
                     let mut probs = Vec::new();
                     for f in chunk {
-                        let (c, p) = compare_file(f, p);
+                        let (c, p) = compare_file(f);
                         n += c;
                         probs.extend(p);
                     }

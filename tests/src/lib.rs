@@ -332,21 +332,56 @@ pub fn capture(file: &Path, out: &Path, extra: &[&str]) -> Output {
 /// whole corpus again (each corpus pass costs minutes of CI).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shared {
-    /// Every standard record type with the default settings, 2 workers, unknown and error pcaps.
+    /// Every standard record type, 2 workers, unknown and error pcaps, and flow timeouts that never
+    /// fire: one Connection per tuple, as tshark's conversations and ndpiReader's flows count them
+    /// (the timeouts change nothing else). One configuration, so the corpus is captured once.
     Default,
-    /// Connection records only, with flow timeouts that never fire (one record per tuple).
-    ConnectionsWithoutTimeouts,
+    /// The test decoder `echo` alone (its `StreamEcho` records) with HTTP, the TLS hellos, SSH
+    /// and DNS, 1 worker, and streams that never time out (tshark never ends a connection on
+    /// time): what the stream comparisons and the corpus gap bounds read.
+    StreamEcho,
 }
 
 impl Shared {
-    fn args(self) -> &'static [&'static str] {
-        match self {
-            Shared::Default => &["--workers", "2", "--unknown-pcap", "--errors-pcap"],
-            Shared::ConnectionsWithoutTimeouts => {
-                &["--include", "Connection", "--flow-idle", "100000000s", "--flow-active", "100000000s"]
-            }
+    fn args(self) -> Vec<String> {
+        let args: &[&str] = match self {
+            Shared::Default => &[
+                "--workers",
+                "2",
+                "--unknown-pcap",
+                "--errors-pcap",
+                "--flow-idle",
+                "100000000s",
+                "--flow-active",
+                "100000000s",
+            ],
+            Shared::StreamEcho => &[
+                "--workers",
+                "1",
+                "--include",
+                "StreamEcho,HTTP,TLSClientHello,TLSServerHello,SSH,DNS",
+                "--stream-timeout",
+                "4000000000",
+                "--plugins",
+            ],
+        };
+        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        if self == Shared::StreamEcho {
+            v.push(echo_plugin_dir().to_str().expect("utf-8 path").to_string());
         }
+        v
     }
+}
+
+/// A directory of this process's shared captures holding only the test decoder `echo.wasm`.
+fn echo_plugin_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = shared_capture_root().join("echo-plugin");
+        std::fs::create_dir_all(&d).expect("create the echo plugin dir");
+        std::fs::copy(testing_plugins_dir().join("echo.wasm"), d.join("echo.wasm")).expect("copy echo.wasm");
+        d
+    })
 }
 
 /// A shared capture: its output directory and the process output (not `--quiet`).
@@ -414,8 +449,8 @@ pub fn capture_without_defrag(file: &Path, extra: &[&str], own: &Path) -> (PathB
     default_capture(file)
 }
 
-/// `file` captured with the default settings, as an oracle that compares a few record types
-/// needs it (records do not depend on `--include` or the worker count): the shared default run.
+/// `file` captured in the shared configuration ([`Shared::Default`]), as an oracle that compares
+/// a few record types needs it (records do not depend on `--include` or the worker count).
 /// Returns its output directory and the process output.
 pub fn default_capture(file: &Path) -> (PathBuf, Output) {
     let run = shared_capture(file, Shared::Default);
@@ -500,6 +535,11 @@ pub fn records<T: Message + Default>(dir: &Path, name: &str) -> Vec<T> {
 /// tshark's fields for every packet: one row per packet, one column per field (occurrences
 /// joined by `,`). `None` when tshark cannot read the file.
 pub fn tshark_fields(file: &Path, fields: &[&str], extra: &[&str]) -> Option<Vec<Vec<String>>> {
+    fields_rows(&tshark_fields_command(file, fields, extra).output().ok()?)
+}
+
+/// The tshark command [`tshark_fields`] runs.
+fn tshark_fields_command(file: &Path, fields: &[&str], extra: &[&str]) -> Command {
     let mut c = Command::new("tshark");
     c.args(["-n", "-r"]).arg(file).args([
         "-T",
@@ -517,12 +557,37 @@ pub fn tshark_fields(file: &Path, fields: &[&str], extra: &[&str]) -> Option<Vec
     for f in fields {
         c.args(["-e", f]);
     }
-    let out = c.output().ok()?;
+    c
+}
+
+/// The rows of a `tshark -T fields` run; `None` when it failed without output.
+fn fields_rows(out: &Output) -> Option<Vec<Vec<String>>> {
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() && text.is_empty() {
         return None;
     }
     Some(text.lines().map(|l| l.split('\t').map(str::to_string).collect()).collect())
+}
+
+/// The fields [`tcp_fields`] gives, in this order.
+pub const TCP_FIELDS: [&str; 11] = [
+    "tcp.stream",
+    "frame.time_epoch",
+    "ip.src",
+    "ipv6.src",
+    "tcp.srcport",
+    "ip.dst",
+    "ipv6.dst",
+    "tcp.dstport",
+    "tcp.len",
+    "frame.cap_len",
+    "frame.len",
+];
+
+/// [`TCP_FIELDS`] of every TCP packet of `file` (`-Y tcp`, as [`tshark_fields`] gives them), from
+/// one tshark pass per test process however many tests ask.
+pub fn tcp_fields(file: &Path) -> Option<Vec<Vec<String>>> {
+    fields_rows(run_once("tcp-fields", file, || tshark_fields_command(file, &TCP_FIELDS, &["-Y", "tcp"])))
 }
 
 /// Reads a whole file (for byte-identity checks).
