@@ -5,17 +5,10 @@
 //! reported, and the files must be identical for 1 and 2 workers.
 
 use netcap_decoder_echo::schema::StreamEcho;
-use netcap_tests::{TempDir, corpus_files, netcap, records, testing_plugins_dir};
+use netcap_tests::{TempDir, corpus_files, netcap, records};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-fn echo_dir(parent: &Path) -> PathBuf {
-    let d = parent.join("plugins");
-    std::fs::create_dir_all(&d).unwrap();
-    std::fs::copy(testing_plugins_dir().join("echo.wasm"), d.join("echo.wasm")).unwrap();
-    d
-}
 
 fn run(input: &Path, out: &Path, plugins: &Path, extra: &[&str]) -> String {
     let mut args = vec![
@@ -59,11 +52,11 @@ fn every_gapless_direction_is_extracted_with_the_bytes_of_its_hash_for_any_worke
     let mut checked = 0;
     for f in &files_in {
         let dir = TempDir::new("extract");
-        let plugins = echo_dir(dir.path());
+        let plugins = netcap_tests::echo_plugin_dir();
         let out1 = dir.path().join("out1");
         let out2 = dir.path().join("out2");
-        let summary = run(f, &out1, &plugins, &["--extract-files", "--workers", "1"]);
-        run(f, &out2, &plugins, &["--extract-files", "--workers", "2"]);
+        let summary = run(f, &out1, plugins, &["--extract-files", "--workers", "1"]);
+        run(f, &out2, plugins, &["--extract-files", "--workers", "2"]);
         let got = files(&out1.join("files"));
         assert_eq!(got, files(&out2.join("files")), "{}: 1 and 2 workers differ", f.display());
         for (name, bytes) in &got {
@@ -94,16 +87,16 @@ fn every_gapless_direction_is_extracted_with_the_bytes_of_its_hash_for_any_worke
 fn each_extraction_cap_is_enforced_and_reported() {
     let Some(f) = inputs().into_iter().find(|f| f.to_string_lossy().contains("tickedoffdeveloper")) else { return };
     let dir = TempDir::new("extract-caps");
-    let plugins = echo_dir(dir.path());
+    let plugins = netcap_tests::echo_plugin_dir();
     let all = dir.path().join("all");
-    run(&f, &all, &plugins, &["--extract-files"]);
+    run(&f, &all, plugins, &["--extract-files"]);
     let every = files(&all.join("files"));
     assert!(every.len() >= 3, "{:?}", every.keys().collect::<Vec<_>>());
     let largest = every.values().map(Vec::len).max().unwrap();
 
     // One file's size: larger files become a `.partial` prefix of that many bytes.
     let out = dir.path().join("max-file");
-    let s = run(&f, &out, &plugins, &["--extract-files", "--extract-max-file", "100"]);
+    let s = run(&f, &out, plugins, &["--extract-files", "--extract-max-file", "100"]);
     let got = files(&out.join("files"));
     let cut = every.values().filter(|b| b.len() > 100).count();
     assert!(cut > 0 && largest > 100);
@@ -115,21 +108,21 @@ fn each_extraction_cap_is_enforced_and_reported() {
 
     // The number of files.
     let out = dir.path().join("max-files");
-    let s = run(&f, &out, &plugins, &["--extract-files", "--extract-max-files", "2"]);
+    let s = run(&f, &out, plugins, &["--extract-files", "--extract-max-files", "2"]);
     assert_eq!(files(&out.join("files")).len(), 2);
     assert!(s.contains(&format!("{} not written: --extract-max-files reached", every.len() - 2)), "{s}");
 
     // The total bytes: the files written in output order up to the cap, the rest counted.
     let out = dir.path().join("max-bytes");
     let cap = largest as u64;
-    let s = run(&f, &out, &plugins, &["--extract-files", "--extract-max-bytes", &cap.to_string()]);
+    let s = run(&f, &out, plugins, &["--extract-files", "--extract-max-bytes", &cap.to_string()]);
     let got = files(&out.join("files"));
     assert!(got.values().map(|b| b.len() as u64).sum::<u64>() <= cap);
     assert!(got.len() < every.len() && s.contains("not written: --extract-max-bytes reached"), "{s}");
 
     // Without the flag no file content crosses the boundary and nothing is written.
     let out = dir.path().join("off");
-    run(&f, &out, &plugins, &[]);
+    run(&f, &out, plugins, &[]);
     assert!(!out.join("files").exists());
 }
 

@@ -14,7 +14,7 @@ use netcap_tests::synth_stream::{
 };
 use netcap_tests::{
     Shared, TempDir, files_with, have_tshark, is_dtls_version, netcap, parse_ns, parse_num, records, shared_capture,
-    testing_plugins_dir, tshark_fields,
+    tshark_fields,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,13 +41,6 @@ fn run(file: &Path, extra: &[&str]) -> (TempDir, String) {
     (out, summary)
 }
 
-/// A directory with only the echo decoder, for `--plugins`.
-fn echo_dir() -> TempDir {
-    let d = TempDir::new("fidelity-echo");
-    std::fs::copy(testing_plugins_dir().join("echo.wasm"), d.path().join("echo.wasm")).expect("copy echo.wasm");
-    d
-}
-
 /// The values of tshark `field` in the packets matching `filter`, each occurrence on its own.
 fn tshark_values(file: &Path, field: &str, filter: &str, extra: &[&str]) -> Vec<String> {
     let mut args = extra.to_vec();
@@ -70,8 +63,8 @@ fn a_stale_ack_before_the_handshake_does_not_shift_the_server_side() {
     if have_tshark() {
         assert_eq!(tshark_values(&f, "http.response.code", "http.response", &[]), ["200"]);
     }
-    let echo = echo_dir();
-    let (out, summary) = run(&f, &["--plugins", echo.path().to_str().expect("utf-8")]);
+    let echo = netcap_tests::echo_plugin_dir();
+    let (out, summary) = run(&f, &["--plugins", echo.to_str().expect("utf-8")]);
     let http: Vec<Http> = records(out.path(), "HTTP");
     assert_eq!(http.len(), 1, "{http:?}");
     assert_eq!(

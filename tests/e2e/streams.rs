@@ -17,10 +17,7 @@
 use netcap_decoder_echo::schema::StreamEcho;
 use netcap_proto::v1::{Dns, Tcp, Udp};
 use netcap_tests::synth_stream::{client_hello, split_hello_capture};
-use netcap_tests::{
-    TempDir, capture, corpus_files, have_tshark, netcap, parse_ns, parse_num, records, testing_plugins_dir,
-    tshark_fields,
-};
+use netcap_tests::{TempDir, capture, corpus_files, have_tshark, netcap, parse_ns, parse_num, records, tshark_fields};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,13 +44,6 @@ const DEFRAG_EXCEPTIONS: &[(&str, &str)] = &[(
      bytes arrives: we drop that fragment (Linux drops the whole datagram), tshark truncates it \
      and reassembles",
 )];
-
-/// A directory with only the echo decoder, for `--plugins`.
-fn echo_dir() -> TempDir {
-    let d = TempDir::new("echo-plugin");
-    std::fs::copy(testing_plugins_dir().join("echo.wasm"), d.path().join("echo.wasm")).expect("copy echo.wasm");
-    d
-}
 
 fn sha(b: &[u8]) -> String {
     Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
@@ -315,7 +305,7 @@ fn a_tls_hello_split_out_of_order_across_segments_is_delivered_whole() {
     let hello = client_hello("reassembly.example.org", 1500);
     let reply = b"\x16\x03\x03\x00\x04\x0e\x00\x00\x00".to_vec(); // ServerHelloDone, as a stand-in
     let dir = TempDir::new("split-hello");
-    let plugins = echo_dir();
+    let plugins = netcap_tests::echo_plugin_dir();
     for (v6, isn) in [(false, 0xffff_fd00u32), (true, 77u32)] {
         // Three pieces: the second arrives first, then an overlap, the first, the first again.
         let cuts = [600, 1100];
@@ -342,7 +332,7 @@ fn a_tls_hello_split_out_of_order_across_segments_is_delivered_whole() {
             "-o",
             out.to_str().expect("utf-8"),
             "--plugins",
-            plugins.path().to_str().expect("utf-8"),
+            plugins.to_str().expect("utf-8"),
         ]);
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
         let summary = String::from_utf8_lossy(&o.stderr);
@@ -362,7 +352,7 @@ fn a_tls_hello_split_out_of_order_across_segments_is_delivered_whole() {
 #[test]
 fn stream_output_is_identical_for_1_2_and_4_workers() {
     let Some(root) = netcap_tests::corpus() else { return };
-    let plugins = echo_dir();
+    let plugins = netcap_tests::echo_plugin_dir();
     let files =
         ["tcp/chrissanders_synscan.pcapng", "http/zeek_http_bro.org.pcap", "fragments/pcapplusplus_ip-frag.pcap"];
     for (f, limits) in files.iter().zip([&[][..], &["--max-stream-memory", "300k"][..], &["--max-stream-bytes", "2k"]])
@@ -372,7 +362,7 @@ fn stream_output_is_identical_for_1_2_and_4_workers() {
         let mut outputs: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
         for w in ["1", "2", "4"] {
             let dir = base.path().join(w);
-            let mut args = vec!["--workers", w, "--plugins", plugins.path().to_str().expect("utf-8")];
+            let mut args = vec!["--workers", w, "--plugins", plugins.to_str().expect("utf-8")];
             args.extend_from_slice(limits);
             let o = capture(&file, &dir, &args);
             assert!(matches!(o.status.code(), Some(0 | 1)), "{f}: {}", String::from_utf8_lossy(&o.stderr));
@@ -465,7 +455,7 @@ fn reassembled_datagrams_agree_with_tshark() {
 
 #[test]
 fn malformed_and_truncated_streams_are_counted_never_fatal() {
-    let plugins = echo_dir();
+    let plugins = netcap_tests::echo_plugin_dir();
     let files = corpus_files(&["malformed", "tcp"]);
     for f in &files {
         let out = TempDir::new("malformed-streams");
@@ -476,7 +466,7 @@ fn malformed_and_truncated_streams_are_counted_never_fatal() {
             "-o",
             out.path().to_str().expect("utf-8"),
             "--plugins",
-            plugins.path().to_str().expect("utf-8"),
+            plugins.to_str().expect("utf-8"),
             "--max-stream-bytes",
             "1k",
         ]);

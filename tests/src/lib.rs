@@ -344,8 +344,8 @@ pub enum Shared {
 
 impl Shared {
     fn args(self) -> Vec<String> {
-        let args: &[&str] = match self {
-            Shared::Default => &[
+        let args: Vec<&str> = match self {
+            Shared::Default => vec![
                 "--workers",
                 "2",
                 "--unknown-pcap",
@@ -355,7 +355,7 @@ impl Shared {
                 "--flow-active",
                 "100000000s",
             ],
-            Shared::StreamEcho => &[
+            Shared::StreamEcho => vec![
                 "--workers",
                 "1",
                 "--include",
@@ -363,18 +363,16 @@ impl Shared {
                 "--stream-timeout",
                 "4000000000",
                 "--plugins",
+                echo_plugin_dir().to_str().expect("utf-8 path"),
             ],
         };
-        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        if self == Shared::StreamEcho {
-            v.push(echo_plugin_dir().to_str().expect("utf-8 path").to_string());
-        }
-        v
+        args.into_iter().map(str::to_string).collect()
     }
 }
 
-/// A directory of this process's shared captures holding only the test decoder `echo.wasm`.
-fn echo_plugin_dir() -> &'static Path {
+/// A directory holding only the test decoder `echo.wasm`, for `--plugins` (one per test process,
+/// beside its shared captures).
+pub fn echo_plugin_dir() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let d = shared_capture_root().join("echo-plugin");
